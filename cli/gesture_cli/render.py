@@ -1,0 +1,38 @@
+"""Panels for people. Machines get ``--json``; nothing here decides anything."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from gesture_engine import Decision
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def decision(d: Decision) -> None:
+    """Print one decision as a panel: action, gestures, budget, deadline, approval, reasons."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    if d.complaint_id or d.customer_id:
+        ids = " ".join(x for x in (d.complaint_id and f"complaint {d.complaint_id}", d.customer_id and f"customer {d.customer_id}") if x)
+        grid.add_row("Case", ids)
+    grid.add_row("Action", Text.assemble((d.action_label, "bold green"), f"  ({d.action}, rule {d.rule})"))
+    gestures = Text("\n".join(f"• {g.label}" + ("  [budget]" if g.monetary else "") for g in d.gestures))
+    grid.add_row("Gestures", gestures)
+    grid.add_row("Budget", Group(Text(f"{d.budget.amount} {d.budget.currency}", style="bold"), Text(d.budget_summary, style="dim")))
+    deadline = f"within {d.respond_within}"
+    if d.respond_by is not None:
+        deadline += f" (by {d.respond_by.isoformat()})"
+    grid.add_row("Respond", deadline)
+    grid.add_row("Approval", Group(Text(d.approval.level, style="bold"), *(Text(r, style="dim") for r in d.approval.reasons)))
+    grid.add_row("Why", Text("\n".join(f"{i}. {reason}" for i, reason in enumerate(d.reasons, 1))))
+    fired = [t.rule for t in d.trace if t.fired]
+    grid.add_row("Rules fired", ", ".join(fired))
+    title = f"[bold]What to do[/bold] · policy {d.policy.name} {d.policy.version}"
+    _console().print(Panel(grid, title=title, title_align="left", expand=False))

@@ -1,0 +1,511 @@
+"""From a validated policy document to the immutable structures the evaluator runs on.
+
+Loading pays every cost once: schema validation, semantic checks (unknown facts, gestures and
+values, type mismatches, derived-fact cycles, budget lookups, the default rule) and compiling
+conditions into callables. All problems are collected and reported together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+from .budget import BudgetSpec, Limits, Lookup
+from .conditions import Condition, ConditionCompiler, always
+from .durations import parse_duration
+from .errors import PolicyError, Problem
+from .facts import ENVELOPE, Fact, FactValue, did_you_mean
+from .loader import Document, PathKey
+from .models import Gesture
+from .money import MINOR_UNITS, quantizer, round_money
+from .schema import schema_problems
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """An action or gesture the policy declares."""
+
+    id: str
+    label: str
+    description: str = ""
+    monetary: bool = False
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A derived fact: first matching row of its table, else its default."""
+
+    fact: Fact
+    rows: tuple[tuple[Condition, str], ...]
+    default: str
+
+
+@dataclass(frozen=True)
+class Template:
+    """A rationale sentence with ``{fact}`` placeholders, filled in safely (no format mini-language)."""
+
+    parts: tuple[tuple[bool, str], ...]  # (is_fact, text or fact name)
+
+    def render(self, facts: Mapping[str, FactValue]) -> str:
+        return "".join(_show(facts[text]) if is_fact else text for is_fact, text in self.parts)
+
+
+def _show(value: FactValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return format(value, "g")
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A compiled rule. ``hit`` is ``first`` (first-match), ``collect`` (add-on) or ``default``."""
+
+    id: str
+    index: int
+    hit: str
+    description: str
+    when: Condition
+    action: str | None
+    gestures: tuple[Gesture, ...]
+    budget: BudgetSpec | None
+    respond_within: int | None
+    approval: str | None
+    rationale: Template | None
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """Approval levels (lowest first) and the budget thresholds that require each."""
+
+    levels: tuple[str, ...]
+    rows: tuple[tuple[Decimal | None, str], ...]  # (up_to inclusive, level); last has None
+
+    def rank(self, level: str) -> int:
+        return self.levels.index(level)
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    """Everything the evaluator needs, validated and immutable."""
+
+    name: str
+    version: str
+    description: str
+    currency: str
+    fingerprint: str
+    source: str
+    facts: Mapping[str, Fact]
+    derived: tuple[Derived, ...]
+    all_facts: Mapping[str, Fact]
+    actions: Mapping[str, Catalog]
+    gestures: Mapping[str, Catalog]
+    rules: tuple[Rule, ...]
+    limits: Limits
+    ladder: Ladder
+
+
+def fingerprint(data: Any) -> str:
+    """sha256 of the canonical JSON of the policy content: comments, key order and layout don't count."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+
+
+class _Compiler:
+    def __init__(self, document: Document) -> None:
+        self.doc = document
+        self.data: dict[str, Any] = document.data
+        self.problems: list[Problem] = []
+        self.broken: list[PathKey] = []
+
+    # -- helpers -------------------------------------------------------------------------------
+    def fail(self, path: PathKey, message: str, code: str) -> None:
+        self.problems.append(self.doc.problem(path, message, code))
+
+    def clean(self, path: PathKey) -> bool:
+        """True when the schema found nothing wrong at or below ``path``."""
+        size = len(path)
+        return not any(bad[:size] == path for bad in self.broken)
+
+    # -- sections ------------------------------------------------------------------------------
+    def run(self) -> CompiledPolicy:
+        schema = schema_problems(self.doc)
+        self.problems.extend(problem for _, problem in schema)
+        self.broken = [path for path, _ in schema]
+        if not isinstance(self.data, dict) or not all(
+            self.clean((key,)) for key in ("facts", "derived", "approval", "currency", "gestures", "actions")
+        ):
+            raise PolicyError(self.problems)
+        currency = self.data["currency"]
+        if currency not in MINOR_UNITS:
+            self.fail(("currency",), f"unknown ISO 4217 currency {currency!r}{did_you_mean(currency, MINOR_UNITS)}", "currency")
+            raise PolicyError(self.problems)
+        facts = self.input_facts()
+        all_facts = dict(facts)
+        derived = self.derived_facts(all_facts)
+        gestures = {
+            key: Catalog(key, item["label"], item.get("description", ""), item.get("monetary", False))
+            for key, item in self.data["gestures"].items()
+        }
+        actions = {key: Catalog(key, item["label"], item.get("description", "")) for key, item in self.data["actions"].items()}
+        unit = quantizer(currency)
+        ladder = self.ladder(unit)
+        limits = self.limits(all_facts, unit)
+        rules = self.rules(all_facts, gestures, actions, ladder)
+        if self.problems:
+            raise PolicyError(self.problems)
+        return CompiledPolicy(
+            name=self.data["policy"],
+            version=self.data["version"],
+            description=self.data.get("description", ""),
+            currency=currency,
+            fingerprint=fingerprint(self.data),
+            source=self.doc.file,
+            facts=MappingProxyType(facts),
+            derived=derived,
+            all_facts=MappingProxyType(all_facts),
+            actions=MappingProxyType(actions),
+            gestures=MappingProxyType(gestures),
+            rules=rules,
+            limits=limits,
+            ladder=ladder,
+        )
+
+    def input_facts(self) -> dict[str, Fact]:
+        facts: dict[str, Fact] = {}
+        for name, spec in self.data["facts"].items():
+            fact = self.fact(name, spec, ("facts", name), derived=False)
+            if fact is not None:
+                facts[name] = fact
+        return facts
+
+    def fact(self, name: str, spec: dict[str, Any], path: PathKey, derived: bool) -> Fact | None:
+        kind = spec["type"]
+        ok = True
+        if name in ENVELOPE:
+            self.fail(path, f"{name!r} is reserved for the complaint envelope; choose another fact name", "reserved")
+            ok = False
+        finite = kind in ("level", "enum")
+        if finite and "values" not in spec:
+            self.fail(path, f"a {kind} fact needs 'values'" + (" (lowest first)" if kind == "level" else ""), "fact")
+            return None
+        for key, allowed in (("values", finite), ("max_length", kind == "string"),
+                             ("min", kind in ("money", "integer", "number")), ("max", kind in ("money", "integer", "number"))):
+            if key in spec and not allowed:
+                self.fail(path + (key,), f"'{key}' does not apply to a {kind} fact", "fact")
+                ok = False
+        values = tuple(spec.get("values", ()))
+        minimum = spec.get("min", Decimal(0) if kind == "money" else None)
+        maximum = spec.get("max")
+        if kind == "money" and minimum is not None and minimum < 0:
+            self.fail(path + ("min",), "money is never negative; min must be ≥ 0", "fact")
+            ok = False
+        if minimum is not None and maximum is not None and minimum > maximum:
+            self.fail(path + ("max",), f"max {maximum} is below min {minimum}", "fact")
+            ok = False
+        if kind == "integer":
+            for key in ("min", "max"):
+                if key in spec and not isinstance(spec[key], int):
+                    self.fail(path + (key,), f"an integer fact needs a whole-number {key}", "fact")
+                    ok = False
+        fact = Fact(
+            name=name,
+            type=kind,
+            description=spec.get("description", ""),
+            required=bool(spec.get("required", False)),
+            values=values,
+            minimum=minimum,
+            maximum=maximum,
+            max_length=spec.get("max_length", 1000),
+            derived=derived,
+            rank=MappingProxyType({value: i for i, value in enumerate(values)}),
+        )
+        if derived:
+            return fact if ok else None
+        has_default = "default" in spec
+        if fact.required and has_default:
+            self.fail(path, "a fact is either required or has a default, not both", "fact")
+            ok = False
+        elif not fact.required and not has_default:
+            self.fail(path, "declare 'required: true' or a 'default'", "fact")
+            ok = False
+        elif has_default:
+            try:
+                default = fact.read(spec["default"])
+            except ValueError as exc:
+                self.fail(path + ("default",), f"default {exc}", "fact")
+                ok = False
+            else:
+                fact = Fact(**{**fact.__dict__, "default": default})
+        return fact if ok else None
+
+    def derived_facts(self, all_facts: dict[str, Fact]) -> tuple[Derived, ...]:
+        """Compile derived facts in dependency order, rejecting clashes and cycles."""
+        specs: dict[str, dict[str, Any]] = self.data.get("derived", {})
+        declared: dict[str, Fact] = {}
+        for name, spec in specs.items():
+            path = ("derived", name)
+            if name in all_facts:
+                self.fail(path, f"{name!r} is already an input fact", "duplicate-fact")
+                continue
+            fact = self.fact(name, spec, path, derived=True)
+            if fact is None:
+                continue
+            if spec["default"] not in fact.rank:
+                self.fail(path + ("default",), f"{spec['default']!r} is not one of {', '.join(fact.values)}", "unknown-value")
+            declared[name] = fact
+        # dependencies: derived facts mentioned in each table
+        known = {**all_facts, **declared}
+        depends: dict[str, list[str]] = {}
+        for name in declared:
+            uses: list[str] = []
+            for row in specs[name]["table"]:
+                uses.extend(_facts_in(row["when"]))
+            depends[name] = [use for use in dict.fromkeys(uses) if use in declared]
+        order = self._topological(depends)
+        if order is None:
+            return ()
+        compiled: list[Derived] = []
+        for name in order:
+            spec, fact = specs[name], declared[name]
+            compiler = ConditionCompiler(known, self.doc, self.problems)
+            rows = []
+            for i, row in enumerate(spec["table"]):
+                path = ("derived", name, "table", i)
+                condition = compiler.compile(row["when"], path + ("when",))
+                if row["value"] not in fact.rank:
+                    hint = did_you_mean(row["value"], fact.values)
+                    self.fail(path + ("value",), f"{row['value']!r} is not one of {', '.join(fact.values)}{hint}", "unknown-value")
+                rows.append((condition, row["value"]))
+            compiled.append(Derived(fact, tuple(rows), spec["default"]))
+            all_facts[name] = fact
+        return tuple(compiled)
+
+    def _topological(self, depends: dict[str, list[str]]) -> list[str] | None:
+        order: list[str] = []
+        state: dict[str, int] = {}  # 1 = visiting, 2 = done
+
+        def visit(name: str, chain: list[str]) -> bool:
+            if state.get(name) == 2:
+                return True
+            if state.get(name) == 1:
+                cycle = chain[chain.index(name):] + [name]
+                self.fail(("derived", name), "derived facts form a cycle: " + " → ".join(cycle), "cycle")
+                return False
+            state[name] = 1
+            for dep in depends[name]:
+                if not visit(dep, chain + [name]):
+                    return False
+            state[name] = 2
+            order.append(name)
+            return True
+
+        for name in depends:
+            if not visit(name, []):
+                return None
+        return order
+
+    def ladder(self, unit: Decimal) -> Ladder:
+        spec = self.data["approval"]
+        levels = tuple(spec["levels"])
+        rows: list[tuple[Decimal | None, str]] = []
+        previous: Decimal | None = None
+        last = len(spec["ladder"]) - 1
+        for i, row in enumerate(spec["ladder"]):
+            path = ("approval", "ladder", i)
+            if row["level"] not in levels:
+                self.fail(path + ("level",), f"unknown approval level {row['level']!r}{did_you_mean(row['level'], levels)}", "unknown-level")
+            up_to = row.get("up_to")
+            if i == last and up_to is not None:
+                self.fail(path, "the last ladder row must have no 'up_to': it covers every larger amount", "ladder")
+            if i < last and up_to is None:
+                self.fail(path, "only the last ladder row may leave out 'up_to'", "ladder")
+            if up_to is not None and previous is not None and up_to <= previous:
+                self.fail(path + ("up_to",), f"up_to must increase down the ladder; {up_to} ≤ {previous}", "ladder")
+            previous = up_to if up_to is not None else previous
+            rows.append((None if up_to is None else round_money(up_to, unit), row["level"]))
+        return Ladder(levels, tuple(rows))
+
+    def limits(self, facts: Mapping[str, Fact], unit: Decimal) -> Limits:
+        goodwill = self.data.get("goodwill")
+        if goodwill is None:
+            return Limits(unit, self.data["budget_cap"])
+        name = goodwill["fact"]
+        if name not in facts:
+            self.fail(("goodwill", "fact"), f"unknown fact {name!r}{did_you_mean(name, facts)}", "unknown-fact")
+        elif facts[name].type != "money":
+            self.fail(("goodwill", "fact"), f"{name} is a {facts[name].type} fact; goodwill needs a money fact", "type-mismatch")
+        return Limits(unit, self.data["budget_cap"], name, goodwill["window_limit"], goodwill.get("window", ""))
+
+    # -- rules ---------------------------------------------------------------------------------
+    def rules(self, facts: Mapping[str, Fact], gestures: Mapping[str, Catalog],
+              actions: Mapping[str, Catalog], ladder: Ladder) -> tuple[Rule, ...]:
+        specs = self.data.get("rules")
+        if not isinstance(specs, list):
+            return ()
+        conditions = ConditionCompiler(facts, self.doc, self.problems)
+        seen: dict[str, int] = {}
+        compiled: list[Rule] = []
+        defaults: list[int] = []
+        for i, spec in enumerate(specs):
+            path: PathKey = ("rules", i)
+            if not self.clean(path) or not isinstance(spec, dict):
+                continue
+            rule_id = spec["id"]
+            if rule_id in seen:
+                self.fail(path + ("id",), f"duplicate rule id {rule_id!r} (first used by rules[{seen[rule_id]}])", "duplicate-rule")
+            seen.setdefault(rule_id, i)
+            rule = self.rule(i, spec, path, conditions, facts, gestures, actions, ladder)
+            if rule is None:
+                continue
+            if rule.hit == "default":
+                defaults.append(i)
+            compiled.append(rule)
+        if not defaults and self.clean(("rules",)):
+            self.fail(("rules",), "no default rule: mark one rule 'default: true' so every complaint gets a decision", "no-default")
+        for extra in defaults[1:]:
+            self.fail(("rules", extra, "default"), f"only one default rule is allowed (rules[{defaults[0]}] is already default)", "default")
+        return tuple(compiled)
+
+    def rule(self, index: int, spec: dict[str, Any], path: PathKey, conditions: ConditionCompiler,
+             facts: Mapping[str, Fact], gestures: Mapping[str, Catalog], actions: Mapping[str, Catalog],
+             ladder: Ladder) -> Rule | None:
+        before = len(self.problems)
+        then = spec["then"]
+        is_default, is_collect = spec.get("default", False), spec.get("collect", False)
+        hit = "default" if is_default else "collect" if is_collect else "first"
+        if is_default and is_collect:
+            self.fail(path, "a rule cannot be both default and collect", "rule")
+        if is_default and "when" in spec:
+            self.fail(path + ("when",), "the default rule answers when nothing else does; remove its 'when'", "rule")
+        if hit == "collect":
+            for key in ("action", "budget"):
+                if key in then:
+                    self.fail(path + ("then", key), f"a collect rule adds gestures and reasons; it cannot set '{key}'", "rule")
+        else:
+            for key in ("action", "respond_within"):
+                if key not in then:
+                    self.fail(path + ("then",), f"a first-hit rule must set '{key}'", "rule")
+        when = conditions.compile(spec["when"], path + ("when",)) if "when" in spec else always(path)
+        action = then.get("action")
+        if action is not None and action not in actions:
+            self.fail(path + ("then", "action"), f"unknown action {action!r}{did_you_mean(action, actions)}", "unknown-action")
+        chosen: list[Gesture] = []
+        for j, gid in enumerate(then.get("gestures", [])):
+            if gid not in gestures:
+                self.fail(path + ("then", "gestures", j), f"unknown gesture {gid!r}{did_you_mean(gid, gestures)}", "unknown-gesture")
+                continue
+            g = gestures[gid]
+            chosen.append(Gesture(id=g.id, label=g.label, monetary=g.monetary))
+        approval = then.get("approval")
+        if approval is not None and approval not in ladder.levels:
+            self.fail(path + ("then", "approval"), f"unknown approval level {approval!r}{did_you_mean(approval, ladder.levels)}", "unknown-level")
+        within = then.get("respond_within")
+        seconds = parse_duration(within) if within is not None else None
+        if within is not None and seconds is None:
+            self.fail(path + ("then", "respond_within"), f"{within!r} is not a positive duration like 30m, 2h or 1d", "duration")
+        budget = self.budget(then["budget"], path + ("then", "budget"), facts) if "budget" in then else None
+        rationale = self.template(then["rationale"], path + ("then", "rationale"), facts) if "rationale" in then else None
+        if len(self.problems) > before:
+            return None
+        where = self.doc.locate(path)
+        return Rule(
+            id=spec["id"], index=index, hit=hit, description=spec.get("description", ""), when=when,
+            action=action, gestures=tuple(chosen), budget=budget, respond_within=seconds, approval=approval,
+            rationale=rationale, file=where.file, line=where.line,
+        )
+
+    def lookup(self, spec: dict[str, Any], path: PathKey, facts: Mapping[str, Fact]) -> Lookup | None:
+        name = spec["by"]
+        fact = facts.get(name)
+        if fact is None:
+            self.fail(path + ("by",), f"unknown fact {name!r}{did_you_mean(name, facts)}", "unknown-fact")
+            return None
+        if not fact.finite:
+            self.fail(path + ("by",), f"lookups need a level or enum fact; {name} is {fact.type}", "type-mismatch")
+            return None
+        values: dict[str, Decimal] = {}
+        for key, amount in spec["values"].items():
+            if key not in fact.rank:
+                self.fail(path + ("values", key), f"{key!r} is not a value of {name}{did_you_mean(key, fact.values)}", "unknown-value")
+            values[key] = Decimal(amount)
+        missing = [v for v in fact.values if v not in values]
+        if missing and "default" not in spec:
+            self.fail(path + ("values",), f"no amount for {name} {', '.join(missing)}; add them or a 'default'", "lookup")
+            return None
+        for value in missing:
+            values[value] = Decimal(spec["default"])
+        return Lookup(name, MappingProxyType(values))
+
+    def budget(self, spec: Any, path: PathKey, facts: Mapping[str, Fact]) -> BudgetSpec | None:
+        if not isinstance(spec, dict):
+            return BudgetSpec(Decimal(spec))
+        raw_base = spec["base"]
+        base = self.lookup(raw_base, path + ("base",), facts) if isinstance(raw_base, dict) else Decimal(raw_base)
+        percent = None
+        if "percent_of" in spec:
+            name = spec["percent_of"]["fact"]
+            if name not in facts:
+                self.fail(path + ("percent_of", "fact"), f"unknown fact {name!r}{did_you_mean(name, facts)}", "unknown-fact")
+            elif facts[name].type != "money":
+                self.fail(path + ("percent_of", "fact"), f"percent_of needs a money fact; {name} is {facts[name].type}", "type-mismatch")
+            else:
+                percent = (name, Decimal(spec["percent_of"]["percent"]))
+        multipliers = [self.lookup(m, path + ("multipliers", i), facts) for i, m in enumerate(spec.get("multipliers", []))]
+        low, high = spec.get("min"), spec.get("max")
+        if low is not None and high is not None and low > high:
+            self.fail(path + ("min",), f"min {low} is above max {high}", "budget")
+        if base is None or any(m is None for m in multipliers):
+            return None
+        return BudgetSpec(base, percent, tuple(m for m in multipliers if m is not None),
+                          None if low is None else Decimal(low), None if high is None else Decimal(high))
+
+    def template(self, text: str, path: PathKey, facts: Mapping[str, Fact]) -> Template:
+        parts: list[tuple[bool, str]] = []
+        position = 0
+        for match in _PLACEHOLDER.finditer(text):
+            parts.append((False, text[position:match.start()]))
+            token = match.group(0)
+            if token in ("{{", "}}"):
+                parts.append((False, token[0]))
+            elif match.group(1) is None or match.group(1).strip() not in facts:
+                name = (match.group(1) or token).strip()
+                hint = did_you_mean(name, facts)
+                self.fail(path, f"{{{name}}} is not a fact of this policy{hint}; write {{{{ and }}}} for literal braces", "template")
+            else:
+                parts.append((True, match.group(1).strip()))
+            position = match.end()
+        parts.append((False, text[position:]))
+        return Template(tuple((is_fact, value) for is_fact, value in parts if is_fact or value))
+
+
+def _facts_in(condition: Any) -> list[str]:
+    """Names a condition mentions (used to order derived facts before compiling them)."""
+    names: list[str] = []
+    if isinstance(condition, dict):
+        for key, value in condition.items():
+            if key in ("all", "any"):
+                for item in value:
+                    names.extend(_facts_in(item))
+            elif key == "not":
+                names.extend(_facts_in(value))
+            else:
+                names.append(key)
+    return names
+
+
+def compile_policy(document: Document) -> CompiledPolicy:
+    """Validate and compile ``document``; raise ``PolicyError`` listing every problem."""
+    return _Compiler(document).run()

@@ -1,0 +1,74 @@
+"""One family of errors: every failure a caller can act on is a ``GestureError``.
+
+Each error keeps its facts as attributes (``problems``) so integrations can show them field by
+field; ``str(error)`` gives the same problems as readable lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One located mistake in a policy: ``file:line:col: path: message``."""
+
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+    code: str = "invalid"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One mistake in a complaint: which field, the value given, and what was expected."""
+
+    field: str
+    message: str
+    value: object = None
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class GestureError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+class PolicyError(GestureError):
+    """A policy could not be loaded; ``problems`` lists every mistake found, sorted by position."""
+
+    def __init__(self, problems: list[Problem] | tuple[Problem, ...]) -> None:
+        self.problems = tuple(sorted(problems))
+        super().__init__(self._summary())
+
+    def _summary(self) -> str:
+        count = len(self.problems)
+        head = f"policy has {count} problem{'s' if count != 1 else ''}"
+        return "\n".join([head, *(f"  {p}" for p in self.problems)])
+
+
+class ComplaintError(GestureError):
+    """A complaint cannot be decided; ``problems`` lists every field that is missing or wrong."""
+
+    def __init__(self, problems: list[FieldProblem] | tuple[FieldProblem, ...]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(self._summary())
+
+    def _summary(self) -> str:
+        count = len(self.problems)
+        head = f"complaint has {count} problem{'s' if count != 1 else ''}"
+        return "\n".join([head, *(f"  {p}" for p in self.problems)])
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-friendly form, used for error records in batch output."""
+        return {
+            "error": "invalid_complaint",
+            "problems": [{"field": p.field, "message": p.message} for p in self.problems],
+        }

@@ -1,0 +1,286 @@
+"""Typed facts and the reading of complaints against them.
+
+A complaint is checked field by field and every problem is collected before raising, so a helpdesk
+integration learns everything wrong with a payload at once. Coercion is deliberately narrow:
+money also accepts a decimal string (``"12.50"``), because money is often sent as text to keep its
+precision; nothing else is coerced (``true`` is not an integer, ``"12"`` is not an integer).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .errors import ComplaintError, FieldProblem
+from .money import MONEY_LIMIT
+
+FactValue = bool | int | float | Decimal | str
+"""What a fact holds once read: level/enum/string -> str, money -> Decimal, number -> float."""
+
+FACT_TYPES = ("level", "enum", "money", "integer", "number", "boolean", "string")
+ENVELOPE = ("complaint_id", "customer_id", "received_at")
+"""Complaint fields that are not facts: echoed into the decision (``received_at`` sets ``respond_by``)."""
+
+INTEGER_LIMIT = 10**15
+NUMBER_LIMIT = 1e15
+STRING_LIMIT = 1000
+ID_LIMIT = 200
+_MONEY_TEXT = re.compile(r"^\d{1,13}(?:\.\d{1,10})?$")
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A declared input (or derived) fact with its type and bounds."""
+
+    name: str
+    type: str
+    description: str = ""
+    required: bool = False
+    default: FactValue | None = None
+    values: tuple[str, ...] = ()
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+    max_length: int = STRING_LIMIT
+    derived: bool = False
+    rank: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def ordered(self) -> bool:
+        return self.type == "level"
+
+    @property
+    def finite(self) -> bool:
+        """Level and enum facts take one of a fixed list of values."""
+        return self.type in ("level", "enum")
+
+    @property
+    def numeric(self) -> bool:
+        return self.type in ("money", "integer", "number")
+
+    def expected(self) -> str:
+        """What a valid value looks like, for error messages."""
+        if self.finite:
+            return "one of " + ", ".join(self.values)
+        return {
+            "money": "an amount of money ≥ 0 (number or decimal string)",
+            "integer": "an integer",
+            "number": "a finite number",
+            "boolean": "true or false",
+            "string": f"a string of at most {self.max_length} characters",
+        }[self.type]
+
+    def read(self, value: object) -> FactValue:
+        """Return ``value`` in this fact's type, or raise ValueError saying what was expected."""
+        return _READERS[self.type](self, value)
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:37] + "...")
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, Decimal)):
+        text = str(value)
+        return text if len(text) <= 40 else text[:37] + "..."
+    return f"a {type(value).__name__}"
+
+
+def did_you_mean(word: str, choices: Any) -> str:
+    """`` (did you mean 'high'?)`` when a close choice exists, else empty."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _read_choice(fact: Fact, value: object) -> FactValue:
+    if isinstance(value, str) and value in fact.rank:
+        return value
+    hint = did_you_mean(value, fact.values) if isinstance(value, str) else ""
+    raise ValueError(f"expected {fact.expected()}; got {_describe(value)}{hint}")
+
+
+def _bounded(fact: Fact, number: Any, shown: object) -> None:
+    if fact.minimum is not None and number < fact.minimum:
+        raise ValueError(f"must be ≥ {fact.minimum}; got {_describe(shown)}")
+    if fact.maximum is not None and number > fact.maximum:
+        raise ValueError(f"must be ≤ {fact.maximum}; got {_describe(shown)}")
+
+
+def _to_decimal(value: object) -> Decimal | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
+    if isinstance(value, float):
+        return Decimal(repr(value)) if math.isfinite(value) else None
+    if isinstance(value, str) and _MONEY_TEXT.match(value):
+        return Decimal(value)
+    return None
+
+
+def _read_money(fact: Fact, value: object) -> FactValue:
+    amount = _to_decimal(value)
+    if amount is None:
+        raise ValueError(f"expected {fact.expected()}; got {_describe(value)}")
+    if abs(amount) > MONEY_LIMIT:
+        raise ValueError(f"must be ≤ {MONEY_LIMIT:f}; got {_describe(value)}")
+    if amount.as_tuple().exponent < -10:  # type: ignore[operator]
+        raise ValueError(f"has more than 10 decimal places; got {_describe(value)}")
+    if amount < 0:
+        raise ValueError(f"must be ≥ 0; got {_describe(value)}")
+    _bounded(fact, amount, value)
+    return amount
+
+
+def _read_integer(fact: Fact, value: object) -> FactValue:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected {fact.expected()}; got {_describe(value)}")
+    if abs(value) > INTEGER_LIMIT:
+        raise ValueError(f"must be between -{INTEGER_LIMIT} and {INTEGER_LIMIT}; got {_describe(value)}")
+    _bounded(fact, value, value)
+    return value
+
+
+def _read_number(fact: Fact, value: object) -> FactValue:
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        raise ValueError(f"expected {fact.expected()}; got {_describe(value)}")
+    try:
+        number = float(value)
+    except (OverflowError, InvalidOperation):
+        number = math.inf
+    if not math.isfinite(number) or abs(number) > NUMBER_LIMIT:
+        raise ValueError(f"expected a finite number of magnitude ≤ 1e15; got {_describe(value)}")
+    _bounded(fact, number, value)
+    return number
+
+
+def _read_boolean(fact: Fact, value: object) -> FactValue:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected {fact.expected()}; got {_describe(value)}")
+    return value
+
+
+def _read_string(fact: Fact, value: object) -> FactValue:
+    if not isinstance(value, str) or len(value) > fact.max_length:
+        raise ValueError(f"expected {fact.expected()}; got {_describe(value)}")
+    return value
+
+
+_READERS: dict[str, Callable[[Fact, object], FactValue]] = {
+    "level": _read_choice,
+    "enum": _read_choice,
+    "money": _read_money,
+    "integer": _read_integer,
+    "number": _read_number,
+    "boolean": _read_boolean,
+    "string": _read_string,
+}
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The non-fact parts of a complaint, echoed into the decision."""
+
+    complaint_id: str | None = None
+    customer_id: str | None = None
+    received_at: datetime | None = None
+
+
+def _read_id(name: str, value: object, problems: list[FieldProblem]) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or len(str(value)) > ID_LIMIT:
+        problems.append(FieldProblem(name, f"expected a string or integer id of at most {ID_LIMIT} characters; got {_describe(value)}", value))
+        return None
+    return str(value)
+
+
+def _read_time(value: object, problems: list[FieldProblem]) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and len(value) <= 64:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            return moment
+    problems.append(
+        FieldProblem("received_at", f"expected an ISO 8601 time with a timezone, e.g. 2026-11-23T09:30:00Z; got {_describe(value)}", value)
+    )
+    return None
+
+
+def read_complaint(
+    complaint: object, facts: Mapping[str, Fact], derived: Mapping[str, Fact]
+) -> tuple[dict[str, FactValue], Envelope]:
+    """Check ``complaint`` against the declared facts; defaults fill what is optional and absent."""
+    if not isinstance(complaint, Mapping):
+        raise ComplaintError([FieldProblem("(complaint)", f"expected an object of facts; got {_describe(complaint)}", None)])
+    problems: list[FieldProblem] = []
+    values: dict[str, FactValue] = {}
+    for name, fact in facts.items():
+        raw = complaint.get(name)
+        if raw is None:
+            if fact.required:
+                problems.append(FieldProblem(name, f"is required: {fact.expected()}", None))
+            else:
+                values[name] = fact.default  # type: ignore[assignment]
+            continue
+        try:
+            values[name] = fact.read(raw)
+        except ValueError as exc:
+            problems.append(FieldProblem(name, str(exc), raw))
+    for name in complaint:
+        if name in facts or name in ENVELOPE:
+            continue
+        if not isinstance(name, str):
+            problems.append(FieldProblem(repr(name), "field names must be strings", None))
+        elif name in derived:
+            problems.append(FieldProblem(name, "is derived by the policy from other facts; do not send it", complaint[name]))
+        else:
+            hint = did_you_mean(name, [*facts, *ENVELOPE])
+            problems.append(FieldProblem(name, f"is not a fact of this policy{hint}", complaint[name]))
+    envelope = Envelope(
+        _read_id("complaint_id", complaint.get("complaint_id"), problems),
+        _read_id("customer_id", complaint.get("customer_id"), problems),
+        _read_time(complaint.get("received_at"), problems),
+    )
+    if problems:
+        raise ComplaintError(problems)
+    return values, envelope
+
+
+_TRUE = ("true", "yes", "1")
+_FALSE = ("false", "no", "0")
+
+
+def parse_fact_text(fact: Fact, text: str) -> object:
+    """A fact value typed on a command line, converted to what the JSON would have held.
+
+    Only the syntax is converted here (``"120000"`` -> 120000 for an integer fact); the value is
+    then checked like any other complaint field, so errors read the same everywhere.
+    """
+    if fact.type == "integer":
+        try:
+            return int(text)
+        except ValueError:
+            return text
+    if fact.type == "number":
+        try:
+            return float(text)
+        except ValueError:
+            return text
+    if fact.type == "boolean":
+        lowered = text.lower()
+        return True if lowered in _TRUE else False if lowered in _FALSE else text
+    return text

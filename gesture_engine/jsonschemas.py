@@ -1,0 +1,110 @@
+"""JSON Schemas: the hand-written policy schema, and complaint/decision schemas generated from
+pydantic models so they cannot drift from the code (a test fails when the committed copies are stale).
+
+Regenerate the committed files with ``python -m gesture_engine.jsonschemas schemas/``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from .facts import ID_LIMIT, Fact
+from .models import Decision
+from .money import MONEY_LIMIT
+from .resources import schema_path
+
+if TYPE_CHECKING:
+    from .policy import Policy
+
+SCHEMAS = ("policy", "complaint", "decision")
+
+
+def _fact_field(fact: Fact) -> tuple[Any, Any]:
+    extra: dict[str, Any] = {"description": fact.description or None}
+    kind: Any
+    if fact.finite:
+        kind = Literal[fact.values]  # type: ignore[valid-type]
+    elif fact.type == "money":
+        kind = Decimal | str
+        extra["json_schema_extra"] = {
+            "anyOf": [
+                {"type": "number", "minimum": float(fact.minimum or 0), "maximum": float(fact.maximum or MONEY_LIMIT)},
+                {"type": "string", "pattern": r"^\d{1,13}(?:\.\d{1,10})?$"},
+            ]
+        }
+    elif fact.type == "integer":
+        kind = int
+        extra.update(ge=fact.minimum, le=fact.maximum)
+    elif fact.type == "number":
+        kind = float
+        extra.update(ge=fact.minimum, le=fact.maximum)
+    elif fact.type == "boolean":
+        kind = bool
+    else:
+        kind = str
+        extra["max_length"] = fact.max_length
+    extra = {k: v for k, v in extra.items() if v is not None}
+    if fact.required:
+        return kind, Field(..., **extra)
+    return kind, Field(default=fact.default, **extra)
+
+
+def complaint_model(policy: Policy) -> type[BaseModel]:
+    """A pydantic model of a complaint for ``policy``: its facts plus the optional envelope."""
+    fields: dict[str, Any] = {
+        "complaint_id": (str | int | None, Field(default=None, max_length=ID_LIMIT, description="Echoed in the decision.")),
+        "customer_id": (str | int | None, Field(default=None, max_length=ID_LIMIT, description="Echoed in the decision.")),
+        "received_at": (datetime | None, Field(default=None, description="When the complaint arrived (ISO 8601 with timezone); sets respond_by.")),
+    }
+    for name, fact in policy.facts.items():
+        fields[name] = _fact_field(fact)
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        "Complaint",
+        __config__=ConfigDict(extra="forbid", title=f"Complaint for policy {policy.name}"),
+        **fields,
+    )
+
+
+def _dump(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def schema_text(name: str, policy: Policy | None = None) -> str:
+    """The named schema as JSON text; ``complaint`` needs the policy it describes."""
+    if name == "policy":
+        return schema_path("policy").read_text(encoding="utf-8")
+    if name == "decision":
+        return _dump({"$schema": "https://json-schema.org/draft/2020-12/schema", **Decision.model_json_schema(mode="serialization")})
+    if name == "complaint" and policy is not None:
+        model = complaint_model(policy)
+        return _dump({"$schema": "https://json-schema.org/draft/2020-12/schema", **model.model_json_schema()})
+    raise ValueError(f"unknown schema {name!r} (or a complaint schema without a policy)")
+
+
+def generated_schemas() -> dict[str, str]:
+    """File name -> text of every generated schema (complaint schema for the default policy)."""
+    from .policy import load_policy
+
+    return {
+        "complaint.schema.json": schema_text("complaint", load_policy()),
+        "decision.schema.json": schema_text("decision"),
+    }
+
+
+def main(argv: list[str]) -> int:
+    target = Path(argv[0]) if argv else schema_path("policy").parent
+    for name, text in generated_schemas().items():
+        (target / name).write_text(text, encoding="utf-8")
+        print(f"wrote {target / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,368 @@
+"""Read policy YAML into plain data plus a map from each value's path to its file:line:column.
+
+Why not ``yaml.safe_load``: it forgets where values came from, silently keeps the last of two
+duplicate keys, expands aliases without limit and turns ``1.10`` into a float. Policies hold money,
+so we build the data ourselves from the parser's events: YAML floats become ``Decimal`` from their
+exact text, duplicate keys and non-string keys are errors, tags beyond plain YAML are refused, and
+nesting depth and alias expansion are bounded. Nothing here executes anything from the file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import PolicyError, Problem
+
+PathKey = tuple[str | int, ...]
+
+MAX_FILE_BYTES = 8 * 1024 * 1024
+"""A policy file larger than this is refused before parsing (``load_policy(max_file_bytes=...)``)."""
+MAX_DEPTH = 64
+"""Deeper nesting than this is refused; real policies stay under ten levels."""
+MAX_NODES = 5_000_000
+"""Values after alias expansion; stops 'billion laughs' documents cheaply."""
+
+_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_RESOLVER = yaml.resolver.Resolver()
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_TAG = "tag:yaml.org,2002:"
+_PLAIN_TAGS = {_TAG + name for name in ("str", "int", "float", "bool", "null", "timestamp")}
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a value starts: 1-based line and column in a file."""
+
+    file: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Document:
+    """Parsed policy data with the location of every value in it."""
+
+    data: Any
+    locations: dict[PathKey, Location]
+    file: str
+
+    def locate(self, path: PathKey) -> Location:
+        """Location of ``path``, or of its nearest located ancestor."""
+        for cut in range(len(path), -1, -1):
+            found = self.locations.get(path[:cut])
+            if found is not None:
+                return found
+        return Location(self.file, 1, 1)
+
+    def problem(self, path: PathKey, message: str, code: str = "invalid") -> Problem:
+        where = self.locate(path)
+        return Problem(where.file, where.line, where.column, format_path(path), message, code)
+
+
+def format_path(path: PathKey) -> str:
+    """``("rules", 3, "when", "severity")`` -> ``rules[3].when.severity``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+class _Builder:
+    """Turns a stream of YAML events into data, recording locations and refusing unsafe input."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.locations: dict[PathKey, Location] = {}
+        self.problems: list[Problem] = []
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.nodes = 0
+
+    def fail(self, mark: Any, path: PathKey, message: str, code: str) -> None:
+        self.problems.append(
+            Problem(self.file, mark.line + 1, mark.column + 1, format_path(path), message, code)
+        )
+
+    def scalar(self, event: Any, path: PathKey) -> Any:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)
+        if tag == _TAG + "merge":
+            self.fail(event.start_mark, path, "merge keys (<<) are not supported; write the values out", "yaml-merge")
+            return _BAD
+        if tag not in _PLAIN_TAGS:
+            self.fail(event.start_mark, path, f"YAML tag {_short(tag)} is not allowed in a policy", "yaml-tag")
+            return _BAD
+        name = tag[len(_TAG):]
+        text = event.value
+        node = yaml.ScalarNode(tag, text)
+        if name == "int":
+            return _CONSTRUCTOR.construct_yaml_int(node)
+        if name == "bool":
+            return _CONSTRUCTOR.construct_yaml_bool(node)
+        if name == "null":
+            return None
+        if name == "float":
+            try:
+                number = Decimal(text.replace("_", ""))
+            except InvalidOperation:
+                number = Decimal("NaN")
+            if not number.is_finite():
+                self.fail(event.start_mark, path, f"{text!r} is not a finite number", "yaml-number")
+                return _BAD
+            return number
+        return text  # str, and timestamps kept as the text the author wrote
+
+    def build(self, events: Any) -> Any:
+        """Build the single document in ``events``; returns None when it had problems."""
+        root: list[Any] = []
+        # Each frame: [container, path, pending_key, key_mark, anchor, start_node_count]
+        stack: list[list[Any]] = []
+        documents = 0
+
+        def attach(value: Any, mark: Any, weight: int) -> None:
+            if not stack:
+                root.append(value)
+                return
+            frame = stack[-1]
+            container, path = frame[0], frame[1]
+            if isinstance(container, list):
+                container.append(None if value is _BAD else value)
+                return
+            key = frame[2]
+            if key is _NO_KEY:
+                if value is _BAD:
+                    frame[2] = _DUPLICATE
+                    return
+                if not isinstance(value, str):
+                    self.fail(mark, path, f"keys must be strings, not {type(value).__name__}", "yaml-key")
+                    value = f"<{value!r}>"
+                if value in container:
+                    self.fail(mark, path + (value,), f"duplicate key {value!r}", "duplicate-key")
+                    frame[2] = _DUPLICATE
+                else:
+                    frame[2] = value
+                    frame[3] = mark
+                return
+            if key is not _DUPLICATE:
+                container[key] = None if value is _BAD else value
+            frame[2] = _NO_KEY
+
+        def child_path() -> PathKey:
+            if not stack:
+                return ()
+            frame = stack[-1]
+            container, path = frame[0], frame[1]
+            if isinstance(container, list):
+                return path + (len(container),)
+            key = frame[2]
+            return path + (key,) if isinstance(key, str) else path
+
+        def is_key_position() -> bool:
+            return bool(stack) and isinstance(stack[-1][0], dict) and stack[-1][2] is _NO_KEY
+
+        for event in events:
+            kind = type(event)
+            if kind is yaml.DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    self.fail(event.start_mark, (), "a policy file holds one YAML document", "yaml-multi")
+                    return None
+                continue
+            if kind in (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent):
+                continue
+            self.nodes += 1
+            if self.nodes > MAX_NODES:
+                self.fail(event.start_mark, (), f"more than {MAX_NODES} values (alias expansion?)", "yaml-size")
+                return None
+            at_key = is_key_position()
+            path = child_path()
+            mark = event.start_mark
+            if kind is yaml.ScalarEvent:
+                value = self.scalar(event, path)
+                if not at_key:
+                    self.locations[path] = Location(self.file, mark.line + 1, mark.column + 1)
+                if event.anchor:
+                    self.anchors[event.anchor] = (value, 1)
+                attach(value, mark, 1)
+            elif kind is yaml.AliasEvent:
+                if event.anchor not in self.anchors:
+                    self.fail(mark, path, f"unknown alias *{event.anchor}", "yaml-alias")
+                    return None
+                value, weight = self.anchors[event.anchor]
+                if at_key and not isinstance(value, str):
+                    self.fail(mark, path, "an alias cannot be used as a mapping key", "yaml-key")
+                self.nodes += weight
+                if self.nodes > MAX_NODES:
+                    self.fail(mark, path, f"aliases expand to more than {MAX_NODES} values", "yaml-size")
+                    return None
+                if not at_key:
+                    self.locations[path] = Location(self.file, mark.line + 1, mark.column + 1)
+                attach(value, mark, weight)
+            elif kind in (yaml.MappingStartEvent, yaml.SequenceStartEvent):
+                if at_key:
+                    self.fail(mark, path, "mapping keys must be plain strings", "yaml-key")
+                    return None
+                if event.tag and event.tag not in (_TAG + "map", _TAG + "seq", "!"):
+                    self.fail(mark, path, f"YAML tag {_short(event.tag)} is not allowed in a policy", "yaml-tag")
+                if len(stack) >= MAX_DEPTH:
+                    self.fail(mark, path[:8], f"nested deeper than {MAX_DEPTH} levels", "yaml-depth")
+                    return None
+                self.locations[path] = Location(self.file, mark.line + 1, mark.column + 1)
+                container: Any = {} if kind is yaml.MappingStartEvent else []
+                stack.append([container, path, _NO_KEY, None, event.anchor, self.nodes])
+            elif kind in (yaml.MappingEndEvent, yaml.SequenceEndEvent):
+                frame = stack.pop()
+                container, anchor, start = frame[0], frame[4], frame[5]
+                weight = self.nodes - start + 1
+                if anchor:
+                    self.anchors[anchor] = (container, weight)
+                attach(container, mark, weight)
+        return root[0] if root else None
+
+
+class _Sentinel:
+    pass
+
+
+_NO_KEY: Any = _Sentinel()
+_BAD: Any = _Sentinel()
+
+
+def _short(tag: str) -> str:
+    return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
+_DUPLICATE: Any = _Sentinel()
+
+
+def parse_yaml(text: str, file: str) -> Document:
+    """Parse one YAML document; raise ``PolicyError`` on any syntax or safety problem."""
+    builder = _Builder(file)
+    try:
+        data = builder.build(yaml.parse(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = exc.problem or exc.context or "invalid YAML"
+        raise PolicyError([Problem(file, line, column, "", f"invalid YAML: {message}", "yaml-syntax")]) from None
+    except yaml.YAMLError as exc:
+        raise PolicyError([Problem(file, 1, 1, "", f"invalid YAML: {exc}", "yaml-syntax")]) from None
+    if builder.problems:
+        raise PolicyError(builder.problems)
+    return Document(data, builder.locations, file)
+
+
+def read_yaml_file(path: Path, max_file_bytes: int = MAX_FILE_BYTES) -> Document:
+    """Read and parse one policy file, refusing oversized, undecodable or empty files."""
+    name = os.fspath(path)
+    try:
+        size = path.stat().st_size
+        if size > max_file_bytes:
+            raise PolicyError([Problem(name, 1, 1, "", f"file is {size} bytes; the limit is {max_file_bytes}", "file-size")])
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PolicyError([Problem(name, 1, 1, "", f"cannot read file: {exc.strerror or exc}", "file-read")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise PolicyError([Problem(name, line, 1, "", "file is not valid UTF-8", "file-encoding")]) from None
+    document = parse_yaml(text, name)
+    if document.data is None:
+        raise PolicyError([Problem(name, 1, 1, "", "file is empty", "file-empty")])
+    if not isinstance(document.data, dict):
+        raise PolicyError([document.problem((), "a policy file must be a mapping of sections", "file-shape")])
+    return document
+
+
+MERGED_MAPPINGS = ("facts", "derived", "gestures", "actions")
+"""Sections whose entries may be spread over the files of a policy directory."""
+MERGED_LISTS = ("rules",)
+"""Sections concatenated across files in file-name order, so rule order stays predictable."""
+
+
+def policy_files(directory: Path) -> list[Path]:
+    """The YAML files that make up a policy directory: ``*.yaml``/``*.yml`` directly inside, by name."""
+    return sorted(
+        (p for p in directory.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml")),
+        key=lambda p: p.name,
+    )
+
+
+def read_policy_source(path: Path, max_file_bytes: int = MAX_FILE_BYTES) -> Document:
+    """Read a policy file, or merge a policy directory into one document (see docs/policy-format.md)."""
+    if not path.exists():
+        raise PolicyError([Problem(os.fspath(path), 1, 1, "", "no such file or directory", "file-read")])
+    if not path.is_dir():
+        return read_yaml_file(path, max_file_bytes)
+    files = policy_files(path)
+    if not files:
+        raise PolicyError([Problem(os.fspath(path), 1, 1, "", "directory holds no *.yaml policy files", "file-empty")])
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    for file in files:
+        try:
+            documents.append(read_yaml_file(file, max_file_bytes))
+        except PolicyError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise PolicyError(problems)
+    return merge_documents(documents, os.fspath(path))
+
+
+def merge_documents(documents: list[Document], name: str) -> Document:
+    """Merge documents section by section, rejecting anything defined twice."""
+    data: dict[str, Any] = {}
+    locations: dict[PathKey, Location] = {(): Location(documents[0].file, 1, 1)}
+    owner: dict[PathKey, str] = {}
+    problems: list[Problem] = []
+
+    def take(doc: Document, source: PathKey, target: PathKey) -> None:
+        for key, where in heads[doc.file].get(source, ()):
+            locations[target + key[len(source):]] = where
+
+    heads: dict[str, dict[PathKey, list[tuple[PathKey, Location]]]] = {}
+    for doc in documents:
+        index: dict[PathKey, list[tuple[PathKey, Location]]] = {}
+        for key, where in doc.locations.items():
+            index.setdefault(key[:1], []).append((key, where))
+            if len(key) >= 2:
+                index.setdefault(key[:2], []).append((key, where))
+        heads[doc.file] = index
+
+    for doc in documents:
+        for section, value in doc.data.items():
+            if section in MERGED_LISTS and isinstance(value, list) and isinstance(data.get(section, []), list):
+                merged = data.setdefault(section, [])
+                locations.setdefault((section,), doc.locate((section,)))
+                for index, item in enumerate(value):
+                    take(doc, (section, index), (section, len(merged)))
+                    merged.append(item)
+            elif section in MERGED_MAPPINGS and isinstance(value, dict) and isinstance(data.get(section, {}), dict):
+                merged_map = data.setdefault(section, {})
+                locations.setdefault((section,), doc.locate((section,)))
+                for key, item in value.items():
+                    if key in merged_map:
+                        problems.append(
+                            doc.problem((section, key), f"{section}.{key} is already defined in {owner[(section, key)]}", "duplicate-key")
+                        )
+                        continue
+                    owner[(section, key)] = doc.file
+                    take(doc, (section, key), (section, key))
+                    merged_map[key] = item
+            elif section in data:
+                problems.append(doc.problem((section,), f"{section} is already set in {owner[(section,)]}", "duplicate-key"))
+            else:
+                owner[(section,)] = doc.file
+                take(doc, (section,), (section,))
+                data[section] = value
+    if problems:
+        raise PolicyError(problems)
+    return Document(data, locations, name)

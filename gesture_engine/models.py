@@ -1,0 +1,89 @@
+"""The decision a policy returns, as frozen pydantic models.
+
+These models are the public, serialised contract (``schemas/decision.schema.json`` is generated
+from them). They are deliberately apart from the compiled policy structures the evaluator uses.
+``model_dump_json()`` is deterministic: field order is fixed and nothing depends on the clock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FactJSON = bool | int | float | Decimal | str
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Gesture(_Frozen):
+    """One gesture to make, from the policy's catalog."""
+
+    id: str
+    label: str
+    monetary: bool = Field(description="True when the gesture spends budget.")
+
+
+class Money(_Frozen):
+    """An amount in the policy's currency, rounded to its minor unit."""
+
+    amount: Decimal
+    currency: str
+
+
+class BudgetStep(_Frozen):
+    """One step of the budget arithmetic, with the running amount after it."""
+
+    kind: Literal["base", "percent", "multiply", "min", "max", "cap", "goodwill"]
+    text: str
+    amount: Decimal
+
+
+class Approval(_Frozen):
+    """Who must approve, and why that level."""
+
+    level: str
+    reasons: tuple[str, ...]
+
+
+class RuleTrace(_Frozen):
+    """One rule the engine evaluated, whether it fired, and the fact values its condition read."""
+
+    rule: str
+    hit: Literal["first", "collect", "default"]
+    fired: bool
+    facts: dict[str, FactJSON]
+
+
+class PolicyRef(_Frozen):
+    """Which policy decided: its name, version and the sha256 of its canonical content."""
+
+    name: str
+    version: str
+    fingerprint: str
+
+
+class Decision(_Frozen):
+    """What to do for one complaint, and why."""
+
+    complaint_id: str | None = None
+    customer_id: str | None = None
+    action: str = Field(description="Recommended recovery action id.")
+    action_label: str
+    rule: str = Field(description="The first-hit rule that chose the action.")
+    gestures: tuple[Gesture, ...]
+    budget: Money
+    budget_steps: tuple[BudgetStep, ...]
+    budget_summary: str
+    respond_within: str = Field(description="Response deadline as a duration, e.g. '1h' or '1d4h'.")
+    respond_within_seconds: int
+    respond_by: datetime | None = Field(default=None, description="received_at + respond_within, when received_at was given.")
+    approval: Approval
+    reasons: tuple[str, ...] = Field(description="Why: the rationale of every rule that fired, in order.")
+    facts: dict[str, FactJSON] = Field(description="Every fact the decision used, derived facts included.")
+    trace: tuple[RuleTrace, ...]
+    policy: PolicyRef

@@ -1,0 +1,56 @@
+"""Currencies and rounding. Money is always ``Decimal``; amounts round half-up to the minor unit.
+
+Half-up (not banker's rounding) because budgets are shown to people as arithmetic they can redo
+by hand, and 0.005 -> 0.01 is what they expect.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Context, Decimal
+
+_MINOR_UNITS_0 = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
+_MINOR_UNITS_3 = "BHD IQD JOD KWD LYD OMR TND"
+_MINOR_UNITS_4 = "CLF UYW"
+_MINOR_UNITS_2 = (
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN BWP BYN BZD "
+    "CAD CDF CHE CHF CHW CNY COP COU CRC CUC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL "
+    "GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR LRD "
+    "LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN "
+    "PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL "
+    "THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UZS VED VES WST XCD XCG YER ZAR ZMW ZWG ZWL"
+)
+
+MINOR_UNITS: dict[str, int] = {
+    code: places
+    for places, codes in ((0, _MINOR_UNITS_0), (2, _MINOR_UNITS_2), (3, _MINOR_UNITS_3), (4, _MINOR_UNITS_4))
+    for code in codes.split()
+}
+"""ISO 4217 active currency codes and the number of digits after the decimal point."""
+
+MONEY_LIMIT = Decimal(10) ** 12
+"""No money value may exceed this; larger inputs are mistakes, not customers."""
+
+_CONTEXT = Context(prec=40, rounding=ROUND_HALF_UP)
+
+
+def quantizer(currency: str) -> Decimal:
+    """The smallest unit of ``currency`` as a Decimal exponent, e.g. ``Decimal('0.01')`` for USD."""
+    return Decimal(1).scaleb(-MINOR_UNITS[currency])
+
+
+def round_money(amount: Decimal | int, unit: Decimal) -> Decimal:
+    """Round half-up to ``unit`` (from :func:`quantizer`)."""
+    if not isinstance(amount, Decimal):
+        amount = Decimal(amount)
+    return amount.quantize(unit, context=_CONTEXT)
+
+
+def multiply(a: Decimal, b: Decimal) -> Decimal:
+    """Exact product, independent of the caller's decimal context."""
+    return _CONTEXT.multiply(a, b)
+
+
+def plain(number: Decimal) -> str:
+    """A factor as people write it: ``1.50`` -> ``1.5``, ``2.0`` -> ``2``, never ``2E+1``."""
+    text = format(number.normalize(_CONTEXT), "f")
+    return text
