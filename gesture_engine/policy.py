@@ -15,12 +15,12 @@ from typing import Any, Literal, overload
 
 from .budget import compute_budget, summarize
 from .compiler import Catalog, CompiledPolicy, Derived, Rule, compile_policy
+from .durations import format_duration
 from .errors import ComplaintError
 from .facts import Fact, FactValue, parse_fact_text, read_complaint
 from .loader import MAX_FILE_BYTES, read_policy_source
 from .models import Approval, Decision, Gesture, Money, PolicyRef, RuleTrace
 from .resources import default_policy_path
-from .durations import format_duration
 
 
 def load_policy(path: str | os.PathLike[str] | None = None, *, max_file_bytes: int = MAX_FILE_BYTES) -> Policy:
@@ -35,7 +35,7 @@ def load_policy(path: str | os.PathLike[str] | None = None, *, max_file_bytes: i
 class Policy:
     """A validated, compiled policy. Immutable and safe to share across threads."""
 
-    __slots__ = ("_c", "_first", "_default", "_collect", "_reads", "_derived_facts", "_ref")
+    __slots__ = ("_c", "_collect", "_default", "_derived_facts", "_first", "_reads", "_ref")
 
     def __init__(self, compiled: CompiledPolicy) -> None:
         self._c = compiled

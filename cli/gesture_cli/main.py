@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
@@ -18,39 +18,7 @@ from gesture_engine.inputs import parse_complaint_json
 from gesture_engine.jsonschemas import SCHEMAS, schema_text
 
 from . import render
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_BAD_COMPLAINT = 3
-EXIT_BAD_POLICY = 4
-
-
-def _fail_policy(error: PolicyError) -> NoReturn:
-    for problem in error.problems:
-        click.echo(str(problem), err=True)
-    click.echo(f"gesture: policy has {len(error.problems)} problem(s)", err=True)
-    sys.exit(EXIT_BAD_POLICY)
-
-
-def _fail_complaint(error: ComplaintError) -> NoReturn:
-    for problem in error.problems:
-        click.echo(f"complaint: {problem}", err=True)
-    click.echo(f"gesture: complaint has {len(error.problems)} problem(s)", err=True)
-    sys.exit(EXIT_BAD_COMPLAINT)
-
-
-def _load(path: str | None) -> Policy:
-    try:
-        return load_policy(path)
-    except PolicyError as error:
-        _fail_policy(error)
-
-
-policy_option = click.option(
-    "--policy", "-p", "policy_path", metavar="PATH", help="Policy file or directory [default: the embedded default policy]."
-)
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines instead of a panel for people.")
+from ._shared import EXIT_BAD_POLICY, EXIT_OK, fail_complaint, json_option, load, policy_option
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -126,12 +94,12 @@ def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], args:
       gesture decide --severity high --channel social_media --audience 120000
       echo '{"severity": "low", "channel": "email"}' | gesture decide - --json
     """
-    policy = _load(policy_path)
+    policy = load(policy_path)
     try:
         complaint = _complaint(policy, args, pairs)
         decision = policy.decide(complaint)
     except ComplaintError as error:
-        _fail_complaint(error)
+        fail_complaint(error)
     if as_json:
         click.echo(decision.model_dump_json(indent=2))
     else:
@@ -182,7 +150,7 @@ def schema(policy_path: str | None, name: str) -> None:
     Example:
       gesture schema complaint --policy rules/default
     """
-    policy = _load(policy_path) if name == "complaint" else None
+    policy = load(policy_path) if name == "complaint" else None
     click.echo(schema_text(name, policy), nl=False)
 
 
