@@ -283,11 +283,11 @@ class _Compiler:
             compiler = ConditionCompiler(known, self.doc, self.problems)
             rows = []
             for i, row in enumerate(spec["table"]):
-                path = ("derived", name, "table", i)
-                condition = compiler.compile(row["when"], path + ("when",))
+                row_path: PathKey = ("derived", name, "table", i)
+                condition = compiler.compile(row["when"], row_path + ("when",))
                 if row["value"] not in fact.rank:
                     hint = did_you_mean(row["value"], fact.values)
-                    self.fail(path + ("value",), f"{row['value']!r} is not one of {', '.join(fact.values)}{hint}", "unknown-value")
+                    self.fail(row_path + ("value",), f"{row['value']!r} is not one of {', '.join(fact.values)}{hint}", "unknown-value")
                 rows.append((condition, row["value"]))
             compiled.append(Derived(fact, tuple(rows), spec["default"]))
             all_facts[name] = fact

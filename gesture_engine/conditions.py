@@ -102,11 +102,25 @@ def always(path: PathKey) -> Condition:
     return Condition(path, lambda facts: True)
 
 
+def _all_of(parts: list[Condition]) -> Callable[[Facts], bool]:
+    checks = tuple(part.holds for part in parts)
+    return lambda facts: all(check(facts) for check in checks)
+
+
+def _any_of(parts: list[Condition]) -> Callable[[Facts], bool]:
+    checks = tuple(part.holds for part in parts)
+    return lambda facts: any(check(facts) for check in checks)
+
+
+def _not(part: Condition) -> Callable[[Facts], bool]:
+    check = part.holds
+    return lambda facts: not check(facts)
+
+
 def _all(path: PathKey, parts: list[Condition]) -> Condition:
     if len(parts) == 1:
         return parts[0]
-    checks = tuple(part.holds for part in parts)
-    return Group(path, lambda facts: all(check(facts) for check in checks), "all", tuple(parts))
+    return Group(path, _all_of(parts), "all", tuple(parts))
 
 
 class ConditionCompiler:
@@ -126,15 +140,10 @@ class ConditionCompiler:
             here = path + (key,)
             if key in ("all", "any"):
                 subs = [self.compile(item, here + (i,)) for i, item in enumerate(value)]
-                checks = tuple(sub.holds for sub in subs)
-                if key == "all":
-                    holds: Callable[[Facts], bool] = lambda facts, c=checks: all(check(facts) for check in c)
-                else:
-                    holds = lambda facts, c=checks: any(check(facts) for check in c)
-                parts.append(Group(here, holds, key, tuple(subs)))
+                parts.append(Group(here, _all_of(subs) if key == "all" else _any_of(subs), key, tuple(subs)))
             elif key == "not":
                 inner = self.compile(value, here)
-                parts.append(Group(here, lambda facts, c=inner.holds: not c(facts), "not", (inner,)))
+                parts.append(Group(here, _not(inner), "not", (inner,)))
             elif key not in self.facts:
                 self.fail(here, f"unknown fact {key!r}{did_you_mean(key, self.facts)}", "unknown-fact")
             elif isinstance(value, dict):
@@ -154,10 +163,12 @@ class ConditionCompiler:
         """One leaf: validate the operand for the fact's type and build its check."""
         if op in LEVEL_OPS and fact.type != "level":
             hint = "use gte/lte" if fact.numeric else "it has no order"
-            return self._bad(path, f"{op} needs a level fact; {fact.name} is {fact.type} ({hint})")
+            self.fail(path, f"{op} needs a level fact; {fact.name} is {fact.type} ({hint})", "operator")
+            return None
         if op in ORDER_OPS and not fact.numeric:
             hint = "; use at_least/at_most" if fact.ordered else ""
-            return self._bad(path, f"{op} needs a money, integer or number fact; {fact.name} is {fact.type}{hint}")
+            self.fail(path, f"{op} needs a money, integer or number fact; {fact.name} is {fact.type}{hint}", "operator")
+            return None
         if op in ("in", "not_in"):
             values = [self.operand(fact, item, path + (i,)) for i, item in enumerate(operand)]
             if any(v is _INVALID for v in values):
@@ -170,7 +181,8 @@ class ConditionCompiler:
             if low is _INVALID or high is _INVALID:
                 return None
             if low > high:
-                return self._bad(path, f"between needs low ≤ high; got [{low}, {high}]")
+                self.fail(path, f"between needs low ≤ high; got [{low}, {high}]", "operator")
+                return None
             return self._leaf(fact, op, (low, high), path, lambda v: low <= v <= high)
         value = self.operand(fact, operand, path)
         if value is _INVALID:
@@ -192,10 +204,6 @@ class ConditionCompiler:
     def _leaf(self, fact: Fact, op: str, operand: Any, path: PathKey, check: Check) -> Test:
         name = fact.name
         return Test(path, lambda facts: check(facts[name]), name, op, operand)
-
-    def _bad(self, path: PathKey, message: str) -> None:
-        self.fail(path, message, "operator")
-        return None
 
     def operand(self, fact: Fact, value: Any, path: PathKey) -> Any:
         """``value`` converted to the fact's type, or ``_INVALID`` after recording why not."""

@@ -30,7 +30,7 @@ def _fact_field(fact: Fact) -> tuple[Any, Any]:
     extra: dict[str, Any] = {"description": fact.description or None}
     kind: Any
     if fact.finite:
-        kind = Literal[fact.values]  # type: ignore[valid-type]
+        kind = Literal[fact.values]
     elif fact.type == "money":
         kind = Decimal | str
         extra["json_schema_extra"] = {
@@ -65,7 +65,7 @@ def complaint_model(policy: Policy) -> type[BaseModel]:
     }
     for name, fact in policy.facts.items():
         fields[name] = _fact_field(fact)
-    return create_model(  # type: ignore[call-overload, no-any-return]
+    return create_model(
         "Complaint",
         __config__=ConfigDict(extra="forbid", title=f"Complaint for policy {policy.name}"),
         **fields,

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -94,7 +94,7 @@ class _Builder:
     def scalar(self, event: Any, path: PathKey) -> Any:
         tag = event.tag
         if tag is None or tag == "!":
-            tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)
+            tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
         if tag == _TAG + "merge":
             self.fail(event.start_mark, path, "merge keys (<<) are not supported; write the values out", "yaml-merge")
             return _BAD
@@ -160,7 +160,7 @@ class _Builder:
             if not stack:
                 return ()
             frame = stack[-1]
-            container, path = frame[0], frame[1]
+            container, path = frame[0], cast(PathKey, frame[1])
             if isinstance(container, list):
                 return path + (len(container),)
             key = frame[2]
@@ -330,12 +330,12 @@ def merge_documents(documents: list[Document], name: str) -> Document:
 
     heads: dict[str, dict[PathKey, list[tuple[PathKey, Location]]]] = {}
     for doc in documents:
-        index: dict[PathKey, list[tuple[PathKey, Location]]] = {}
+        by_head: dict[PathKey, list[tuple[PathKey, Location]]] = {}
         for key, where in doc.locations.items():
-            index.setdefault(key[:1], []).append((key, where))
+            by_head.setdefault(key[:1], []).append((key, where))
             if len(key) >= 2:
-                index.setdefault(key[:2], []).append((key, where))
-        heads[doc.file] = index
+                by_head.setdefault(key[:2], []).append((key, where))
+        heads[doc.file] = by_head
 
     for doc in documents:
         for section, value in doc.data.items():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -48,12 +48,13 @@ def _message(error: ValidationError) -> tuple[PathKey, str]:
     path: PathKey = tuple(error.absolute_path)
     if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
         path = path + (error.instance,)  # a bad key: point at the key, not its parent
-    kind, value, instance = error.validator, error.validator_value, error.instance
+    kind, value, instance = error.validator, cast(Any, error.validator_value), cast(Any, error.instance)
+    subschema = cast(dict[str, Any], error.schema)
     if kind == "required":
         missing = [key for key in value if key not in instance]
         return path, "missing required key " + ", ".join(repr(k) for k in missing)
     if kind == "additionalProperties":
-        known = list(error.schema.get("properties", {}))
+        known = list(subschema.get("properties", {}))
         extras = [key for key in instance if key not in known]
         if not known:
             return path, f"unknown key {extras[0]!r}"
