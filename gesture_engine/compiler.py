@@ -367,12 +367,11 @@ class _Compiler:
             if rule_id in seen:
                 self.fail(path + ("id",), f"duplicate rule id {rule_id!r} (first used by rules[{seen[rule_id]}])", "duplicate-rule")
             seen.setdefault(rule_id, i)
-            rule = self.rule(i, spec, path, conditions, facts, gestures, actions, ladder)
-            if rule is None:
-                continue
-            if rule.hit == "default":
+            if spec.get("default", False):
                 defaults.append(i)
-            compiled.append(rule)
+            rule = self.rule(i, spec, path, conditions, facts, gestures, actions, ladder)
+            if rule is not None:
+                compiled.append(rule)
         if not defaults and self.clean(("rules",)):
             self.fail(("rules",), "no default rule: mark one rule 'default: true' so every complaint gets a decision", "no-default")
         for extra in defaults[1:]:

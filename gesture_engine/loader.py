@@ -105,7 +105,11 @@ class _Builder:
         text = event.value
         node = yaml.ScalarNode(tag, text)
         if name == "int":
-            return _CONSTRUCTOR.construct_yaml_int(node)
+            try:
+                return _CONSTRUCTOR.construct_yaml_int(node)
+            except ValueError:  # Python refuses to convert integers of more than 4300 digits
+                self.fail(event.start_mark, path, f"integer of {len(text)} characters is too large", "yaml-number")
+                return _BAD
         if name == "bool":
             return _CONSTRUCTOR.construct_yaml_bool(node)
         if name == "null":
@@ -216,7 +220,9 @@ class _Builder:
                 if len(stack) >= MAX_DEPTH:
                     self.fail(mark, path[:8], f"nested deeper than {MAX_DEPTH} levels", "yaml-depth")
                     return None
-                self.locations[path] = Location(self.file, mark.line + 1, mark.column + 1)
+                # a nested mapping or list is located at its key, where a reader looks for it
+                where = stack[-1][3] if stack and isinstance(stack[-1][0], dict) else mark
+                self.locations[path] = Location(self.file, where.line + 1, where.column + 1)
                 container: Any = {} if kind is yaml.MappingStartEvent else []
                 stack.append([container, path, _NO_KEY, None, event.anchor, self.nodes])
             elif kind in (yaml.MappingEndEvent, yaml.SequenceEndEvent):
