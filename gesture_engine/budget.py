@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 
 from .facts import FactValue
-from .models import BudgetStep
+from .models import BudgetStep, builder
 from .money import multiply, plain, round_money
 
 ZERO = Decimal(0)
@@ -37,6 +38,15 @@ class BudgetSpec:
     minimum: Decimal | None = None
     maximum: Decimal | None = None
 
+    @cached_property
+    def reads(self) -> tuple[str, ...]:
+        """Facts the arithmetic depends on (with the goodwill fact, the whole budget's inputs)."""
+        names = [self.base.fact] if isinstance(self.base, Lookup) else []
+        if self.percent_of is not None:
+            names.append(self.percent_of[0])
+        names.extend(m.fact for m in self.multipliers)
+        return tuple(dict.fromkeys(names))
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -49,8 +59,11 @@ class Limits:
     goodwill_window: str = ""
 
 
+_new_step = builder(BudgetStep)
+
+
 def _step(kind: str, text: str, amount: Decimal) -> BudgetStep:
-    return BudgetStep.model_construct(kind=kind, text=text, amount=amount)
+    return _new_step({"kind": kind, "text": text, "amount": amount})
 
 
 def compute_budget(

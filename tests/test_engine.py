@@ -43,13 +43,22 @@ def test_envelope_is_echoed_and_sets_respond_by(default_policy: Policy) -> None:
 
 
 def test_decision_carries_policy_identity_and_trace(default_policy: Policy) -> None:
-    d = default_policy.decide({"severity": "low", "channel": "email"})
+    d = default_policy.decide({"severity": "high", "channel": "email"})
     assert d.policy.name == "default" and len(d.policy.fingerprint) == 64
-    assert d.trace[-1].rule == "defect-replacement"
-    fired = [t.rule for t in d.trace if t.fired]
-    assert fired == ["apologise-and-fix"]
-    assert d.trace[0].facts == {"issue_type": "other"}
+    assert [(t.rule, t.hit, t.fired) for t in d.trace] == [("serious-failure", "first", True), ("remember-when", "collect", True)]
+    assert d.trace[0].facts == {"severity": "high"}
     assert d.facts["tier"] == "standard" and d.facts["visibility"] == "private"
+
+
+def test_full_trace_lists_every_rule_evaluated(default_policy: Policy) -> None:
+    d = default_policy.decide({"severity": "high", "channel": "email"}, full_trace=True)
+    evaluated = [(t.rule, t.fired) for t in d.trace]
+    assert evaluated[:4] == [("staff-misconduct", False), ("public-crisis", False), ("out-of-stock", False), ("serious-failure", True)]
+    assert ("remember-when", True) in evaluated and ("viral-urgency", False) in evaluated
+    assert len(evaluated) == 4 + 6  # first-hit rules up to the winner, then every add-on
+    low = default_policy.decide({"severity": "low", "channel": "email"}, full_trace=True)
+    assert [t.rule for t in low.trace if t.hit != "collect"][-1] == "apologise-and-fix"
+    assert d.model_copy(update={"trace": ()}) == default_policy.decide({"severity": "high", "channel": "email"}).model_copy(update={"trace": ()})
 
 
 def test_decision_is_frozen(default_policy: Policy) -> None:

@@ -1,0 +1,134 @@
+"""The bitset index agrees with evaluating rules one by one, over random policies and complaints."""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import yaml
+
+from gesture_engine import Policy, load_policy
+from gesture_engine.conditions import Facts
+
+LEVELS = ["l0", "l1", "l2", "l3"]
+KINDS = ["k0", "k1", "k2"]
+THRESHOLDS = [0, 5, 10, 100, 250]
+
+
+def random_test(rnd: random.Random, derived: bool = True) -> dict[str, Any]:
+    fact = rnd.choice(["lvl", "kind", "count", "spend", "ratio", "flag", "tag", *(["band"] if derived else [])])
+    if fact in ("lvl", "band"):
+        values = LEVELS if fact == "lvl" else ["lo", "mid", "hi"]
+        op = rnd.choice(["eq", "ne", "in", "not_in", "at_least", "at_most"])
+        if op in ("in", "not_in"):
+            return {fact: {op: rnd.sample(values, rnd.randint(1, 2))}}
+        return {fact: {op: rnd.choice(values)}} if op != "eq" else {fact: rnd.choice(values)}
+    if fact == "kind":
+        op = rnd.choice(["eq", "ne", "in", "not_in"])
+        return {fact: {op: rnd.sample(KINDS, 2) if op.endswith("in") else rnd.choice(KINDS)}}
+    if fact == "flag":
+        return {fact: rnd.choice([True, False])}
+    if fact == "tag":
+        op = rnd.choice(["eq", "ne", "in", "not_in"])
+        return {fact: {op: ["vip", "press"] if op.endswith("in") else rnd.choice(["vip", "press"])}}
+    op = rnd.choice(["gt", "gte", "lt", "lte", "eq", "ne", "between", "in", "not_in"])
+    if op == "between":
+        low, high = sorted(rnd.sample(THRESHOLDS, 2))
+        return {fact: {op: [low, high]}}
+    if op in ("in", "not_in"):
+        return {fact: {op: rnd.sample(THRESHOLDS, 2)}}
+    if rnd.random() < 0.3:  # two comparisons on one fact: an interval
+        low, high = sorted(rnd.sample(THRESHOLDS, 2))
+        return {fact: {"gte": low, "lt": high}}
+    return {fact: {op: rnd.choice(THRESHOLDS)}}
+
+
+def random_condition(rnd: random.Random, depth: int = 0, derived: bool = True) -> dict[str, Any]:
+    roll = rnd.random()
+    if depth < 2 and roll < 0.15:
+        return {"any": [random_condition(rnd, depth + 1, derived) for _ in range(rnd.randint(1, 3))]}
+    if roll < 0.2:  # an interval union and an interval on one numeric fact: not one interval
+        return {"all": [{"any": [{"count": {"lt": 5}}, {"count": {"gt": 100}}]}, {"count": {"gte": rnd.choice(THRESHOLDS)}}]}
+    if depth < 2 and roll < 0.25:
+        return {"not": random_condition(rnd, depth + 1, derived)}
+    if depth < 2 and roll < 0.35:
+        return {"all": [random_condition(rnd, depth + 1, derived) for _ in range(rnd.randint(1, 3))]}
+    merged: dict[str, Any] = {}
+    for _ in range(rnd.randint(1, 3)):
+        merged.update(random_test(rnd, derived))
+    return merged
+
+
+def random_policy(rnd: random.Random, rules: int) -> dict[str, Any]:
+    derived_rows = [{"when": random_condition(rnd, derived=False), "value": rnd.choice(["lo", "mid", "hi"])} for _ in range(rnd.randint(0, 4))]
+    return {
+        "policy": "random", "version": "1", "currency": "EUR", "budget_cap": 100,
+        "facts": {
+            "lvl": {"type": "level", "values": LEVELS, "required": True},
+            "kind": {"type": "enum", "values": KINDS, "default": "k0"},
+            "count": {"type": "integer", "default": 0},
+            "spend": {"type": "money", "default": 0},
+            "ratio": {"type": "number", "default": 0},
+            "flag": {"type": "boolean", "default": False},
+            "tag": {"type": "string", "default": ""},
+        },
+        "derived": {"band": {"type": "level", "values": ["lo", "mid", "hi"], "table": derived_rows, "default": "mid"}},
+        "gestures": {"sorry": {"label": "Sorry"}},
+        "actions": {f"a{i}": {"label": f"A{i}"} for i in range(rules + 1)},
+        "approval": {"levels": ["agent"], "ladder": [{"level": "agent"}]},
+        "rules": [
+            *({"id": f"r{i}", "when": random_condition(rnd), "then": {"action": f"a{i}", "respond_within": "1h"}} for i in range(rules)),
+            *({"id": f"c{i}", "collect": True, "when": random_condition(rnd), "then": {"gestures": ["sorry"]}} for i in range(rules // 3)),
+            {"id": "default", "default": True, "then": {"action": f"a{rules}", "respond_within": "1d"}},
+        ],
+    }
+
+
+def random_complaint(rnd: random.Random) -> dict[str, Any]:
+    def number() -> Any:
+        return rnd.choice([*THRESHOLDS, -1, 3, 7, 99, 101, 1000, 250])
+    return {
+        "lvl": rnd.choice(LEVELS), "kind": rnd.choice(KINDS), "count": number(),
+        "spend": Decimal(abs(number())) + rnd.choice([Decimal(0), Decimal("0.5")]),
+        "ratio": float(number()) + rnd.choice([0.0, 0.25, -0.25]),
+        "flag": rnd.choice([True, False]), "tag": rnd.choice(["vip", "press", "other", ""]),
+    }
+
+
+def plain_derived(policy: Policy, facts: Facts) -> dict[str, Any]:
+    out = dict(facts)
+    for derived in policy.derived:
+        out[derived.fact.name] = next((value for condition, value in derived.rows if condition.holds(out)), derived.default)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_index_matches_rule_by_rule_evaluation(tmp_path: Any, seed: int) -> None:
+    rnd = random.Random(seed)
+    path = tmp_path / "random.yaml"
+    path.write_text(yaml.safe_dump(random_policy(rnd, rules=rnd.choice([5, 30, 120]))), encoding="utf-8")
+    policy = load_policy(path)
+    for _ in range(300):
+        complaint = random_complaint(rnd)
+        facts, _ = policy.facts_of(complaint)
+        reference = plain_derived(policy, {k: v for k, v in facts.items() if k in policy.facts})
+        assert facts == reference
+        assert policy.match(facts) == policy.match_plain(facts), complaint
+
+
+def test_dead_rules_before_the_match_are_skipped(tmp_path: Any) -> None:
+    rnd = random.Random(7)
+    data = random_policy(rnd, rules=3)
+    data["facts"]["region"] = {"type": "enum", "values": ["north", "south", "nowhere"], "default": "north"}
+    dead = [{"id": f"dead{i}", "when": {"region": "nowhere", "count": {"gte": i}}, "then": {"action": "a0", "respond_within": "1h"}}
+            for i in range(1000)]
+    data["rules"] = dead + data["rules"]
+    path = tmp_path / "dead.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    policy = load_policy(path)
+    for _ in range(200):
+        facts, _ = policy.facts_of(random_complaint(rnd))
+        assert policy.match(facts) == policy.match_plain(facts)
+        assert not policy.match(facts)[0].id.startswith("dead")
