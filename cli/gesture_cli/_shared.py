@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
-from gesture_engine import ComplaintError, Policy, PolicyError, load_policy
+from gesture_engine import ComplaintError, FieldProblem, Policy, PolicyError, load_policy
+from gesture_engine.inputs import parse_complaint_json
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -43,3 +45,50 @@ policy_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines instead of a panel for people.")
 
 
+def split_fact_args(args: tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
+    """Separate the optional COMPLAINT path from ``--fact value`` / ``--fact=value`` pairs."""
+    source: str | None = None
+    facts: dict[str, str] = {}
+    tokens = list(args)
+    while tokens:
+        token = tokens.pop(0)
+        if token.startswith("--") and len(token) > 2:
+            name, eq, value = token[2:].partition("=")
+            if not eq:
+                if not tokens or (tokens[0].startswith("--") and len(tokens[0]) > 2):
+                    raise click.UsageError(f"option --{name} needs a value")
+                value = tokens.pop(0)
+            facts[name] = value
+        elif source is None:
+            source = token
+        else:
+            raise click.UsageError(f"unexpected argument {token!r}; give at most one COMPLAINT file")
+    return source, facts
+
+
+def read_complaint_source(source: str) -> Any:
+    """Parse the COMPLAINT argument: a JSON file, or '-' for stdin."""
+    if source == "-":
+        return parse_complaint_json(sys.stdin.buffer.read(), "<stdin>")
+    path = Path(source)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise click.UsageError(f"cannot read complaint file {source!r}: {exc.strerror or exc}") from None
+    return parse_complaint_json(data, source)
+
+
+def complaint_from_args(policy: Policy, args: tuple[str, ...], pairs: tuple[str, ...]) -> Any:
+    """The complaint of ``decide``/``explain``: a JSON file or stdin, overridden by ``--fact value`` and ``--set k=v``."""
+    source, facts = split_fact_args(args)
+    for pair in pairs:
+        name, eq, value = pair.partition("=")
+        if not eq or not name:
+            raise click.UsageError(f"--set needs key=value, got {pair!r}")
+        facts[name] = value
+    complaint: Any = read_complaint_source(source) if source is not None else {}
+    if facts:
+        if not isinstance(complaint, dict):
+            raise ComplaintError([FieldProblem("(complaint)", "expected a JSON object when facts are also given as options")])
+        complaint = {**complaint, **policy.complaint_from_text(facts)}
+    return complaint
