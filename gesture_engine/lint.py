@@ -1,0 +1,711 @@
+"""Static analysis of a policy: dead rules, gaps, unused definitions and suspicious limits.
+
+How it stays exact. Every condition is a boolean combination of tests that each read one fact, and
+every test compares that fact with constants written in the policy. So each input fact's domain can
+be cut into *cells* on which every test has one truth value: level and enum facts into their
+values, booleans into true/false, strings into the constants mentioned plus "any other string",
+and money/integer/number facts into the threshold points that appear in any condition or derived
+table, plus the open intervals between them (an integer interval with no whole number in it is
+dropped). Derived facts are computed from the cells with the policy's own compiled tables.
+
+The cartesian product of the cells of the facts that conditions read is the whole input space up
+to equivalence. Each condition is evaluated once per *test* (on one representative per cell of its
+fact) and combined as bit sets over the product, one bit per cell, with Python integers; so rule
+reachability, shadowing and gaps are set algebra and the answer is exact, not sampled. When the
+product would exceed ``MAX_CELLS`` the analysis falls back to each rule with just the facts it and
+the rules before it read, and says so in an info finding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .compiler import CompiledPolicy, Rule, compile_policy
+from .conditions import Condition, Group, Test
+from .facts import INTEGER_LIMIT, NUMBER_LIMIT, Fact, FactValue
+from .loader import Document, PathKey, read_policy_source
+from .money import MONEY_LIMIT
+from .policy import Policy
+from .resources import default_policy_path
+
+MAX_CELLS = 2_000_000
+"""Largest input space analysed as a whole; larger policies are analysed rule by rule."""
+MAX_GAPS = 10
+"""Gap regions reported before the rest are summarised in one finding."""
+
+SEVERITIES = ("error", "warning", "info")
+
+CODES: dict[str, tuple[str, str]] = {
+    "GE100": ("analysis-truncated", "info"),
+    "GE101": ("unreachable-rule", "error"),
+    "GE102": ("rule-never-matches", "error"),
+    "GE103": ("default-never-answers", "info"),
+    "GE104": ("gap", "info"),
+    "GE111": ("derived-row-unreachable", "warning"),
+    "GE112": ("derived-value-never-produced", "warning"),
+    "GE201": ("unused-gesture", "warning"),
+    "GE202": ("unused-action", "warning"),
+    "GE203": ("unused-fact", "warning"),
+    "GE204": ("unused-derived-fact", "warning"),
+    "GE205": ("unmentioned-values", "info"),
+    "GE206": ("unused-approval-level", "info"),
+    "GE301": ("budget-min-above-max", "error"),
+    "GE302": ("budget-min-above-cap", "warning"),
+    "GE303": ("budget-max-above-cap", "info"),
+    "GE311": ("ladder-goes-down", "warning"),
+    "GE312": ("ladder-repeats-level", "info"),
+    "GE401": ("monetary-gesture-without-budget", "warning"),
+    "GE402": ("collect-monetary-without-budget", "warning"),
+    "GE403": ("budget-without-monetary-gesture", "warning"),
+}
+"""Stable finding codes: code -> (name, severity). Codes are never reused for another meaning."""
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One lint result, printed as ``file:line: code: severity: message``."""
+
+    file: str
+    line: int
+    code: str
+    message: str
+    rule: str | None = None
+
+    @property
+    def name(self) -> str:
+        return CODES[self.code][0]
+
+    @property
+    def severity(self) -> str:
+        return CODES[self.code][1]
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.code}: {self.severity}: {self.message} [{self.name}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "code": self.code, "name": self.name,
+                "severity": self.severity, "message": self.message, "rule": self.rule}
+
+
+@dataclass(frozen=True)
+class LintReport:
+    """Every finding for one policy, sorted by position, and how the analysis was done."""
+
+    policy: str
+    version: str
+    source: str
+    findings: tuple[Finding, ...]
+    cells: int
+    exact: bool
+
+    def count(self, severity: str) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+    def failed(self, strict: bool = False) -> bool:
+        """True when an error was found (or, with ``strict``, a warning)."""
+        return self.count("error") > 0 or (strict and self.count("warning") > 0)
+
+    def summary(self) -> str:
+        parts = [f"{self.count(s)} {s}{'s' if s != 'info' and self.count(s) != 1 else ''}" for s in SEVERITIES]
+        how = f"{self.cells} cells, exact" if self.exact else f"{self.cells} cells, rule by rule"
+        return f"{self.policy} {self.version}: " + ", ".join(parts) + f" ({how})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy, "version": self.version, "source": self.source,
+            "cells": self.cells, "exact": self.exact,
+            "counts": {s: self.count(s) for s in SEVERITIES},
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+# -- the input space ------------------------------------------------------------------------------
+
+_Interval = tuple[Any, bool, Any, bool]  # (low, low closed, high, high closed)
+
+
+@dataclass(frozen=True)
+class _Partition:
+    """One input fact's domain cut into cells: a representative and a label for each."""
+
+    fact: Fact
+    reps: tuple[FactValue, ...]
+    labels: tuple[Any, ...]  # value, interval, or None for "any other string"
+
+
+def _conditions(policy: CompiledPolicy) -> Iterator[Condition]:
+    for rule in policy.rules:
+        yield rule.when
+    for derived in policy.derived:
+        for condition, _ in derived.rows:
+            yield condition
+
+
+def _tests(conditions: Iterable[Condition]) -> Iterator[Test]:
+    for condition in conditions:
+        yield from condition.tests()
+
+
+def _operands(test: Test) -> tuple[Any, ...]:
+    return tuple(test.operand) if isinstance(test.operand, (list, tuple)) else (test.operand,)
+
+
+def _bounds(fact: Fact) -> tuple[Any, Any]:
+    if fact.type == "money":
+        return (fact.minimum if fact.minimum is not None else Decimal(0)), (fact.maximum if fact.maximum is not None else MONEY_LIMIT)
+    if fact.type == "integer":
+        low = int(fact.minimum) if fact.minimum is not None else -INTEGER_LIMIT
+        return low, (int(fact.maximum) if fact.maximum is not None else INTEGER_LIMIT)
+    low_f = float(fact.minimum) if fact.minimum is not None else -NUMBER_LIMIT
+    return low_f, (float(fact.maximum) if fact.maximum is not None else NUMBER_LIMIT)
+
+
+def _numeric_partition(fact: Fact, points: set[Any]) -> _Partition:
+    """Threshold points and the open intervals between them, within the fact's bounds."""
+    low, high = _bounds(fact)
+    kind = {"money": Decimal, "integer": int, "number": float}[fact.type]
+    integer = fact.type == "integer"
+    cuts = sorted({kind(p) for p in points if low <= p <= high})
+    cells: list[tuple[_Interval, Any]] = []
+
+    def segment(a: Any, a_closed: bool, b: Any, b_closed: bool) -> None:
+        if integer:
+            first, last = (a if a_closed else a + 1), (b if b_closed else b - 1)
+            if first <= last:
+                cells.append(((a, a_closed, b, b_closed), first))
+        elif a < b or (a == b and a_closed and b_closed):
+            cells.append(((a, a_closed, b, b_closed), a if a_closed else b if b_closed else (a + b) / 2))
+
+    start, closed = low, True
+    for cut in cuts:
+        if start < cut:
+            segment(start, closed, cut, False)
+        cells.append(((cut, True, cut, True), cut))
+        start, closed = cut, False
+    if start < high or (closed and start == high):
+        segment(start, closed, high, True)
+    return _Partition(fact, tuple(rep for _, rep in cells), tuple(label for label, _ in cells))
+
+
+def _partition(fact: Fact, tests: list[Test]) -> _Partition:
+    if fact.finite:
+        return _Partition(fact, fact.values, fact.values)
+    if fact.type == "boolean":
+        return _Partition(fact, (False, True), (False, True))
+    constants = {value for test in tests for value in _operands(test)}
+    if fact.numeric:
+        return _numeric_partition(fact, constants)
+    words = sorted(str(c) for c in constants)
+    other = "<other>"
+    while other in constants:
+        other += "_"
+    return _Partition(fact, (*words, other), (*words, None))
+
+
+def _repeat(block: int, width: int, count: int) -> int:
+    """``block`` (``width`` bits) repeated ``count`` times, by doubling."""
+    result, shift = 0, 0
+    while count:
+        if count & 1:
+            result |= block << shift
+            shift += width
+        block |= block << width
+        width *= 2
+        count >>= 1
+    return result
+
+
+class _Space:
+    """The product of the partitions of some input facts; a set of cells is an int bit mask."""
+
+    def __init__(self, policy: CompiledPolicy, partitions: list[_Partition]) -> None:
+        self.policy = policy
+        self.parts = partitions
+        self.index = {p.fact.name: i for i, p in enumerate(partitions)}
+        self.sizes = [len(p.reps) for p in partitions]
+        self.strides: list[int] = []
+        stride = 1
+        for size in reversed(self.sizes):
+            self.strides.insert(0, stride)
+            stride *= size
+        self.total = stride
+        self.all = (1 << stride) - 1
+        self._fact_masks: dict[tuple[int, frozenset[int]], int] = {}
+        self._masks: dict[int, int] = {}
+        self._derived_by_name = {d.fact.name: d for d in policy.derived}
+        self._derived: dict[str, tuple[dict[str, int], list[int]]] = {}
+
+    def fact_mask(self, i: int, cells: Iterable[int]) -> int:
+        """Cells where input fact ``i`` is in one of ``cells``."""
+        key = (i, frozenset(cells))
+        found = self._fact_masks.get(key)
+        if found is None:
+            stride, size = self.strides[i], self.sizes[i]
+            ones = (1 << stride) - 1
+            block = 0
+            for k in key[1]:
+                block |= ones << (k * stride)
+            found = _repeat(block, stride * size, self.total // (stride * size))
+            self._fact_masks[key] = found
+        return found
+
+    def derived(self, name: str) -> tuple[dict[str, int], list[int]]:
+        """Cells per value of a derived fact, and the cells where each table row is the first match."""
+        found = self._derived.get(name)
+        if found is None:
+            derived = self._derived_by_name[name]
+            values = {v: 0 for v in derived.fact.values}
+            rows: list[int] = []
+            remaining = self.all
+            for condition, value in derived.rows:
+                hit = self.mask(condition) & remaining
+                rows.append(hit)
+                values[value] |= hit
+                remaining &= ~hit
+            values[derived.default] |= remaining
+            found = (values, rows)
+            self._derived[name] = found
+        return found
+
+    def mask(self, condition: Condition) -> int:
+        """Cells where ``condition`` holds."""
+        key = id(condition)
+        found = self._masks.get(key)
+        if found is not None:
+            return found
+        if isinstance(condition, Test):
+            if condition.fact in self._derived_by_name:
+                by_value = self.derived(condition.fact)[0]
+                found = 0
+                for value, cells in by_value.items():
+                    if condition.holds({condition.fact: value}):
+                        found |= cells
+            else:
+                i = self.index[condition.fact]
+                reps = self.parts[i].reps
+                found = self.fact_mask(i, (k for k, rep in enumerate(reps) if condition.holds({condition.fact: rep})))
+        elif isinstance(condition, Group):
+            masks = [self.mask(part) for part in condition.parts]
+            if condition.kind == "all":
+                found = self.all
+                for m in masks:
+                    found &= m
+            elif condition.kind == "any":
+                found = 0
+                for m in masks:
+                    found |= m
+            else:
+                found = self.all & ~masks[0]
+        else:  # a condition without tests (a rule with no ``when``)
+            found = self.all if condition.holds({}) else 0
+        self._masks[key] = found
+        return found
+
+    # -- describing sets of cells ----------------------------------------------------------------
+    def cubes(self, cells: int, limit: int) -> list[list[frozenset[int]]]:
+        """A disjoint cover of ``cells`` by products of per-fact cell sets, at most ``limit`` of them."""
+        out: list[list[frozenset[int]]] = []
+        self._cover(cells, set(), out, limit)
+        return out
+
+    def _cover(self, cells: int, fixed: set[int], out: list[list[frozenset[int]]], limit: int) -> None:
+        if cells == 0 or len(out) >= limit:
+            return
+        projection = [frozenset(k for k in range(n) if cells & self.fact_mask(i, (k,))) for i, n in enumerate(self.sizes)]
+        product = self.all
+        for i, ks in enumerate(projection):
+            product &= self.fact_mask(i, ks)
+        if product == cells:
+            out.append(projection)
+            return
+        best: list[list[int]] | None = None
+        best_fact = -1
+        for i in range(len(self.sizes)):
+            if i in fixed:
+                continue
+            groups: dict[int, list[int]] = {}
+            for k in sorted(projection[i]):
+                slice_ = (cells & self.fact_mask(i, (k,))) >> (k * self.strides[i])
+                groups.setdefault(slice_, []).append(k)
+            if len(groups) > 1 and (best is None or len(groups) < len(best)):
+                best, best_fact = list(groups.values()), i
+        if best is None:  # cannot happen for a non-product set; keep the projection rather than loop
+            out.append(projection)
+            return
+        for group in best:
+            self._cover(cells & self.fact_mask(best_fact, group), fixed | {best_fact}, out, limit)
+
+    def describe(self, cube: list[frozenset[int]]) -> str:
+        terms = [_describe_cells(self.parts[i], ks) for i, ks in enumerate(cube) if len(ks) < self.sizes[i]]
+        return " and ".join(terms) if terms else "every complaint"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, float):
+        return format(value, "g")
+    return str(value)
+
+
+def _describe_cells(part: _Partition, ks: frozenset[int]) -> str:
+    name, fact = part.fact.name, part.fact
+    chosen = sorted(ks)
+    if fact.finite:
+        return f"{name} in [{', '.join(part.labels[k] for k in chosen)}]"
+    if fact.type == "boolean":
+        return f"{name} = {_show(part.labels[chosen[0]])}"
+    if fact.type == "string":
+        words = [part.labels[k] for k in chosen if part.labels[k] is not None]
+        if any(part.labels[k] is None for k in chosen):
+            others = [w for w in part.labels if w is not None and w not in words]
+            return f"{name} not in [{', '.join(others)}]"
+        return f"{name} in [{', '.join(words)}]"
+    runs: list[list[int]] = []
+    for k in chosen:
+        if runs and runs[-1][-1] == k - 1:
+            runs[-1].append(k)
+        else:
+            runs.append([k])
+    last = len(part.reps) - 1
+    texts = []
+    for run in runs:
+        low, low_closed = part.labels[run[0]][0], part.labels[run[0]][1]
+        high, high_closed = part.labels[run[-1]][2], part.labels[run[-1]][3]
+        if low == high:
+            texts.append(f"{name} = {_show(low)}")
+        elif run[0] == 0:
+            texts.append(f"{name} {'<=' if high_closed else '<'} {_show(high)}")
+        elif run[-1] == last:
+            texts.append(f"{name} {'>=' if low_closed else '>'} {_show(low)}")
+        else:
+            texts.append(f"{_show(low)} {'<=' if low_closed else '<'} {name} {'<=' if high_closed else '<'} {_show(high)}")
+    return texts[0] if len(texts) == 1 else "(" + " or ".join(texts) + ")"
+
+
+# -- the linter -----------------------------------------------------------------------------------
+
+class _Linter:
+    def __init__(self, policy: Policy, document: Document | None, max_cells: int, max_gaps: int) -> None:
+        self.policy = policy
+        self.c = policy.compiled
+        self.doc = document
+        self.max_cells = max_cells
+        self.max_gaps = max_gaps
+        self.findings: list[Finding] = []
+        self.first = [r for r in self.c.rules if r.hit == "first"]
+        self.collect = [r for r in self.c.rules if r.hit == "collect"]
+        self.default = next((r for r in self.c.rules if r.hit == "default"), None)
+        self.tests_by_fact: dict[str, list[Test]] = {}
+        for test in _tests(_conditions(self.c)):
+            self.tests_by_fact.setdefault(test.fact, []).append(test)
+        self.derived_names = {d.fact.name for d in self.c.derived}
+        self.cells = 0
+        self.exact = True
+        self._spaces: dict[frozenset[str], _Space] = {}
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def where(self, path: PathKey) -> tuple[str, int]:
+        if self.doc is None:
+            return self.c.source, 1
+        found = self.doc.locate(path)
+        return found.file, found.line
+
+    def add(self, code: str, path: PathKey, message: str) -> None:
+        file, line = self.where(path)
+        self.findings.append(Finding(file, line, code, message))
+
+    def add_rule(self, code: str, rule: Rule, message: str) -> None:
+        self.findings.append(Finding(rule.file, rule.line, code, message, rule.id))
+
+    def inputs_of(self, conditions: Iterable[Condition]) -> set[str]:
+        """Input facts that decide ``conditions``, through derived tables."""
+        names: set[str] = set()
+        pending = [t.fact for t in _tests(conditions)]
+        seen: set[str] = set()
+        tables = {d.fact.name: d for d in self.c.derived}
+        while pending:
+            name = pending.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            if name in tables:
+                pending.extend(t.fact for cond, _ in tables[name].rows for t in cond.tests())
+            elif name in self.c.facts:
+                names.add(name)
+        return names
+
+    def size(self, names: set[str]) -> int:
+        total = 1
+        for name in names:
+            fact = self.c.facts[name]
+            total *= len(_partition(fact, self.tests_by_fact.get(name, [])).reps)
+        return total
+
+    def space(self, names: set[str]) -> _Space:
+        key = frozenset(names)
+        found = self._spaces.get(key)
+        if found is None:
+            ordered = [n for n in self.c.facts if n in names]
+            found = _Space(self.c, [_partition(self.c.facts[n], self.tests_by_fact.get(n, [])) for n in ordered])
+            self._spaces[key] = found
+        return found
+
+    # -- checks ----------------------------------------------------------------------------------
+    def run(self) -> list[Finding]:
+        self.check_usage()
+        self.check_values()
+        self.check_budgets()
+        self.check_ladder()
+        everything = self.inputs_of(_conditions(self.c))
+        self.cells = self.size(everything)
+        if self.cells <= self.max_cells:
+            self.whole(self.space(everything))
+        else:
+            self.exact = False
+            self.rule_by_rule()
+        return sorted(self.findings)
+
+    def whole(self, space: _Space) -> None:
+        covered = 0
+        wins: dict[str, int] = {}
+        for rule in self.first:
+            cells = space.mask(rule.when)
+            if cells == 0:
+                self.add_rule("GE102", rule, f"rule {rule.id!r} matches no complaint: its conditions contradict each other")
+            elif cells & ~covered == 0:
+                shadows = [r.id for r in self.first if wins.get(r.id, 0) & cells]
+                self.add_rule("GE101", rule, f"rule {rule.id!r} can never fire: earlier rule(s) {', '.join(shadows)} "
+                                             "match every complaint it matches")
+            wins[rule.id] = cells & ~covered
+            covered |= cells
+        gap = space.all & ~covered
+        self.check_collect(space)
+        self.check_gaps(space, gap)
+        self.check_derived(space)
+        no_budget = [r for r in self.first if r.budget is None and wins[r.id]]
+        unfunded = gap if self.default is not None and self.default.budget is None else 0
+        for rule in no_budget:
+            unfunded |= wins[rule.id]
+        for rule in self.collect:
+            monetary = [g.id for g in rule.gestures if g.monetary]
+            if not monetary:
+                continue
+            cells = space.mask(rule.when) & unfunded
+            if cells:
+                deciders = [r.id for r in no_budget if wins[r.id] & cells]
+                if gap & cells and self.default is not None:
+                    deciders.append(self.default.id)
+                self.add_rule("GE402", rule, f"collect rule {rule.id!r} adds monetary gesture(s) {', '.join(monetary)} but can "
+                                             f"fire when rule(s) {', '.join(deciders)} decide with no budget")
+
+    def check_collect(self, space: _Space) -> None:
+        for rule in self.collect:
+            if space.mask(rule.when) == 0:
+                self.add_rule("GE102", rule, f"collect rule {rule.id!r} matches no complaint: its conditions contradict each other")
+
+    def check_gaps(self, space: _Space, gap: int) -> None:
+        if self.default is None:
+            return
+        if gap == 0:
+            self.add_rule("GE103", self.default, f"the default rule {self.default.id!r} never answers: first-hit rules cover every complaint")
+            return
+        cubes = space.cubes(gap, self.max_gaps + 1)
+        for cube in cubes[: self.max_gaps]:
+            self.add_rule("GE104", self.default, f"only the default rule {self.default.id!r} answers when {space.describe(cube)}")
+        if len(cubes) > self.max_gaps:
+            self.add_rule("GE104", self.default, f"more regions where only the default rule answers (first {self.max_gaps} shown)")
+
+    def check_derived(self, space: _Space) -> None:
+        for derived in self.c.derived:
+            name = derived.fact.name
+            values, rows = space.derived(name)
+            for i, (cells, (condition, value)) in enumerate(zip(rows, derived.rows, strict=True)):
+                if cells == 0:
+                    why = "its condition matches nothing" if space.mask(condition) == 0 else "earlier rows cover every case it matches"
+                    self.add("GE111", ("derived", name, "table", i), f"row {i + 1} of derived fact {name} ({value}) never applies: {why}")
+            for value, cells in values.items():
+                if cells == 0:
+                    self.add("GE112", ("derived", name, "values"), f"derived fact {name} never takes the value {value!r}")
+
+    def rule_by_rule(self) -> None:
+        default = self.default
+        where = (default.file, default.line) if default is not None else (self.c.source, 1)
+        self.findings.append(Finding(where[0], where[1], "GE100",
+                                     f"the input space has {self.cells} cells (limit {self.max_cells}): rules were checked one "
+                                     "by one with the facts they read; gaps were not computed"))
+        for i, rule in enumerate(self.first):
+            prefix = self.inputs_of(r.when for r in self.first[: i + 1])
+            if self.size(prefix) <= self.max_cells:
+                space = self.space(prefix)
+                cells = space.mask(rule.when)
+                covered = 0
+                for earlier in self.first[:i]:
+                    covered |= space.mask(earlier.when)
+                if cells and cells & ~covered == 0:
+                    shadows, seen = [], 0
+                    for earlier in self.first[:i]:
+                        m = space.mask(earlier.when)
+                        if m & ~seen & cells:
+                            shadows.append(earlier.id)
+                        seen |= m
+                    self.add_rule("GE101", rule, f"rule {rule.id!r} can never fire: earlier rule(s) {', '.join(shadows)} "
+                                                 "match every complaint it matches")
+                elif cells == 0:
+                    self.add_rule("GE102", rule, f"rule {rule.id!r} matches no complaint: its conditions contradict each other")
+            else:
+                own = self.inputs_of([rule.when])
+                if self.size(own) <= self.max_cells and self.space(own).mask(rule.when) == 0:
+                    self.add_rule("GE102", rule, f"rule {rule.id!r} matches no complaint: its conditions contradict each other")
+        for rule in self.collect:
+            own = self.inputs_of([rule.when])
+            if self.size(own) <= self.max_cells and self.space(own).mask(rule.when) == 0:
+                self.add_rule("GE102", rule, f"collect rule {rule.id!r} matches no complaint: its conditions contradict each other")
+        for derived in self.c.derived:
+            own = self.inputs_of(cond for cond, _ in derived.rows)
+            if self.size(own) <= self.max_cells:
+                self.check_derived_one(self.space(own), derived.fact.name)
+
+    def check_derived_one(self, space: _Space, name: str) -> None:
+        values, rows = space.derived(name)
+        table = next(d for d in self.c.derived if d.fact.name == name)
+        for i, cells in enumerate(rows):
+            if cells == 0:
+                self.add("GE111", ("derived", name, "table", i), f"row {i + 1} of derived fact {name} ({table.rows[i][1]}) never applies")
+        for value, cells in values.items():
+            if cells == 0:
+                self.add("GE112", ("derived", name, "values"), f"derived fact {name} never takes the value {value!r}")
+
+    def reads(self) -> dict[str, set[str]]:
+        """Who reads each fact: conditions, budgets, goodwill, rationales, derived tables."""
+        readers: dict[str, set[str]] = {}
+        for rule in self.c.rules:
+            names = set(rule.when.facts_used())
+            if rule.budget is not None:
+                spec = rule.budget
+                if not isinstance(spec.base, Decimal):
+                    names.add(spec.base.fact)
+                if spec.percent_of is not None:
+                    names.add(spec.percent_of[0])
+                names.update(m.fact for m in spec.multipliers)
+            if rule.rationale is not None:
+                names.update(text for is_fact, text in rule.rationale.parts if is_fact)
+            for name in names:
+                readers.setdefault(name, set()).add(f"rule {rule.id}")
+        for derived in self.c.derived:
+            for condition, _ in derived.rows:
+                for name in condition.facts_used():
+                    readers.setdefault(name, set()).add(f"derived {derived.fact.name}")
+        if self.c.limits.goodwill_fact is not None:
+            readers.setdefault(self.c.limits.goodwill_fact, set()).add("goodwill")
+        return readers
+
+    def check_usage(self) -> None:
+        offered = {g.id for r in self.c.rules for g in r.gestures}
+        for gid in self.c.gestures:
+            if gid not in offered:
+                self.add("GE201", ("gestures", gid), f"gesture {gid!r} is declared but no rule offers it")
+        chosen = {r.action for r in self.c.rules if r.action is not None}
+        for aid in self.c.actions:
+            if aid not in chosen:
+                self.add("GE202", ("actions", aid), f"action {aid!r} is declared but no rule chooses it")
+        readers = self.reads()
+        for name in self.c.facts:
+            if name not in readers:
+                self.add("GE203", ("facts", name), f"fact {name!r} is declared but nothing reads it "
+                                                   "(no condition, budget, goodwill limit or rationale)")
+        for derived in self.c.derived:
+            name = derived.fact.name
+            if not (readers.get(name, set()) - {f"derived {name}"}):
+                self.add("GE204", ("derived", name), f"derived fact {name!r} is computed but no rule, budget or other table reads it")
+        used_levels = {level for _, level in self.c.ladder.rows} | {r.approval for r in self.c.rules if r.approval}
+        for level in self.c.ladder.levels:
+            if level not in used_levels:
+                self.add("GE206", ("approval", "levels"), f"approval level {level!r} is never required: no ladder row or rule uses it")
+
+    def check_values(self) -> None:
+        """Level and enum input values named nowhere: a rule, table, budget lookup or default."""
+        named: dict[str, set[str]] = {}
+        for test in _tests(_conditions(self.c)):
+            values = {str(v) for v in _operands(test)}
+            fact = self.c.all_facts.get(test.fact)
+            if fact is not None and fact.ordered and test.op in ("at_least", "at_most"):
+                rank = fact.rank[str(test.operand)]
+                values = {v for v, r in fact.rank.items() if (r >= rank if test.op == "at_least" else r <= rank)}
+            named.setdefault(test.fact, set()).update(values)
+        for by, keys in _lookup_keys(self.doc):
+            named.setdefault(by, set()).update(keys)
+        for name, fact in self.c.facts.items():
+            if not fact.finite:
+                continue
+            mentioned = named.get(name, set()) | ({str(fact.default)} if fact.default is not None else set())
+            missing = [v for v in fact.values if v not in mentioned]
+            if missing and len(missing) < len(fact.values):
+                self.add("GE205", ("facts", name, "values"),
+                         f"{name} value(s) {', '.join(missing)} are never named by a rule, table or budget: they are all treated alike")
+
+    def check_budgets(self) -> None:
+        cap = self.c.limits.cap
+        for rule in self.c.rules:
+            spec = rule.budget
+            if spec is None:
+                monetary = [g.id for g in rule.gestures if g.monetary]
+                if monetary and rule.hit != "collect":
+                    self.add_rule("GE401", rule, f"rule {rule.id!r} offers monetary gesture(s) {', '.join(monetary)} but has no budget")
+                continue
+            if not any(g.monetary for g in rule.gestures):
+                self.add_rule("GE403", rule, f"rule {rule.id!r} has a budget but offers no monetary gesture to spend it on")
+            path: PathKey = ("rules", rule.index, "then", "budget")
+            if spec.minimum is not None and spec.maximum is not None and spec.minimum > spec.maximum:
+                self.add("GE301", path, f"rule {rule.id!r}: budget min {spec.minimum} is above its max {spec.maximum}")
+            if spec.minimum is not None and spec.minimum > cap:
+                self.add("GE302", path, f"rule {rule.id!r}: budget min {spec.minimum} is above the policy cap {cap}; the cap always wins")
+            fixed = isinstance(spec.base, Decimal) and not spec.multipliers and spec.percent_of is None
+            if spec.maximum is not None and spec.maximum > cap:
+                self.add("GE303", path, f"rule {rule.id!r}: budget max {spec.maximum} is above the policy cap {cap}; the cap cuts it")
+            elif fixed and isinstance(spec.base, Decimal) and spec.base > cap:
+                self.add("GE303", path, f"rule {rule.id!r}: budget {spec.base} is above the policy cap {cap}; the cap cuts it")
+
+    def check_ladder(self) -> None:
+        ladder = self.c.ladder
+        for i in range(1, len(ladder.rows)):
+            (low, before), (_, after) = ladder.rows[i - 1], ladder.rows[i]
+            if ladder.rank(after) < ladder.rank(before):
+                self.add("GE311", ("approval", "ladder", i), f"approval ladder goes down: {after} approves amounts above {low}, "
+                                                             f"but {before} was needed for smaller amounts")
+            elif after == before:
+                self.add("GE312", ("approval", "ladder", i), f"approval ladder rows {i} and {i + 1} both give {after}; merge them")
+
+
+def _lookup_keys(document: Document | None) -> Iterator[tuple[str, list[str]]]:
+    """Values written as keys of budget lookups (``by: fact, values: {...}``) in the raw rules."""
+    if document is None or not isinstance(document.data, Mapping):
+        return
+    for rule in document.data.get("rules") or ():
+        budget = rule.get("then", {}).get("budget") if isinstance(rule, Mapping) and isinstance(rule.get("then"), Mapping) else None
+        if not isinstance(budget, Mapping):
+            continue
+        lookups = [budget.get("base"), *(budget.get("multipliers") or ())]
+        for lookup in lookups:
+            if isinstance(lookup, Mapping) and isinstance(lookup.get("by"), str) and isinstance(lookup.get("values"), Mapping):
+                yield lookup["by"], [str(k) for k in lookup["values"]]
+
+
+def lint(policy: Policy, document: Document | None = None, *, max_cells: int = MAX_CELLS, max_gaps: int = MAX_GAPS) -> LintReport:
+    """Lint a loaded policy. ``document`` (the parsed source) gives non-rule findings their lines."""
+    linter = _Linter(policy, document, max_cells, max_gaps)
+    findings = linter.run()
+    return LintReport(policy.name, policy.version, policy.source, tuple(findings), linter.cells, linter.exact)
+
+
+def lint_path(path: str | Path | None = None, **options: Any) -> LintReport:
+    """Load and lint the policy at ``path`` (None = the embedded default). Raises ``PolicyError``."""
+    source = Path(path) if path is not None else default_policy_path()
+    document = read_policy_source(source)
+    return lint(Policy(compile_policy(document)), document, **options)

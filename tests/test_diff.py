@@ -1,0 +1,218 @@
+"""gesture_engine.diff and .revisions: structural diff, git revision specs, replay of JSONL and CSV."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gesture_cli.main import cli
+from gesture_engine import PolicyError, load_policy
+from gesture_engine.diff import BadLine, Record, diff_policies, read_replay, replay
+from gesture_engine.resources import default_policy_path
+from gesture_engine.revisions import RevisionError, is_revision, load_spec
+
+FIXTURES = Path(__file__).parent / "fixtures" / "diff"
+
+
+def copy_default(target: Path) -> Path:
+    shutil.copytree(default_policy_path(), target, ignore=shutil.ignore_patterns("tests"))
+    return target
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+GOODWILL_BASE = "base: {by: severity, values: {low: 10, medium: 25, high: 40, critical: 40}}"
+
+
+@pytest.fixture
+def changed(tmp_path: Path) -> Path:
+    """A copy of the default policy with a bigger goodwill credit and a new version."""
+    policy = copy_default(tmp_path / "acme")
+    edit(policy / "rules.yaml", GOODWILL_BASE, GOODWILL_BASE.replace("low: 10, medium: 25", "low: 15, medium: 30"))
+    edit(policy / "policy.yaml", 'version: "1.0.0"', 'version: "1.1.0"')
+    return policy
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false", *args],
+                   cwd=repo, check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A git repository with two commits of rules/acme: the default, then a bigger goodwill credit."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q")
+    policy = copy_default(root / "rules" / "acme")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "v1")
+    edit(policy / "rules.yaml", GOODWILL_BASE, GOODWILL_BASE.replace("medium: 25", "medium: 35"))
+    git(root, "commit", "-q", "-am", "v2")
+    return root
+
+
+# -- structure --------------------------------------------------------------------------------------
+
+def test_same_policy_has_no_changes() -> None:
+    result = diff_policies(load_policy(), load_policy())
+    assert not result.changed and result.changes == ()
+
+
+def test_structural_diff_names_what_changed(changed: Path) -> None:
+    rules = changed / "rules.yaml"
+    edit(rules, "      respond_within: 1d\n      rationale: >-\n        The item", "      respond_within: 2d\n      rationale: >-\n        The item")
+    edit(rules, "  - id: billing-refund", "  - id: billing-refund-renamed")
+    edit(changed / "policy.yaml", "    default: 0\n    description: Lifetime", "    default: 100\n    description: Lifetime")
+    # move serious-failure before out-of-stock
+    text = rules.read_text(encoding="utf-8")
+    start, middle, end = text.index("  - id: out-of-stock"), text.index("  - id: serious-failure"), text.index("  - id: goodwill-credit")
+    rules.write_text(text[:start] + text[middle:end] + text[start:middle] + text[end:], encoding="utf-8")
+    result = diff_policies(load_policy(), load_policy(changed))
+    found = {(c.section, c.id, c.kind): c for c in result.changes}
+    assert found[("policy", "default", "changed")].fields[0].field == "version"
+    budget = found[("rule", "goodwill-credit", "changed")].fields
+    assert [f.field for f in budget] == ["budget.base"] and "low: 15, medium: 30" in budget[0].new
+    assert [(f.field, f.old, f.new) for f in found[("rule", "out-of-stock", "changed")].fields] == [("respond_within", "1d", "2d")]
+    assert ("rule", "billing-refund", "removed") in found and ("rule", "billing-refund-renamed", "added") in found
+    assert [(f.field, f.old, f.new) for f in found[("fact", "customer_value", "changed")].fields] == [("default", "0", "100")]
+    moved = [c for c in result.changes if c.kind == "moved"]
+    assert len(moved) == 1 and moved[0].detail in ("position 3 -> 4", "position 4 -> 3")
+    assert result.changed and json.loads(json.dumps(result.to_dict()))["changed"] is True
+
+
+def test_condition_order_does_not_count_as_a_change(tmp_path: Path) -> None:
+    policy = copy_default(tmp_path / "p")
+    before = "      visibility: viral\n      severity: {at_least: high}"
+    edit(policy / "rules.yaml", before, "      severity: {at_least: high}\n      visibility: viral")
+    result = diff_policies(load_policy(), load_policy(policy))
+    assert result.changes == ()
+
+
+# -- revisions --------------------------------------------------------------------------------------
+
+def test_revision_specs_load_from_git_without_touching_the_work_tree(repo: Path) -> None:
+    (repo / "rules" / "acme" / "rules.yaml").write_text("work tree edit, not valid YAML: [", encoding="utf-8")
+    old, new = load_spec("HEAD~1:rules/acme", cwd=repo), load_spec("HEAD:rules/acme", cwd=repo)
+    changes = diff_policies(old, new).changes
+    assert [(c.id, [f.field for f in c.fields]) for c in changes] == [("goodwill-credit", ["budget.base"])]
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout.strip() == "M rules/acme/rules.yaml"
+
+
+def test_revision_of_a_single_file_policy(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    root.mkdir()
+    git(root, "init", "-q")
+    (root / "tiny.yaml").write_text((Path(__file__).parent / "fixtures" / "lint" / "complete.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "one")
+    assert load_spec("HEAD:tiny.yaml", cwd=root).name == "lint_complete"
+
+
+def test_bad_revisions_and_paths_raise_revision_errors(repo: Path) -> None:
+    for spec in ("nosuchbranch:rules/acme", "HEAD:rules/missing", "HEAD:", "-x:rules/acme"):
+        with pytest.raises(RevisionError):
+            load_spec(spec, cwd=repo)
+    with pytest.raises(RevisionError, match="not a git repository"):
+        load_spec("HEAD:rules/acme", cwd=repo.parent)
+
+
+def test_invalid_policy_at_a_revision_is_located_by_its_spec(repo: Path) -> None:
+    edit(repo / "rules" / "acme" / "rules.yaml", "action: honest_eta", "action: honest_etaa")
+    git(repo, "commit", "-q", "-am", "typo")
+    with pytest.raises(PolicyError) as caught:
+        load_spec("HEAD:rules/acme", cwd=repo)
+    assert caught.value.problems[0].file == "HEAD:rules/acme/rules.yaml"
+
+
+def test_an_existing_path_with_a_colon_is_a_path(tmp_path: Path) -> None:
+    policy = copy_default(tmp_path / "odd:name")
+    assert not is_revision("odd:name", cwd=tmp_path) and is_revision("HEAD:odd", cwd=tmp_path)
+    assert load_spec("odd:name", cwd=tmp_path).name == "default"
+    assert policy.exists()
+
+
+# -- replay -----------------------------------------------------------------------------------------
+
+def test_replay_jsonl_counts_changes_transitions_and_budget(changed: Path) -> None:
+    records = list(read_replay(FIXTURES / "complaints.jsonl"))
+    bad = [r for r in records if isinstance(r, BadLine)]
+    assert [b.line for b in bad] == [21, 31]
+    result = replay(load_policy(), load_policy(changed), records, top=3)
+    assert result.complaints == 41 and result.bad_lines == 2
+    assert result.invalid_old == result.invalid_new == 1  # C-041 has severity 'urgent'
+    assert result.changed == 10 and result.transitions == {("goodwill_credit", "goodwill_credit"): 10}
+    assert result.budget_delta == Decimal("92.50") and isinstance(result.budget_old, Decimal)
+    moved = [(action, delta) for action, _, _, delta in result.action_deltas() if delta]
+    assert moved == [("goodwill_credit", Decimal("92.50"))]
+    assert [(c.label, c.delta) for c in result.top] == [("C-024", Decimal("20.00")), ("C-035", Decimal("15.00")), ("C-005", Decimal("10.00"))]
+
+
+def test_replay_reports_complaints_only_one_policy_can_decide(tmp_path: Path) -> None:
+    strict = copy_default(tmp_path / "strict")
+    edit(strict / "policy.yaml", "  customer_value:\n    type: money\n    default: 0", "  customer_value:\n    type: money\n    required: true")
+    records = [Record("a", {"severity": "low", "channel": "email"}), Record("b", {"severity": "low", "channel": "email", "customer_value": 5})]
+    result = replay(load_policy(), load_policy(strict), records)
+    assert result.changed == 1 and result.invalid_new == 1 and result.decided_both == 1
+    assert result.transitions == {("apologise_and_fix", "(invalid)"): 1}
+
+
+def test_replay_csv_types_values_with_each_policy(changed: Path) -> None:
+    records = list(read_replay(FIXTURES / "complaints.csv"))
+    assert [r.line for r in records if isinstance(r, BadLine)] == [14]
+    first = next(r for r in records if isinstance(r, Record))
+    assert first.label == "C-001" and first.complaint_for(load_policy())["customer_value"] == "3000"
+    result = replay(load_policy(), load_policy(changed), records)
+    assert result.complaints == 12 and result.invalid_old == 0 and result.changed == 5
+    assert result.budget_delta == Decimal("33.75")
+
+
+# -- CLI --------------------------------------------------------------------------------------------
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cli_fail_on_change(changed: Path) -> None:
+    default = str(default_policy_path())
+    assert run("diff", default, default, "--fail-on-change")[0] == 0
+    code, out, _ = run("diff", default, str(changed), "--fail-on-change")
+    assert code == 1 and "rule goodwill-credit changed" in out and "budget.base:" in out
+    assert run("diff", default, str(changed))[0] == 0
+    replayed = ("diff", default, str(changed), "--replay", str(FIXTURES / "complaints.jsonl"))
+    code, out, _ = run(*replayed, "--fail-on-change")
+    assert code == 1 and "decisions changed: 10 of 41" in out and "goodwill_credit -> goodwill_credit  10" in out
+    assert "(+92.50)" in out and "line 21: invalid JSON" in out
+
+
+def test_cli_json_replay(changed: Path) -> None:
+    code, out, _ = run("diff", "--json", str(default_policy_path()), str(changed), "--replay", str(FIXTURES / "complaints.csv"), "--top", "1")
+    data = json.loads(out)
+    assert code == 0 and data["new"]["version"] == "1.1.0"
+    assert data["replay"]["budget"]["delta"] == "33.75" and len(data["replay"]["largest_changes"]) == 1
+    assert data["replay"]["largest_changes"][0] == {
+        "complaint": "C-005", "old_action": "goodwill_credit", "new_action": "goodwill_credit", "old_budget": "20.00",
+        "new_budget": "30.00", "budget_delta": "10.00", "changed": ["budget"],
+    }
+
+
+def test_cli_revisions_and_errors(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(repo)
+    code, out, _ = run("diff", "HEAD~1:rules/acme", "rules/acme", "--fail-on-change")
+    assert code == 1 and "budget.base" in out
+    code, _, err = run("diff", "HEAD~5:rules/acme", "rules/acme")
+    assert code == 4 and "cannot read HEAD~5:rules/acme" in err
+    assert run("diff", "no/such/policy", "rules/acme")[0] == 4
+    assert run("diff", "rules/acme", "rules/acme", "--replay", "missing.jsonl")[0] == 2
