@@ -23,7 +23,7 @@ from .errors import PolicyError, Problem
 from .facts import ENVELOPE, Fact, FactValue, did_you_mean
 from .loader import Document, PathKey
 from .models import Gesture
-from .money import MINOR_UNITS, quantizer, round_money
+from .money import MINOR_UNITS, MONEY_LIMIT, quantizer, round_money
 from .schema import schema_problems
 
 
@@ -51,6 +51,11 @@ class Template:
     """A rationale sentence with ``{fact}`` placeholders, filled in safely (no format mini-language)."""
 
     parts: tuple[tuple[bool, str], ...]  # (is_fact, text or fact name)
+
+    @property
+    def static(self) -> bool:
+        """True when no fact is interpolated: the sentence is the same for every complaint."""
+        return not any(is_fact for is_fact, _ in self.parts)
 
     def render(self, facts: Mapping[str, FactValue]) -> str:
         return "".join(_show(facts[text]) if is_fact else text for is_fact, text in self.parts)
@@ -95,6 +100,28 @@ class Ladder:
 
 
 @dataclass(frozen=True)
+class Invariant:
+    """A promise the policy makes about itself, e.g. the budget never falls as severity rises.
+
+    Checked by :func:`gesture_engine.invariants.check_invariants`, not while deciding.
+    """
+
+    output: str  # "budget"
+    fact: str
+    direction: str  # "increasing" or "decreasing"
+    description: str
+    file: str
+    line: int
+
+    def describe(self) -> str:
+        return f"{self.output} is monotone {self.direction} in {self.fact}"
+
+
+ORDERED_TYPES = ("level", "money", "integer", "number")
+"""Fact types an invariant can range over: they have an order (levels lowest first)."""
+
+
+@dataclass(frozen=True)
 class CompiledPolicy:
     """Everything the evaluator needs, validated and immutable."""
 
@@ -112,6 +139,7 @@ class CompiledPolicy:
     rules: tuple[Rule, ...]
     limits: Limits
     ladder: Ladder
+    invariants: tuple[Invariant, ...] = ()
 
 
 def fingerprint(data: Any) -> str:
@@ -144,10 +172,11 @@ class _Compiler:
         schema = schema_problems(self.doc)
         self.problems.extend(problem for _, problem in schema)
         self.broken = [path for path, _ in schema]
-        if not isinstance(self.data, dict) or not all(
+        foundations = ("policy", "version", "facts", "approval", "currency", "gestures", "actions", "budget_cap")
+        if not isinstance(self.data, dict) or any(key not in self.data for key in foundations) or not all(
             self.clean((key,)) for key in ("facts", "derived", "approval", "currency", "gestures", "actions")
         ):
-            raise PolicyError(self.problems)
+            raise PolicyError(self.problems)  # later checks build on these sections; the schema said what is wrong
         currency = self.data["currency"]
         if currency not in MINOR_UNITS:
             self.fail(("currency",), f"unknown ISO 4217 currency {currency!r}{did_you_mean(currency, MINOR_UNITS)}", "currency")
@@ -164,6 +193,7 @@ class _Compiler:
         ladder = self.ladder(unit)
         limits = self.limits(all_facts, unit)
         rules = self.rules(all_facts, gestures, actions, ladder)
+        invariants = self.invariants(facts)
         if self.problems:
             raise PolicyError(self.problems)
         return CompiledPolicy(
@@ -181,6 +211,7 @@ class _Compiler:
             rules=rules,
             limits=limits,
             ladder=ladder,
+            invariants=invariants,
         )
 
     def input_facts(self) -> dict[str, Fact]:
@@ -193,33 +224,27 @@ class _Compiler:
 
     def fact(self, name: str, spec: dict[str, Any], path: PathKey, derived: bool) -> Fact | None:
         kind = spec["type"]
-        ok = True
         if name in ENVELOPE:
             self.fail(path, f"{name!r} is reserved for the complaint envelope; choose another fact name", "reserved")
-            ok = False
         finite = kind in ("level", "enum")
         if finite and "values" not in spec:
-            self.fail(path, f"a {kind} fact needs 'values'" + (" (lowest first)" if kind == "level" else ""), "fact")
+            self.fail(path, f"{'an' if kind == 'enum' else 'a'} {kind} fact needs 'values'" + (" (lowest first)" if kind == "level" else ""), "fact")
             return None
         for key, allowed in (("values", finite), ("max_length", kind == "string"),
                              ("min", kind in ("money", "integer", "number")), ("max", kind in ("money", "integer", "number"))):
             if key in spec and not allowed:
                 self.fail(path + (key,), f"'{key}' does not apply to a {kind} fact", "fact")
-                ok = False
         values = tuple(spec.get("values", ()))
         minimum = spec.get("min", Decimal(0) if kind == "money" else None)
         maximum = spec.get("max")
         if kind == "money" and minimum is not None and minimum < 0:
             self.fail(path + ("min",), "money is never negative; min must be ≥ 0", "fact")
-            ok = False
         if minimum is not None and maximum is not None and minimum > maximum:
             self.fail(path + ("max",), f"max {maximum} is below min {minimum}", "fact")
-            ok = False
         if kind == "integer":
             for key in ("min", "max"):
                 if key in spec and not isinstance(spec[key], int):
                     self.fail(path + (key,), f"an integer fact needs a whole-number {key}", "fact")
-                    ok = False
         fact = Fact(
             name=name,
             type=kind,
@@ -232,24 +257,23 @@ class _Compiler:
             derived=derived,
             rank=MappingProxyType({value: i for i, value in enumerate(values)}),
         )
+        # A fact with problems is still returned: the problems already fail the load, and later
+        # sections then don't report it as an unknown fact.
         if derived:
-            return fact if ok else None
+            return fact
         has_default = "default" in spec
         if fact.required and has_default:
             self.fail(path, "a fact is either required or has a default, not both", "fact")
-            ok = False
         elif not fact.required and not has_default:
             self.fail(path, "declare 'required: true' or a 'default'", "fact")
-            ok = False
         elif has_default:
             try:
                 default = fact.read(spec["default"])
             except ValueError as exc:
-                self.fail(path + ("default",), f"default {exc}", "fact")
-                ok = False
+                self.fail(path + ("default",), str(exc), "fact")
             else:
                 fact = Fact(**{**fact.__dict__, "default": default})
-        return fact if ok else None
+        return fact
 
     def derived_facts(self, all_facts: dict[str, Fact]) -> tuple[Derived, ...]:
         """Compile derived facts in dependency order, rejecting clashes and cycles."""
@@ -339,6 +363,8 @@ class _Compiler:
         return Ladder(levels, tuple(rows))
 
     def limits(self, facts: Mapping[str, Fact], unit: Decimal) -> Limits:
+        if not (self.clean(("goodwill",)) and self.clean(("budget_cap",))):
+            return Limits(unit, Decimal(0))  # already reported by the schema; loading fails anyway
         goodwill = self.data.get("goodwill")
         if goodwill is None:
             return Limits(unit, self.data["budget_cap"])
@@ -348,6 +374,29 @@ class _Compiler:
         elif facts[name].type != "money":
             self.fail(("goodwill", "fact"), f"{name} is a {facts[name].type} fact; goodwill needs a money fact", "type-mismatch")
         return Limits(unit, self.data["budget_cap"], name, goodwill["window_limit"], goodwill.get("window", ""))
+
+    def invariants(self, facts: Mapping[str, Fact]) -> tuple[Invariant, ...]:
+        """``invariants:`` entries, each naming an input fact that has an order."""
+        compiled: list[Invariant] = []
+        for i, spec in enumerate(self.data.get("invariants", [])):
+            path: PathKey = ("invariants", i)
+            if not self.clean(path):
+                continue
+            name = spec["in"]
+            fact = facts.get(name)
+            if fact is None:
+                known = {**facts, **{d: None for d in self.data.get("derived", {})}}
+                derived = " (a derived fact; name the input facts it comes from)" if name in known else ""
+                self.fail(path + ("in",), f"unknown input fact {name!r}{derived}{did_you_mean(name, facts)}", "unknown-fact")
+                continue
+            if fact.type not in ORDERED_TYPES:
+                self.fail(path + ("in",), f"{name} is {fact.type}, which has no order; invariants need a level, money, integer or number fact",
+                          "type-mismatch")
+                continue
+            where = self.doc.locate(path)
+            compiled.append(Invariant(spec["monotone"], name, spec.get("direction", "increasing"), spec.get("description", ""),
+                                      where.file, where.line))
+        return tuple(compiled)
 
     # -- rules ---------------------------------------------------------------------------------
     def rules(self, facts: Mapping[str, Fact], gestures: Mapping[str, Catalog],
@@ -396,7 +445,7 @@ class _Compiler:
         else:
             for key in ("action", "respond_within"):
                 if key not in then:
-                    self.fail(path + ("then",), f"a first-hit rule must set '{key}'", "rule")
+                    self.fail(path + ("then",), f"{'the default' if is_default else 'a first-hit'} rule must set '{key}'", "rule")
         when = conditions.compile(spec["when"], path + ("when",)) if "when" in spec else always(path)
         action = then.get("action")
         if action is not None and action not in actions:
@@ -468,8 +517,13 @@ class _Compiler:
             self.fail(path + ("min",), f"min {low} is above max {high}", "budget")
         if base is None or any(m is None for m in multipliers):
             return None
-        return BudgetSpec(base, percent, tuple(m for m in multipliers if m is not None),
-                          None if low is None else Decimal(low), None if high is None else Decimal(high))
+        compiled = BudgetSpec(base, percent, tuple(m for m in multipliers if m is not None),
+                              None if low is None else Decimal(low), None if high is None else Decimal(high))
+        reach = _reach(compiled, facts)
+        if reach > BUDGET_REACH_LIMIT:
+            self.fail(path, f"the budget arithmetic can reach {reach:.2E} before any cap (largest base, percentage and "
+                            f"factors); keep it within {BUDGET_REACH_LIMIT:.0E}", "budget")
+        return compiled
 
     def template(self, text: str, path: PathKey, facts: Mapping[str, Fact]) -> Template:
         parts: list[tuple[bool, str]] = []
@@ -479,8 +533,10 @@ class _Compiler:
             token = match.group(0)
             if token in ("{{", "}}"):
                 parts.append((False, token[0]))
-            elif match.group(1) is None or match.group(1).strip() not in facts:
-                name = (match.group(1) or token).strip()
+            elif match.group(1) is None:
+                self.fail(path, f"unmatched {token!r}; write {{{{ and }}}} for literal braces", "template")
+            elif match.group(1).strip() not in facts:
+                name = match.group(1).strip()
                 hint = did_you_mean(name, facts)
                 self.fail(path, f"{{{name}}} is not a fact of this policy{hint}; write {{{{ and }}}} for literal braces", "template")
             else:
@@ -488,6 +544,23 @@ class _Compiler:
             position = match.end()
         parts.append((False, text[position:]))
         return Template(tuple((is_fact, value) for is_fact, value in parts if is_fact or value))
+
+
+BUDGET_REACH_LIMIT = Decimal(10) ** 24
+"""Budgets are computed with 40 significant digits; a rule whose worst case exceeds this is refused."""
+
+
+def _reach(spec: BudgetSpec, facts: Mapping[str, Fact]) -> Decimal:
+    """The largest amount a budget's arithmetic can produce, stopping once past the limit."""
+    top = max(spec.base.values.values(), default=Decimal(0)) if isinstance(spec.base, Lookup) else spec.base
+    if spec.percent_of is not None:
+        most = facts[spec.percent_of[0]].maximum
+        top += min(MONEY_LIMIT, MONEY_LIMIT if most is None else Decimal(most)) * spec.percent_of[1] / 100
+    for lookup in spec.multipliers:
+        if top > BUDGET_REACH_LIMIT:
+            break
+        top *= max(lookup.values.values(), default=Decimal(0))
+    return top
 
 
 def _facts_in(condition: Any) -> list[str]:

@@ -31,7 +31,14 @@ INTEGER_LIMIT = 10**15
 NUMBER_LIMIT = 1e15
 STRING_LIMIT = 1000
 ID_LIMIT = 200
-_MONEY_TEXT = re.compile(r"^\d{1,13}(?:\.\d{1,10})?$")
+_DECIMAL_TEXT = re.compile(r"^-?\d{1,40}(?:\.\d{1,40})?$")
+"""Money may come as a plain decimal string; its range and places are then checked like a number's."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _is_text(value: str) -> bool:
+    """False for lone surrogates (JSON ``"\\ud800"``): no UTF-8 output could carry them."""
+    return value.isascii() or _SURROGATE.search(value) is None
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,8 @@ def _describe(value: object) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int) and value.bit_length() > 1000:
+        return f"an integer of {value.bit_length() * 3 // 10}+ digits"  # str() would refuse it
     if isinstance(value, (int, float, Decimal)):
         text = str(value)
         return text if len(text) <= 40 else text[:37] + "..."
@@ -122,7 +131,7 @@ def _to_decimal(value: object) -> Decimal | None:
         return value if value.is_finite() else None
     if isinstance(value, float):
         return Decimal(repr(value)) if math.isfinite(value) else None
-    if isinstance(value, str) and _MONEY_TEXT.match(value):
+    if isinstance(value, str) and _DECIMAL_TEXT.match(value):
         return Decimal(value)
     return None
 
@@ -131,12 +140,12 @@ def _read_money(fact: Fact, value: object) -> FactValue:
     amount = _to_decimal(value)
     if amount is None:
         raise ValueError(f"expected {fact.expected()}; got {_describe(value)}")
-    if abs(amount) > MONEY_LIMIT:
+    if amount < 0:
+        raise ValueError(f"must be ≥ 0; got {_describe(value)}")
+    if amount > MONEY_LIMIT:
         raise ValueError(f"must be ≤ {MONEY_LIMIT:f}; got {_describe(value)}")
     if amount.as_tuple().exponent < -10:  # type: ignore[operator]
         raise ValueError(f"has more than 10 decimal places; got {_describe(value)}")
-    if amount < 0:
-        raise ValueError(f"must be ≥ 0; got {_describe(value)}")
     _bounded(fact, amount, value)
     return amount
 
@@ -170,7 +179,7 @@ def _read_boolean(fact: Fact, value: object) -> FactValue:
 
 
 def _read_string(fact: Fact, value: object) -> FactValue:
-    if not isinstance(value, str) or len(value) > fact.max_length:
+    if not isinstance(value, str) or len(value) > fact.max_length or not _is_text(value):
         raise ValueError(f"expected {fact.expected()}; got {_describe(value)}")
     return value
 
@@ -198,7 +207,9 @@ class Envelope:
 def _read_id(name: str, value: object, problems: list[FieldProblem]) -> str | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (str, int)) or len(str(value)) > ID_LIMIT:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**ID_LIMIT:
+        return str(value)
+    if not isinstance(value, str) or len(value) > ID_LIMIT or not _is_text(value):
         problems.append(FieldProblem(name, f"expected a string or integer id of at most {ID_LIMIT} characters; got {_describe(value)}", value))
         return None
     return str(value)
@@ -220,44 +231,133 @@ def _read_time(value: object, problems: list[FieldProblem]) -> datetime | None:
     return None
 
 
-def read_complaint(
-    complaint: object, facts: Mapping[str, Fact], derived: Mapping[str, Fact]
-) -> tuple[dict[str, FactValue], Envelope]:
-    """Check ``complaint`` against the declared facts; defaults fill what is optional and absent."""
-    if not isinstance(complaint, Mapping):
-        raise ComplaintError([FieldProblem("(complaint)", f"expected an object of facts; got {_describe(complaint)}", None)])
-    problems: list[FieldProblem] = []
-    values: dict[str, FactValue] = {}
-    for name, fact in facts.items():
-        raw = complaint.get(name)
-        if raw is None:
-            if fact.required:
-                problems.append(FieldProblem(name, f"is required: {fact.expected()}", None))
+class ComplaintReader:
+    """Reads complaints for one set of facts; built once per policy because it runs on every decision.
+
+    The happy path checks each declared fact once and returns; any doubt (a bad value, an unknown
+    field, an explicit null) falls through to :meth:`diagnose`, which collects every problem.
+    """
+
+    def __init__(self, facts: Mapping[str, Fact], derived: Mapping[str, Fact]) -> None:
+        self.facts = facts
+        self.derived = derived
+        self.names = frozenset(facts)
+        self.plan = tuple((name, _fast_reader(fact), _REQUIRED if fact.required else fact.default) for name, fact in facts.items())
+
+    def __call__(self, complaint: object) -> tuple[dict[str, FactValue], Envelope]:
+        if not isinstance(complaint, Mapping):
+            return self.diagnose(complaint)
+        values: dict[str, FactValue] = {}
+        present = 0
+        get = complaint.get
+        for name, read, default in self.plan:
+            raw = get(name)
+            if raw is None:
+                if default is _REQUIRED:
+                    return self.diagnose(complaint)
+                values[name] = default  # type: ignore[assignment]
+                continue
+            present += 1
+            value = read(raw)
+            if value is _BAD:
+                return self.diagnose(complaint)
+            values[name] = value
+        if len(complaint) == present:
+            return values, NO_ENVELOPE
+        if any(key not in self.names and key not in ENVELOPE for key in complaint):
+            return self.diagnose(complaint)
+        problems: list[FieldProblem] = []
+        envelope = _read_envelope(complaint, problems)
+        if problems:
+            raise ComplaintError(problems)
+        return values, envelope
+
+    def diagnose(self, complaint: object) -> tuple[dict[str, FactValue], Envelope]:
+        """The careful path: every problem with the complaint, raised together."""
+        if not isinstance(complaint, Mapping):
+            raise ComplaintError([FieldProblem("(complaint)", f"expected an object of facts; got {_describe(complaint)}", None)])
+        problems: list[FieldProblem] = []
+        values: dict[str, FactValue] = {}
+        for name, fact in self.facts.items():
+            raw = complaint.get(name)
+            if raw is None:
+                if fact.required:
+                    problems.append(FieldProblem(name, f"is required: {fact.expected()}", None))
+                else:
+                    values[name] = fact.default  # type: ignore[assignment]
+                continue
+            try:
+                values[name] = fact.read(raw)
+            except ValueError as exc:
+                problems.append(FieldProblem(name, str(exc), raw))
+        for name in complaint:
+            if name in self.facts or name in ENVELOPE:
+                continue
+            if not isinstance(name, str) or not _is_text(name):
+                problems.append(FieldProblem(repr(name), "field names must be strings of valid Unicode", None))
+            elif name in self.derived:
+                problems.append(FieldProblem(name, "is derived by the policy from other facts; do not send it", complaint[name]))
             else:
-                values[name] = fact.default  # type: ignore[assignment]
-            continue
-        try:
-            values[name] = fact.read(raw)
-        except ValueError as exc:
-            problems.append(FieldProblem(name, str(exc), raw))
-    for name in complaint:
-        if name in facts or name in ENVELOPE:
-            continue
-        if not isinstance(name, str):
-            problems.append(FieldProblem(repr(name), "field names must be strings", None))
-        elif name in derived:
-            problems.append(FieldProblem(name, "is derived by the policy from other facts; do not send it", complaint[name]))
-        else:
-            hint = did_you_mean(name, [*facts, *ENVELOPE])
-            problems.append(FieldProblem(name, f"is not a fact of this policy{hint}", complaint[name]))
-    envelope = Envelope(
+                hint = did_you_mean(name, [*self.facts, *ENVELOPE])
+                problems.append(FieldProblem(name, f"is not a fact of this policy{hint}", complaint[name]))
+        envelope = _read_envelope(complaint, problems)
+        if problems:
+            raise ComplaintError(problems)
+        return values, envelope
+
+
+def _read_envelope(complaint: Mapping[str, Any], problems: list[FieldProblem]) -> Envelope:
+    return Envelope(
         _read_id("complaint_id", complaint.get("complaint_id"), problems),
         _read_id("customer_id", complaint.get("customer_id"), problems),
         _read_time(complaint.get("received_at"), problems),
     )
-    if problems:
-        raise ComplaintError(problems)
-    return values, envelope
+
+
+NO_ENVELOPE = Envelope()
+_REQUIRED: Any = object()
+_BAD: Any = object()
+
+
+def _fast_reader(fact: Fact) -> Callable[[object], Any]:
+    """A check for the happy path: the value in the fact's type, or ``_BAD`` to ask :meth:`diagnose`."""
+    if fact.finite:
+        rank = fact.rank
+        return lambda value: value if value.__class__ is str and value in rank else _BAD
+    if fact.type == "integer":
+        low = -INTEGER_LIMIT if fact.minimum is None else fact.minimum
+        high = INTEGER_LIMIT if fact.maximum is None else fact.maximum
+        return lambda value: value if value.__class__ is int and low <= value <= high else _BAD
+    reader = _READERS[fact.type]
+    if fact.type == "money":
+        low = fact.minimum if fact.minimum is not None else Decimal(0)
+        high = MONEY_LIMIT if fact.maximum is None else min(Decimal(fact.maximum), MONEY_LIMIT)
+
+        def money(value: object) -> Any:
+            if value.__class__ is Decimal:  # JSON parsed with parse_float=Decimal: the common case
+                ok = value.is_finite() and low <= value <= high and value.as_tuple().exponent >= -10  # type: ignore[operator]
+                return value if ok else _BAD
+            try:
+                return reader(fact, value)
+            except ValueError:
+                return _BAD
+
+        return money
+
+    def read(value: object) -> Any:
+        try:
+            return reader(fact, value)
+        except ValueError:
+            return _BAD
+
+    return read
+
+
+def read_complaint(
+    complaint: object, facts: Mapping[str, Fact], derived: Mapping[str, Fact]
+) -> tuple[dict[str, FactValue], Envelope]:
+    """Check ``complaint`` against the declared facts; defaults fill what is optional and absent."""
+    return ComplaintReader(facts, derived)(complaint)
 
 
 _TRUE = ("true", "yes", "1")

@@ -11,16 +11,23 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypeVar, overload
 
 from .budget import compute_budget, summarize
 from .compiler import Catalog, CompiledPolicy, Derived, Rule, compile_policy
 from .durations import format_duration
 from .errors import ComplaintError
-from .facts import Fact, FactValue, parse_fact_text, read_complaint
+from .facts import ComplaintReader, Envelope, Fact, FactValue, parse_fact_text
+from .index import FirstHitIndex
 from .loader import MAX_FILE_BYTES, read_policy_source
-from .models import Approval, Decision, Gesture, Money, PolicyRef, RuleTrace
+from .models import Approval, BudgetStep, Decision, Gesture, Money, PolicyRef, RuleTrace, builder
 from .resources import default_policy_path
+
+_V = TypeVar("_V")
+_new_decision = builder(Decision)
+_new_trace = builder(RuleTrace)
+_new_money = builder(Money)
+_new_approval = builder(Approval)
 
 
 def load_policy(path: str | os.PathLike[str] | None = None, *, max_file_bytes: int = MAX_FILE_BYTES) -> Policy:
@@ -35,7 +42,8 @@ def load_policy(path: str | os.PathLike[str] | None = None, *, max_file_bytes: i
 class Policy:
     """A validated, compiled policy. Immutable and safe to share across threads."""
 
-    __slots__ = ("_c", "_collect", "_default", "_derived_facts", "_first", "_reads", "_ref")
+    __slots__ = ("_c", "_collect", "_collect_index", "_default", "_derive", "_first", "_first_index", "_memo", "_read",
+                 "_reads", "_ref")
 
     def __init__(self, compiled: CompiledPolicy) -> None:
         self._c = compiled
@@ -43,11 +51,18 @@ class Policy:
         self._default = next(r for r in compiled.rules if r.hit == "default")
         self._collect = tuple(r for r in compiled.rules if r.hit == "collect")
         self._reads = {r.id: r.when.facts_used() for r in compiled.rules}
-        self._derived_facts = {d.fact.name: d.fact for d in compiled.derived}
         self._ref = PolicyRef(name=compiled.name, version=compiled.version, fingerprint=compiled.fingerprint)
+        self._read = ComplaintReader(compiled.facts, {d.fact.name: d.fact for d in compiled.derived})
+        self._derive = tuple(
+            (d.fact.name, FirstHitIndex([c for c, _ in d.rows], compiled.all_facts), tuple(v for _, v in d.rows), d.default)
+            for d in compiled.derived
+        )
+        self._first_index = FirstHitIndex([r.when for r in self._first], compiled.all_facts)
+        self._collect_index = FirstHitIndex([r.when for r in self._collect], compiled.all_facts)
+        self._memo = _Memo()
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if hasattr(self, "_ref"):
+        if hasattr(self, "_memo"):
             raise AttributeError("a Policy is immutable")
         object.__setattr__(self, name, value)
 
@@ -115,15 +130,25 @@ class Policy:
     # -- deciding --------------------------------------------------------------------------------
     def facts_of(self, complaint: object) -> tuple[dict[str, FactValue], dict[str, Any]]:
         """Read and check a complaint, then add derived facts. Raises ``ComplaintError``."""
-        values, envelope = read_complaint(complaint, self._c.facts, self._derived_facts)
-        for derived in self._c.derived:
-            for condition, value in derived.rows:
-                if condition.holds(values):
-                    values[derived.fact.name] = value
-                    break
-            else:
-                values[derived.fact.name] = derived.default
+        values, envelope = self._facts(complaint)
         return values, envelope.__dict__
+
+    def _facts(self, complaint: object) -> tuple[dict[str, FactValue], Envelope]:
+        values, envelope = self._read(complaint)
+        for name, index, results, default in self._derive:
+            position = index.first(values)
+            values[name] = default if position is None else results[position]
+        return values, envelope
+
+    def match(self, facts: Mapping[str, FactValue]) -> tuple[Rule, tuple[Rule, ...]]:
+        """The rule that chooses the action (first hit, else the default) and the add-ons that hold."""
+        fired = self._outcome(facts).fired
+        return fired[0], fired[1:]
+
+    def match_plain(self, facts: Mapping[str, FactValue]) -> tuple[Rule, tuple[Rule, ...]]:
+        """:meth:`match` by evaluating every condition in order: the reference the index is tested against."""
+        primary = next((rule for rule in self._first if rule.when.holds(facts)), self._default)
+        return primary, tuple(rule for rule in self._collect if rule.when.holds(facts))
 
     def complaint_from_text(self, pairs: Mapping[str, str]) -> dict[str, object]:
         """Turn ``name=text`` pairs (e.g. from a command line) into complaint fields.
@@ -138,70 +163,103 @@ class Policy:
             complaint[name] = parse_fact_text(fact, text) if fact is not None else text
         return complaint
 
-    def decide(self, complaint: Mapping[str, Any]) -> Decision:
+    def decide(self, complaint: Mapping[str, Any], *, full_trace: bool = False) -> Decision:
         """Decide what to do for one complaint (a mapping such as parsed helpdesk JSON).
 
+        The decision's ``trace`` lists the rules that fired with the values they matched; with
+        ``full_trace=True`` it lists every rule evaluated, fired or not (``explain`` says why).
         Raises ``ComplaintError`` listing every missing, unknown or ill-typed field.
         """
-        values, envelope = self.facts_of(complaint)
-        trace: list[tuple[Rule, bool]] = []
-        primary = self._default
+        values, envelope = self._facts(complaint)
+        outcome = self._outcome(values)
+        fired = outcome.fired
+        primary = fired[0]
+        amount, steps, summary = self._budget(primary, values)
+        trace = self._full_trace(values, primary) if full_trace else tuple([self._trace(rule, values, True) for rule in fired])
+        reasons = outcome.reasons
+        if reasons is None:
+            reasons = tuple([rule.rationale.render(values) if rule.rationale else rule.description or f"rule {rule.id} applies"
+                             for rule in fired])
+        received = envelope.received_at
+        return _new_decision({
+            "complaint_id": envelope.complaint_id,
+            "customer_id": envelope.customer_id,
+            "action": outcome.action,
+            "action_label": outcome.action_label,
+            "rule": primary.id,
+            "gestures": outcome.gestures,
+            "budget": self._money(amount),
+            "budget_steps": steps,
+            "budget_summary": summary,
+            "respond_within": outcome.respond_within,
+            "respond_within_seconds": outcome.seconds,
+            "respond_by": None if received is None else received + timedelta(seconds=outcome.seconds),
+            "approval": self._approval(amount, outcome),
+            "reasons": reasons,
+            "facts": values,
+            "trace": trace,
+            "policy": self._ref,
+        })
+
+    def _trace(self, rule: Rule, values: Mapping[str, FactValue], fired: bool) -> RuleTrace:
+        reads = self._reads[rule.id]
+        key = (rule.index, fired, *[values[name] for name in reads])
+        found = self._memo.traces.get(key)
+        if found is None:
+            entry = {"rule": rule.id, "hit": rule.hit, "fired": fired, "facts": {name: values[name] for name in reads}}
+            found = self._memo.keep(self._memo.traces, key, _new_trace(entry))
+        return found
+
+    def _full_trace(self, values: Mapping[str, FactValue], primary: Rule) -> tuple[RuleTrace, ...]:
+        trace = []
         for rule in self._first:
-            fired = rule.when.holds(values)
-            trace.append((rule, fired))
-            if fired:
-                primary = rule
+            trace.append(self._trace(rule, values, rule is primary))
+            if rule is primary:
                 break
         else:
-            trace.append((primary, True))
-        collected = []
-        for rule in self._collect:
-            fired = rule.when.holds(values)
-            trace.append((rule, fired))
-            if fired:
-                collected.append(rule)
-        return self._decision(values, envelope, primary, collected, trace)
+            trace.append(self._trace(primary, values, True))
+        trace.extend(self._trace(rule, values, rule.when.holds(values)) for rule in self._collect)
+        return tuple(trace)
 
-    def _decision(self, values: dict[str, FactValue], envelope: dict[str, Any], primary: Rule,
-                  collected: list[Rule], trace: list[tuple[Rule, bool]]) -> Decision:
-        c = self._c
-        fired = [primary, *collected]
-        amount, steps = compute_budget(primary.budget, values, c.limits)
-        gestures: dict[str, Gesture] = {}
-        for rule in fired:
-            for gesture in rule.gestures:
-                gestures.setdefault(gesture.id, gesture)
-        seconds = min(r.respond_within for r in fired if r.respond_within is not None)
-        received = envelope["received_at"]
-        action = primary.action or ""
-        return Decision.model_construct(
-            complaint_id=envelope["complaint_id"],
-            customer_id=envelope["customer_id"],
-            action=action,
-            action_label=c.actions[action].label,
-            rule=primary.id,
-            gestures=tuple(gestures.values()),
-            budget=Money.model_construct(amount=amount, currency=c.currency),
-            budget_steps=steps,
-            budget_summary=summarize(steps),
-            respond_within=format_duration(seconds),
-            respond_within_seconds=seconds,
-            respond_by=None if received is None else received + timedelta(seconds=seconds),
-            approval=self._approval(amount, fired),
-            reasons=tuple(
-                r.rationale.render(values) if r.rationale else r.description or f"rule {r.id} applies" for r in fired
-            ),
-            facts=values,
-            trace=tuple(
-                RuleTrace.model_construct(
-                    rule=rule.id, hit=rule.hit, fired=ok, facts={name: values[name] for name in self._reads[rule.id]}
-                )
-                for rule, ok in trace
-            ),
-            policy=self._ref,
-        )
+    # Decision parts that depend on few inputs are built once and reused: they are immutable.
+    def _outcome(self, facts: Mapping[str, FactValue]) -> _Outcome:
+        """Match through the indexes; the outcome of each combination of fired rules is built once."""
+        position = self._first_index.first(facts)
+        key: Any = -1 if position is None else position
+        if self._collect:
+            key = (key, *self._collect_index.all(facts))
+        outcome = self._memo.outcomes.get(key)
+        if outcome is None:
+            primary = self._default if position is None else self._first[position]
+            collected = tuple(self._collect[i] for i in self._collect_index.all(facts))
+            outcome = self._memo.keep(self._memo.outcomes, key, _Outcome.of(self._c, primary, collected))
+        return outcome
 
-    def _approval(self, amount: Decimal, fired: list[Rule]) -> Approval:
+    def _budget(self, rule: Rule, values: Mapping[str, FactValue]) -> tuple[Decimal, tuple[BudgetStep, ...], str]:
+        if rule.budget is None:  # nothing to spend: the same steps for everyone
+            key: Any = rule.index
+        else:
+            key = (rule.index, *[values[name] for name in rule.budget.reads])
+            goodwill = self._c.limits.goodwill_fact
+            if goodwill is not None:
+                key += (values[goodwill],)
+        found = self._memo.budgets.get(key)
+        if found is None:
+            amount, steps = compute_budget(rule.budget, values, self._c.limits)
+            found = self._memo.keep(self._memo.budgets, key, (amount, steps, summarize(steps)))
+        return found
+
+    def _money(self, amount: Decimal) -> Money:
+        money = self._memo.money.get(amount)
+        if money is None:
+            money = self._memo.keep(self._memo.money, amount, _new_money({"amount": amount, "currency": self._c.currency}))
+        return money
+
+    def _approval(self, amount: Decimal, outcome: _Outcome) -> Approval:
+        key = (amount, outcome.approval_floor)
+        found = self._memo.approvals.get(key)
+        if found is not None:
+            return found
         ladder = self._c.ladder
         currency = self._c.currency
         level, reasons = ladder.rows[-1][1], []
@@ -215,11 +273,11 @@ class Policy:
                     reasons.append(f"budget {amount} {currency} is within {level}'s limit of {up_to} {currency}")
                 break
             previous = up_to
-        for rule in fired:
+        for rule in outcome.fired:
             if rule.approval is not None and ladder.rank(rule.approval) > ladder.rank(level):
                 level = rule.approval
                 reasons.append(f"rule {rule.id} requires at least {level}")
-        return Approval.model_construct(level=level, reasons=tuple(reasons))
+        return self._memo.keep(self._memo.approvals, key, _new_approval({"level": level, "reasons": tuple(reasons)}))
 
     @overload
     def decide_many(self, complaints: Iterable[Mapping[str, Any]], *, return_exceptions: Literal[False] = ...) -> Iterator[Decision]: ...
@@ -241,3 +299,69 @@ class Policy:
                 yield self.decide(complaint)
             except ComplaintError as exc:
                 yield exc
+
+    # -- explaining (gesture_engine/explain.py) --------------------------------------------------
+    def explain(self, complaint: Mapping[str, Any]) -> Explanation:
+        """Why ``decide(complaint)`` answers as it does: facts, table rows, every rule, budget, approval.
+
+        Raises ``ComplaintError`` exactly as ``decide`` does.
+        """
+        return _explain(self, complaint)
+
+
+from .explain import Explanation  # noqa: E402  (after Policy: explain.py needs Policy only for typing)
+from .explain import explain as _explain  # noqa: E402
+
+
+class _Outcome:
+    """What a combination of fired rules decides regardless of the amounts: built once per combination."""
+
+    __slots__ = ("action", "action_label", "approval_floor", "fired", "gestures", "reasons", "respond_within", "seconds")
+
+    def __init__(self, fired: tuple[Rule, ...], action: str, action_label: str, gestures: tuple[Gesture, ...], seconds: int) -> None:
+        self.fired = fired
+        self.action = action
+        self.action_label = action_label
+        self.gestures = gestures
+        self.seconds = seconds
+        self.respond_within = format_duration(seconds)
+        self.approval_floor = tuple(rule.index for rule in fired if rule.approval is not None)
+        # reasons that interpolate no facts are the same for every decision with this outcome
+        static = all(rule.rationale is None or rule.rationale.static for rule in fired)
+        self.reasons = tuple(rule.rationale.render({}) if rule.rationale else rule.description or f"rule {rule.id} applies"
+                             for rule in fired) if static else None
+
+    @classmethod
+    def of(cls, compiled: CompiledPolicy, primary: Rule, collected: tuple[Rule, ...]) -> _Outcome:
+        fired = (primary, *collected)
+        gestures: dict[str, Gesture] = {}
+        for rule in fired:
+            for gesture in rule.gestures:
+                gestures.setdefault(gesture.id, gesture)
+        seconds = min(rule.respond_within for rule in fired if rule.respond_within is not None)
+        action = primary.action or ""
+        return cls(fired, action, compiled.actions[action].label, tuple(gestures.values()), seconds)
+
+
+class _Memo:
+    """Bounded caches of immutable decision parts, keyed by the few values each depends on.
+
+    Thread-safe under the GIL (single dict operations); a full cache is emptied rather than grown,
+    so memory stays bounded however many decisions are made.
+    """
+
+    LIMIT = 4096
+    __slots__ = ("approvals", "budgets", "money", "outcomes", "traces")
+
+    def __init__(self) -> None:
+        self.outcomes: dict[tuple[int, ...], _Outcome] = {}
+        self.budgets: dict[tuple[Any, ...], tuple[Decimal, tuple[BudgetStep, ...], str]] = {}
+        self.money: dict[Decimal, Money] = {}
+        self.approvals: dict[tuple[Any, ...], Approval] = {}
+        self.traces: dict[tuple[Any, ...], RuleTrace] = {}
+
+    def keep(self, cache: dict[Any, _V], key: Any, value: _V) -> _V:
+        if len(cache) >= self.LIMIT:
+            cache.clear()
+        cache[key] = value
+        return value

@@ -50,9 +50,9 @@ def _message(error: ValidationError) -> tuple[PathKey, str]:
         path = path + (error.instance,)  # a bad key: point at the key, not its parent
     kind, value, instance = error.validator, cast(Any, error.validator_value), cast(Any, error.instance)
     subschema = cast(dict[str, Any], error.schema)
-    if kind == "required":
-        missing = [key for key in value if key not in instance]
-        return path, "missing required key " + ", ".join(repr(k) for k in missing)
+    if kind == "required":  # jsonschema reports each missing key as its own error
+        missing = error.message.split(" is a required property")[0]
+        return path, f"missing required key {missing}"
     if kind == "additionalProperties":
         known = list(subschema.get("properties", {}))
         extras = [key for key in instance if key not in known]
@@ -71,11 +71,15 @@ def _message(error: ValidationError) -> tuple[PathKey, str]:
             return path, f"{_shown(instance)} is not a valid name (lower case letters, digits and _, starting with a letter)"
         if value.startswith("^([0-9]+d)"):
             return path, f"{_shown(instance)} is not a duration like 30m, 2h, 1d or 1h30m"
+        if value == "^[a-z0-9][a-z0-9_.-]*$":
+            return path, f"{_shown(instance)} is not a valid rule id (lower case letters, digits, '.', '_' and '-')"
         if value == "^[A-Z]{3}$":
             return path, f"{_shown(instance)} is not an ISO 4217 currency code like USD"
         return path, f"{_shown(instance)} does not match {value}"
     if kind == "minimum":
         return path, f"must be ≥ {value}; got {_shown(instance)}"
+    if kind == "maximum":
+        return path, f"must be ≤ {value}; got {_shown(instance)}"
     if kind == "minItems":
         return path, f"needs at least {value} item{'s' if value != 1 else ''}"
     if kind == "maxItems":

@@ -47,7 +47,7 @@ def test_schema_mistakes_are_plain(write_policy: Callable[..., Path]) -> None:
         (("  - id: fallback", "  - id: high"), "duplicate rule id 'high'"),
         (("{at_least: high}", "{at_least: hgh}"), "'hgh' is not a level of severity (low, medium, high) (did you mean 'high'?)"),
         (("{at_least: high}", "{gte: 3}"), "gte needs a money, integer or number fact; severity is level; use at_least/at_most"),
-        (("spend: {type: money, default: 0}", "spend: {type: money, default: -1}"), "default must be ≥ 0"),
+        (("spend: {type: money, default: 0}", "spend: {type: money, default: -1}"), "facts.spend.default: must be ≥ 0; got -1"),
         (("spend: {type: money, default: 0}", "spend: {type: money}"), "declare 'required: true' or a 'default'"),
         (("budget: 40", "budget: {base: 10, min: 20, max: 5}"), "min 20 is above max 5"),
         (("budget: 40", "budget: {base: {by: severity, values: {low: 1}}}"), "no amount for severity medium, high"),
