@@ -1,0 +1,110 @@
+"""Deciding many complaints: streaming JSON Lines or CSV in, decision JSON Lines out.
+
+Input is read lazily and output is produced in input order, so memory stays constant however long
+the stream. Each bad line becomes one error record in its place and the batch goes on. With
+``workers > 1`` chunks of lines are decided in worker processes (each loads the policy once from
+its source) with a bounded window of chunks in flight, so order and memory both hold.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import IO, Any
+
+from .errors import ComplaintError, FieldProblem, PolicyError, Problem
+from .inputs import parse_complaint_json
+from .policy import Policy, load_policy
+
+Payload = bytes | dict[str, str]
+"""One complaint as read: a JSON line (bytes) or a CSV row (column -> text)."""
+
+CHUNK = 2000
+"""Complaints per task sent to a worker: large enough to amortise the hand-over, small enough to stream."""
+
+
+def read_records(stream: IO[bytes], fmt: str = "jsonl") -> Iterator[tuple[int, Payload]]:
+    """``(line number, payload)`` for each complaint in ``stream``; blank JSONL lines are skipped."""
+    if fmt == "csv":
+        text = io.TextIOWrapper(stream, encoding="utf-8", errors="strict", newline="")
+        reader = csv.DictReader(text)
+        for row in reader:
+            yield reader.line_num, {k: v for k, v in row.items() if k is not None and v not in (None, "")}
+        return
+    for number, line in enumerate(stream, 1):
+        if line.strip():
+            yield number, line
+
+
+def error_record(line: int, error: ComplaintError) -> str:
+    """The JSON line standing in for a complaint that could not be decided."""
+    return json.dumps({"line": line, **error.to_dict()}, ensure_ascii=False)
+
+
+def decide_payload(policy: Policy, line: int, payload: Payload) -> str:
+    """One output line: the decision JSON, or an error record."""
+    try:
+        csv_row = isinstance(payload, dict)
+        complaint: Any = policy.complaint_from_text(payload) if csv_row else parse_complaint_json(payload, f"line {line}")  # type: ignore[arg-type]
+        return policy.decide(complaint).model_dump_json()
+    except ComplaintError as error:
+        return error_record(line, error)
+    except UnicodeDecodeError:
+        return error_record(line, ComplaintError([FieldProblem(f"line {line}", "is not valid UTF-8")]))
+
+
+def decide_records(policy: Policy, records: Iterable[tuple[int, Payload]], *, workers: int = 1) -> Iterator[str]:
+    """Decision JSON lines for ``records``, in order; ``workers > 1`` spreads chunks over processes."""
+    if workers <= 1:
+        for line, payload in records:
+            yield decide_payload(policy, line, payload)
+        return
+    window: deque[Future[list[str]]] = deque()
+    with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(policy.source, policy.fingerprint)) as pool:
+        for chunk in _chunks(records, CHUNK):
+            window.append(pool.submit(_decide_chunk, chunk))
+            if len(window) >= 2 * workers:
+                yield from window.popleft().result()
+        while window:
+            yield from window.popleft().result()
+
+
+def _chunks(records: Iterable[tuple[int, Payload]], size: int) -> Iterator[list[tuple[int, Payload]]]:
+    chunk: list[tuple[int, Payload]] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+_WORKER_POLICY: Policy | None = None
+
+
+def _start_worker(source: str, fingerprint: str) -> None:
+    """Load the policy once per worker process, and make sure it is the one the parent decided with."""
+    global _WORKER_POLICY
+    policy = load_policy(source)
+    if policy.fingerprint != fingerprint:  # never decide with a different policy than the parent's
+        raise PolicyError([Problem(source, 1, 1, "", "the policy changed on disk while the batch was starting", "changed")])
+    _WORKER_POLICY = policy
+
+
+def _decide_chunk(chunk: list[tuple[int, Payload]]) -> list[str]:
+    policy = _WORKER_POLICY
+    assert policy is not None, "worker started without a policy"
+    return [decide_payload(policy, line, payload) for line, payload in chunk]
+
+
+def format_of(path: str | os.PathLike[str], explicit: str | None = None) -> str:
+    """``csv`` for a ``.csv`` file (or when asked), else ``jsonl``."""
+    if explicit:
+        return explicit
+    return "csv" if os.fspath(path).lower().endswith(".csv") else "jsonl"

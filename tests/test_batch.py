@@ -1,0 +1,71 @@
+"""Batch decisions: JSONL and CSV in, one JSON line out per input line, in order, errors in place."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from gesture_cli.main import cli
+from gesture_engine import Policy
+from gesture_engine.batch import decide_records, read_records
+
+LINES = [
+    {"severity": "high", "channel": "social_media", "audience": 50000, "complaint_id": "a"},
+    {"severity": "nope", "channel": "email"},
+    {"severity": "low", "channel": "email", "customer_value": 12.5, "complaint_id": "c"},
+]
+
+
+def jsonl(tmp_path: Path, count: int = 1) -> Path:
+    path = tmp_path / "in.jsonl"
+    text = "".join(json.dumps(line) + "\n" for line in LINES * count)
+    path.write_text(text + "\n{not json\n", encoding="utf-8")
+    return path
+
+
+def test_library_streams_in_order_with_error_records(default_policy: Policy, tmp_path: Path) -> None:
+    with jsonl(tmp_path).open("rb") as stream:
+        out = [json.loads(line) for line in decide_records(default_policy, read_records(stream))]
+    assert [o.get("complaint_id") for o in out] == ["a", None, "c", None]
+    assert out[0]["action"] == "personal_outreach"
+    assert out[1] == {"line": 2, "error": "invalid_complaint", "problems": [
+        {"field": "severity", "message": "expected one of low, medium, high, critical; got 'nope'"}]}
+    assert out[3]["line"] == 5 and "invalid JSON" in out[3]["problems"][0]["message"]
+    assert out[2]["facts"]["customer_value"] == "12.5"
+
+
+def test_workers_give_the_same_bytes_as_one_process(default_policy: Policy, tmp_path: Path) -> None:
+    path = jsonl(tmp_path, count=1500)  # more than one chunk per worker
+    with path.open("rb") as stream:
+        single = list(decide_records(default_policy, read_records(stream)))
+    with path.open("rb") as stream:
+        parallel = list(decide_records(default_policy, read_records(stream), workers=2))
+    assert parallel == single
+    assert len(single) == 4501
+
+
+def test_csv_columns_are_facts_typed_like_the_command_line(default_policy: Policy) -> None:
+    data = b"severity,channel,audience,customer_value,complaint_id\nhigh,press,20000,,x1\nlow,email,many,5,x2\n"
+    out = [json.loads(line) for line in decide_records(default_policy, read_records(io.BytesIO(data), "csv"))]
+    assert out[0]["complaint_id"] == "x1" and out[0]["facts"]["audience"] == 20000
+    assert out[1]["line"] == 3 and out[1]["problems"][0]["field"] == "audience"
+
+
+def test_cli_batch_to_file_and_stdout(tmp_path: Path) -> None:
+    path = jsonl(tmp_path)
+    target = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(cli, ["decide", "--batch", str(path), "--out", str(target), "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert len(target.read_text(encoding="utf-8").splitlines()) == 4
+    result = CliRunner().invoke(cli, ["decide", "--batch", "-"], input=json.dumps(LINES[0]) + "\n")
+    assert result.exit_code == 0 and json.loads(result.stdout)["action"] == "personal_outreach"
+
+
+def test_cli_batch_rejects_mixed_modes(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["decide", "--batch", str(jsonl(tmp_path)), "--severity", "low"])
+    assert result.exit_code == 2
+    result = CliRunner().invoke(cli, ["decide", "--severity", "low", "--channel", "email", "--workers", "2"])
+    assert result.exit_code == 2
