@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .budget import BudgetSpec, Limits, Lookup
-from .conditions import Condition, ConditionCompiler, always
+from .conditions import Condition, ConditionCompiler, always, show
 from .durations import parse_duration
 from .errors import PolicyError, Problem
 from .facts import ENVELOPE, Fact, FactValue, did_you_mean
@@ -58,15 +58,7 @@ class Template:
         return not any(is_fact for is_fact, _ in self.parts)
 
     def render(self, facts: Mapping[str, FactValue]) -> str:
-        return "".join(_show(facts[text]) if is_fact else text for is_fact, text in self.parts)
-
-
-def _show(value: FactValue) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return format(value, "g")
-    return str(value)
+        return "".join(show(facts[text]) if is_fact else text for is_fact, text in self.parts)
 
 
 @dataclass(frozen=True)

@@ -64,12 +64,7 @@ class Test(Condition):
         return None if self.holds(facts) else self
 
     def describe(self) -> str:
-        operand = self.operand
-        if isinstance(operand, (list, tuple)):
-            shown = "[" + ", ".join(str(x) for x in operand) + "]"
-        else:
-            shown = str(operand).lower() if isinstance(operand, bool) else str(operand)
-        return f"{self.fact} {self.op} {shown}"
+        return f"{self.fact} {self.op} {show(self.operand)}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,6 +90,34 @@ class Group(Condition):
         # ``not``: the inner condition held; report its first test
         inner = self.parts[0].tests()
         return inner[0] if inner else None
+
+
+def show(value: Any) -> str:
+    """A fact value or operand as people write it: ``true``, ``12.50``, ``[email, phone]``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return format(value, "g")
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(show(item) for item in value) + "]"
+    return str(value)
+
+
+def describe(condition: Condition) -> str:
+    """A condition tree as one line: ``visibility eq viral and (severity at_least high or tier eq gold)``."""
+    if isinstance(condition, Test):
+        return condition.describe()
+    if isinstance(condition, Group):
+        if condition.kind == "not":
+            return f"not ({describe(condition.parts[0])})"
+        inner = [_nested(part) for part in condition.parts]
+        return f" {'and' if condition.kind == 'all' else 'or'} ".join(inner)
+    return "always"
+
+
+def _nested(part: Condition) -> str:
+    text = describe(part)
+    return f"({text})" if isinstance(part, Group) and part.kind != "not" and len(part.parts) > 1 else text
 
 
 def always(path: PathKey) -> Condition:
@@ -223,7 +246,9 @@ class ConditionCompiler:
             return value
         if fact.type == "string" and isinstance(value, str):
             return value
-        self.fail(path, f"{fact.name} is a {fact.type} fact; {value!r} is not {fact.expected()}", "type-mismatch")
+        article = "an" if fact.type[0] in "aeiou" else "a"
+        shown = repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+        self.fail(path, f"{fact.name} is {article} {fact.type} fact; {shown} is not {fact.expected()}", "type-mismatch")
         return _INVALID
 
 

@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
-from .conditions import Condition, Group
-from .explain import describe
+from .conditions import Condition, Group, describe
 from .loader import format_path
 from .models import Decision
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from .budget import BudgetSpec, Lookup
 from .compiler import Catalog, Derived, Rule, Template
-from .conditions import Condition, Group, Test
+from .conditions import Condition, Group, Test, describe, show
 from .durations import format_duration
 from .errors import ComplaintError
 from .facts import Fact
@@ -37,38 +37,13 @@ BATCH = 5000
 
 # -- rendering compiled pieces as text -------------------------------------------------------------
 
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Decimal):
-        return plain(value)
-    if isinstance(value, float):
-        return format(value, "g")
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
-    return str(value)
-
-
-def render_condition(condition: Condition) -> str:
-    """A condition as one line, e.g. ``severity at_least high and visibility eq viral``."""
-    if isinstance(condition, Test):
-        return f"{condition.fact} {condition.op} {_value(condition.operand)}"
-    if isinstance(condition, Group):
-        parts = [render_condition(p) for p in condition.parts]
-        if condition.kind == "not":
-            return f"not ({parts[0]})"
-        joined = f" {'and' if condition.kind == 'all' else 'or'} ".join(parts)
-        return f"({joined})" if len(parts) > 1 else joined
-    return "always"
-
-
 def _canonical(condition: Condition) -> Any:
     """Order-free form of a condition: two conditions that only list parts differently compare equal."""
     if isinstance(condition, Test):
         operand = condition.operand
         if condition.op in ("in", "not_in"):
             operand = tuple(sorted(map(str, operand)))
-        return ("test", condition.fact, condition.op, _value(operand))
+        return ("test", condition.fact, condition.op, show(operand))
     if isinstance(condition, Group):
         parts = [_canonical(p) for p in condition.parts]
         if condition.kind in ("all", "any"):
@@ -126,7 +101,7 @@ def _rule_fields(rule: Rule) -> dict[str, tuple[Any, str]]:
     within = format_duration(rule.respond_within) if rule.respond_within is not None else ""
     return {
         "hit": (rule.hit, rule.hit),
-        "when": (_canonical(rule.when), render_condition(rule.when)),
+        "when": (_canonical(rule.when), describe(rule.when)),
         "action": (rule.action, rule.action or ""),
         "gestures": (gestures, gestures),
         **_budget_fields(rule.budget),
@@ -142,11 +117,11 @@ def _fact_fields(fact: Fact) -> dict[str, tuple[Any, str]]:
     if fact.finite:
         fields["values"] = (fact.values, ", ".join(fact.values))
     if not fact.derived:
-        fields["required"] = (fact.required, _value(fact.required))
-        fields["default"] = (fact.default, "" if fact.default is None else _value(fact.default))
+        fields["required"] = (fact.required, show(fact.required))
+        fields["default"] = (fact.default, "" if fact.default is None else show(fact.default))
     if fact.numeric:
-        fields["min"] = (fact.minimum, "" if fact.minimum is None else _value(fact.minimum))
-        fields["max"] = (fact.maximum, "" if fact.maximum is None else _value(fact.maximum))
+        fields["min"] = (fact.minimum, "" if fact.minimum is None else show(fact.minimum))
+        fields["max"] = (fact.maximum, "" if fact.maximum is None else show(fact.maximum))
     if fact.type == "string":
         fields["max_length"] = (fact.max_length, str(fact.max_length))
     fields["description"] = (fact.description, fact.description)
@@ -156,7 +131,7 @@ def _fact_fields(fact: Fact) -> dict[str, tuple[Any, str]]:
 def _derived_fields(derived: Derived) -> dict[str, tuple[Any, str]]:
     fields = dict(_fact_fields(derived.fact))
     rows = [(_canonical(c), value) for c, value in derived.rows]
-    shown = "; ".join(f"{render_condition(c)} -> {value}" for c, value in derived.rows)
+    shown = "; ".join(f"{describe(c)} -> {value}" for c, value in derived.rows)
     fields["table"] = (rows, shown)
     fields["default"] = (derived.default, derived.default)
     return fields
@@ -164,20 +139,20 @@ def _derived_fields(derived: Derived) -> dict[str, tuple[Any, str]]:
 
 def _catalog_fields(item: Catalog) -> dict[str, tuple[Any, str]]:
     return {"label": (item.label, item.label), "description": (item.description, item.description),
-            "monetary": (item.monetary, _value(item.monetary))}
+            "monetary": (item.monetary, show(item.monetary))}
 
 
 def _policy_fields(policy: Policy) -> dict[str, tuple[Any, str]]:
     c = policy.compiled
     limits, ladder = c.limits, c.ladder
-    goodwill = "" if limits.goodwill_fact is None else f"{limits.goodwill_fact} ≤ {_value(limits.goodwill_limit)} {limits.goodwill_window}".strip()
+    goodwill = "" if limits.goodwill_fact is None else f"{limits.goodwill_fact} ≤ {show(limits.goodwill_limit)} {limits.goodwill_window}".strip()
     rows = ", ".join(f"≤ {plain(up)}: {level}" if up is not None else f"above: {level}" for up, level in ladder.rows)
     return {
         "name": (c.name, c.name),
         "version": (c.version, c.version),
         "currency": (c.currency, c.currency),
         "description": (c.description, c.description),
-        "budget_cap": (limits.cap, _value(limits.cap)),
+        "budget_cap": (limits.cap, show(limits.cap)),
         "goodwill": ((limits.goodwill_fact, limits.goodwill_limit, limits.goodwill_window), goodwill),
         "approval_levels": (ladder.levels, ", ".join(ladder.levels)),
         "approval_ladder": (ladder.rows, rows),

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from .compiler import Rule
-from .conditions import Condition, Facts, Group, Test
+from .conditions import Condition, Facts, Group, Test, describe, show
 from .durations import format_duration
 from .models import Approval, BudgetStep, FactJSON, Gesture, Money, PolicyRef
 
@@ -125,35 +125,7 @@ class Explanation(_Frozen):
     reasons: tuple[str, ...]
 
 
-# -- describing conditions ------------------------------------------------------------------------
-def show(value: Any) -> str:
-    """A fact value or operand as people write it: ``true``, ``12.50``, ``[email, phone]``."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return format(value, "g")
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(show(item) for item in value) + "]"
-    return str(value)
-
-
-def describe(condition: Condition) -> str:
-    """A condition tree as one line: ``visibility eq viral and severity at_least high``."""
-    if isinstance(condition, Test):
-        return f"{condition.fact} {condition.op} {show(condition.operand)}"
-    if isinstance(condition, Group):
-        inner = [_nested(part) for part in condition.parts]
-        if condition.kind == "not":
-            return f"not ({describe(condition.parts[0])})"
-        return f" {'and' if condition.kind == 'all' else 'or'} ".join(inner)
-    return "always"
-
-
-def _nested(part: Condition) -> str:
-    text = describe(part)
-    return f"({text})" if isinstance(part, Group) and part.kind != "not" and len(part.parts) > 1 else text
-
-
+# -- why a condition failed -----------------------------------------------------------------------
 def blame(condition: Condition, facts: Facts, want: bool = True) -> tuple[Test, bool] | None:
     """The leaf that makes ``condition`` differ from ``want``, and what that leaf should have been.
 
