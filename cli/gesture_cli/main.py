@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
-from gesture_engine import ComplaintError, FieldProblem, Policy, PolicyError, __version__, load_policy
-from gesture_engine.inputs import parse_complaint_json
+from gesture_engine import ComplaintError, PolicyError, __version__, load_policy
+from gesture_engine.decision_log import DecisionLog
 from gesture_engine.jsonschemas import SCHEMAS, schema_text
 
 from . import render
-from ._shared import EXIT_BAD_POLICY, EXIT_OK, fail_complaint, json_option, load, policy_option
+from ._shared import EXIT_BAD_POLICY, EXIT_OK, complaint_from_args, fail_complaint, json_option, load, policy_option
+from .batch_run import run_batch
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,59 +31,18 @@ def cli() -> None:
     """
 
 
-def _split_fact_args(args: tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
-    """Separate the optional COMPLAINT path from ``--fact value`` / ``--fact=value`` pairs."""
-    source: str | None = None
-    facts: dict[str, str] = {}
-    tokens = list(args)
-    while tokens:
-        token = tokens.pop(0)
-        if token.startswith("--") and len(token) > 2:
-            name, eq, value = token[2:].partition("=")
-            if not eq:
-                if not tokens or (tokens[0].startswith("--") and len(tokens[0]) > 2):
-                    raise click.UsageError(f"option --{name} needs a value")
-                value = tokens.pop(0)
-            facts[name] = value
-        elif source is None:
-            source = token
-        else:
-            raise click.UsageError(f"unexpected argument {token!r}; give at most one COMPLAINT file")
-    return source, facts
-
-
-def _read_source(source: str) -> Any:
-    if source == "-":
-        return parse_complaint_json(sys.stdin.buffer.read(), "<stdin>")
-    path = Path(source)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise click.UsageError(f"cannot read complaint file {source!r}: {exc.strerror or exc}") from None
-    return parse_complaint_json(data, source)
-
-
-def _complaint(policy: Policy, args: tuple[str, ...], pairs: tuple[str, ...]) -> Any:
-    source, facts = _split_fact_args(args)
-    for pair in pairs:
-        name, eq, value = pair.partition("=")
-        if not eq or not name:
-            raise click.UsageError(f"--set needs key=value, got {pair!r}")
-        facts[name] = value
-    complaint: Any = _read_source(source) if source is not None else {}
-    if facts:
-        if not isinstance(complaint, dict):
-            raise ComplaintError([FieldProblem("(complaint)", "expected a JSON object when facts are also given as options")])
-        complaint = {**complaint, **policy.complaint_from_text(facts)}
-    return complaint
-
-
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True})
 @policy_option
 @json_option
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Set a fact (repeatable).")
+@click.option("--log", "log_path", metavar="PATH", help="Append the complaint and decision as one JSON line to PATH (audit log).")
+@click.option("--batch", "batch_path", metavar="FILE", help="Decide every complaint in a .jsonl or .csv FILE ('-' = stdin) to JSON Lines.")
+@click.option("--out", "out_path", metavar="FILE", help="With --batch: write decisions to FILE instead of stdout.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="With --batch: worker processes.")
+@click.option("--format", "batch_format", type=click.Choice(["jsonl", "csv"]), help="With --batch: input format [default: by extension].")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[COMPLAINT] [--FACT VALUE]...")
-def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], args: tuple[str, ...]) -> None:
+def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_path: str | None, batch_path: str | None,
+           out_path: str | None, workers: int, batch_format: str | None, args: tuple[str, ...]) -> None:
     """Decide what to do for one complaint.
 
     Facts come as options named after the policy's facts, as --set key=value, or as a JSON
@@ -92,14 +51,31 @@ def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], args:
     \b
     Example:
       gesture decide --severity high --channel social_media --audience 120000
-      echo '{"severity": "low", "channel": "email"}' | gesture decide - --json
+      echo '{"severity": "low", "channel": "email"}' | gesture decide - --json --log decisions.jsonl
+      gesture decide --batch complaints.jsonl --out decisions.jsonl --workers 2
+
+    With --batch, each input line gives one output line, in order: the decision JSON, or
+    {"line": N, "error": "invalid_complaint", "problems": [...]} for a bad line.
     """
     policy = load(policy_path)
+    if batch_path is not None:
+        if args or pairs or log_path:
+            raise click.UsageError("--batch reads complaints from FILE; give no COMPLAINT, facts or --log with it")
+        run_batch(policy, batch_path, out_path, workers, batch_format)
+        return
+    if out_path is not None or workers != 1 or batch_format is not None:
+        raise click.UsageError("--out, --workers and --format go with --batch")
     try:
-        complaint = _complaint(policy, args, pairs)
+        complaint = complaint_from_args(policy, args, pairs)
         decision = policy.decide(complaint)
     except ComplaintError as error:
         fail_complaint(error)
+    if log_path is not None:
+        try:
+            with DecisionLog(log_path) as log:
+                log.append(complaint, decision)
+        except OSError as error:
+            raise click.UsageError(f"cannot write decision log {log_path!r}: {error.strerror or error}") from None
     if as_json:
         click.echo(decision.model_dump_json(indent=2))
     else:
@@ -157,3 +133,16 @@ def schema(policy_path: str | None, name: str) -> None:
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="gesture")
+
+
+from .explain_cmd import explain  # noqa: E402
+from .test_cmd import test  # noqa: E402
+
+cli.add_command(explain)
+cli.add_command(test)
+
+from .diff_cmd import diff_command  # noqa: E402
+from .lint_cmd import lint_command  # noqa: E402
+
+cli.add_command(diff_command)
+cli.add_command(lint_command)
