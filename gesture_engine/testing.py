@@ -32,6 +32,7 @@ from .coverage import CoverageRecorder, CoverageReport
 from .durations import format_duration, parse_duration
 from .errors import ComplaintError, GestureError, PolicyError, Problem
 from .facts import did_you_mean
+from .invariants import check_invariants
 from .loader import Document, PathKey, read_yaml_file
 from .models import Decision, PolicyRef
 from .policy import Policy
@@ -85,12 +86,24 @@ class CaseResult(_Frozen):
     error: str | None = None
 
 
+class InvariantResult(_Frozen):
+    """One of the policy's declared invariants: kept, or broken with a counterexample."""
+
+    invariant: str
+    file: str
+    line: int
+    passed: bool
+    counterexample: str | None = None
+    detail: dict[str, Any] | None = None
+
+
 class SuiteResult(_Frozen):
-    """The outcome of every case, plus coverage when it was asked for."""
+    """The outcome of every case and invariant (each counts as one test), plus coverage when asked for."""
 
     policy: PolicyRef
     files: tuple[str, ...]
     cases: tuple[CaseResult, ...]
+    invariants: tuple[InvariantResult, ...] = ()
     passed: int
     failed: int
     coverage: CoverageReport | None = None
@@ -472,8 +485,11 @@ def run_case(policy: Policy, case: Case) -> tuple[CaseResult, Decision | None]:
     return result, decision
 
 
-def run_suite(policy: Policy, suite: Suite, *, coverage: bool = False) -> SuiteResult:
-    """Run every case; with ``coverage`` also record what the cases exercised (see ``gesture_engine.coverage``)."""
+def run_suite(policy: Policy, suite: Suite, *, coverage: bool = False, invariants: bool = True) -> SuiteResult:
+    """Run every case, then search for counterexamples to the policy's declared ``invariants``.
+
+    With ``coverage`` also record what the cases exercised (see ``gesture_engine.coverage``).
+    """
     recorder = CoverageRecorder(policy) if coverage else None
     results: list[CaseResult] = []
     for case in suite.cases:
@@ -481,12 +497,28 @@ def run_suite(policy: Policy, suite: Suite, *, coverage: bool = False) -> SuiteR
         results.append(result)
         if recorder is not None and decision is not None:
             recorder.observe(decision)
-    passed = sum(r.passed for r in results)
+    kept = check_policy_invariants(policy) if invariants else ()
+    passed = sum(r.passed for r in results) + sum(r.passed for r in kept)
     return SuiteResult(
         policy=PolicyRef(name=policy.name, version=policy.version, fingerprint=policy.fingerprint),
         files=suite.files,
         cases=tuple(results),
+        invariants=kept,
         passed=passed,
-        failed=len(results) - passed,
+        failed=len(results) + len(kept) - passed,
         coverage=None if recorder is None else recorder.report(),
     )
+
+
+def check_policy_invariants(policy: Policy) -> tuple[InvariantResult, ...]:
+    """Each declared invariant with the counterexample found for it, if any (see ``gesture_engine.invariants``)."""
+    broken = {id(example.invariant): example for example in check_invariants(policy)}
+    results = []
+    for invariant in policy.compiled.invariants:
+        example = broken.get(id(invariant))
+        results.append(InvariantResult(
+            invariant=invariant.description or invariant.describe(), file=invariant.file, line=invariant.line,
+            passed=example is None, counterexample=None if example is None else str(example),
+            detail=None if example is None else example.to_dict(),
+        ))
+    return tuple(results)

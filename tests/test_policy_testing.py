@@ -220,3 +220,30 @@ def test_no_tests_or_a_broken_policy_is_exit_4(write_policy: Callable[..., Path]
     broken = write_policy(MINIMAL.replace("action: pay", "action: pya"), name="broken.yaml")
     code, _, err = run("test", str(broken))
     assert code == 4 and "unknown action 'pya'" in err
+
+
+def test_declared_invariants_run_as_tests_and_report_counterexamples(tmp_path: Path) -> None:
+    import shutil
+
+    from click.testing import CliRunner
+
+    from gesture_cli.main import cli
+    from gesture_engine.resources import default_policy_path
+
+    policy = tmp_path / "acme"
+    shutil.copytree(default_policy_path(), policy)
+    rules = policy / "rules.yaml"
+    # critical now gets less than high in the serious-failure rule: breaks "budget monotone in severity"
+    text = rules.read_text(encoding="utf-8").replace("{low: 50, medium: 50, high: 50, critical: 100}", "{low: 50, medium: 50, high: 50, critical: 10}")
+    rules.write_text(text, encoding="utf-8")
+    shutil.rmtree(policy / "tests")  # only the invariants are under test here
+    (policy / "tests").mkdir()
+    (policy / "tests" / "one.yaml").write_text(
+        "cases:\n  - name: minor\n    complaint: {severity: low, channel: email}\n    expect: {action: apologise_and_fix}\n",
+        encoding="utf-8")
+    result = CliRunner().invoke(cli, ["test", str(policy)])
+    assert result.exit_code == 1, result.output
+    assert "budget is monotone increasing in severity is broken: severity=high gives" in result.output
+    assert result.output.strip().splitlines()[-1] == "4 passed, 1 failed"
+    skipped = CliRunner().invoke(cli, ["test", str(policy), "--no-invariants"])
+    assert skipped.exit_code == 0 and skipped.output.strip().splitlines()[-1] == "1 passed, 0 failed"

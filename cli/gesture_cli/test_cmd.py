@@ -44,12 +44,14 @@ def _percent(value: str | None) -> Decimal | None:
 @click.option("--coverage", is_flag=True, help="Report rules, condition branches and table rows no case exercised.")
 @click.option("--min-coverage", metavar="PCT", help="Fail (exit 1) when total coverage is below PCT percent.")
 @click.option("--verbose", "-v", is_flag=True, help="Also list passing cases.")
+@click.option("--no-invariants", is_flag=True, help="Skip the search for counterexamples to the policy's invariants.")
 @click.argument("policy_path", required=False, metavar="[POLICY]")
 def test(as_json: bool, test_paths: tuple[str, ...], coverage: bool, min_coverage: str | None, verbose: bool,
-         policy_path: str | None) -> None:
+         no_invariants: bool, policy_path: str | None) -> None:
     """Run a policy's test cases: each complaint's decision must match its expectations.
 
-    Prints one line per failed expectation as file:line, then 'N passed, N failed'.
+    Prints one line per failed expectation as file:line, then 'N passed, N failed'. The
+    policy's declared invariants count as tests too: each is searched for a counterexample.
     Exit codes: 0 all passed, 1 a case failed or coverage is too low, 4 broken policy or test file.
 
     \b
@@ -72,7 +74,7 @@ def test(as_json: bool, test_paths: tuple[str, ...], coverage: bool, min_coverag
             click.echo(str(problem), err=True)
         click.echo(f"gesture: test files have {len(error.problems)} problem(s)", err=True)
         sys.exit(EXIT_BAD_POLICY)
-    result = run_suite(policy, suite, coverage=coverage or minimum is not None)
+    result = run_suite(policy, suite, coverage=coverage or minimum is not None, invariants=not no_invariants)
     too_low = minimum is not None and result.coverage is not None and result.coverage.percent < minimum
     if as_json:
         click.echo(result.model_dump_json(indent=2))
@@ -92,6 +94,11 @@ def _print(result: SuiteResult, verbose: bool, show_coverage: bool) -> None:
             click.echo(f"{where}: {mismatch}")
         if case.passed and verbose:
             click.echo(f"{where}: ok")
+    for invariant in result.invariants:
+        if not invariant.passed:
+            click.echo(f"{invariant.counterexample}")
+        elif verbose:
+            click.echo(f"{invariant.file}:{invariant.line}: invariant kept: {invariant.invariant}")
     report = result.coverage
     if report is not None:
         click.echo(report.summary())
