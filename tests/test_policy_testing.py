@@ -234,7 +234,8 @@ def test_declared_invariants_run_as_tests_and_report_counterexamples(tmp_path: P
     shutil.copytree(default_policy_path(), policy)
     rules = policy / "rules.yaml"
     # critical now gets less than high in the serious-failure rule: breaks "budget monotone in severity"
-    text = rules.read_text(encoding="utf-8").replace("{low: 50, medium: 50, high: 50, critical: 100}", "{low: 50, medium: 50, high: 50, critical: 10}")
+    old, new = "{low: 50, medium: 50, high: 50, critical: 100}", "{low: 50, medium: 50, high: 50, critical: 10}"
+    text = rules.read_text(encoding="utf-8").replace(old, new)
     rules.write_text(text, encoding="utf-8")
     shutil.rmtree(policy / "tests")  # only the invariants are under test here
     (policy / "tests").mkdir()
