@@ -103,7 +103,7 @@ def compute_budget(
     if amount > limits.cap:
         amount = round_money(limits.cap, unit)
         steps.append(_step("cap", f"capped at {amount} (policy cap)", amount))
-    if limits.goodwill_fact is not None and limits.goodwill_limit is not None:
+    if amount and limits.goodwill_fact is not None and limits.goodwill_limit is not None:  # nothing to reduce at zero
         given = facts[limits.goodwill_fact]
         remaining = max(ZERO, limits.goodwill_limit - given)  # type: ignore[operator]
         if amount > remaining:

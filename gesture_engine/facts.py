@@ -242,15 +242,19 @@ class ComplaintReader:
         self.facts = facts
         self.derived = derived
         self.names = frozenset(facts)
-        self.plan = tuple((name, _fast_reader(fact), _REQUIRED if fact.required else fact.default) for name, fact in facts.items())
+        # (name, the values of a level/enum fact or None, a reader for other types, default)
+        self.plan = tuple(
+            (name, fact.rank if fact.finite else None, _fast_reader(fact), _REQUIRED if fact.required else fact.default)
+            for name, fact in facts.items()
+        )
 
     def __call__(self, complaint: object) -> tuple[dict[str, FactValue], Envelope]:
-        if not isinstance(complaint, Mapping):
+        if complaint.__class__ is not dict and not isinstance(complaint, Mapping):
             return self.diagnose(complaint)
         values: dict[str, FactValue] = {}
         present = 0
         get = complaint.get
-        for name, read, default in self.plan:
+        for name, choices, read, default in self.plan:
             raw = get(name)
             if raw is None:
                 if default is _REQUIRED:
@@ -258,6 +262,11 @@ class ComplaintReader:
                 values[name] = default  # type: ignore[assignment]
                 continue
             present += 1
+            if choices is not None:  # level/enum, checked inline: the most common facts
+                if raw.__class__ is str and raw in choices:
+                    values[name] = raw
+                    continue
+                return self.diagnose(complaint)
             value = read(raw)
             if value is _BAD:
                 return self.diagnose(complaint)

@@ -42,8 +42,8 @@ def load_policy(path: str | os.PathLike[str] | None = None, *, max_file_bytes: i
 class Policy:
     """A validated, compiled policy. Immutable and safe to share across threads."""
 
-    __slots__ = ("_c", "_collect", "_collect_index", "_default", "_derive", "_first", "_first_index", "_memo", "_read",
-                 "_reads", "_ref")
+    __slots__ = ("_c", "_collect", "_collect_index", "_default", "_derive", "_finite_reads", "_first", "_first_index", "_memo",
+                 "_read", "_reads", "_ref")
 
     def __init__(self, compiled: CompiledPolicy) -> None:
         self._c = compiled
@@ -51,6 +51,9 @@ class Policy:
         self._default = next(r for r in compiled.rules if r.hit == "default")
         self._collect = tuple(r for r in compiled.rules if r.hit == "collect")
         self._reads = {r.id: r.when.facts_used() for r in compiled.rules}
+        self._finite_reads = frozenset(
+            r.index for r in compiled.rules if all(compiled.all_facts[name].finite for name in self._reads[r.id])
+        )
         self._ref = PolicyRef(name=compiled.name, version=compiled.version, fingerprint=compiled.fingerprint)
         self._read = ComplaintReader(compiled.facts, {d.fact.name: d.fact for d in compiled.derived})
         self._derive = tuple(
@@ -173,9 +176,8 @@ class Policy:
         values, envelope = self._facts(complaint)
         outcome = self._outcome(values)
         fired = outcome.fired
-        primary = fired[0]
-        amount, steps, summary = self._budget(primary, values)
-        trace = self._full_trace(values, primary) if full_trace else tuple([self._trace(rule, values, True) for rule in fired])
+        money, steps, summary, approval = self._priced(outcome, values)
+        trace = self._full_trace(values, fired[0]) if full_trace else tuple([self._trace(rule, values, True) for rule in fired])
         reasons = outcome.reasons
         if reasons is None:
             reasons = tuple([rule.rationale.render(values) if rule.rationale else rule.description or f"rule {rule.id} applies"
@@ -186,15 +188,15 @@ class Policy:
             "customer_id": envelope.customer_id,
             "action": outcome.action,
             "action_label": outcome.action_label,
-            "rule": primary.id,
+            "rule": fired[0].id,
             "gestures": outcome.gestures,
-            "budget": self._money(amount),
+            "budget": money,
             "budget_steps": steps,
             "budget_summary": summary,
             "respond_within": outcome.respond_within,
             "respond_within_seconds": outcome.seconds,
             "respond_by": None if received is None else received + timedelta(seconds=outcome.seconds),
-            "approval": self._approval(amount, outcome),
+            "approval": approval,
             "reasons": reasons,
             "facts": values,
             "trace": trace,
@@ -203,6 +205,8 @@ class Policy:
 
     def _trace(self, rule: Rule, values: Mapping[str, FactValue], fired: bool) -> RuleTrace:
         reads = self._reads[rule.id]
+        if rule.index not in self._finite_reads:  # numbers rarely repeat: caching would only cost
+            return _new_trace({"rule": rule.id, "hit": rule.hit, "fired": fired, "facts": {name: values[name] for name in reads}})
         key = (rule.index, fired, *[values[name] for name in reads])
         found = self._memo.traces.get(key)
         if found is None:
@@ -232,34 +236,26 @@ class Policy:
         if outcome is None:
             primary = self._default if position is None else self._first[position]
             collected = tuple(self._collect[i] for i in self._collect_index.all(facts))
-            outcome = self._memo.keep(self._memo.outcomes, key, _Outcome.of(self._c, primary, collected))
+            outcome = self._memo.keep(self._memo.outcomes, key, _Outcome.of(self._c, key, primary, collected))
         return outcome
 
-    def _budget(self, rule: Rule, values: Mapping[str, FactValue]) -> tuple[Decimal, tuple[BudgetStep, ...], str]:
-        if rule.budget is None:  # nothing to spend: the same steps for everyone
-            key: Any = rule.index
-        else:
-            key = (rule.index, *[values[name] for name in rule.budget.reads])
+    def _priced(self, outcome: _Outcome, values: Mapping[str, FactValue]) -> tuple[Money, tuple[BudgetStep, ...], str, Approval]:
+        """Budget, its steps and summary, and the approval: reused for equal outcome and budget inputs."""
+        budget = outcome.fired[0].budget
+        key: Any = outcome.key
+        if budget is not None:  # nothing to spend means the same parts for everyone with this outcome
+            key = (key, *[values[name] for name in budget.reads])
             goodwill = self._c.limits.goodwill_fact
             if goodwill is not None:
                 key += (values[goodwill],)
-        found = self._memo.budgets.get(key)
+        found = self._memo.priced.get(key)
         if found is None:
-            amount, steps = compute_budget(rule.budget, values, self._c.limits)
-            found = self._memo.keep(self._memo.budgets, key, (amount, steps, summarize(steps)))
+            amount, steps = compute_budget(budget, values, self._c.limits)
+            money = _new_money({"amount": amount, "currency": self._c.currency})
+            found = self._memo.keep(self._memo.priced, key, (money, steps, summarize(steps), self._approval(amount, outcome)))
         return found
 
-    def _money(self, amount: Decimal) -> Money:
-        money = self._memo.money.get(amount)
-        if money is None:
-            money = self._memo.keep(self._memo.money, amount, _new_money({"amount": amount, "currency": self._c.currency}))
-        return money
-
     def _approval(self, amount: Decimal, outcome: _Outcome) -> Approval:
-        key = (amount, outcome.approval_floor)
-        found = self._memo.approvals.get(key)
-        if found is not None:
-            return found
         ladder = self._c.ladder
         currency = self._c.currency
         level, reasons = ladder.rows[-1][1], []
@@ -277,7 +273,7 @@ class Policy:
             if rule.approval is not None and ladder.rank(rule.approval) > ladder.rank(level):
                 level = rule.approval
                 reasons.append(f"rule {rule.id} requires at least {level}")
-        return self._memo.keep(self._memo.approvals, key, _new_approval({"level": level, "reasons": tuple(reasons)}))
+        return _new_approval({"level": level, "reasons": tuple(reasons)})
 
     @overload
     def decide_many(self, complaints: Iterable[Mapping[str, Any]], *, return_exceptions: Literal[False] = ...) -> Iterator[Decision]: ...
@@ -316,23 +312,24 @@ from .explain import explain as _explain  # noqa: E402
 class _Outcome:
     """What a combination of fired rules decides regardless of the amounts: built once per combination."""
 
-    __slots__ = ("action", "action_label", "approval_floor", "fired", "gestures", "reasons", "respond_within", "seconds")
+    __slots__ = ("action", "action_label", "fired", "gestures", "key", "reasons", "respond_within", "seconds")
 
-    def __init__(self, fired: tuple[Rule, ...], action: str, action_label: str, gestures: tuple[Gesture, ...], seconds: int) -> None:
+    def __init__(self, key: Any, fired: tuple[Rule, ...], action: str, action_label: str, gestures: tuple[Gesture, ...],
+                 seconds: int) -> None:
+        self.key = key
         self.fired = fired
         self.action = action
         self.action_label = action_label
         self.gestures = gestures
         self.seconds = seconds
         self.respond_within = format_duration(seconds)
-        self.approval_floor = tuple(rule.index for rule in fired if rule.approval is not None)
         # reasons that interpolate no facts are the same for every decision with this outcome
         static = all(rule.rationale is None or rule.rationale.static for rule in fired)
         self.reasons = tuple(rule.rationale.render({}) if rule.rationale else rule.description or f"rule {rule.id} applies"
                              for rule in fired) if static else None
 
     @classmethod
-    def of(cls, compiled: CompiledPolicy, primary: Rule, collected: tuple[Rule, ...]) -> _Outcome:
+    def of(cls, compiled: CompiledPolicy, key: Any, primary: Rule, collected: tuple[Rule, ...]) -> _Outcome:
         fired = (primary, *collected)
         gestures: dict[str, Gesture] = {}
         for rule in fired:
@@ -340,7 +337,7 @@ class _Outcome:
                 gestures.setdefault(gesture.id, gesture)
         seconds = min(rule.respond_within for rule in fired if rule.respond_within is not None)
         action = primary.action or ""
-        return cls(fired, action, compiled.actions[action].label, tuple(gestures.values()), seconds)
+        return cls(key, fired, action, compiled.actions[action].label, tuple(gestures.values()), seconds)
 
 
 class _Memo:
@@ -351,13 +348,11 @@ class _Memo:
     """
 
     LIMIT = 4096
-    __slots__ = ("approvals", "budgets", "money", "outcomes", "traces")
+    __slots__ = ("outcomes", "priced", "traces")
 
     def __init__(self) -> None:
-        self.outcomes: dict[tuple[int, ...], _Outcome] = {}
-        self.budgets: dict[tuple[Any, ...], tuple[Decimal, tuple[BudgetStep, ...], str]] = {}
-        self.money: dict[Decimal, Money] = {}
-        self.approvals: dict[tuple[Any, ...], Approval] = {}
+        self.outcomes: dict[Any, _Outcome] = {}
+        self.priced: dict[Any, tuple[Money, tuple[BudgetStep, ...], str, Approval]] = {}
         self.traces: dict[tuple[Any, ...], RuleTrace] = {}
 
     def keep(self, cache: dict[Any, _V], key: Any, value: _V) -> _V:

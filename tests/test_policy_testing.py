@@ -65,7 +65,7 @@ def test_the_default_policy_passes_its_own_tests(default_policy: Policy) -> None
     result = run_suite(default_policy, load_suite(default_policy, files))
     failures = [f"{c.file}:{c.line}: {c.name}: {c.error or [str(m) for m in c.mismatches]}" for c in result.cases if not c.passed]
     assert failures == []
-    assert result.passed == len(result.cases) >= 20
+    assert result.passed == len(result.cases) + len(result.invariants) and len(result.cases) >= 20 and len(result.invariants) == 4
 
 
 def test_the_default_tests_encode_the_product_scenarios(default_policy: Policy) -> None:
