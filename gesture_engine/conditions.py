@@ -214,14 +214,7 @@ class ConditionCompiler:
             rank, target = fact.rank, fact.rank[value]
             check = (lambda v: rank[v] >= target) if op == "at_least" else (lambda v: rank[v] <= target)
         else:
-            check = {
-                "eq": lambda v: v == value,
-                "ne": lambda v: v != value,
-                "gt": lambda v: v > value,
-                "gte": lambda v: v >= value,
-                "lt": lambda v: v < value,
-                "lte": lambda v: v <= value,
-            }[op]
+            check = _COMPARE[op](value)
         return self._leaf(fact, op, value, path, check)
 
     def _leaf(self, fact: Fact, op: str, operand: Any, path: PathKey, check: Check) -> Test:
@@ -253,3 +246,13 @@ class ConditionCompiler:
 
 
 _INVALID: Any = object()
+
+_COMPARE: dict[str, Callable[[Any], Check]] = {
+    "eq": lambda x: lambda v: v == x,
+    "ne": lambda x: lambda v: v != x,
+    "gt": lambda x: lambda v: v > x,
+    "gte": lambda x: lambda v: v >= x,
+    "lt": lambda x: lambda v: v < x,
+    "lte": lambda x: lambda v: v <= x,
+}
+"""Comparison checks by operator, each closing over its operand."""

@@ -48,6 +48,7 @@ class _NumericCells:
 
     def __init__(self, thresholds: list[Any]) -> None:
         self.points = sorted(set(thresholds))
+        self.position = {point: i for i, point in enumerate(self.points)}
 
     def __len__(self) -> int:
         return 2 * len(self.points) + 1
@@ -82,9 +83,9 @@ class _NumericCells:
         for test in tests:
             operand = test.operand
             if test.op == "between":
-                lo, hi = 2 * self.points.index(operand[0]) + 1, 2 * self.points.index(operand[1]) + 1
+                lo, hi = 2 * self.position[operand[0]] + 1, 2 * self.position[operand[1]] + 1
             else:
-                at = 2 * self.points.index(operand) + 1
+                at = 2 * self.position[operand] + 1
                 lo, hi = {"gt": (at + 1, last), "gte": (at, last), "lt": (0, at - 1), "lte": (0, at), "eq": (at, at)}[test.op]
             first, last = max(first, lo), min(last, hi)
         return first, last

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -38,9 +38,8 @@ _TAG = "tag:yaml.org,2002:"
 _PLAIN_TAGS = {_TAG + name for name in ("str", "int", "float", "bool", "null", "timestamp")}
 
 
-@dataclass(frozen=True)
-class Location:
-    """Where a value starts: 1-based line and column in a file."""
+class Location(NamedTuple):
+    """Where a value starts: 1-based line and column in a file (a tuple: one is made per value)."""
 
     file: str
     line: int
@@ -130,115 +129,131 @@ class _Builder:
         return text  # str, and timestamps kept as the text the author wrote
 
     def build(self, events: Any) -> Any:
-        """Build the single document in ``events``; returns None when it had problems."""
+        """Build the single document in ``events``; returns None when it had problems.
+
+        This loop runs once per YAML value of every policy loaded, so it is written flat: one frame
+        per open mapping or list, ``[container, path, pending key, key mark, anchor, count at start]``.
+        """
         root: list[Any] = []
-        # Each frame: [container, path, pending_key, key_mark, anchor, start_node_count]
         stack: list[list[Any]] = []
         documents = 0
-
-        def attach(value: Any, mark: Any, weight: int) -> None:
-            if not stack:
-                root.append(value)
-                return
-            frame = stack[-1]
-            container, path = frame[0], frame[1]
-            if isinstance(container, list):
-                container.append(None if value is _BAD else value)
-                return
-            key = frame[2]
-            if key is _NO_KEY:
-                if value is _BAD:
-                    frame[2] = _DUPLICATE
-                    return
-                if not isinstance(value, str):
-                    self.fail(mark, path, f"keys must be strings, not {type(value).__name__}", "yaml-key")
-                    value = f"<{value!r}>"
-                if value in container:
-                    self.fail(mark, path + (value,), f"duplicate key {value!r}", "duplicate-key")
-                    frame[2] = _DUPLICATE
-                else:
-                    frame[2] = value
-                    frame[3] = mark
-                return
-            if key is not _DUPLICATE:
-                container[key] = None if value is _BAD else value
-            frame[2] = _NO_KEY
-
-        def child_path() -> PathKey:
-            if not stack:
-                return ()
-            frame = stack[-1]
-            container, path = frame[0], cast(PathKey, frame[1])
-            if isinstance(container, list):
-                return path + (len(container),)
-            key = frame[2]
-            return path + (key,) if isinstance(key, str) else path
-
-        def is_key_position() -> bool:
-            return bool(stack) and isinstance(stack[-1][0], dict) and stack[-1][2] is _NO_KEY
+        locations = self.locations
+        file = self.file
+        scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
+        mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
+        ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+        plain_text = _plain_text
 
         for event in events:
-            kind = type(event)
+            kind = event.__class__
             if kind is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
                     self.fail(event.start_mark, (), "a policy file holds one YAML document", "yaml-multi")
                     return None
                 continue
-            if kind in (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent):
-                continue
-            self.nodes += 1
-            if self.nodes > MAX_NODES:
-                self.fail(event.start_mark, (), f"more than {MAX_NODES} values; split the policy or simplify it", "yaml-size")
-                return None
-            at_key = is_key_position()
-            path = child_path()
-            mark = event.start_mark
-            if kind is yaml.ScalarEvent:
-                value = self.scalar(event, path)
-                if not at_key:
-                    self.locations[path] = Location(self.file, mark.line + 1, mark.column + 1)
-                if event.anchor:
-                    self.anchors[event.anchor] = (value, 1)
-                attach(value, mark, 1)
-            elif kind is yaml.AliasEvent:
-                if event.anchor not in self.anchors:
-                    self.fail(mark, path, f"unknown alias *{event.anchor}", "yaml-alias")
-                    return None
-                value, weight = self.anchors[event.anchor]
-                if at_key and not isinstance(value, str):
-                    self.fail(mark, path, "an alias cannot be used as a mapping key", "yaml-key")
-                self.nodes += weight
-                self.alias_nodes += weight
-                if self.alias_nodes > MAX_ALIAS_NODES or self.nodes > MAX_NODES:
-                    limit = MAX_ALIAS_NODES if self.alias_nodes > MAX_ALIAS_NODES else MAX_NODES
-                    self.fail(mark, path, f"aliases expand to more than {limit} values", "yaml-size")
-                    return None
-                if not at_key:
-                    self.locations[path] = Location(self.file, mark.line + 1, mark.column + 1)
-                attach(value, mark, weight)
-            elif kind in (yaml.MappingStartEvent, yaml.SequenceStartEvent):
-                if at_key:
-                    self.fail(mark, path, "mapping keys must be plain strings", "yaml-key")
-                    return None
-                if event.tag and event.tag not in (_TAG + "map", _TAG + "seq", "!"):
-                    self.fail(mark, path, f"YAML tag {_short(event.tag)} is not allowed in a policy", "yaml-tag")
-                if len(stack) >= MAX_DEPTH:
-                    self.fail(mark, path[:8], f"nested deeper than {MAX_DEPTH} levels", "yaml-depth")
-                    return None
-                # a nested mapping or list is located at its key, where a reader looks for it
-                where = stack[-1][3] if stack and isinstance(stack[-1][0], dict) else mark
-                self.locations[path] = Location(self.file, where.line + 1, where.column + 1)
-                container: Any = {} if kind is yaml.MappingStartEvent else []
-                stack.append([container, path, _NO_KEY, None, event.anchor, self.nodes])
-            elif kind in (yaml.MappingEndEvent, yaml.SequenceEndEvent):
+            if kind in ends:
                 frame = stack.pop()
-                container, anchor, start = frame[0], frame[4], frame[5]
-                weight = self.nodes - start + 1
+                container, anchor = frame[0], frame[4]
+                weight = self.nodes - frame[5] + 1
                 if anchor:
                     self.anchors[anchor] = (container, weight)
-                attach(container, mark, weight)
+                value, mark = container, event.start_mark
+            elif kind is scalar_event or kind is alias_event or kind is mapping_start or kind is sequence_start:
+                self.nodes += 1
+                if self.nodes > MAX_NODES:
+                    self.fail(event.start_mark, (), f"more than {MAX_NODES} values; split the policy or simplify it", "yaml-size")
+                    return None
+                # where the new value goes: its path, and whether it is a mapping key
+                if stack:
+                    top = stack[-1]
+                    parent, base = top[0], top[1]
+                    if parent.__class__ is list:
+                        at_key, path = False, (*base, len(parent))
+                    else:
+                        key = top[2]
+                        at_key = key is _NO_KEY
+                        path = (*base, key) if key.__class__ is str else base
+                else:
+                    at_key, path = False, ()
+                mark = event.start_mark
+                if kind is scalar_event:
+                    text = event.value
+                    if event.tag is None and event.implicit[0] and plain_text(text):
+                        value = text  # a plain word: no tag to resolve
+                    else:
+                        value = self.scalar(event, path)
+                    if not at_key:
+                        locations[path] = Location(file, mark.line + 1, mark.column + 1)
+                    if event.anchor:
+                        self.anchors[event.anchor] = (value, 1)
+                elif kind is alias_event:
+                    if event.anchor not in self.anchors:
+                        self.fail(mark, path, f"unknown alias *{event.anchor}", "yaml-alias")
+                        return None
+                    value, weight = self.anchors[event.anchor]
+                    if at_key and not isinstance(value, str):
+                        self.fail(mark, path, "an alias cannot be used as a mapping key", "yaml-key")
+                    self.nodes += weight
+                    self.alias_nodes += weight
+                    if self.alias_nodes > MAX_ALIAS_NODES or self.nodes > MAX_NODES:
+                        limit = MAX_ALIAS_NODES if self.alias_nodes > MAX_ALIAS_NODES else MAX_NODES
+                        self.fail(mark, path, f"aliases expand to more than {limit} values", "yaml-size")
+                        return None
+                    if not at_key:
+                        locations[path] = Location(file, mark.line + 1, mark.column + 1)
+                else:  # a mapping or list opens
+                    if at_key:
+                        self.fail(mark, path, "mapping keys must be plain strings", "yaml-key")
+                        return None
+                    if event.tag and event.tag not in (_TAG + "map", _TAG + "seq", "!"):
+                        self.fail(mark, path, f"YAML tag {_short(event.tag)} is not allowed in a policy", "yaml-tag")
+                    if len(stack) >= MAX_DEPTH:
+                        self.fail(mark, path[:8], f"nested deeper than {MAX_DEPTH} levels", "yaml-depth")
+                        return None
+                    # a nested mapping or list is located at its key, where a reader looks for it
+                    where = stack[-1][3] if stack and stack[-1][0].__class__ is dict else mark
+                    locations[path] = Location(file, where.line + 1, where.column + 1)
+                    stack.append([{} if kind is mapping_start else [], path, _NO_KEY, None, event.anchor, self.nodes])
+                    continue
+            else:  # stream start/end, document end
+                continue
+            # attach ``value`` to the open container (or make it the document)
+            if not stack:
+                root.append(value)
+                continue
+            frame = stack[-1]
+            container = frame[0]
+            if container.__class__ is list:
+                container.append(None if value is _BAD else value)
+                continue
+            key = frame[2]
+            if key is _NO_KEY:
+                if value is _BAD:
+                    frame[2] = _DUPLICATE
+                    continue
+                if not isinstance(value, str):
+                    self.fail(mark, frame[1], f"keys must be strings, not {type(value).__name__}", "yaml-key")
+                    value = f"<{value!r}>"
+                if value in container:
+                    self.fail(mark, (*frame[1], value), f"duplicate key {value!r}", "duplicate-key")
+                    frame[2] = _DUPLICATE
+                else:
+                    frame[2] = value
+                    frame[3] = mark
+                continue
+            if key is not _DUPLICATE:
+                container[key] = None if value is _BAD else value
+            frame[2] = _NO_KEY
         return root[0] if root else None
+
+
+_RESOLVED_BY_FIRST_CHARACTER = frozenset(_RESOLVER.yaml_implicit_resolvers) | {""}
+
+
+def _plain_text(text: str) -> bool:
+    """True when a plain scalar can only be a string: no implicit YAML type starts with its first character."""
+    return bool(text) and text[0] not in _RESOLVED_BY_FIRST_CHARACTER
 
 
 class _Sentinel:
