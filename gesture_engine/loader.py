@@ -10,6 +10,7 @@ nesting depth and alias expansion are bounded. Nothing here executes anything fr
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -181,6 +182,8 @@ class _Builder:
                     text = event.value
                     if event.tag is None and event.implicit[0] and plain_text(text):
                         value = text  # a plain word: no tag to resolve
+                    elif event.tag is None and event.implicit[0] and _DECIMAL_DIGITS.match(text):
+                        value = int(text)  # what the resolver would say, without asking it
                     else:
                         value = self.scalar(event, path)
                     if not at_key:
@@ -248,12 +251,23 @@ class _Builder:
         return root[0] if root else None
 
 
+_DECIMAL_DIGITS = re.compile(r"(?:0|[1-9][0-9]{0,17})\Z")
+"""A plain decimal integer (a leading 0 would make it octal in YAML 1.1, so those take the slow path)."""
 _RESOLVED_BY_FIRST_CHARACTER = frozenset(_RESOLVER.yaml_implicit_resolvers) | {""}
+_WORDS_WITH_MEANING = frozenset(
+    word for base in ("yes", "no", "true", "false", "on", "off", "null") for word in (base, base.capitalize(), base.upper())
+)
+"""The YAML 1.1 booleans and null: the only plain scalars starting with a letter that are not strings."""
 
 
 def _plain_text(text: str) -> bool:
-    """True when a plain scalar can only be a string: no implicit YAML type starts with its first character."""
-    return bool(text) and text[0] not in _RESOLVED_BY_FIRST_CHARACTER
+    """True when a plain scalar can only be a string, so the resolver's regular expressions can be skipped."""
+    if not text:
+        return False
+    first = text[0]
+    if first not in _RESOLVED_BY_FIRST_CHARACTER:
+        return True
+    return first.isalpha() and text not in _WORDS_WITH_MEANING
 
 
 class _Sentinel:
@@ -272,8 +286,9 @@ _DUPLICATE: Any = _Sentinel()
 def parse_yaml(text: str, file: str) -> Document:
     """Parse one YAML document; raise ``PolicyError`` on any syntax or safety problem."""
     builder = _Builder(file)
+    parser = _Loader(text)
     try:
-        data = builder.build(yaml.parse(text, Loader=_Loader))
+        data = builder.build(iter(parser.get_event, None))  # events straight from the C parser
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
