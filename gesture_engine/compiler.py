@@ -58,7 +58,7 @@ class Template:
         return not any(is_fact for is_fact, _ in self.parts)
 
     def render(self, facts: Mapping[str, FactValue]) -> str:
-        return "".join(show(facts[text]) if is_fact else text for is_fact, text in self.parts)
+        return "".join([show(facts[text]) if is_fact else text for is_fact, text in self.parts])
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,8 @@ class Group(Condition):
 
 def show(value: Any) -> str:
     """A fact value or operand as people write it: ``true``, ``12.50``, ``[email, phone]``."""
+    if value.__class__ is str:
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import ComplaintError, FieldProblem
 from .money import MONEY_LIMIT
@@ -195,8 +195,7 @@ _READERS: dict[str, Callable[[Fact, object], FactValue]] = {
 }
 
 
-@dataclass(frozen=True)
-class Envelope:
+class Envelope(NamedTuple):
     """The non-fact parts of a complaint, echoed into the decision."""
 
     complaint_id: str | None = None
@@ -273,8 +272,12 @@ class ComplaintReader:
             values[name] = value
         if len(complaint) == present:
             return values, NO_ENVELOPE
-        if any(key not in self.names and key not in ENVELOPE for key in complaint):
+        complaint_id, customer_id, received_at = get("complaint_id"), get("customer_id"), get("received_at")
+        sent = (complaint_id is not None) + (customer_id is not None) + (received_at is not None)
+        if len(complaint) != present + sent:  # an unknown field, or an explicit null
             return self.diagnose(complaint)
+        if received_at is None and _plain_id(complaint_id) and _plain_id(customer_id):
+            return values, Envelope(complaint_id, customer_id)
         problems: list[FieldProblem] = []
         envelope = _read_envelope(complaint, problems)
         if problems:
@@ -324,6 +327,11 @@ def _read_envelope(complaint: Mapping[str, Any], problems: list[FieldProblem]) -
 
 
 NO_ENVELOPE = Envelope()
+
+
+def _plain_id(value: object) -> bool:
+    """An id that needs no checking beyond this: absent, or a short string."""
+    return value is None or (value.__class__ is str and len(value) <= ID_LIMIT and value.isprintable())
 _REQUIRED: Any = object()
 _BAD: Any = object()
 

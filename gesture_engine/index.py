@@ -179,7 +179,9 @@ class FirstHitIndex:
 
     def first(self, facts: Facts) -> int | None:
         """Position of the first condition that holds, or None."""
-        mask = self.candidates(facts)
+        mask = self.everything
+        for name, lookup in self.lookups:  # candidates(), inlined: this runs several times per decision
+            mask &= lookup(facts[name])
         residual = self.residual
         while mask:
             low = mask & -mask

@@ -150,7 +150,7 @@ class Policy:
     def facts_of(self, complaint: object) -> tuple[dict[str, FactValue], dict[str, Any]]:
         """Read and check a complaint, then add derived facts. Raises ``ComplaintError``."""
         values, envelope = self._facts(complaint)
-        return values, envelope.__dict__
+        return values, envelope._asdict()
 
     def _facts(self, complaint: object) -> tuple[dict[str, FactValue], Envelope]:
         values, envelope = self._read(complaint)
