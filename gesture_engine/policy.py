@@ -59,7 +59,7 @@ class Policy:
     """A validated, compiled policy. Immutable and safe to share across threads."""
 
     __slots__ = ("_c", "_collect", "_collect_index", "_default", "_derive", "_finite_reads", "_first", "_first_index", "_memo",
-                 "_read", "_reads", "_ref")
+                 "_quotes", "_read", "_reads", "_ref")
 
     def __init__(self, compiled: CompiledPolicy) -> None:
         self._c = compiled
@@ -67,6 +67,12 @@ class Policy:
         self._default = next(r for r in compiled.rules if r.hit == "default")
         self._collect = tuple(r for r in compiled.rules if r.hit == "collect")
         self._reads = {r.id: r.when.facts_used() for r in compiled.rules}
+        # rules whose rationale quotes only level/enum facts (finitely many sentences): the facts it quotes
+        self._quotes = {
+            r.index: names for r in compiled.rules if r.rationale is not None
+            for names in [tuple(text for is_fact, text in r.rationale.parts if is_fact)]
+            if all(compiled.all_facts[name].finite for name in names)
+        }
         self._finite_reads = frozenset(
             r.index for r in compiled.rules if all(compiled.all_facts[name].finite for name in self._reads[r.id])
         )
@@ -196,8 +202,7 @@ class Policy:
         trace = self._full_trace(values, fired[0]) if full_trace else tuple([self._trace(rule, values, True) for rule in fired])
         reasons = outcome.reasons
         if reasons is None:
-            reasons = tuple([rule.rationale.render(values) if rule.rationale else rule.description or f"rule {rule.id} applies"
-                             for rule in fired])
+            reasons = tuple([self._reason(rule, values) for rule in fired])
         received = envelope.received_at
         return _new_decision({
             "complaint_id": envelope.complaint_id,
@@ -228,6 +233,19 @@ class Policy:
         if found is None:
             entry = {"rule": rule.id, "hit": rule.hit, "fired": fired, "facts": {name: values[name] for name in reads}}
             found = self._memo.keep(self._memo.traces, key, _new_trace(entry))
+        return found
+
+    def _reason(self, rule: Rule, values: Mapping[str, FactValue]) -> str:
+        template = rule.rationale
+        if template is None:
+            return rule.description or f"rule {rule.id} applies"
+        names = self._quotes.get(rule.index)
+        if names is None:  # it quotes a number: sentences rarely repeat
+            return template.render(values)
+        key = (rule.index, *[values[name] for name in names])
+        found = self._memo.reasons.get(key)
+        if found is None:
+            found = self._memo.keep(self._memo.reasons, key, template.render(values))
         return found
 
     def _full_trace(self, values: Mapping[str, FactValue], primary: Rule) -> tuple[RuleTrace, ...]:
@@ -364,12 +382,13 @@ class _Memo:
     """
 
     LIMIT = 4096
-    __slots__ = ("outcomes", "priced", "traces")
+    __slots__ = ("outcomes", "priced", "reasons", "traces")
 
     def __init__(self) -> None:
         self.outcomes: dict[Any, _Outcome] = {}
         self.priced: dict[Any, tuple[Money, tuple[BudgetStep, ...], str, Approval]] = {}
         self.traces: dict[tuple[Any, ...], RuleTrace] = {}
+        self.reasons: dict[tuple[Any, ...], str] = {}
 
     def keep(self, cache: dict[Any, _V], key: Any, value: _V) -> _V:
         if len(cache) >= self.LIMIT:
