@@ -26,6 +26,25 @@ def _integer(text: str) -> int:
     return int(text)
 
 
+class _RepeatedKeys(ValueError):
+    def __init__(self, keys: list[str]) -> None:
+        super().__init__("repeated keys")
+        self.keys = keys
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object's members as a dict, refusing a key given twice (most parsers keep the last silently)."""
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        raise _RepeatedKeys([key for key, _ in pairs if key in seen or seen.add(key)])  # type: ignore[func-returns-value]
+    return result
+
+
+# Built once: ``json.loads`` with options builds a new decoder on every call, which costs more than decoding.
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=_integer, parse_constant=_refuse_constant, object_pairs_hook=_unique)
+
+
 def parse_complaint_json(data: bytes | str, source: str = "<complaint>") -> Any:
     """Parse one JSON complaint. Floats become ``Decimal`` so money keeps every digit."""
     if isinstance(data, bytes):
@@ -33,24 +52,15 @@ def parse_complaint_json(data: bytes | str, source: str = "<complaint>") -> Any:
             data = data.decode("utf-8-sig")  # a leading byte-order mark is harmless; drop it
         except UnicodeDecodeError as exc:
             raise ComplaintError([FieldProblem(source, f"is not valid UTF-8 (byte {exc.start})")]) from None
-    repeated: list[str] = []
-
-    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        result = dict(pairs)
-        if len(result) != len(pairs):
-            seen: set[str] = set()
-            repeated.extend(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
-        return result
-
     try:
-        parsed = json.loads(data, parse_float=Decimal, parse_int=_integer, parse_constant=_refuse_constant, object_pairs_hook=unique)
+        return _DECODER.decode(data)
     except json.JSONDecodeError as exc:
         where = f"{source}:{exc.lineno}:{exc.colno}"
         raise ComplaintError([FieldProblem(where, f"invalid JSON: {exc.msg}")]) from None
     except RecursionError:
         raise ComplaintError([FieldProblem(source, "invalid JSON: nested too deeply")]) from None
+    except _RepeatedKeys as exc:
+        raise ComplaintError([FieldProblem(ascii(key)[1:-1], "appears more than once in one JSON object; send it once")
+                              for key in exc.keys]) from None
     except ValueError as exc:
         raise ComplaintError([FieldProblem(source, f"invalid JSON: {exc}")]) from None
-    if repeated:
-        raise ComplaintError([FieldProblem(ascii(key)[1:-1], "appears more than once in one JSON object; send it once") for key in repeated])
-    return parsed
