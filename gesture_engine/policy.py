@@ -281,10 +281,9 @@ class Policy:
         budget = outcome.fired[0].budget
         key: Any = outcome.key
         if budget is not None:  # nothing to spend means the same parts for everyone with this outcome
-            key = (key, *[values[name] for name in budget.reads])
-            goodwill = self._c.limits.goodwill_fact
-            if goodwill is not None:
-                key += (values[goodwill],)
+            reads = budget.reads if self._c.limits.goodwill_fact is None else (*budget.reads, self._c.limits.goodwill_fact)
+            # money is keyed by its text: 80 and 80.00 are equal Decimals but are written differently in the steps
+            key = (key, *[str(value) if value.__class__ is Decimal else value for value in [values[name] for name in reads]])
         found = self._memo.priced.get(key)
         if found is None:
             amount, steps = compute_budget(budget, values, self._c.limits)

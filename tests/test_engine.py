@@ -153,3 +153,13 @@ def test_zero_decimal_currency_rounds_to_whole_units(write_policy: Callable[...,
     text = MINIMAL.replace("currency: USD", "currency: JPY").replace("budget: 40", "budget: 40.6")
     d = load_policy(write_policy(text)).decide({"severity": "high"})
     assert str(d.budget.amount) == "41" and d.budget.currency == "JPY"
+
+
+def test_cached_parts_never_leak_between_equal_but_differently_written_amounts(default_policy: Policy) -> None:
+    base = {"severity": "high", "channel": "email", "customer_value": 3000}
+    first = default_policy.decide({**base, "order_value": "80"})
+    second = default_policy.decide({**base, "order_value": "80.00"})
+    assert "10% of order_value 80)" in first.budget_summary
+    assert "10% of order_value 80.00)" in second.budget_summary
+    fresh = load_policy().decide({**base, "order_value": "80.00"})
+    assert fresh.model_dump_json() == second.model_dump_json()
