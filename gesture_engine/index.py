@@ -105,6 +105,7 @@ class FirstHitIndex:
                 self.residual[i] = condition.holds
             for name, part in parts:
                 by_fact.setdefault(name, {}).setdefault(i, []).append(part)
+        self.residual_bits = sum(1 << i for i in self.residual)
         self.lookups: tuple[tuple[str, Lookup], ...] = tuple(
             (name, self._lookup(facts[name], parts)) for name, parts in by_fact.items()
         )
@@ -149,23 +150,32 @@ class FirstHitIndex:
         return lambda value: table.get(value, other)
 
     def _numeric_masks(self, cells: _NumericCells, name: str, parts: list[tuple[int, Condition]], free: int) -> list[int]:
-        """Per-cell bitsets: interval parts by a sweep of start/end events, others cell by cell."""
+        """Per-cell bitsets: interval parts by a sweep of start/end events, others cell by cell.
+
+        Neighbouring cells with the same bits share one int, which halves the memory of a large index.
+        """
         count = len(cells)
         flips = [0] * (count + 1)
-        masks = [free] * count
+        extra: dict[int, int] = {}
         for i, part in parts:
             span = cells.span(part)
             if span is None:
                 for cell in range(count):
                     if part.holds({name: cells.representative(cell)}):
-                        masks[cell] |= 1 << i
+                        extra[cell] = extra.get(cell, 0) | 1 << i
             elif span[0] <= span[1]:
                 flips[span[0]] ^= 1 << i
                 flips[span[1] + 1] ^= 1 << i
-        running = 0
+        masks: list[int] = []
+        running, current, previous_extra = 0, free, 0
         for cell in range(count):
-            running ^= flips[cell]
-            masks[cell] |= running
+            flip, bits = flips[cell], extra.get(cell, 0)
+            if flip:
+                running ^= flip
+            if flip or bits or previous_extra:
+                current = free | running | bits
+            masks.append(current)
+            previous_extra = bits
         return masks
 
     def candidates(self, facts: Facts) -> int:
@@ -192,16 +202,21 @@ class FirstHitIndex:
             mask ^= low
         return None
 
+    def holding(self, facts: Facts) -> int:
+        """Bitset of every condition that holds (bit i for condition i)."""
+        mask = self.candidates(facts)
+        if self.residual_bits & mask:
+            for position, check in self.residual.items():
+                if mask >> position & 1 and not check(facts):
+                    mask &= ~(1 << position)
+        return mask
+
     def all(self, facts: Facts) -> Iterator[int]:
         """Positions of every condition that holds, in order."""
-        mask = self.candidates(facts)
-        residual = self.residual
+        mask = self.holding(facts)
         while mask:
             low = mask & -mask
-            position = low.bit_length() - 1
-            check = residual.get(position)
-            if check is None or check(facts):
-                yield position
+            yield low.bit_length() - 1
             mask ^= low
 
 

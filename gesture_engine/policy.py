@@ -268,7 +268,7 @@ class Policy:
         position = self._first_index.first(facts)
         key: Any = -1 if position is None else position
         if self._collect:
-            key = (key, *self._collect_index.all(facts))
+            key = (key, self._collect_index.holding(facts))
         outcome = self._memo.outcomes.get(key)
         if outcome is None:
             primary = self._default if position is None else self._first[position]
