@@ -51,7 +51,7 @@ def decide_payload(policy: Policy, line: int, payload: Payload) -> str:
     try:
         csv_row = isinstance(payload, dict)
         complaint: Any = policy.complaint_from_text(payload) if csv_row else parse_complaint_json(payload, f"line {line}")  # type: ignore[arg-type]
-        return policy.decide(complaint).model_dump_json()
+        return policy.decide_json(complaint)
     except ComplaintError as error:
         return error_record(line, error)
     except UnicodeDecodeError:

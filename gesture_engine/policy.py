@@ -7,13 +7,16 @@ shared mutable state, so one ``Policy`` can serve many threads at once.
 from __future__ import annotations
 
 import gc
+import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
+
+from pydantic import TypeAdapter
 
 from .budget import compute_budget, summarize
 from .compiler import Catalog, CompiledPolicy, Derived, Rule, compile_policy
@@ -30,6 +33,21 @@ _new_decision = builder(Decision)
 _new_trace = builder(RuleTrace)
 _new_money = builder(Money)
 _new_approval = builder(Approval)
+_Priced = tuple[Money, tuple[BudgetStep, ...], str, Approval, str, str]
+"""Budget, steps, summary and approval, with the JSON of the first three and of the approval."""
+_STEPS: TypeAdapter[tuple[BudgetStep, ...]] = TypeAdapter(tuple[BudgetStep, ...])
+_GESTURES: TypeAdapter[tuple[Gesture, ...]] = TypeAdapter(tuple[Gesture, ...])
+_DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
+
+
+def _money_text(value: object) -> str:
+    if isinstance(value, Decimal):
+        return str(value)  # as pydantic writes Decimal: a string of its digits
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_money_text).encode
+"""JSON as pydantic writes it for strings, ints, bools, None, Decimal; floats are checked by the caller."""
 
 
 def load_policy(path: str | os.PathLike[str] | None = None, *, max_file_bytes: int = MAX_FILE_BYTES) -> Policy:
@@ -62,7 +80,7 @@ class Policy:
     """A validated, compiled policy. Immutable and safe to share across threads."""
 
     __slots__ = ("_c", "_collect", "_collect_index", "_default", "_derive", "_finite_reads", "_first", "_first_index", "_memo",
-                 "_quotes", "_read", "_reads", "_ref")
+                 "_quotes", "_read", "_reads", "_ref", "_ref_json")
 
     def __init__(self, compiled: CompiledPolicy) -> None:
         self._c = compiled
@@ -80,6 +98,7 @@ class Policy:
             r.index for r in compiled.rules if all(compiled.all_facts[name].finite for name in self._reads[r.id])
         )
         self._ref = PolicyRef(name=compiled.name, version=compiled.version, fingerprint=compiled.fingerprint)
+        self._ref_json = self._ref.model_dump_json()
         self._read = ComplaintReader(compiled.facts, {d.fact.name: d.fact for d in compiled.derived})
         self._derive = tuple(
             (d.fact.name, FirstHitIndex([c for c, _ in d.rows], compiled.all_facts), tuple(v for _, v in d.rows), d.default)
@@ -201,7 +220,7 @@ class Policy:
         values, envelope = self._facts(complaint)
         outcome = self._outcome(values)
         fired = outcome.fired
-        money, steps, summary, approval = self._priced(outcome, values)
+        money, steps, summary, approval, _, _ = self._priced(outcome, values)
         trace = self._full_trace(values, fired[0]) if full_trace else tuple([self._trace(rule, values, True) for rule in fired])
         reasons = outcome.reasons
         if reasons is None:
@@ -227,6 +246,28 @@ class Policy:
             "policy": self._ref,
         })
 
+    def decide_json(self, complaint: Mapping[str, Any]) -> str:
+        """``decide(complaint).model_dump_json()``, byte for byte, assembled from JSON pieces cached with
+        the parts they render: about twice as fast, which is what batches and replays need."""
+        values, envelope = self._facts(complaint)
+        outcome = self._outcome(values)
+        fired = outcome.fired
+        priced = self._priced(outcome, values)
+        reasons = outcome.reasons
+        if reasons is None:
+            reasons = tuple([self._reason(rule, values) for rule in fired])
+        facts = _dumps(values)
+        if "e" in facts and any(value.__class__ is float and "e" in repr(value) for value in values.values()):
+            return self.decide(complaint).model_dump_json()  # Python and pydantic write 1e+16 differently
+        received = envelope.received_at
+        respond_by = "null" if received is None else _DATETIME.dump_json(received + timedelta(seconds=outcome.seconds)).decode()
+        traces = ",".join([self._trace_json(rule, values) for rule in fired])
+        return (
+            f'{{"complaint_id":{_dumps(envelope.complaint_id)},"customer_id":{_dumps(envelope.customer_id)},'
+            f'{outcome.json_head},{priced[4]},{outcome.json_within},"respond_by":{respond_by},'
+            f'{priced[5]},"reasons":{_dumps(reasons)},"facts":{facts},"trace":[{traces}],"policy":{self._ref_json}}}'
+        )
+
     def _trace(self, rule: Rule, values: Mapping[str, FactValue], fired: bool) -> RuleTrace:
         reads = self._reads[rule.id]
         if rule.index not in self._finite_reads:  # numbers rarely repeat: caching would only cost
@@ -237,6 +278,12 @@ class Policy:
             entry = {"rule": rule.id, "hit": rule.hit, "fired": fired, "facts": {name: values[name] for name in reads}}
             found = self._memo.keep(self._memo.traces, key, _new_trace(entry))
         return found
+
+    def _trace_json(self, rule: Rule, values: Mapping[str, FactValue]) -> str:
+        """The JSON of ``_trace(rule, values, True)``."""
+        reads = self._reads[rule.id]
+        facts = _dumps({name: values[name] for name in reads})
+        return f'{{"rule":{_dumps(rule.id)},"hit":"{rule.hit}","fired":true,"facts":{facts}}}'
 
     def _reason(self, rule: Rule, values: Mapping[str, FactValue]) -> str:
         template = rule.rationale
@@ -276,7 +323,7 @@ class Policy:
             outcome = self._memo.keep(self._memo.outcomes, key, _Outcome.of(self._c, key, primary, collected))
         return outcome
 
-    def _priced(self, outcome: _Outcome, values: Mapping[str, FactValue]) -> tuple[Money, tuple[BudgetStep, ...], str, Approval]:
+    def _priced(self, outcome: _Outcome, values: Mapping[str, FactValue]) -> _Priced:
         """Budget, its steps and summary, and the approval: reused for equal outcome and budget inputs."""
         budget = outcome.fired[0].budget
         key: Any = outcome.key
@@ -288,7 +335,11 @@ class Policy:
         if found is None:
             amount, steps = compute_budget(budget, values, self._c.limits)
             money = _new_money({"amount": amount, "currency": self._c.currency})
-            found = self._memo.keep(self._memo.priced, key, (money, steps, summarize(steps), self._approval(amount, outcome)))
+            summary, approval = summarize(steps), self._approval(amount, outcome)
+            budget_json = (f'"budget":{money.model_dump_json()},"budget_steps":{_STEPS.dump_json(steps).decode()},'
+                           f'"budget_summary":{_dumps(summary)}')
+            approval_json = f'"approval":{approval.model_dump_json()}'
+            found = self._memo.keep(self._memo.priced, key, (money, steps, summary, approval, budget_json, approval_json))
         return found
 
     def _approval(self, amount: Decimal, outcome: _Outcome) -> Approval:
@@ -348,7 +399,8 @@ from .explain import explain as _explain  # noqa: E402
 class _Outcome:
     """What a combination of fired rules decides regardless of the amounts: built once per combination."""
 
-    __slots__ = ("action", "action_label", "fired", "gestures", "key", "reasons", "respond_within", "seconds")
+    __slots__ = ("action", "action_label", "fired", "gestures", "json_head", "json_within", "key", "reasons", "respond_within",
+                 "seconds")
 
     def __init__(self, key: Any, fired: tuple[Rule, ...], action: str, action_label: str, gestures: tuple[Gesture, ...],
                  seconds: int) -> None:
@@ -359,6 +411,9 @@ class _Outcome:
         self.gestures = gestures
         self.seconds = seconds
         self.respond_within = format_duration(seconds)
+        self.json_head = (f'"action":{_dumps(action)},"action_label":{_dumps(action_label)},"rule":{_dumps(fired[0].id)},'
+                          f'"gestures":{_GESTURES.dump_json(gestures).decode()}')
+        self.json_within = f'"respond_within":"{self.respond_within}","respond_within_seconds":{seconds}'
         # reasons that interpolate no facts are the same for every decision with this outcome
         static = all(rule.rationale is None or rule.rationale.static for rule in fired)
         self.reasons = tuple(rule.rationale.render({}) if rule.rationale else rule.description or f"rule {rule.id} applies"
@@ -388,7 +443,7 @@ class _Memo:
 
     def __init__(self) -> None:
         self.outcomes: dict[Any, _Outcome] = {}
-        self.priced: dict[Any, tuple[Money, tuple[BudgetStep, ...], str, Approval]] = {}
+        self.priced: dict[Any, _Priced] = {}
         self.traces: dict[tuple[Any, ...], RuleTrace] = {}
         self.reasons: dict[tuple[Any, ...], str] = {}
 
