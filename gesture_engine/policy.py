@@ -46,8 +46,21 @@ def _money_text(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_money_text).encode
-"""JSON as pydantic writes it for strings, ints, bools, None, Decimal; floats are checked by the caller."""
+_encode_text = json.encoder.encode_basestring  # a quoted JSON string, non-ASCII kept as is (as pydantic writes it)
+_make_encoder = getattr(json.encoder, "c_make_encoder", None)  # the C encoder behind json.dumps, when compiled in
+_encode_tree = None if _make_encoder is None else _make_encoder(None, _money_text, _encode_text, None, ":", ",", False, False, True)
+
+
+def _dumps(value: object) -> str:
+    """JSON as pydantic writes strings, ints, bools, None, Decimal and containers of them; floats are
+    checked by the caller. The encoder is built once: ``json.dumps`` builds one per call."""
+    if value is None:
+        return "null"
+    if value.__class__ is str:
+        return _encode_text(value)
+    if _encode_tree is None:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_money_text)
+    return "".join(_encode_tree(value, 0))
 
 
 def load_policy(path: str | os.PathLike[str] | None = None, *, max_file_bytes: int = MAX_FILE_BYTES) -> Policy:
