@@ -15,14 +15,23 @@ import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from typing import IO, Any
 
 from .errors import ComplaintError, FieldProblem, PolicyError, Problem
 from .inputs import parse_complaint_json
 from .policy import Policy, load_policy
 
-Payload = bytes | dict[str, str]
-"""One complaint as read: a JSON line (bytes) or a CSV row (column -> text)."""
+
+@dataclass(frozen=True)
+class BadRow:
+    """A CSV row that cannot be a complaint (more or fewer fields than the header)."""
+
+    message: str
+
+
+Payload = bytes | dict[str, str] | BadRow
+"""One complaint as read: a JSON line (bytes), a CSV row (column -> text), or a row that is broken."""
 
 CHUNK = 2000
 """Complaints per task sent to a worker: large enough to amortise the hand-over, small enough to stream."""
@@ -31,10 +40,15 @@ CHUNK = 2000
 def read_records(stream: IO[bytes], fmt: str = "jsonl") -> Iterator[tuple[int, Payload]]:
     """``(line number, payload)`` for each complaint in ``stream``; blank JSONL lines are skipped."""
     if fmt == "csv":
-        text = io.TextIOWrapper(stream, encoding="utf-8", errors="strict", newline="")
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
         reader = csv.DictReader(text)
         for row in reader:
-            yield reader.line_num, {k: v for k, v in row.items() if k is not None and v not in (None, "")}
+            if None in row:
+                yield reader.line_num, BadRow(f"more fields than the {len(reader.fieldnames or [])} columns of the header")
+            elif any(value is None for value in row.values()):
+                yield reader.line_num, BadRow("fewer fields than the header")
+            else:  # an empty cell leaves the fact out, so its default applies
+                yield reader.line_num, {k.strip(): v.strip() for k, v in row.items() if v.strip()}
         return
     for number, line in enumerate(stream, 1):
         if line.strip():
@@ -48,6 +62,8 @@ def error_record(line: int, error: ComplaintError) -> str:
 
 def decide_payload(policy: Policy, line: int, payload: Payload) -> str:
     """One output line: the decision JSON, or an error record."""
+    if isinstance(payload, BadRow):
+        return error_record(line, ComplaintError([FieldProblem(f"line {line}", payload.message)]))
     try:
         csv_row = isinstance(payload, dict)
         complaint: Any = policy.complaint_from_text(payload) if csv_row else parse_complaint_json(payload, f"line {line}")  # type: ignore[arg-type]

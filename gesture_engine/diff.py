@@ -9,8 +9,6 @@ decisions that changed, the action transitions and the budget delta, in Decimal.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from .batch import BadRow, format_of, read_records
 from .budget import BudgetSpec, Lookup
 from .compiler import Catalog, Derived, Rule, Template
 from .conditions import Condition, Group, Test, describe, show
@@ -320,51 +319,33 @@ class BadLine:
 
 
 def read_replay(path: str | Path) -> Iterator[Record | BadLine]:
-    """Complaints from a ``.jsonl`` (one JSON object a line) or ``.csv`` file (columns are fact names).
+    """Complaints from a ``.jsonl`` (one JSON object a line) or ``.csv`` file (columns are fact names),
+    read by the same streaming reader as ``gesture decide --batch``.
 
     Raises ``OSError`` when the file cannot be read; bad lines are yielded, not raised.
     """
     source = Path(path)
-    if source.suffix.lower() == ".csv":
-        yield from _read_csv(source)
-    else:
-        yield from _read_jsonl(source)
+    with source.open("rb") as handle:
+        for number, payload in read_records(handle, format_of(source)):
+            if isinstance(payload, BadRow):
+                yield BadLine(number, payload.message)
+            elif isinstance(payload, dict):
+                yield Record(_label(payload, f"row {number}"), payload, text_fields=True)
+            else:
+                try:
+                    data = parse_complaint_json(payload, f"line {number}")
+                except ComplaintError as error:
+                    yield BadLine(number, "; ".join(p.message for p in error.problems))
+                    continue
+                if not isinstance(data, dict):
+                    yield BadLine(number, "expected a JSON object")
+                    continue
+                yield Record(_label(data, f"line {number}"), data)
 
 
 def _label(data: Mapping[str, Any], fallback: str) -> str:
     ident = data.get("complaint_id")
     return str(ident) if isinstance(ident, (str, int)) and not isinstance(ident, bool) and str(ident) else fallback
-
-
-def _read_jsonl(path: Path) -> Iterator[Record | BadLine]:
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, 1):
-            if not raw.strip():
-                continue
-            try:
-                data = parse_complaint_json(raw, f"line {number}")
-            except ComplaintError as error:
-                yield BadLine(number, "; ".join(p.message for p in error.problems))
-                continue
-            if not isinstance(data, dict):
-                yield BadLine(number, "expected a JSON object")
-                continue
-            yield Record(_label(data, f"line {number}"), data)
-
-
-def _read_csv(path: Path) -> Iterator[Record | BadLine]:
-    text = path.read_text(encoding="utf-8-sig", errors="strict")
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    for row in reader:
-        number = reader.line_num
-        if None in row:
-            yield BadLine(number, f"more fields than the {len(reader.fieldnames or [])} columns of the header")
-            continue
-        if any(value is None for value in row.values()):
-            yield BadLine(number, "fewer fields than the header")
-            continue
-        data = {str(k).strip(): str(v).strip() for k, v in row.items()}
-        yield Record(_label(data, f"row {number}"), data, text_fields=True)
 
 
 @dataclass(frozen=True)

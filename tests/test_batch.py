@@ -69,3 +69,11 @@ def test_cli_batch_rejects_mixed_modes(tmp_path: Path) -> None:
     assert result.exit_code == 2
     result = CliRunner().invoke(cli, ["decide", "--severity", "low", "--channel", "email", "--workers", "2"])
     assert result.exit_code == 2
+
+
+def test_ragged_csv_rows_are_error_records_not_silently_trimmed(default_policy: Policy) -> None:
+    data = "severity,channel\nlow,email,extra\nhigh\n\ufeffmedium,chat\n".encode()
+    out = [json.loads(line) for line in decide_records(default_policy, read_records(io.BytesIO(b"\xef\xbb\xbf" + data), "csv"))]
+    assert out[0]["problems"][0]["message"] == "more fields than the 2 columns of the header"
+    assert out[1]["problems"][0]["message"] == "fewer fields than the header"
+    assert out[2]["line"] == 4 and out[2]["problems"][0]["field"] == "severity"  # a stray BOM mid-file is data
