@@ -82,9 +82,8 @@ def format_path(path: PathKey) -> str:
 class _Builder:
     """Turns a stream of YAML events into data, recording locations and refusing unsafe input."""
 
-    def __init__(self, file: str, detailed: bool = True) -> None:
+    def __init__(self, file: str) -> None:
         self.file = file
-        self.detailed = detailed
         self.locations: dict[PathKey, Location] = {}
         self.problems: list[Problem] = []
         self.anchors: dict[str, tuple[Any, int]] = {}
@@ -145,7 +144,6 @@ class _Builder:
         mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
         ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
         plain_text = _plain_text
-        detailed = self.detailed
 
         for event in events:
             kind = event.__class__
@@ -167,19 +165,16 @@ class _Builder:
                 if self.nodes > MAX_NODES:
                     self.fail(event.start_mark, (), f"more than {MAX_NODES} values; split the policy or simplify it", "yaml-size")
                     return None
-                # where the new value goes: its path (skipped for scalars when not locating them), and
-                # whether it is a mapping key
-                need_path = detailed or kind is mapping_start or kind is sequence_start
+                # where the new value goes: its path, and whether it is a mapping key
                 if stack:
                     top = stack[-1]
                     parent, base = top[0], top[1]
                     if parent.__class__ is list:
-                        at_key = False
-                        path = (*base, len(parent)) if need_path else base
+                        at_key, path = False, (*base, len(parent))
                     else:
                         key = top[2]
                         at_key = key is _NO_KEY
-                        path = (*base, key) if need_path and key.__class__ is str else base
+                        path = (*base, key) if key.__class__ is str else base
                 else:
                     at_key, path = False, ()
                 mark = event.start_mark
@@ -191,7 +186,7 @@ class _Builder:
                         value = int(text)  # what the resolver would say, without asking it
                     else:
                         value = self.scalar(event, path)
-                    if detailed and not at_key:
+                    if not at_key:
                         locations[path] = Location(file, mark.line + 1, mark.column + 1)
                     if event.anchor:
                         self.anchors[event.anchor] = (value, 1)
@@ -208,7 +203,7 @@ class _Builder:
                         limit = MAX_ALIAS_NODES if self.alias_nodes > MAX_ALIAS_NODES else MAX_NODES
                         self.fail(mark, path, f"aliases expand to more than {limit} values", "yaml-size")
                         return None
-                    if detailed and not at_key:
+                    if not at_key:
                         locations[path] = Location(file, mark.line + 1, mark.column + 1)
                 else:  # a mapping or list opens
                     if at_key:
@@ -288,13 +283,9 @@ def _short(tag: str) -> str:
 _DUPLICATE: Any = _Sentinel()
 
 
-def parse_yaml(text: str, file: str, detailed: bool = True) -> Document:
-    """Parse one YAML document; raise ``PolicyError`` on any syntax or safety problem.
-
-    ``detailed=False`` records where mappings and lists start but not every scalar: a third faster,
-    for loading policies that are expected to be valid (see ``load_policy``).
-    """
-    builder = _Builder(file, detailed)
+def parse_yaml(text: str, file: str) -> Document:
+    """Parse one YAML document; raise ``PolicyError`` on any syntax or safety problem."""
+    builder = _Builder(file)
     parser = _Loader(text)
     try:
         data = builder.build(iter(parser.get_event, None))  # events straight from the C parser
@@ -310,7 +301,7 @@ def parse_yaml(text: str, file: str, detailed: bool = True) -> Document:
     return Document(data, builder.locations, file)
 
 
-def read_yaml_file(path: Path, max_file_bytes: int = MAX_FILE_BYTES, detailed: bool = True) -> Document:
+def read_yaml_file(path: Path, max_file_bytes: int = MAX_FILE_BYTES) -> Document:
     """Read and parse one policy file, refusing oversized, undecodable or empty files."""
     name = os.fspath(path)
     try:
@@ -325,7 +316,7 @@ def read_yaml_file(path: Path, max_file_bytes: int = MAX_FILE_BYTES, detailed: b
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise PolicyError([Problem(name, line, 1, "", "file is not valid UTF-8", "file-encoding")]) from None
-    document = parse_yaml(text, name, detailed)
+    document = parse_yaml(text, name)
     if document.data is None:
         raise PolicyError([Problem(name, 1, 1, "", "file is empty", "file-empty")])
     if not isinstance(document.data, dict):
@@ -347,12 +338,12 @@ def policy_files(directory: Path) -> list[Path]:
     )
 
 
-def read_policy_source(path: Path, max_file_bytes: int = MAX_FILE_BYTES, detailed: bool = True) -> Document:
+def read_policy_source(path: Path, max_file_bytes: int = MAX_FILE_BYTES) -> Document:
     """Read a policy file, or merge a policy directory into one document (see docs/policy-format.md)."""
     if not path.exists():
         raise PolicyError([Problem(os.fspath(path), 1, 1, "", "no such file or directory", "file-read")])
     if not path.is_dir():
-        return read_yaml_file(path, max_file_bytes, detailed)
+        return read_yaml_file(path, max_file_bytes)
     files = policy_files(path)
     if not files:
         raise PolicyError([Problem(os.fspath(path), 1, 1, "", "directory holds no *.yaml policy files", "file-empty")])
@@ -360,7 +351,7 @@ def read_policy_source(path: Path, max_file_bytes: int = MAX_FILE_BYTES, detaile
     problems: list[Problem] = []
     for file in files:
         try:
-            documents.append(read_yaml_file(file, max_file_bytes, detailed))
+            documents.append(read_yaml_file(file, max_file_bytes))
         except PolicyError as exc:
             problems.extend(exc.problems)
     if problems:

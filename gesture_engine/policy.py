@@ -21,7 +21,7 @@ from pydantic import TypeAdapter
 from .budget import compute_budget, summarize
 from .compiler import Catalog, CompiledPolicy, Derived, Rule, compile_policy
 from .durations import format_duration
-from .errors import ComplaintError, PolicyError
+from .errors import ComplaintError
 from .facts import ComplaintReader, Envelope, Fact, FactValue, parse_fact_text
 from .index import FirstHitIndex
 from .loader import MAX_FILE_BYTES, read_policy_source
@@ -70,10 +70,7 @@ def load_policy(path: str | os.PathLike[str] | None = None, *, max_file_bytes: i
     """
     source = Path(path) if path is not None else default_policy_path()
     with _collector_paused():
-        try:  # most policies are valid: read them without noting where every scalar is...
-            return Policy(compile_policy(read_policy_source(source, max_file_bytes, detailed=False)))
-        except PolicyError:  # ...and read a broken one again, to locate each problem exactly
-            return Policy(compile_policy(read_policy_source(source, max_file_bytes)))
+        return Policy(compile_policy(read_policy_source(source, max_file_bytes)))
 
 
 @contextmanager
