@@ -145,8 +145,34 @@ class _Builder:
         ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
         plain_text = _plain_text
 
+        resolved_first = _RESOLVED_BY_FIRST_CHARACTER
         for event in events:
             kind = event.__class__
+            # Fast path for most of a policy: a plain word (no tag, anchor or type to resolve) inside an
+            # open mapping or list. Anything else takes the general path below.
+            if kind is scalar_event and stack and event.implicit[0] and event.tag is None and not event.anchor and self.nodes < MAX_NODES:
+                text = event.value
+                if text and text[0] not in resolved_first:
+                    top = stack[-1]
+                    parent = top[0]
+                    self.nodes += 1
+                    if parent.__class__ is list:
+                        mark = event.start_mark
+                        locations[(*top[1], len(parent))] = Location(file, mark.line + 1, mark.column + 1)
+                        parent.append(text)
+                        continue
+                    key = top[2]
+                    if key is _NO_KEY:  # the word is a key
+                        if text not in parent:
+                            top[2], top[3] = text, event.start_mark
+                            continue
+                    elif key is not _DUPLICATE:
+                        mark = event.start_mark
+                        locations[(*top[1], key)] = Location(file, mark.line + 1, mark.column + 1)
+                        parent[key] = text
+                        top[2] = _NO_KEY
+                        continue
+                    self.nodes -= 1  # a duplicate key, or the value of one: let the general path report it
             if kind is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
