@@ -14,7 +14,7 @@ evaluating the rules one by one.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -202,22 +202,28 @@ class FirstHitIndex:
             mask ^= low
         return None
 
-    def holding(self, facts: Facts) -> int:
-        """Bitset of every condition that holds (bit i for condition i)."""
-        mask = self.candidates(facts)
-        if self.residual_bits & mask:
-            for position, check in self.residual.items():
-                if mask >> position & 1 and not check(facts):
-                    mask &= ~(1 << position)
-        return mask
-
-    def all(self, facts: Facts) -> Iterator[int]:
-        """Positions of every condition that holds, in order."""
-        mask = self.holding(facts)
-        while mask:
-            low = mask & -mask
-            yield low.bit_length() - 1
-            mask ^= low
+    def first_and_holding(self, facts: Facts, split: int) -> tuple[int | None, int]:
+        """For conditions ``[0, split)`` read first-hit and ``[split, n)`` read as add-ons, in one pass:
+        the position of the first of the former that holds (or None), and the bitset of the latter that
+        hold (bit i for condition ``split + i``)."""
+        mask = self.everything
+        for name, lookup in self.lookups:
+            mask &= lookup(facts[name])
+        residual = self.residual
+        rest = mask >> split
+        if rest & (self.residual_bits >> split):
+            for position, check in residual.items():
+                if position >= split and rest >> (position - split) & 1 and not check(facts):
+                    rest &= ~(1 << (position - split))
+        first = mask & ((1 << split) - 1)
+        while first:
+            low = first & -first
+            position = low.bit_length() - 1
+            holds = residual.get(position)
+            if holds is None or holds(facts):
+                return position, rest
+            first ^= low
+        return None, rest
 
 
 def _is_conjunction(condition: Condition) -> bool:

@@ -89,7 +89,7 @@ def _collector_paused() -> Iterator[None]:
 class Policy:
     """A validated, compiled policy. Immutable and safe to share across threads."""
 
-    __slots__ = ("_c", "_collect", "_collect_index", "_default", "_derive", "_finite_reads", "_first", "_first_index", "_memo",
+    __slots__ = ("_c", "_collect", "_default", "_derive", "_finite_reads", "_first", "_index", "_memo",
                  "_quotes", "_read", "_reads", "_ref", "_ref_json")
 
     def __init__(self, compiled: CompiledPolicy) -> None:
@@ -114,8 +114,8 @@ class Policy:
             (d.fact.name, FirstHitIndex([c for c, _ in d.rows], compiled.all_facts), tuple(v for _, v in d.rows), d.default)
             for d in compiled.derived
         )
-        self._first_index = FirstHitIndex([r.when for r in self._first], compiled.all_facts)
-        self._collect_index = FirstHitIndex([r.when for r in self._collect], compiled.all_facts)
+        # one index over first-hit rules, then add-ons: both answered by one pass over the facts
+        self._index = FirstHitIndex([r.when for r in (*self._first, *self._collect)], compiled.all_facts)
         self._memo = _Memo()
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -322,14 +322,12 @@ class Policy:
     # Decision parts that depend on few inputs are built once and reused: they are immutable.
     def _outcome(self, facts: Mapping[str, FactValue]) -> _Outcome:
         """Match through the indexes; the outcome of each combination of fired rules is built once."""
-        position = self._first_index.first(facts)
-        key: Any = -1 if position is None else position
-        if self._collect:
-            key = (key, self._collect_index.holding(facts))
+        position, holding = self._index.first_and_holding(facts, len(self._first))
+        key = (-1 if position is None else position, holding)
         outcome = self._memo.outcomes.get(key)
         if outcome is None:
             primary = self._default if position is None else self._first[position]
-            collected = tuple(self._collect[i] for i in self._collect_index.all(facts))
+            collected = tuple(rule for i, rule in enumerate(self._collect) if holding >> i & 1)
             outcome = self._memo.keep(self._memo.outcomes, key, _Outcome.of(self._c, key, primary, collected))
         return outcome
 
