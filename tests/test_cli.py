@@ -98,8 +98,11 @@ def test_schema_command_prints_json() -> None:
         assert code == 0 and json.loads(out)["$schema"].endswith("2020-12/schema")
 
 
-def test_every_command_has_help_with_an_example() -> None:
+def test_every_command_has_help_with_an_example_and_is_documented() -> None:
+    root = Path(__file__).resolve().parent.parent
+    docs = "\n".join(p.read_text(encoding="utf-8") for p in [root / "README.md", *sorted((root / "docs").glob("*.md"))])
     for name, command in cli.commands.items():
         code, out, _ = run(name, "--help")
         assert code == 0 and "Example" in out, name
         assert command.help and command.help.strip(), name
+        assert f"gesture {name}" in docs, f"`gesture {name}` is not in README.md or docs/"
