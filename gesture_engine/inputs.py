@@ -14,6 +14,7 @@ from typing import Any
 from .errors import ComplaintError, FieldProblem
 
 MAX_INTEGER_DIGITS = 400
+_BOM = "\ufeff".encode()
 
 
 def _refuse_constant(name: str) -> Any:
@@ -49,7 +50,7 @@ def parse_complaint_json(data: bytes | str, source: str = "<complaint>") -> Any:
     """Parse one JSON complaint. Floats become ``Decimal`` so money keeps every digit."""
     if isinstance(data, bytes):
         try:
-            data = data.decode("utf-8-sig")  # a leading byte-order mark is harmless; drop it
+            data = (data[3:] if data.startswith(_BOM) else data).decode("utf-8")  # a leading byte-order mark is harmless
         except UnicodeDecodeError as exc:
             raise ComplaintError([FieldProblem(source, f"is not valid UTF-8 (byte {exc.start})")]) from None
     try:

@@ -90,7 +90,7 @@ class Policy:
     """A validated, compiled policy. Immutable and safe to share across threads."""
 
     __slots__ = ("_c", "_collect", "_default", "_derive", "_finite_reads", "_first", "_index", "_memo",
-                 "_quotes", "_read", "_reads", "_ref", "_ref_json")
+                 "_number_facts", "_quotes", "_read", "_reads", "_ref", "_ref_json")
 
     def __init__(self, compiled: CompiledPolicy) -> None:
         self._c = compiled
@@ -104,6 +104,7 @@ class Policy:
             for names in [tuple(text for is_fact, text in r.rationale.parts if is_fact)]
             if all(compiled.all_facts[name].finite for name in names)
         }
+        self._number_facts = tuple(name for name, fact in compiled.all_facts.items() if fact.type == "number")
         self._finite_reads = frozenset(
             r.index for r in compiled.rules if all(compiled.all_facts[name].finite for name in self._reads[r.id])
         )
@@ -266,9 +267,9 @@ class Policy:
         reasons = outcome.reasons
         if reasons is None:
             reasons = tuple([self._reason(rule, values) for rule in fired])
+        if self._number_facts and any(values[name].__class__ is float and "e" in repr(values[name]) for name in self._number_facts):
+            return self.decide(complaint).model_dump_json()  # Python and pydantic write 1e-05 differently
         facts = _dumps(values)
-        if "e" in facts and any(value.__class__ is float and "e" in repr(value) for value in values.values()):
-            return self.decide(complaint).model_dump_json()  # Python and pydantic write 1e+16 differently
         received = envelope.received_at
         respond_by = "null" if received is None else _DATETIME.dump_json(received + timedelta(seconds=outcome.seconds)).decode()
         traces = ",".join([self._trace_json(rule, values) for rule in fired])
@@ -291,8 +292,13 @@ class Policy:
 
     def _trace_json(self, rule: Rule, values: Mapping[str, FactValue]) -> str:
         """The JSON of ``_trace(rule, values, True)``."""
-        reads = self._reads[rule.id]
-        facts = _dumps({name: values[name] for name in reads})
+        if rule.index in self._finite_reads:  # finitely many traces: keep the JSON of each
+            key = (rule.index, *[values[name] for name in self._reads[rule.id]])
+            found = self._memo.trace_json.get(key)
+            if found is None:
+                found = self._memo.keep(self._memo.trace_json, key, self._trace(rule, values, True).model_dump_json())
+            return found
+        facts = _dumps({name: values[name] for name in self._reads[rule.id]})
         return f'{{"rule":{_dumps(rule.id)},"hit":"{rule.hit}","fired":true,"facts":{facts}}}'
 
     def _reason(self, rule: Rule, values: Mapping[str, FactValue]) -> str:
@@ -447,13 +453,14 @@ class _Memo:
     """
 
     LIMIT = 4096
-    __slots__ = ("outcomes", "priced", "reasons", "traces")
+    __slots__ = ("outcomes", "priced", "reasons", "trace_json", "traces")
 
     def __init__(self) -> None:
         self.outcomes: dict[Any, _Outcome] = {}
         self.priced: dict[Any, _Priced] = {}
         self.traces: dict[tuple[Any, ...], RuleTrace] = {}
         self.reasons: dict[tuple[Any, ...], str] = {}
+        self.trace_json: dict[tuple[Any, ...], str] = {}
 
     def keep(self, cache: dict[Any, _V], key: Any, value: _V) -> _V:
         if len(cache) >= self.LIMIT:
