@@ -76,18 +76,25 @@ def decide_payload(policy: Policy, line: int, payload: Payload) -> str:
 
 def decide_records(policy: Policy, records: Iterable[tuple[int, Payload]], *, workers: int = 1) -> Iterator[str]:
     """Decision JSON lines for ``records``, in order; ``workers > 1`` spreads chunks over processes."""
+    for block in decide_blocks(policy, records, workers=workers):
+        yield from block[:-1].split("\n")  # not splitlines(): U+2028 may stand unescaped inside a JSON string
+
+
+def decide_blocks(policy: Policy, records: Iterable[tuple[int, Payload]], *, workers: int = 1) -> Iterator[str]:
+    """Like :func:`decide_records`, as newline-terminated blocks of lines: what a writer wants, and
+    one string per chunk is far cheaper to pass back from a worker process than thousands."""
     if workers <= 1:
         for line, payload in records:
-            yield decide_payload(policy, line, payload)
+            yield decide_payload(policy, line, payload) + "\n"
         return
-    window: deque[Future[list[str]]] = deque()
+    window: deque[Future[str]] = deque()
     with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(policy.source, policy.fingerprint)) as pool:
         for chunk in _chunks(records, CHUNK):
             window.append(pool.submit(_decide_chunk, chunk))
             if len(window) >= 2 * workers:
-                yield from window.popleft().result()
+                yield window.popleft().result()
         while window:
-            yield from window.popleft().result()
+            yield window.popleft().result()
 
 
 def _chunks(records: Iterable[tuple[int, Payload]], size: int) -> Iterator[list[tuple[int, Payload]]]:
@@ -113,10 +120,10 @@ def _start_worker(source: str, fingerprint: str) -> None:
     _WORKER_POLICY = policy
 
 
-def _decide_chunk(chunk: list[tuple[int, Payload]]) -> list[str]:
+def _decide_chunk(chunk: list[tuple[int, Payload]]) -> str:
     policy = _WORKER_POLICY
     assert policy is not None, "worker started without a policy"
-    return [decide_payload(policy, line, payload) for line, payload in chunk]
+    return "".join([decide_payload(policy, line, payload) + "\n" for line, payload in chunk])
 
 
 def format_of(path: str | os.PathLike[str], explicit: str | None = None) -> str:

@@ -77,3 +77,9 @@ def test_ragged_csv_rows_are_error_records_not_silently_trimmed(default_policy: 
     assert out[0]["problems"][0]["message"] == "more fields than the 2 columns of the header"
     assert out[1]["problems"][0]["message"] == "fewer fields than the header"
     assert out[2]["line"] == 4 and out[2]["problems"][0]["field"] == "severity"  # a stray BOM mid-file is data
+
+
+def test_unicode_line_separators_inside_values_do_not_split_records(default_policy: Policy) -> None:
+    line = json.dumps({"severity": "low", "channel": "email", "complaint_id": "a\u2028b\x1cc"}, ensure_ascii=False) + "\n"
+    out = list(decide_records(default_policy, read_records(io.BytesIO(line.encode()))))
+    assert len(out) == 1 and json.loads(out[0])["complaint_id"] == "a\u2028b\x1cc"

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from gesture_engine import Policy
-from gesture_engine.batch import Payload, decide_records, format_of, read_records
+from gesture_engine.batch import Payload, decide_blocks, format_of, read_records
 
 
 def run_batch(policy: Policy, source: str, out: str | None, workers: int, fmt: str | None) -> None:
@@ -41,9 +41,8 @@ def run_batch(policy: Policy, source: str, out: str | None, workers: int, fmt: s
             records = _counted(records, lambda: progress.advance(task))
         write = sink.write
         try:
-            for line in decide_records(policy, records, workers=workers):
-                write(line)
-                write("\n")
+            for block in decide_blocks(policy, records, workers=workers):
+                write(block)
         except UnicodeDecodeError as exc:  # CSV input is decoded as a whole stream
             raise click.UsageError(f"{source}: not valid UTF-8 near byte {exc.start}") from None
 
