@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from typing import IO
 
@@ -45,6 +46,9 @@ def run_batch(policy: Policy, source: str, out: str | None, workers: int, fmt: s
                 write(block)
         except UnicodeDecodeError as exc:  # CSV input is decoded as a whole stream
             raise click.UsageError(f"{source}: not valid UTF-8 near byte {exc.start}") from None
+        except BrokenProcessPool:
+            raise click.ClickException("a worker process stopped (out of memory, or the policy changed on disk); "
+                                       "the output is incomplete") from None
 
 
 def _counted(records: Iterator[tuple[int, Payload]], tick: object) -> Iterator[tuple[int, Payload]]:
