@@ -370,13 +370,6 @@ def _fast_reader(fact: Fact) -> Callable[[object], Any]:
     return read
 
 
-def read_complaint(
-    complaint: object, facts: Mapping[str, Fact], derived: Mapping[str, Fact]
-) -> tuple[dict[str, FactValue], Envelope]:
-    """Check ``complaint`` against the declared facts; defaults fill what is optional and absent."""
-    return ComplaintReader(facts, derived)(complaint)
-
-
 _TRUE = ("true", "yes", "1")
 _FALSE = ("false", "no", "0")
 

@@ -178,29 +178,9 @@ class FirstHitIndex:
             previous_extra = bits
         return masks
 
-    def candidates(self, facts: Facts) -> int:
-        """Bitset of conditions whose single-fact parts all hold (residuals not yet checked)."""
-        mask = self.everything
-        for name, lookup in self.lookups:
-            mask &= lookup(facts[name])
-            if not mask:
-                return 0
-        return mask
-
     def first(self, facts: Facts) -> int | None:
         """Position of the first condition that holds, or None."""
-        mask = self.everything
-        for name, lookup in self.lookups:  # candidates(), inlined: this runs several times per decision
-            mask &= lookup(facts[name])
-        residual = self.residual
-        while mask:
-            low = mask & -mask
-            position = low.bit_length() - 1
-            check = residual.get(position)
-            if check is None or check(facts):
-                return position
-            mask ^= low
-        return None
+        return self.first_and_holding(facts, self.size)[0]
 
     def first_and_holding(self, facts: Facts, split: int) -> tuple[int | None, int]:
         """For conditions ``[0, split)`` read first-hit and ``[split, n)`` read as add-ons, in one pass:
