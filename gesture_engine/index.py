@@ -14,7 +14,7 @@ evaluating the rules one by one.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -46,8 +46,9 @@ def _single_fact_parts(condition: Condition) -> tuple[list[tuple[str, Condition]
 class _NumericCells:
     """Points at each threshold and the open intervals between them: cell 2i+1 is threshold i."""
 
-    def __init__(self, thresholds: list[Any]) -> None:
-        self.points = sorted(set(thresholds))
+    def __init__(self, thresholds: list[Any], money: bool = False) -> None:
+        # money values are Decimals, and Decimal compares with Decimal twice as fast as with int
+        self.points = sorted({Decimal(point) if money and point.__class__ is int else point for point in thresholds})
         self.position = {point: i for i, point in enumerate(self.points)}
 
     def __len__(self) -> int:
@@ -91,10 +92,23 @@ class _NumericCells:
         return first, last
 
 
-class FirstHitIndex:
-    """Which of an ordered list of conditions hold for some facts: the first, or all of them."""
+class PolicyIndex:
+    """Every table of a policy in one bitset index: the rows of each derived fact, in evaluation order,
+    then the first-hit rules, then the add-ons.
 
-    def __init__(self, conditions: Sequence[Condition], facts: Mapping[str, Fact]) -> None:
+    One AND per fact serves all of them at once, so a complaint's facts are looked up once however
+    many tables read them. The complaint reader applies the input facts' lookups as it checks each
+    field (:meth:`finite_table`, :meth:`lookup`); :meth:`derive` then fills in derived facts from
+    their segments, and :meth:`match` reads the rules' segment.
+    """
+
+    def __init__(self, derived: Sequence[tuple[str, Sequence[Condition], Sequence[str], str]], first: Sequence[Condition],
+                 collect: Sequence[Condition], facts: Mapping[str, Fact]) -> None:
+        conditions: list[Condition] = [row for _, rows, _, _ in derived for row in rows]
+        self.rules_offset = len(conditions)
+        self.split = len(first)
+        conditions.extend(first)
+        conditions.extend(collect)
         self.size = len(conditions)
         self.everything = (1 << self.size) - 1
         self.residual: dict[int, Callable[[Facts], bool]] = {}
@@ -105,10 +119,124 @@ class FirstHitIndex:
                 self.residual[i] = condition.holds
             for name, part in parts:
                 by_fact.setdefault(name, {}).setdefault(i, []).append(part)
-        self.residual_bits = sum(1 << i for i in self.residual)
-        self.lookups: tuple[tuple[str, Lookup], ...] = tuple(
-            (name, self._lookup(facts[name], parts)) for name, parts in by_fact.items()
-        )
+        self._facts = facts
+        self._numeric_parts: dict[str, tuple[list[tuple[int, Condition]], int]] = {}
+        self._lookups = {name: self._lookup(facts[name], parts) for name, parts in by_fact.items()}
+        self._tables = {name: self._table(fact) for name, fact in facts.items() if fact.finite}
+        offset = 0
+        plan = []
+        for name, rows, results, default in derived:
+            width = len(rows)
+            checks = {i - offset: check for i, check in self.residual.items() if offset <= i < offset + width}
+            plan.append((name, offset, ((1 << width) - 1) << offset, tuple(results), default, checks, self._tables[name]))
+            offset += width
+        self._derived = tuple(plan)
+        rules = self.rules_offset
+        self._first_bits = ((1 << self.split) - 1) << rules
+        self._collect_bits = self.everything >> (rules + self.split) << (rules + self.split)
+        self._plain = all(i < rules for i in self.residual)  # no rule needs a check beyond its bits
+        self._first_residual = {i - rules: check for i, check in self.residual.items() if rules <= i < rules + self.split}
+        self._collect_residual = tuple((i - rules - self.split, check) for i, check in self.residual.items() if i >= rules + self.split)
+        self._collect_residual_bits = sum(1 << i for i, _ in self._collect_residual)
+
+    def finite_table(self, name: str) -> dict[str, int]:
+        """Each value of a level or enum fact to the bits of the rows and rules it lets through."""
+        return self._tables[name]
+
+    def bits_reader(self, name: str) -> Lookup:
+        """A fact value to the bits of the rows and rules it lets through (all bits if nothing reads the fact)."""
+        return self._lookups.get(name, _ALL)
+
+    def bits_of(self, name: str, value: Any) -> int:
+        return self.bits_reader(name)(value)
+
+    def locator(self, name: str, low: Any, above: Any) -> tuple[list[Any], list[int | None], bool]:
+        """What a reader needs to check a numeric value's range and look it up with one bisect.
+
+        Returns thresholds, bits per cell (None for values outside ``low <= value < above``) and whether
+        ``bisect_right(thresholds, value)`` gives the cell directly. That holds when no threshold is
+        a cell of its own (every comparison on the fact is ``gte``/``lt``-like, the usual case);
+        otherwise cell ``2i + 1`` is threshold ``i`` and ``2i`` the interval below it.
+        """
+        parts, free = self._numeric_parts.get(name, ([], self.everything))
+        thresholds = [op for _, part in parts for t in part.tests() for op in _operands(t)]
+        cells = _NumericCells([*thresholds, low, above], self._facts[name].type == "money")
+        masks: list[int | None] = list(self._numeric_masks(cells, name, parts, free))
+        first, last = cells.cell(low), cells.cell(above)
+        masks[:first] = [None] * first
+        masks[last:] = [None] * (len(masks) - last)
+        if all(masks[2 * k - 1] == masks[2 * k] for k in range(1, len(cells.points) + 1)):
+            return cells.points, [masks[2 * k] for k in range(len(cells.points) + 1)], True
+        return cells.points, masks, False
+
+    def mask_of(self, facts: Facts, names: Iterable[str]) -> int:
+        """The bits left once ``names`` (facts already in ``facts``) are looked up."""
+        mask = self.everything
+        for name in names:
+            lookup = self._lookups.get(name)
+            if lookup is not None:
+                mask &= lookup(facts[name])
+        return mask
+
+    def derive(self, facts: dict[str, Any], mask: int) -> int:
+        """Set every derived fact in ``facts`` from its segment of ``mask``, narrowing ``mask`` by each.
+
+        ``mask`` must already hold the lookups of every input fact.
+        """
+        for name, offset, bits, results, default, residual, table in self._derived:
+            rows = (mask & bits) >> offset
+            value = default
+            while rows:
+                low = rows & -rows
+                position = low.bit_length() - 1
+                check = residual.get(position)
+                if check is None or check(facts):
+                    value = results[position]
+                    break
+                rows ^= low
+            facts[name] = value
+            mask &= table[value]
+        return mask
+
+    def fired_key(self, facts: Facts, mask: int) -> int:
+        """Which rules fire, as one int (see :meth:`fired`): the bit of the first first-hit rule that
+        holds, if any, and the bits of the add-ons that hold, from a ``mask`` holding every fact's lookup."""
+        if self._plain:
+            first = mask & self._first_bits
+            return first & -first | mask & self._collect_bits
+        position, holding = self.match(facts, mask)
+        first = 0 if position is None else 1 << (self.rules_offset + position)
+        return first | holding << (self.rules_offset + self.split)
+
+    def fired(self, key: int) -> tuple[int | None, int]:
+        """A :meth:`fired_key` read back: the first-hit rule's position (None if none holds) and the
+        bitset of add-ons that hold (bit i for add-on i)."""
+        first = key & self._first_bits
+        position = first.bit_length() - 1 - self.rules_offset if first else None
+        return position, key >> (self.rules_offset + self.split)
+
+    def match(self, facts: Facts, mask: int) -> tuple[int | None, int]:
+        """From a ``mask`` holding every fact's lookup: the position of the first first-hit rule that
+        holds (or None), and the bitset of add-ons that hold (bit i for add-on i)."""
+        rest = (mask & self._collect_bits) >> (self.rules_offset + self.split)
+        if rest & self._collect_residual_bits:
+            for position, check in self._collect_residual:
+                if rest >> position & 1 and not check(facts):
+                    rest &= ~(1 << position)
+        first = (mask & self._first_bits) >> self.rules_offset
+        residual = self._first_residual
+        while first:
+            low = first & -first
+            position = low.bit_length() - 1
+            holds = residual.get(position)
+            if holds is None or holds(facts):
+                return position, rest
+            first ^= low
+        return None, rest
+
+    def _table(self, fact: Fact) -> dict[str, int]:
+        lookup = self._lookups.get(fact.name)
+        return {value: self.everything if lookup is None else lookup(value) for value in fact.values}
 
     def _lookup(self, fact: Fact, by_rule: dict[int, list[Condition]]) -> Lookup:
         """A function from a fact value to the bitset of rules whose parts on this fact all hold."""
@@ -119,9 +247,10 @@ class FirstHitIndex:
         free = self.everything & ~constrained
         name = fact.name
         if fact.numeric:
-            cells = _NumericCells([op for _, part in parts for t in part.tests() for op in _operands(t)])
+            cells = _NumericCells([op for _, part in parts for t in part.tests() for op in _operands(t)], fact.type == "money")
             masks = self._numeric_masks(cells, name, parts, free)
             points, count = cells.points, len(cells.points)
+            self._numeric_parts[name] = (parts, free)
 
             def numeric(value: Any) -> int:  # cells.cell(), inlined: this runs on every decision
                 i = bisect_left(points, value)
@@ -178,32 +307,13 @@ class FirstHitIndex:
             previous_extra = bits
         return masks
 
-    def first(self, facts: Facts) -> int | None:
-        """Position of the first condition that holds, or None."""
-        return self.first_and_holding(facts, self.size)[0]
 
-    def first_and_holding(self, facts: Facts, split: int) -> tuple[int | None, int]:
-        """For conditions ``[0, split)`` read first-hit and ``[split, n)`` read as add-ons, in one pass:
-        the position of the first of the former that holds (or None), and the bitset of the latter that
-        hold (bit i for condition ``split + i``)."""
-        mask = self.everything
-        for name, lookup in self.lookups:
-            mask &= lookup(facts[name])
-        residual = self.residual
-        rest = mask >> split
-        if rest & (self.residual_bits >> split):
-            for position, check in residual.items():
-                if position >= split and rest >> (position - split) & 1 and not check(facts):
-                    rest &= ~(1 << (position - split))
-        first = mask & ((1 << split) - 1)
-        while first:
-            low = first & -first
-            position = low.bit_length() - 1
-            holds = residual.get(position)
-            if holds is None or holds(facts):
-                return position, rest
-            first ^= low
-        return None, rest
+def _all(value: Any) -> int:
+    return -1
+
+
+_ALL: Lookup = _all
+"""The lookup of a fact no condition reads: every bit."""
 
 
 def _is_conjunction(condition: Condition) -> bool:

@@ -22,10 +22,11 @@ from .budget import compute_budget, summarize
 from .compiler import Catalog, CompiledPolicy, Derived, Rule, compile_policy
 from .durations import format_duration
 from .errors import ComplaintError
-from .facts import ComplaintReader, Envelope, Fact, FactValue, parse_fact_text
-from .index import FirstHitIndex
+from .facts import Fact, FactValue, parse_fact_text
+from .index import PolicyIndex
 from .loader import MAX_FILE_BYTES, read_policy_source
 from .models import Approval, BudgetStep, Decision, Gesture, Money, PolicyRef, RuleTrace, builder
+from .reader import NO_ENVELOPE, ComplaintReader, Envelope
 from .resources import default_policy_path
 
 _V = TypeVar("_V")
@@ -33,8 +34,6 @@ _new_decision = builder(Decision)
 _new_trace = builder(RuleTrace)
 _new_money = builder(Money)
 _new_approval = builder(Approval)
-_Priced = tuple[Money, tuple[BudgetStep, ...], str, Approval, str, str]
-"""Budget, steps, summary and approval, with the JSON of the first three and of the approval."""
 _STEPS: TypeAdapter[tuple[BudgetStep, ...]] = TypeAdapter(tuple[BudgetStep, ...])
 _GESTURES: TypeAdapter[tuple[Gesture, ...]] = TypeAdapter(tuple[Gesture, ...])
 _DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
@@ -89,15 +88,14 @@ def _collector_paused() -> Iterator[None]:
 class Policy:
     """A validated, compiled policy. Immutable and safe to share across threads."""
 
-    __slots__ = ("_c", "_collect", "_default", "_derive", "_finite_reads", "_first", "_index", "_memo",
-                 "_number_facts", "_quotes", "_read", "_reads", "_ref", "_ref_json")
+    __slots__ = ("_c", "_collect", "_default", "_derive", "_first", "_index", "_memo", "_number_facts", "_quotes", "_read",
+                 "_ref", "_ref_json", "_traces")
 
     def __init__(self, compiled: CompiledPolicy) -> None:
         self._c = compiled
         self._first = tuple(r for r in compiled.rules if r.hit == "first")
         self._default = next(r for r in compiled.rules if r.hit == "default")
         self._collect = tuple(r for r in compiled.rules if r.hit == "collect")
-        self._reads = {r.id: r.when.facts_used() for r in compiled.rules}
         # rules whose rationale quotes only level/enum facts (finitely many sentences): the facts it quotes
         self._quotes = {
             r.index: names for r in compiled.rules if r.rationale is not None
@@ -105,18 +103,20 @@ class Policy:
             if all(compiled.all_facts[name].finite for name in names)
         }
         self._number_facts = tuple(name for name, fact in compiled.all_facts.items() if fact.type == "number")
-        self._finite_reads = frozenset(
-            r.index for r in compiled.rules if all(compiled.all_facts[name].finite for name in self._reads[r.id])
-        )
+        # a trace entry depends only on the rule and whether it fired: each is built once, here
+        self._traces = {
+            (r.index, fired): _new_trace({"rule": r.id, "hit": r.hit, "fired": fired, "reads": r.when.facts_used()})
+            for r in compiled.rules for fired in (True, False)
+        }
         self._ref = PolicyRef(name=compiled.name, version=compiled.version, fingerprint=compiled.fingerprint)
         self._ref_json = self._ref.model_dump_json()
-        self._read = ComplaintReader(compiled.facts, {d.fact.name: d.fact for d in compiled.derived})
-        self._derive = tuple(
-            (d.fact.name, FirstHitIndex([c for c, _ in d.rows], compiled.all_facts), tuple(v for _, v in d.rows), d.default)
-            for d in compiled.derived
+        # one index over every table (derived facts' rows, first-hit rules, add-ons), applied as the complaint is read
+        self._index = PolicyIndex(
+            [(d.fact.name, [c for c, _ in d.rows], [v for _, v in d.rows], d.default) for d in compiled.derived],
+            [r.when for r in self._first], [r.when for r in self._collect], compiled.all_facts,
         )
-        # one index over first-hit rules, then add-ons: both answered by one pass over the facts
-        self._index = FirstHitIndex([r.when for r in (*self._first, *self._collect)], compiled.all_facts)
+        self._derive = self._index.derive if compiled.derived else None
+        self._read = ComplaintReader(compiled.facts, {d.fact.name: d.fact for d in compiled.derived}, self._index)
         self._memo = _Memo()
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -188,19 +188,20 @@ class Policy:
     # -- deciding --------------------------------------------------------------------------------
     def facts_of(self, complaint: object) -> tuple[dict[str, FactValue], dict[str, Any]]:
         """Read and check a complaint, then add derived facts. Raises ``ComplaintError``."""
-        values, envelope = self._facts(complaint)
+        values, envelope, _ = self._facts(complaint)
         return values, envelope._asdict()
 
-    def _facts(self, complaint: object) -> tuple[dict[str, FactValue], Envelope]:
-        values, envelope = self._read(complaint)
-        for name, index, results, default in self._derive:
-            position = index.first(values)
-            values[name] = default if position is None else results[position]
-        return values, envelope
+    def _facts(self, complaint: object) -> tuple[dict[str, FactValue], Envelope, int]:
+        """Facts, derived ones included, the envelope, and the index bits the facts let through."""
+        values, envelope, mask = self._read(complaint)
+        if self._derive:
+            mask = self._derive(values, mask)
+        return values, envelope, mask
 
     def match(self, facts: Mapping[str, FactValue]) -> tuple[Rule, tuple[Rule, ...]]:
-        """The rule that chooses the action (first hit, else the default) and the add-ons that hold."""
-        fired = self._outcome(facts).fired
+        """The rule that chooses the action (first hit, else the default) and the add-ons that hold,
+        for facts that include the derived ones."""
+        fired = self._outcome(facts, self._index.mask_of(facts, self._c.all_facts)).fired
         return fired[0], fired[1:]
 
     def match_plain(self, facts: Mapping[str, FactValue]) -> tuple[Rule, tuple[Rule, ...]]:
@@ -228,42 +229,30 @@ class Policy:
         ``full_trace=True`` it lists every rule evaluated, fired or not (``explain`` says why).
         Raises ``ComplaintError`` listing every missing, unknown or ill-typed field.
         """
-        values, envelope = self._facts(complaint)
-        outcome = self._outcome(values)
-        fired = outcome.fired
-        money, steps, summary, approval, _, _ = self._priced(outcome, values)
-        trace = self._full_trace(values, fired[0]) if full_trace else tuple([self._trace(rule, values, True) for rule in fired])
-        reasons = outcome.reasons
-        if reasons is None:
-            reasons = tuple([self._reason(rule, values) for rule in fired])
-        received = envelope.received_at
-        return _new_decision({
-            "complaint_id": envelope.complaint_id,
-            "customer_id": envelope.customer_id,
-            "action": outcome.action,
-            "action_label": outcome.action_label,
-            "rule": fired[0].id,
-            "gestures": outcome.gestures,
-            "budget": money,
-            "budget_steps": steps,
-            "budget_summary": summary,
-            "respond_within": outcome.respond_within,
-            "respond_within_seconds": outcome.seconds,
-            "respond_by": None if received is None else received + timedelta(seconds=outcome.seconds),
-            "approval": approval,
-            "reasons": reasons,
-            "facts": values,
-            "trace": trace,
-            "policy": self._ref,
-        })
+        values, envelope, mask = self._read(complaint)  # self._facts(), inlined: this is the hot path
+        if self._derive:
+            mask = self._derive(values, mask)
+        outcome = self._outcome(values, mask)
+        fields = self._parts(outcome, values).fields.copy()  # every field that depends on the outcome and budget
+        fields["facts"] = values
+        if outcome.reasons is None:
+            fields["reasons"] = tuple([self._reason(rule, values) for rule in outcome.fired])
+        if envelope is not NO_ENVELOPE:
+            received = envelope.received_at
+            fields["complaint_id"] = envelope.complaint_id
+            fields["customer_id"] = envelope.customer_id
+            fields["respond_by"] = None if received is None else received + timedelta(seconds=outcome.seconds)
+        if full_trace:
+            fields["trace"] = self._full_trace(values, outcome)
+        return _new_decision(fields)
 
     def decide_json(self, complaint: Mapping[str, Any]) -> str:
         """``decide(complaint).model_dump_json()``, byte for byte, assembled from JSON pieces cached with
         the parts they render: about twice as fast, which is what batches and replays need."""
-        values, envelope = self._facts(complaint)
-        outcome = self._outcome(values)
+        values, envelope, mask = self._facts(complaint)
+        outcome = self._outcome(values, mask)
         fired = outcome.fired
-        priced = self._priced(outcome, values)
+        parts = self._parts(outcome, values)
         reasons = outcome.reasons
         if reasons is None:
             reasons = tuple([self._reason(rule, values) for rule in fired])
@@ -272,34 +261,11 @@ class Policy:
         facts = _dumps(values)
         received = envelope.received_at
         respond_by = "null" if received is None else _DATETIME.dump_json(received + timedelta(seconds=outcome.seconds)).decode()
-        traces = ",".join([self._trace_json(rule, values) for rule in fired])
         return (
             f'{{"complaint_id":{_dumps(envelope.complaint_id)},"customer_id":{_dumps(envelope.customer_id)},'
-            f'{outcome.json_head},{priced[4]},{outcome.json_within},"respond_by":{respond_by},'
-            f'{priced[5]},"reasons":{_dumps(reasons)},"facts":{facts},"trace":[{traces}],"policy":{self._ref_json}}}'
+            f'{outcome.json_head},{parts.budget_json},{outcome.json_within},"respond_by":{respond_by},'
+            f'{parts.approval_json},"reasons":{_dumps(reasons)},"facts":{facts},"trace":{outcome.json_trace},"policy":{self._ref_json}}}'
         )
-
-    def _trace(self, rule: Rule, values: Mapping[str, FactValue], fired: bool) -> RuleTrace:
-        reads = self._reads[rule.id]
-        if rule.index not in self._finite_reads:  # numbers rarely repeat: caching would only cost
-            return _new_trace({"rule": rule.id, "hit": rule.hit, "fired": fired, "facts": {name: values[name] for name in reads}})
-        key = (rule.index, fired, *[values[name] for name in reads])
-        found = self._memo.traces.get(key)
-        if found is None:
-            entry = {"rule": rule.id, "hit": rule.hit, "fired": fired, "facts": {name: values[name] for name in reads}}
-            found = self._memo.keep(self._memo.traces, key, _new_trace(entry))
-        return found
-
-    def _trace_json(self, rule: Rule, values: Mapping[str, FactValue]) -> str:
-        """The JSON of ``_trace(rule, values, True)``."""
-        if rule.index in self._finite_reads:  # finitely many traces: keep the JSON of each
-            key = (rule.index, *[values[name] for name in self._reads[rule.id]])
-            found = self._memo.trace_json.get(key)
-            if found is None:
-                found = self._memo.keep(self._memo.trace_json, key, self._trace(rule, values, True).model_dump_json())
-            return found
-        facts = _dumps({name: values[name] for name in self._reads[rule.id]})
-        return f'{{"rule":{_dumps(rule.id)},"hit":"{rule.hit}","fired":true,"facts":{facts}}}'
 
     def _reason(self, rule: Rule, values: Mapping[str, FactValue]) -> str:
         template = rule.rationale
@@ -314,47 +280,73 @@ class Policy:
             found = self._memo.keep(self._memo.reasons, key, template.render(values))
         return found
 
-    def _full_trace(self, values: Mapping[str, FactValue], primary: Rule) -> tuple[RuleTrace, ...]:
+    def _full_trace(self, values: Mapping[str, FactValue], outcome: _Outcome) -> tuple[RuleTrace, ...]:
+        """Every rule evaluated: first-hit rules up to the one that fired, then every add-on."""
+        primary, traces = outcome.fired[0], self._traces
         trace = []
         for rule in self._first:
-            trace.append(self._trace(rule, values, rule is primary))
+            trace.append(traces[rule.index, rule is primary])
             if rule is primary:
                 break
         else:
-            trace.append(self._trace(primary, values, True))
-        trace.extend(self._trace(rule, values, rule.when.holds(values)) for rule in self._collect)
+            trace.append(traces[primary.index, True])
+        trace.extend(traces[rule.index, rule in outcome.fired] for rule in self._collect)
         return tuple(trace)
 
     # Decision parts that depend on few inputs are built once and reused: they are immutable.
-    def _outcome(self, facts: Mapping[str, FactValue]) -> _Outcome:
-        """Match through the indexes; the outcome of each combination of fired rules is built once."""
-        position, holding = self._index.first_and_holding(facts, len(self._first))
-        key = (-1 if position is None else position, holding)
+    def _outcome(self, facts: Mapping[str, FactValue], mask: int) -> _Outcome:
+        """The rules that fired, from the index bits of ``facts``; each combination's outcome is built once."""
+        key = self._index.fired_key(facts, mask)
         outcome = self._memo.outcomes.get(key)
         if outcome is None:
+            position, holding = self._index.fired(key)
             primary = self._default if position is None else self._first[position]
             collected = tuple(rule for i, rule in enumerate(self._collect) if holding >> i & 1)
-            outcome = self._memo.keep(self._memo.outcomes, key, _Outcome.of(self._c, key, primary, collected))
+            outcome = self._memo.keep(self._memo.outcomes, key, _Outcome.of(self._c, key, primary, collected, self._traces))
         return outcome
 
-    def _priced(self, outcome: _Outcome, values: Mapping[str, FactValue]) -> _Priced:
-        """Budget, its steps and summary, and the approval: reused for equal outcome and budget inputs."""
+    def _parts(self, outcome: _Outcome, values: Mapping[str, FactValue]) -> _Parts:
+        """Budget, steps, summary and approval with the outcome's fields: reused for equal outcome and
+        budget inputs (nothing to spend means the same parts for everyone with this outcome)."""
         budget = outcome.fired[0].budget
-        key: Any = outcome.key
-        if budget is not None:  # nothing to spend means the same parts for everyone with this outcome
-            reads = budget.reads if self._c.limits.goodwill_fact is None else (*budget.reads, self._c.limits.goodwill_fact)
-            # money is keyed by its text: 80 and 80.00 are equal Decimals but are written differently in the steps
-            key = (key, *[str(value) if value.__class__ is Decimal else value for value in [values[name] for name in reads]])
-        found = self._memo.priced.get(key)
+        if budget is None:
+            if outcome.parts is None:
+                outcome.parts = self._new_parts(outcome, values)
+            return outcome.parts
+        reads = budget.reads if self._c.limits.goodwill_fact is None else (*budget.reads, self._c.limits.goodwill_fact)
+        # money is keyed by its text: 80 and 80.00 are equal Decimals but are written differently in the steps
+        key = (outcome.key, *[str(value) if value.__class__ is Decimal else value for value in [values[name] for name in reads]])
+        found = self._memo.parts.get(key)
         if found is None:
-            amount, steps = compute_budget(budget, values, self._c.limits)
-            money = _new_money({"amount": amount, "currency": self._c.currency})
-            summary, approval = summarize(steps), self._approval(amount, outcome)
-            budget_json = (f'"budget":{money.model_dump_json()},"budget_steps":{_STEPS.dump_json(steps).decode()},'
-                           f'"budget_summary":{_dumps(summary)}')
-            approval_json = f'"approval":{approval.model_dump_json()}'
-            found = self._memo.keep(self._memo.priced, key, (money, steps, summary, approval, budget_json, approval_json))
+            found = self._memo.keep(self._memo.parts, key, self._new_parts(outcome, values))
         return found
+
+    def _new_parts(self, outcome: _Outcome, values: Mapping[str, FactValue]) -> _Parts:
+        amount, steps = compute_budget(outcome.fired[0].budget, values, self._c.limits)
+        money = _new_money({"amount": amount, "currency": self._c.currency})
+        summary, approval = summarize(steps), self._approval(amount, outcome)
+        fields = {
+            "complaint_id": None,
+            "customer_id": None,
+            "action": outcome.action,
+            "action_label": outcome.action_label,
+            "rule": outcome.fired[0].id,
+            "gestures": outcome.gestures,
+            "budget": money,
+            "budget_steps": steps,
+            "budget_summary": summary,
+            "respond_within": outcome.respond_within,
+            "respond_within_seconds": outcome.seconds,
+            "respond_by": None,
+            "approval": approval,
+            "reasons": outcome.reasons,
+            "facts": None,
+            "trace": outcome.trace,
+            "policy": self._ref,
+        }
+        budget_json = (f'"budget":{money.model_dump_json()},"budget_steps":{_STEPS.dump_json(steps).decode()},'
+                       f'"budget_summary":{_dumps(summary)}')
+        return _Parts(fields, budget_json, f'"approval":{approval.model_dump_json()}')
 
     def _approval(self, amount: Decimal, outcome: _Outcome) -> Approval:
         ladder = self._c.ladder
@@ -413,13 +405,16 @@ from .explain import explain as _explain  # noqa: E402
 class _Outcome:
     """What a combination of fired rules decides regardless of the amounts: built once per combination."""
 
-    __slots__ = ("action", "action_label", "fired", "gestures", "json_head", "json_within", "key", "reasons", "respond_within",
-                 "seconds")
+    __slots__ = ("action", "action_label", "fired", "gestures", "json_head", "json_trace", "json_within", "key", "parts",
+                 "reasons", "respond_within", "seconds", "trace")
 
     def __init__(self, key: Any, fired: tuple[Rule, ...], action: str, action_label: str, gestures: tuple[Gesture, ...],
-                 seconds: int) -> None:
+                 seconds: int, trace: tuple[RuleTrace, ...]) -> None:
         self.key = key
         self.fired = fired
+        self.trace = trace
+        self.parts: _Parts | None = None  # when the primary rule spends nothing: the same for every decision
+        self.json_trace = "[" + ",".join(entry.model_dump_json() for entry in trace) + "]"
         self.action = action
         self.action_label = action_label
         self.gestures = gestures
@@ -434,7 +429,8 @@ class _Outcome:
                              for rule in fired) if static else None
 
     @classmethod
-    def of(cls, compiled: CompiledPolicy, key: Any, primary: Rule, collected: tuple[Rule, ...]) -> _Outcome:
+    def of(cls, compiled: CompiledPolicy, key: Any, primary: Rule, collected: tuple[Rule, ...],
+           traces: Mapping[tuple[int, bool], RuleTrace]) -> _Outcome:
         fired = (primary, *collected)
         gestures: dict[str, Gesture] = {}
         for rule in fired:
@@ -442,7 +438,19 @@ class _Outcome:
                 gestures.setdefault(gesture.id, gesture)
         seconds = min(rule.respond_within for rule in fired if rule.respond_within is not None)
         action = primary.action or ""
-        return cls(key, fired, action, compiled.actions[action].label, tuple(gestures.values()), seconds)
+        trace = tuple(traces[rule.index, True] for rule in fired)
+        return cls(key, fired, action, compiled.actions[action].label, tuple(gestures.values()), seconds, trace)
+
+
+class _Parts:
+    """A decision's fields that depend on its outcome and budget only, and the JSON of the budget and approval."""
+
+    __slots__ = ("approval_json", "budget_json", "fields")
+
+    def __init__(self, fields: dict[str, Any], budget_json: str, approval_json: str) -> None:
+        self.fields = fields
+        self.budget_json = budget_json
+        self.approval_json = approval_json
 
 
 class _Memo:
@@ -453,14 +461,12 @@ class _Memo:
     """
 
     LIMIT = 4096
-    __slots__ = ("outcomes", "priced", "reasons", "trace_json", "traces")
+    __slots__ = ("outcomes", "parts", "reasons")
 
     def __init__(self) -> None:
-        self.outcomes: dict[Any, _Outcome] = {}
-        self.priced: dict[Any, _Priced] = {}
-        self.traces: dict[tuple[Any, ...], RuleTrace] = {}
+        self.outcomes: dict[int, _Outcome] = {}
+        self.parts: dict[Any, _Parts] = {}
         self.reasons: dict[tuple[Any, ...], str] = {}
-        self.trace_json: dict[tuple[Any, ...], str] = {}
 
     def keep(self, cache: dict[Any, _V], key: Any, value: _V) -> _V:
         if len(cache) >= self.LIMIT:

@@ -46,7 +46,8 @@ def test_decision_carries_policy_identity_and_trace(default_policy: Policy) -> N
     d = default_policy.decide({"severity": "high", "channel": "email"})
     assert d.policy.name == "default" and len(d.policy.fingerprint) == 64
     assert [(t.rule, t.hit, t.fired) for t in d.trace] == [("serious-failure", "first", True), ("remember-when", "collect", True)]
-    assert d.trace[0].facts == {"severity": "high"}
+    assert d.trace[0].reads == ("severity",)
+    assert d.trace[1].reads == ("severity", "issue_type")
     assert d.facts["tier"] == "standard" and d.facts["visibility"] == "private"
 
 
