@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
@@ -51,14 +51,38 @@ class Template:
     """A rationale sentence with ``{fact}`` placeholders, filled in safely (no format mini-language)."""
 
     parts: tuple[tuple[bool, str], ...]  # (is_fact, text or fact name)
+    pattern: str | None = None
+    """The same sentence for printf-style ``%`` with the quoted facts' values in order (``%%`` for
+    ``%``, ``%s``, or ``%g`` for a number, as ``show`` writes them), filled in by C; None when a quoted
+    fact is boolean (``show`` writes true/false)."""
 
     @property
     def static(self) -> bool:
         """True when no fact is interpolated: the sentence is the same for every complaint."""
         return not any(is_fact for is_fact, _ in self.parts)
 
+    @property
+    def quoted(self) -> tuple[str, ...]:
+        """The facts the sentence quotes, in order (repeats included)."""
+        return tuple(text for is_fact, text in self.parts if is_fact)
+
     def render(self, facts: Mapping[str, FactValue]) -> str:
+        if self.pattern is not None:
+            return self.pattern % tuple([facts[name] for name in self.quoted])
         return "".join([show(facts[text]) if is_fact else text for is_fact, text in self.parts])
+
+
+def printf_pattern(parts: Sequence[tuple[bool, str]], facts: Mapping[str, Fact]) -> str | None:
+    """A ``Template.pattern`` for ``parts``."""
+    pattern = []
+    for is_fact, text in parts:
+        if not is_fact:
+            pattern.append(text.replace("%", "%%"))
+        elif facts[text].type == "boolean":
+            return None
+        else:
+            pattern.append("%g" if facts[text].type == "number" else "%s")
+    return "".join(pattern)
 
 
 @dataclass(frozen=True)
@@ -535,7 +559,8 @@ class _Compiler:
                 parts.append((True, match.group(1).strip()))
             position = match.end()
         parts.append((False, text[position:]))
-        return Template(tuple((is_fact, value) for is_fact, value in parts if is_fact or value))
+        kept = tuple((is_fact, value) for is_fact, value in parts if is_fact or value)
+        return Template(kept, printf_pattern(kept, facts))
 
 
 BUDGET_REACH_LIMIT = Decimal(10) ** 24

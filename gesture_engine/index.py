@@ -43,6 +43,35 @@ def _single_fact_parts(condition: Condition) -> tuple[list[tuple[str, Condition]
     return [], True
 
 
+MAX_TERMS = 16
+"""A condition whose expansion into ``any`` of single-fact conjunctions needs more terms than this is
+matched by its necessary single-fact parts and then checked whole (a *residual*)."""
+
+Term = list[tuple[str, Condition]]
+
+
+def _terms(condition: Condition) -> list[Term] | None:
+    """The condition as ``any`` of terms, each an ``all`` of parts that read one fact; None if that
+    takes more than MAX_TERMS terms or needs a ``not`` over several facts."""
+    used = condition.facts_used()
+    if len(used) <= 1:
+        return [[(used[0], condition)]] if used else [[]]
+    if not isinstance(condition, Group) or condition.kind == "not":
+        return None
+    expanded = [_terms(part) for part in condition.parts]
+    if any(terms is None for terms in expanded):
+        return None
+    if condition.kind == "any":
+        flat = [term for terms in expanded for term in terms or []]
+        return flat if len(flat) <= MAX_TERMS else None
+    product: list[Term] = [[]]
+    for terms in expanded:
+        product = [[*left, *right] for left in product for right in terms or []]
+        if len(product) > MAX_TERMS:
+            return None
+    return product
+
+
 class _NumericCells:
     """Points at each threshold and the open intervals between them: cell 2i+1 is threshold i."""
 
@@ -96,48 +125,59 @@ class PolicyIndex:
     """Every table of a policy in one bitset index: the rows of each derived fact, in evaluation order,
     then the first-hit rules, then the add-ons.
 
-    One AND per fact serves all of them at once, so a complaint's facts are looked up once however
-    many tables read them. The complaint reader applies the input facts' lookups as it checks each
-    field (:meth:`finite_table`, :meth:`lookup`); :meth:`derive` then fills in derived facts from
-    their segments, and :meth:`match` reads the rules' segment.
+    Each condition gets one bit per *term* (see ``_terms``): ``severity at_least high or tier eq gold``
+    gets two, so it holds when either bit survives, and no condition over several facts needs
+    checking by hand unless it is too tangled to expand. A condition's bits lie after those of every
+    earlier condition, so the lowest surviving bit of a segment names the first condition that holds.
+    One AND per fact serves every table at once: the complaint reader applies the input facts'
+    lookups as it checks each field (:meth:`finite_table`, :meth:`bits_reader`, :meth:`locator`),
+    :meth:`derive` fills in derived facts from their segments, and :meth:`fired_key` reads the rules'.
     """
 
     def __init__(self, derived: Sequence[tuple[str, Sequence[Condition], Sequence[str], str]], first: Sequence[Condition],
                  collect: Sequence[Condition], facts: Mapping[str, Fact]) -> None:
         conditions: list[Condition] = [row for _, rows, _, _ in derived for row in rows]
-        self.rules_offset = len(conditions)
-        self.split = len(first)
+        rules_offset, split = len(conditions), len(first)
         conditions.extend(first)
         conditions.extend(collect)
-        self.size = len(conditions)
-        self.everything = (1 << self.size) - 1
-        self.residual: dict[int, Callable[[Facts], bool]] = {}
+        self._owner: list[int] = []  # bit -> the condition it is a term of
+        starts: list[int] = []  # condition -> its first bit
+        self._residual: dict[int, Callable[[Facts], bool]] = {}  # lowest-bit value -> whole-condition check
         by_fact: dict[str, dict[int, list[Condition]]] = {}
         for i, condition in enumerate(conditions):
-            parts, residual = _single_fact_parts(condition)
-            if residual:
-                self.residual[i] = condition.holds
-            for name, part in parts:
-                by_fact.setdefault(name, {}).setdefault(i, []).append(part)
+            starts.append(len(self._owner))
+            terms = _terms(condition)
+            if terms is None:
+                parts, _ = _single_fact_parts(condition)
+                terms = [parts]
+                self._residual[1 << len(self._owner)] = condition.holds
+            for term in terms:
+                bit = len(self._owner)
+                self._owner.append(i)
+                for name, part in term:
+                    by_fact.setdefault(name, {}).setdefault(bit, []).append(part)
+        starts.append(len(self._owner))
+        self.everything = (1 << len(self._owner)) - 1
         self._facts = facts
         self._numeric_parts: dict[str, tuple[list[tuple[int, Condition]], int]] = {}
         self._lookups = {name: self._lookup(facts[name], parts) for name, parts in by_fact.items()}
         self._tables = {name: self._table(fact) for name, fact in facts.items() if fact.finite}
-        offset = 0
         plan = []
+        row = 0
         for name, rows, results, default in derived:
-            width = len(rows)
-            checks = {i - offset: check for i, check in self.residual.items() if offset <= i < offset + width}
-            plan.append((name, offset, ((1 << width) - 1) << offset, tuple(results), default, checks, self._tables[name]))
-            offset += width
+            low, high = starts[row], starts[row + len(rows)]
+            # lowest surviving bit -> value (0, no row holds -> default); rows with a residual are checked in order
+            by_bit = {0: default, **{1 << bit: results[self._owner[bit] - row] for bit in range(low, high)}}
+            checks = {bit: check for bit, check in self._residual.items() if 1 << low <= bit < 1 << high}
+            plan.append((name, _span(low, high), by_bit, checks or None, self._tables[name]))
+            row += len(rows)
         self._derived = tuple(plan)
-        rules = self.rules_offset
-        self._first_bits = ((1 << self.split) - 1) << rules
-        self._collect_bits = self.everything >> (rules + self.split) << (rules + self.split)
-        self._plain = all(i < rules for i in self.residual)  # no rule needs a check beyond its bits
-        self._first_residual = {i - rules: check for i, check in self.residual.items() if rules <= i < rules + self.split}
-        self._collect_residual = tuple((i - rules - self.split, check) for i, check in self.residual.items() if i >= rules + self.split)
-        self._collect_residual_bits = sum(1 << i for i, _ in self._collect_residual)
+        self._first_start, self._collect_start = starts[rules_offset], starts[rules_offset + split]
+        self._first_bits = _span(self._first_start, self._collect_start)
+        self._collect_bits = _span(self._collect_start, len(self._owner))
+        self._first_offset, self._collect_offset = rules_offset, rules_offset + split
+        self._plain = not any(bit >= 1 << self._first_start for bit in self._residual)  # no rule needs a check beyond its bits
+        self._collect_checks = tuple((bit, check) for bit, check in self._residual.items() if bit >= 1 << self._collect_start)
 
     def finite_table(self, name: str) -> dict[str, int]:
         """Each value of a level or enum fact to the bits of the rows and rules it lets through."""
@@ -183,56 +223,55 @@ class PolicyIndex:
 
         ``mask`` must already hold the lookups of every input fact.
         """
-        for name, offset, bits, results, default, residual, table in self._derived:
-            rows = (mask & bits) >> offset
-            value = default
-            while rows:
-                low = rows & -rows
-                position = low.bit_length() - 1
-                check = residual.get(position)
-                if check is None or check(facts):
-                    value = results[position]
-                    break
-                rows ^= low
+        for name, bits, by_bit, checks, table in self._derived:
+            rows = mask & bits
+            if checks is None:
+                value = by_bit[rows & -rows]
+            else:
+                value = by_bit[self._first_holding(rows, checks, facts)]
             facts[name] = value
             mask &= table[value]
         return mask
 
     def fired_key(self, facts: Facts, mask: int) -> int:
-        """Which rules fire, as one int (see :meth:`fired`): the bit of the first first-hit rule that
-        holds, if any, and the bits of the add-ons that hold, from a ``mask`` holding every fact's lookup."""
+        """Which rules fire, as one int (see :meth:`fired`): the lowest surviving bit of the first-hit
+        rules and the surviving bits of the add-ons, from a ``mask`` holding every fact's lookup."""
+        first = mask & self._first_bits
+        collect = mask & self._collect_bits
         if self._plain:
-            first = mask & self._first_bits
-            return first & -first | mask & self._collect_bits
-        position, holding = self.match(facts, mask)
-        first = 0 if position is None else 1 << (self.rules_offset + position)
-        return first | holding << (self.rules_offset + self.split)
+            return first & -first | collect
+        for bit, check in self._collect_checks:
+            if collect & bit and not check(facts):
+                collect ^= bit
+        return self._first_holding(first, self._residual, facts) | collect
 
     def fired(self, key: int) -> tuple[int | None, int]:
         """A :meth:`fired_key` read back: the first-hit rule's position (None if none holds) and the
         bitset of add-ons that hold (bit i for add-on i)."""
         first = key & self._first_bits
-        position = first.bit_length() - 1 - self.rules_offset if first else None
-        return position, key >> (self.rules_offset + self.split)
+        position = self._owner[first.bit_length() - 1] - self._first_offset if first else None
+        holding = 0
+        collect = key & self._collect_bits
+        while collect:
+            low = collect & -collect
+            holding |= 1 << (self._owner[low.bit_length() - 1] - self._collect_offset)
+            collect ^= low
+        return position, holding
 
     def match(self, facts: Facts, mask: int) -> tuple[int | None, int]:
-        """From a ``mask`` holding every fact's lookup: the position of the first first-hit rule that
-        holds (or None), and the bitset of add-ons that hold (bit i for add-on i)."""
-        rest = (mask & self._collect_bits) >> (self.rules_offset + self.split)
-        if rest & self._collect_residual_bits:
-            for position, check in self._collect_residual:
-                if rest >> position & 1 and not check(facts):
-                    rest &= ~(1 << position)
-        first = (mask & self._first_bits) >> self.rules_offset
-        residual = self._first_residual
-        while first:
-            low = first & -first
-            position = low.bit_length() - 1
-            holds = residual.get(position)
-            if holds is None or holds(facts):
-                return position, rest
-            first ^= low
-        return None, rest
+        """:meth:`fired` of :meth:`fired_key`."""
+        return self.fired(self.fired_key(facts, mask))
+
+    @staticmethod
+    def _first_holding(bits: int, checks: Mapping[int, Callable[[Facts], bool]], facts: Facts) -> int:
+        """The lowest of ``bits`` whose condition holds once any residual is checked (0 if none)."""
+        while bits:
+            low = bits & -bits
+            check = checks.get(low)
+            if check is None or check(facts):
+                return low
+            bits ^= low
+        return 0
 
     def _table(self, fact: Fact) -> dict[str, int]:
         lookup = self._lookups.get(fact.name)
@@ -306,6 +345,11 @@ class PolicyIndex:
             masks.append(current)
             previous_extra = bits
         return masks
+
+
+def _span(low: int, high: int) -> int:
+    """Bits ``low`` to ``high - 1``."""
+    return ((1 << (high - low)) - 1) << low
 
 
 def _all(value: Any) -> int:

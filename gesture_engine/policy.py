@@ -9,10 +9,11 @@ from __future__ import annotations
 import gc
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
 
@@ -26,7 +27,7 @@ from .facts import Fact, FactValue, parse_fact_text
 from .index import PolicyIndex
 from .loader import MAX_FILE_BYTES, read_policy_source
 from .models import Approval, BudgetStep, Decision, Gesture, Money, PolicyRef, RuleTrace, builder
-from .reader import NO_ENVELOPE, ComplaintReader, Envelope
+from .reader import NO_ENVELOPE, ComplaintReader, Envelope, tuple_getter
 from .resources import default_policy_path
 
 _V = TypeVar("_V")
@@ -88,7 +89,7 @@ def _collector_paused() -> Iterator[None]:
 class Policy:
     """A validated, compiled policy. Immutable and safe to share across threads."""
 
-    __slots__ = ("_c", "_collect", "_default", "_derive", "_first", "_index", "_memo", "_number_facts", "_quotes", "_read",
+    __slots__ = ("_c", "_collect", "_default", "_derive", "_first", "_index", "_memo", "_number_facts", "_read",
                  "_ref", "_ref_json", "_traces")
 
     def __init__(self, compiled: CompiledPolicy) -> None:
@@ -97,11 +98,6 @@ class Policy:
         self._default = next(r for r in compiled.rules if r.hit == "default")
         self._collect = tuple(r for r in compiled.rules if r.hit == "collect")
         # rules whose rationale quotes only level/enum facts (finitely many sentences): the facts it quotes
-        self._quotes = {
-            r.index: names for r in compiled.rules if r.rationale is not None
-            for names in [tuple(text for is_fact, text in r.rationale.parts if is_fact)]
-            if all(compiled.all_facts[name].finite for name in names)
-        }
         self._number_facts = tuple(name for name, fact in compiled.all_facts.items() if fact.type == "number")
         # a trace entry depends only on the rule and whether it fired: each is built once, here
         self._traces = {
@@ -236,7 +232,7 @@ class Policy:
         fields = self._parts(outcome, values).fields.copy()  # every field that depends on the outcome and budget
         fields["facts"] = values
         if outcome.reasons is None:
-            fields["reasons"] = tuple([self._reason(rule, values) for rule in outcome.fired])
+            fields["reasons"] = tuple([made if isinstance(made, str) else made(values) for made in outcome.reason_makers])
         if envelope is not NO_ENVELOPE:
             received = envelope.received_at
             fields["complaint_id"] = envelope.complaint_id
@@ -251,11 +247,10 @@ class Policy:
         the parts they render: about twice as fast, which is what batches and replays need."""
         values, envelope, mask = self._facts(complaint)
         outcome = self._outcome(values, mask)
-        fired = outcome.fired
         parts = self._parts(outcome, values)
         reasons = outcome.reasons
         if reasons is None:
-            reasons = tuple([self._reason(rule, values) for rule in fired])
+            reasons = tuple([made if isinstance(made, str) else made(values) for made in outcome.reason_makers])
         if self._number_facts and any(values[name].__class__ is float and "e" in repr(values[name]) for name in self._number_facts):
             return self.decide(complaint).model_dump_json()  # Python and pydantic write 1e-05 differently
         facts = _dumps(values)
@@ -266,19 +261,6 @@ class Policy:
             f'{outcome.json_head},{parts.budget_json},{outcome.json_within},"respond_by":{respond_by},'
             f'{parts.approval_json},"reasons":{_dumps(reasons)},"facts":{facts},"trace":{outcome.json_trace},"policy":{self._ref_json}}}'
         )
-
-    def _reason(self, rule: Rule, values: Mapping[str, FactValue]) -> str:
-        template = rule.rationale
-        if template is None:
-            return rule.description or f"rule {rule.id} applies"
-        names = self._quotes.get(rule.index)
-        if names is None:  # it quotes a number: sentences rarely repeat
-            return template.render(values)
-        key = (rule.index, *[values[name] for name in names])
-        found = self._memo.reasons.get(key)
-        if found is None:
-            found = self._memo.keep(self._memo.reasons, key, template.render(values))
-        return found
 
     def _full_trace(self, values: Mapping[str, FactValue], outcome: _Outcome) -> tuple[RuleTrace, ...]:
         """Every rule evaluated: first-hit rules up to the one that fired, then every add-on."""
@@ -308,14 +290,13 @@ class Policy:
     def _parts(self, outcome: _Outcome, values: Mapping[str, FactValue]) -> _Parts:
         """Budget, steps, summary and approval with the outcome's fields: reused for equal outcome and
         budget inputs (nothing to spend means the same parts for everyone with this outcome)."""
-        budget = outcome.fired[0].budget
-        if budget is None:
+        if outcome.budget_reads is None:
             if outcome.parts is None:
                 outcome.parts = self._new_parts(outcome, values)
             return outcome.parts
-        reads = budget.reads if self._c.limits.goodwill_fact is None else (*budget.reads, self._c.limits.goodwill_fact)
+        take, take_money = outcome.budget_reads
         # money is keyed by its text: 80 and 80.00 are equal Decimals but are written differently in the steps
-        key = (outcome.key, *[str(value) if value.__class__ is Decimal else value for value in [values[name] for name in reads]])
+        key = (outcome.key, take(values), *map(str, take_money(values)))
         found = self._memo.parts.get(key)
         if found is None:
             found = self._memo.keep(self._memo.parts, key, self._new_parts(outcome, values))
@@ -405,8 +386,8 @@ from .explain import explain as _explain  # noqa: E402
 class _Outcome:
     """What a combination of fired rules decides regardless of the amounts: built once per combination."""
 
-    __slots__ = ("action", "action_label", "fired", "gestures", "json_head", "json_trace", "json_within", "key", "parts",
-                 "reasons", "respond_within", "seconds", "trace")
+    __slots__ = ("action", "action_label", "budget_reads", "fired", "gestures", "json_head", "json_trace", "json_within", "key",
+                 "parts", "reason_makers", "reasons", "respond_within", "seconds", "trace")
 
     def __init__(self, key: Any, fired: tuple[Rule, ...], action: str, action_label: str, gestures: tuple[Gesture, ...],
                  seconds: int, trace: tuple[RuleTrace, ...]) -> None:
@@ -414,6 +395,8 @@ class _Outcome:
         self.fired = fired
         self.trace = trace
         self.parts: _Parts | None = None  # when the primary rule spends nothing: the same for every decision
+        # else: what its budget reads (all but money, then money), which keys the parts
+        self.budget_reads: tuple[Callable[[Mapping[str, Any]], tuple[Any, ...]], Callable[[Mapping[str, Any]], tuple[Any, ...]]] | None = None
         self.json_trace = "[" + ",".join(entry.model_dump_json() for entry in trace) + "]"
         self.action = action
         self.action_label = action_label
@@ -423,10 +406,11 @@ class _Outcome:
         self.json_head = (f'"action":{_dumps(action)},"action_label":{_dumps(action_label)},"rule":{_dumps(fired[0].id)},'
                           f'"gestures":{_GESTURES.dump_json(gestures).decode()}')
         self.json_within = f'"respond_within":"{self.respond_within}","respond_within_seconds":{seconds}'
-        # reasons that interpolate no facts are the same for every decision with this outcome
-        static = all(rule.rationale is None or rule.rationale.static for rule in fired)
-        self.reasons = tuple(rule.rationale.render({}) if rule.rationale else rule.description or f"rule {rule.id} applies"
-                             for rule in fired) if static else None
+        # each fired rule's reason as a function of the facts; reasons that quote no fact are the same
+        # for every decision with this outcome, so they are made once
+        self.reason_makers = tuple(_reason_maker(rule) for rule in fired)
+        static = all(isinstance(made, str) for made in self.reason_makers)
+        self.reasons = tuple(made for made in self.reason_makers if isinstance(made, str)) if static else None
 
     @classmethod
     def of(cls, compiled: CompiledPolicy, key: Any, primary: Rule, collected: tuple[Rule, ...],
@@ -439,7 +423,31 @@ class _Outcome:
         seconds = min(rule.respond_within for rule in fired if rule.respond_within is not None)
         action = primary.action or ""
         trace = tuple(traces[rule.index, True] for rule in fired)
-        return cls(key, fired, action, compiled.actions[action].label, tuple(gestures.values()), seconds, trace)
+        outcome = cls(key, fired, action, compiled.actions[action].label, tuple(gestures.values()), seconds, trace)
+        budget = primary.budget
+        if budget is not None:
+            goodwill = compiled.limits.goodwill_fact
+            reads = (*budget.reads, *([] if goodwill is None or goodwill in budget.reads else [goodwill]))
+            money = [name for name in reads if compiled.all_facts[name].type == "money"]
+            outcome.budget_reads = (tuple_getter([name for name in reads if name not in money]), tuple_getter(money))
+        return outcome
+
+
+def _reason_maker(rule: Rule) -> str | Callable[[Mapping[str, FactValue]], str]:
+    """Why ``rule`` fired: a sentence, or a function of the facts when its rationale quotes any."""
+    template = rule.rationale
+    if template is None:
+        return rule.description or f"rule {rule.id} applies"
+    if template.static:
+        return template.render({})
+    if template.pattern is None:
+        return template.render
+    pattern, quoted = template.pattern, template.quoted
+    if len(quoted) == 1:  # itemgetter of one name returns the value itself, not a tuple
+        name = quoted[0]
+        return lambda facts: pattern % (facts[name],)
+    take = itemgetter(*quoted)
+    return lambda facts: pattern % take(facts)
 
 
 class _Parts:
@@ -461,12 +469,11 @@ class _Memo:
     """
 
     LIMIT = 4096
-    __slots__ = ("outcomes", "parts", "reasons")
+    __slots__ = ("outcomes", "parts")
 
     def __init__(self) -> None:
         self.outcomes: dict[int, _Outcome] = {}
         self.parts: dict[Any, _Parts] = {}
-        self.reasons: dict[tuple[Any, ...], str] = {}
 
     def keep(self, cache: dict[Any, _V], key: Any, value: _V) -> _V:
         if len(cache) >= self.LIMIT:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 from operator import itemgetter
@@ -66,7 +66,7 @@ class _Shape:
                 base &= index.bits_of(name, fact.default)
         self.base = base
         finite = [name for name in sent if facts[name].finite]
-        self.finite = _taker(finite)
+        self.finite = tuple_getter(finite)
         self.finite_tables = tuple(index.finite_table(name) for name in finite)
         self.combinations: dict[tuple[Any, ...], int] = {}
         self.numeric = tuple(
@@ -88,7 +88,7 @@ class _Shape:
         return mask
 
 
-def _taker(names: list[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+def tuple_getter(names: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     """``itemgetter`` that always returns a tuple, even for one name or none."""
     if len(names) > 1:
         return itemgetter(*names)
