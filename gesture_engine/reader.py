@@ -52,7 +52,7 @@ COMBINATIONS = 4096
 class _Shape:
     """How to read complaints with one particular sequence of keys."""
 
-    __slots__ = ("base", "combinations", "envelope", "finite", "finite_tables", "numeric", "template")
+    __slots__ = ("base", "combinations", "defaults", "envelope", "finite", "finite_tables", "numeric", "template")
 
     def __init__(self, reader: ComplaintReader, keys: tuple[Any, ...]) -> None:
         facts, index = reader.facts, reader.index
@@ -60,6 +60,10 @@ class _Shape:
         # every fact in declared order, absent ones holding their defaults: sent values are copied over it
         self.template: Values = {name: (None if name in keys else fact.default) for name, fact in facts.items()}  # type: ignore[misc]
         self.envelope = tuple(key for key in keys if key in ENVELOPE)
+        # when the keys come in declared order, followed by nothing but absent facts: the defaults to add to a copy
+        absent = [name for name in facts if name not in keys]
+        in_order = not self.envelope and [*keys, *absent] == list(facts)
+        self.defaults = {name: facts[name].default for name in absent} if in_order else None
         base = index.everything
         for name, fact in facts.items():
             if name not in keys:
@@ -128,8 +132,13 @@ class ComplaintReader:
             mask = shape.finite_bits(finite)
             if mask is None:
                 return self.diagnose(complaint)
-        values = shape.template.copy()  # declared order whatever order the complaint's keys came in
-        values.update(complaint)
+        if shape.defaults is None:  # keys in an order that is not the declared one: copy them over a template
+            values = shape.template.copy()
+            values.update(complaint)
+        else:  # the declared order already (the cheapest dict to make is a copy)
+            values = complaint.copy() if complaint.__class__ is dict else dict(complaint)
+            if shape.defaults:
+                values.update(shape.defaults)
         for name, fused, read, bits_of in shape.numeric:
             raw = values[name]
             bits = fused(raw)
@@ -293,7 +302,7 @@ def _fused_reader(fact: Fact, index: PolicyIndex) -> Callable[[Any], int | None]
             if value.__class__ is Decimal and value.is_finite():
                 # at most 10 places: read off the plain text (as_tuple() costs 3x more), else from the exponent
                 text = str(value)
-                if ("E" not in text and len(text) - text.find(".") <= 11) or value.as_tuple().exponent >= -10:  # type: ignore[operator]
+                if ("E" not in text and ("." in text[-11:] or "." not in text)) or value.as_tuple().exponent >= -10:  # type: ignore[operator]
                     if direct:
                         return table[bisect_right(points, value)]
                     i = bisect_left(points, value)

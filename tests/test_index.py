@@ -132,3 +132,17 @@ def test_dead_rules_before_the_match_are_skipped(tmp_path: Any) -> None:
         facts, _ = policy.facts_of(random_complaint(rnd))
         assert policy.match(facts) == policy.match_plain(facts)
         assert not policy.match(facts)[0].id.startswith("dead")
+
+
+def test_conditions_over_several_facts_become_index_terms() -> None:
+    """``any`` across facts (the default policy's goodwill-credit and remember-when) is matched by
+    bits alone, and a condition too tangled to expand keeps a whole-condition check."""
+    from gesture_engine.conditions import Group
+    from gesture_engine.index import MAX_TERMS, _terms
+
+    policy = load_policy()
+    assert policy._index._plain and not policy._index._residual
+    goodwill = next(rule for rule in policy.rules if rule.id == "goodwill-credit")
+    assert len(_terms(goodwill.when) or []) == 3
+    wide = Group(goodwill.when.path, goodwill.when.holds, "all", tuple([goodwill.when] * 3))
+    assert MAX_TERMS < 3 * 3 * 3 and _terms(wide) is None

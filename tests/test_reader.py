@@ -1,0 +1,190 @@
+"""The shape-planned complaint reader agrees with the careful path (``diagnose``) on every complaint.
+
+``diagnose`` checks field by field with the plain fact readers; the fast path takes shortcuts (a
+plan per key sequence, one dict hit per level/enum combination, fused check-and-lookup for numbers).
+Over random complaints, valid and not, both must accept the same complaints with the same facts in
+the same order and the same index bits, and reject the same ones with the same problems.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from gesture_engine import ComplaintError, Policy, load_policy
+from gesture_engine.compiler import compile_policy
+from gesture_engine.loader import Document
+
+POLICY: dict[str, Any] = {
+    "policy": "reader", "version": "1", "currency": "EUR", "budget_cap": 100,
+    "facts": {
+        "lvl": {"type": "level", "values": ["l0", "l1", "l2"], "required": True},
+        "kind": {"type": "enum", "values": ["k0", "k1"], "default": "k0"},
+        "count": {"type": "integer", "min": 0, "max": 500, "default": 0},
+        "spend": {"type": "money", "max": 1000, "default": 0},
+        "worth": {"type": "money", "default": Decimal("2.50")},
+        "ratio": {"type": "number", "default": Decimal("0.5")},
+        "flag": {"type": "boolean", "default": False},
+        "tag": {"type": "string", "default": ""},
+        "unread": {"type": "integer", "default": 7},
+        "gift": {"type": "money", "default": 0},
+        "age": {"type": "integer", "default": 0},
+    },
+    "gestures": {"sorry": {"label": "Sorry"}},
+    "actions": {"a": {"label": "A"}, "b": {"label": "B"}, "c": {"label": "C"}},
+    "approval": {"levels": ["agent"], "ladder": [{"level": "agent"}]},
+    "rules": [
+        {"id": "r1", "when": {"count": {"gt": 10}, "spend": {"lte": Decimal("99.99")}}, "then": {"action": "a", "respond_within": "1h"}},
+        {"id": "r2", "when": {"any": [{"lvl": "l2"}, {"ratio": {"gte": Decimal("0.25")}}, {"flag": True}]},
+         "then": {"action": "b", "respond_within": "1h"}},
+        {"id": "r3", "when": {"tag": "vip", "worth": {"between": [1, 100]}}, "then": {"action": "c", "respond_within": "1h"}},
+        {"id": "c1", "collect": True, "when": {"count": {"eq": 5}}, "then": {"gestures": ["sorry"]}},
+        {"id": "c2", "collect": True, "when": {"gift": {"gte": 10, "lt": 50}, "age": {"gte": 18}}, "then": {"gestures": ["sorry"]}},
+        {"id": "d", "default": True, "then": {"action": "a", "respond_within": "1d"}},
+    ],
+}
+
+GOOD: dict[str, list[Any]] = {
+    "lvl": ["l0", "l1", "l2"],
+    "kind": ["k0", "k1"],
+    "count": [0, 5, 10, 11, 500],
+    "spend": [Decimal(0), Decimal("99.99"), Decimal("100.00"), Decimal("1000"), Decimal("0.0000000001"), 12, "12.50", 3.25],
+    "worth": [Decimal(1), Decimal("100.0"), Decimal("1E+2"), Decimal("50.5")],
+    "ratio": [0.0, 0.25, 0.2499, 3, -1.5, Decimal("0.25")],
+    "flag": [True, False],
+    "tag": ["vip", "", "other"],
+    "unread": [0, -3],
+    "gift": [Decimal(0), Decimal("9.99"), Decimal(10), Decimal("49.99"), Decimal(50)],
+    "age": [17, 18, 19],
+}
+BAD: list[Any] = [None, "x", "l9", 1, 1.5, -1, 501, True, [], {}, Decimal("NaN"), Decimal("Infinity"), Decimal("-0.01"),
+                  Decimal("1000.01"), Decimal("1.00000000001"), Decimal("1E-11"), "1e5", float("nan"), 10**20, "a" * 2000]
+ENVELOPE: dict[str, list[Any]] = {"complaint_id": ["C-1", 7, None, "x" * 300], "customer_id": ["U", None],
+                                  "received_at": ["2026-11-23T09:30:00Z", "yesterday", None]}
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return Policy(compile_policy(Document(POLICY, {}, "reader.yaml")))
+
+
+def complaints(seed: int, count: int) -> Iterator[dict[str, Any]]:
+    """Random complaints: random subsets of facts in random key order, mostly good values, sometimes
+    bad ones, unknown fields or envelope fields."""
+    rnd = random.Random(seed)
+    for _ in range(count):
+        names = [name for name in GOOD if rnd.random() < 0.7]
+        rnd.shuffle(names)
+        complaint = {name: rnd.choice(BAD) if rnd.random() < 0.08 else rnd.choice(GOOD[name]) for name in names}
+        if rnd.random() < 0.2:
+            field = rnd.choice(list(ENVELOPE))
+            complaint[field] = rnd.choice(ENVELOPE[field])
+        if rnd.random() < 0.03:
+            complaint[rnd.choice(["typo", "lvll", 3])] = 1
+        yield complaint
+
+
+class _Mapping(Mapping[str, Any]):
+    """A mapping that is not a dict, as a caller may pass."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def _outcome(read: Any, complaint: Any) -> tuple[str, Any]:
+    try:
+        values, envelope, mask = read(complaint)
+    except ComplaintError as error:
+        return "error", [(p.field, p.message) for p in error.problems]
+    return "ok", (list(values.items()), envelope, mask)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_path_agrees_with_the_careful_path(policy: Policy, seed: int) -> None:
+    reader = policy._read
+    outcomes = {"ok": 0, "error": 0}
+    for complaint in complaints(seed, 1500):
+        for given in (complaint, _Mapping(complaint)):
+            fast = _outcome(reader, given)
+            careful = _outcome(reader.diagnose, given)
+            assert fast == careful, complaint
+        outcomes[fast[0]] += 1
+        if fast[0] == "ok":
+            values = fast[1][0]
+            assert fast[1][2] == policy._index.mask_of(dict(values), policy.facts)
+    assert min(outcomes.values()) > 100, outcomes  # both kinds were really tried
+
+
+def test_facts_come_in_declared_order_whatever_the_key_order(policy: Policy) -> None:
+    complaint = {"tag": "vip", "count": 3, "lvl": "l1"}
+    again = dict(reversed(list(complaint.items())))
+    assert list(policy.decide(complaint).facts) == list(policy.decide(again).facts) == list(POLICY["facts"])
+
+
+def test_shapes_and_combinations_stay_bounded(policy: Policy) -> None:
+    reader = policy._read
+    rnd = random.Random(3)
+    for _ in range(3000):  # many key orders: more shapes than are kept
+        names = list(GOOD)
+        rnd.shuffle(names)
+        policy.decide({name: GOOD[name][0] for name in names})
+    assert 0 < len(reader.shapes) <= 256
+
+
+def test_template_patterns_write_values_as_show_does() -> None:
+    policy = load_policy()
+    from gesture_engine.conditions import show
+    rnd = random.Random(5)
+    for rule in policy.rules:
+        template = rule.rationale
+        if template is None or template.pattern is None:
+            continue
+        for _ in range(50):
+            facts: dict[str, Any] = {name: rnd.choice(["high", "email", "gold", "viral"]) for name in policy.all_facts}
+            facts.update({"audience": rnd.randint(0, 10**9), "order_value": Decimal(rnd.randint(0, 10**6)).scaleb(-rnd.randint(0, 4))})
+            plain = "".join(show(facts[text]) if is_fact else text for is_fact, text in template.parts)
+            assert template.render(facts) == plain
+    number = compile_policy(Document({**POLICY, "rules": [
+        {"id": "d", "default": True, "then": {"action": "a", "respond_within": "1d",
+                                                "rationale": "ratio {ratio} at 100% and {flag}, {{literal}}"}}]}, {}, "t.yaml"))
+    template = number.rules[0].rationale
+    assert template is not None and template.pattern is None  # a boolean is quoted: rendered by show()
+    for value in (1e-05, 123456789.0, 0.1, -0.0, 2.5, 1e15):
+        assert template.render({"ratio": value, "flag": True}) == f"ratio {show(value)} at 100% and true, {{literal}}"
+
+
+def test_fused_checks_look_up_exactly_what_the_index_does(policy: Policy) -> None:
+    """The fused check-and-lookup must not lean on the careful path: for values valid as sent it
+    answers itself, with the index's own bits; for anything else it declines (None)."""
+    policy.decide({"lvl": "l0", "count": 1, "spend": Decimal(1), "worth": Decimal(1), "unread": 1, "ratio": 0.5, "gift": Decimal(1),
+                   "age": 1})
+    shape = next(shape for shape in policy._read.shapes.values() if shape is not None)
+    everything = policy._index.everything
+    fused = {name: lambda value, check=check: None if check(value) is None else check(value) & everything
+             for name, check, _, _ in shape.numeric}
+    limits = {"count": (0, 500), "unread": (-10**15, 10**15), "age": (-10**15, 10**15)}
+    for name, (low, high) in limits.items():
+        for value in {low - 1, low, low + 1, 4, 5, 6, 9, 10, 11, 12, 17, 18, 19, high - 1, high, high + 1}:
+            expected = policy._index.bits_of(name, value) & everything if low <= value <= high else None
+            assert fused[name](value) == expected, (name, value)
+        assert fused[name](5.0) is None and fused[name](True) is None
+    cents = [Decimal(n).scaleb(-2) for n in range(0, 12000, 7)] + [Decimal("99.99"), Decimal("100"), Decimal("1E+3")]
+    for name, high in (("spend", Decimal(1000)), ("worth", Decimal(10) ** 12), ("gift", Decimal(10) ** 12)):
+        for value in cents:
+            expected = policy._index.bits_of(name, value) & everything if value <= high else None
+            assert fused[name](value) == expected, (name, value)
+        assert fused[name](Decimal("1.00000000001")) is None and fused[name](Decimal("-1")) is None
+        assert fused[name](12) is None  # an int is converted to money on the careful path
