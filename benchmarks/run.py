@@ -37,15 +37,16 @@ class Mode:
     """Defaults of a run; every one can be overridden from the command line."""
 
     sizes: tuple[int, ...]
+    dead: tuple[int, ...]
+    """Dead-rules columns: this many rules no complaint matches, then the 8-rule table."""
     inputs: int
     budget: float
     passes: int
     memory_size: int
 
 
-FULL = Mode(sizes=(8, 100, 1000, 10000), inputs=10000, budget=20.0, passes=3, memory_size=10000)
-QUICK = Mode(sizes=(8, 100, 1000), inputs=1000, budget=0.6, passes=1, memory_size=1000)
-DEAD_RULES = 1000
+FULL = Mode(sizes=(8, 100, 1000, 10000), dead=(1000, 10000), inputs=10000, budget=20.0, passes=3, memory_size=10000)
+QUICK = Mode(sizes=(8, 100, 1000), dead=(1000,), inputs=1000, budget=0.6, passes=1, memory_size=1000)
 DEAD_LIVE = 8
 PARALLEL = 1.3
 """A cell whose CPU time exceeds its wall time by this factor ran on several cores; it is marked ∥."""
@@ -128,10 +129,10 @@ def measure(engine: Engine, table: Table, complaints: list[Complaint], reference
     return Cell(us, cpu_share, len(actions), mismatches, prepared.setup_seconds, notes=prepared.notes)
 
 
-def columns_for(sizes: Sequence[int], seed: int) -> list[Column]:
+def columns_for(sizes: Sequence[int], seed: int, dead: Sequence[int] = (1000,)) -> list[Column]:
     columns = [Column(str(size), f"{size:,} rules", generate_table(size, seed)) for size in sizes]
-    dead = dead_table(DEAD_RULES, DEAD_LIVE, seed)
-    columns.append(Column("dead", f"{DEAD_RULES:,} dead rules + {DEAD_LIVE}", dead))
+    for count in dead:
+        columns.append(Column(f"dead{count}", f"{count:,} dead rules + {DEAD_LIVE}", dead_table(count, DEAD_LIVE, seed)))
     return columns
 
 
@@ -363,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     engines = [e for e in ENGINES if wanted is None or e.key in wanted or e.key == "python"]
     started = time.perf_counter()
     complaints = generate_complaints(count)
-    columns = columns_for(sizes, args.seed)
+    columns = columns_for(sizes, args.seed, mode.dead)
     workdir = Path(tempfile.mkdtemp(prefix="gesture-bench-"))
     rows: list[tuple[Engine, dict[str, Cell]]] = [(engine, {}) for engine in engines]
     try:

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from gesture_cli.main import cli
 from gesture_engine import Policy
-from gesture_engine.batch import decide_records, read_records
+from gesture_engine.batch import decide_records, decide_stream, jsonl_blocks, read_records
 
 LINES = [
     {"severity": "high", "channel": "social_media", "audience": 50000, "complaint_id": "a"},
@@ -45,6 +45,34 @@ def test_workers_give_the_same_bytes_as_one_process(default_policy: Policy, tmp_
         parallel = list(decide_records(default_policy, read_records(stream), workers=2))
     assert parallel == single
     assert len(single) == 4501
+
+
+def test_stream_blocks_to_workers_match_line_by_line(default_policy: Policy, tmp_path: Path) -> None:
+    """``decide_stream`` (byte blocks to workers, files copied out) writes exactly what deciding line
+    by line gives, into an in-memory sink and into a real file (the ``sendfile`` path)."""
+    path = jsonl(tmp_path, count=3000)
+    with path.open("rb") as stream:
+        expected = "".join(line + "\n" for line in decide_records(default_policy, read_records(stream))).encode()
+    for workers in (1, 2):
+        memory = io.BytesIO()
+        with path.open("rb") as stream:
+            counted = decide_stream(default_policy, stream, memory, workers=workers)
+        assert (counted, memory.getvalue()) == (9001, expected)
+        with path.open("rb") as stream, (tmp_path / "out.jsonl").open("wb") as sink:
+            decide_stream(default_policy, stream, sink, workers=workers)
+        assert (tmp_path / "out.jsonl").read_bytes() == expected
+
+
+def test_blocks_end_at_newlines_and_count_lines() -> None:
+    data = b"".join(b'{"n": %d}\n' % i for i in range(1000)) + b'{"last": 1}'
+    blocks = list(jsonl_blocks(io.BytesIO(data), size=64))
+    assert b"".join(block for _, block in blocks) == data
+    assert all(block.endswith(b"\n") for _, block in blocks[:-1])
+    firsts = [first for first, _ in blocks]
+    assert firsts[0] == 1 and firsts == sorted(firsts)
+    assert [first + block.count(b"\n") for first, block in blocks[:-1]] == firsts[1:]
+    long_line = b"x" * 500 + b"\n" + b"y"
+    assert list(jsonl_blocks(io.BytesIO(long_line), size=64)) == [(1, b"x" * 500 + b"\n"), (2, b"y")]
 
 
 def test_csv_columns_are_facts_typed_like_the_command_line(default_policy: Policy) -> None:
