@@ -44,6 +44,24 @@ def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 # Built once: ``json.loads`` with options builds a new decoder on every call, which costs more than decoding.
 _DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=_integer, parse_constant=_refuse_constant, object_pairs_hook=_unique)
+_FLAT = json.JSONDecoder(parse_float=Decimal, parse_constant=_refuse_constant)
+"""The same without a Python call per integer and per object, for :func:`_flat` complaints."""
+
+
+def _flat(text: str) -> Any:
+    """A short flat object, as most complaints are, parsed by the C scanner alone; None when unsure.
+
+    Short: no integer in it can have more than MAX_INTEGER_DIGITS digits. Flat: one ``{`` and no
+    ``[``, so nothing nests. No repeated key: every member has its own ``:``, so as many colons in
+    the text as keys in the dict means no member was lost to a repeat (a colon inside a string,
+    as in a timestamp, just sends the complaint the careful way)."""
+    if len(text) > MAX_INTEGER_DIGITS or text.count("{") != 1 or "[" in text:
+        return None
+    try:
+        value = _FLAT.decode(text)
+    except ValueError:  # JSONDecodeError included: the careful path says where
+        return None
+    return value if value.__class__ is dict and text.count(":") == len(value) else None
 
 
 def parse_complaint_json(data: bytes | str, source: str = "<complaint>") -> Any:
@@ -53,6 +71,9 @@ def parse_complaint_json(data: bytes | str, source: str = "<complaint>") -> Any:
             data = (data[3:] if data.startswith(_BOM) else data).decode("utf-8")  # a leading byte-order mark is harmless
         except UnicodeDecodeError as exc:
             raise ComplaintError([FieldProblem(source, f"is not valid UTF-8 (byte {exc.start})")]) from None
+    flat = _flat(data)
+    if flat is not None:
+        return flat
     try:
         return _DECODER.decode(data)
     except json.JSONDecodeError as exc:
