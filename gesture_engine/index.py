@@ -1,14 +1,14 @@
-"""First-hit matching that does not slow down as rules are added: a bitset index built at load.
+"""Matching that does not slow down as rules are added: one bitset index over a policy, built at load.
 
-Each rule's condition is split into *necessary parts on one fact* (the top-level ``all`` parts, or
-any subtree, that read a single fact) and a *residual* (parts that read several facts). For every
+Each condition (a derived fact's table row, a first-hit rule, an add-on) is expanded into *terms*:
+``any`` of ``all`` of *parts that read one fact* (``_terms``); a condition too tangled to expand
+keeps its necessary single-fact parts and is checked whole when they hold (a *residual*). For every
 fact we cut its domain into cells on which every part's truth is constant: the values of a level or
 enum fact, the points and open intervals between the thresholds of a numeric fact, the constants of
-a string fact plus "anything else". For each cell we store the bitset of rules whose parts on that
-fact hold there. Matching ANDs one bitset per fact and takes the lowest set bit; only a rule with a
-residual is then checked with its compiled condition. Cost grows with the number of facts, not rules
-(big-int AND is a few machine words per 64 rules). ``tests/test_index.py`` proves it agrees with
-evaluating the rules one by one.
+a string fact plus "anything else". For each cell we store the bitset of terms whose parts on that
+fact hold there. Matching ANDs one bitset per fact and takes the lowest set bit of a segment. Cost
+grows with the number of facts, not rules (big-int AND is a few machine words per 64 terms).
+``tests/test_index.py`` proves it agrees with evaluating the rules one by one.
 """
 
 from __future__ import annotations
@@ -53,23 +53,31 @@ Term = list[tuple[str, Condition]]
 def _terms(condition: Condition) -> list[Term] | None:
     """The condition as ``any`` of terms, each an ``all`` of parts that read one fact; None if that
     takes more than MAX_TERMS terms or needs a ``not`` over several facts."""
-    used = condition.facts_used()
-    if len(used) <= 1:
-        return [[(used[0], condition)]] if used else [[]]
-    if not isinstance(condition, Group) or condition.kind == "not":
-        return None
-    expanded = [_terms(part) for part in condition.parts]
-    if any(terms is None for terms in expanded):
-        return None
+    return _expand(condition)[0]
+
+
+def _expand(condition: Condition) -> tuple[list[Term] | None, frozenset[str]]:
+    """``_terms`` and the facts read, bottom-up in one pass (asking each subtree for its facts would
+    walk it again at every level)."""
+    if isinstance(condition, Test):
+        return [[(condition.fact, condition)]], frozenset((condition.fact,))
+    if not isinstance(condition, Group):  # ``always``
+        return [[]], frozenset()
+    expanded = [_expand(part) for part in condition.parts]
+    used = frozenset().union(*(facts for _, facts in expanded))
+    if len(used) <= 1:  # one fact however nested: a single part, cut into cells as a whole
+        return ([[(next(iter(used)), condition)]] if used else [[]]), used
+    if condition.kind == "not" or any(terms is None for terms, _ in expanded):
+        return None, used
     if condition.kind == "any":
-        flat = [term for terms in expanded for term in terms or []]
-        return flat if len(flat) <= MAX_TERMS else None
+        flat = [term for terms, _ in expanded for term in terms or []]
+        return (flat if len(flat) <= MAX_TERMS else None), used
     product: list[Term] = [[]]
-    for terms in expanded:
+    for terms, _ in expanded:
         product = [[*left, *right] for left in product for right in terms or []]
         if len(product) > MAX_TERMS:
-            return None
-    return product
+            return None, used
+    return product, used
 
 
 class _NumericCells:

@@ -221,8 +221,9 @@ class Policy:
     def decide(self, complaint: Mapping[str, Any], *, full_trace: bool = False) -> Decision:
         """Decide what to do for one complaint (a mapping such as parsed helpdesk JSON).
 
-        The decision's ``trace`` lists the rules that fired with the values they matched; with
-        ``full_trace=True`` it lists every rule evaluated, fired or not (``explain`` says why).
+        The decision's ``trace`` lists the rules that fired and the facts each reads (their values
+        are in ``facts``); with ``full_trace=True`` it lists every rule evaluated, fired or not
+        (``explain`` says why).
         Raises ``ComplaintError`` listing every missing, unknown or ill-typed field.
         """
         values, envelope, mask = self._read(complaint)  # self._facts(), inlined: this is the hot path
@@ -232,7 +233,7 @@ class Policy:
         fields = self._parts(outcome, values).fields.copy()  # every field that depends on the outcome and budget
         fields["facts"] = values
         if outcome.reasons is None:
-            fields["reasons"] = tuple([made if isinstance(made, str) else made(values) for made in outcome.reason_makers])
+            fields["reasons"] = outcome.reasons_for(values)
         if envelope is not NO_ENVELOPE:
             received = envelope.received_at
             fields["complaint_id"] = envelope.complaint_id
@@ -248,9 +249,7 @@ class Policy:
         values, envelope, mask = self._facts(complaint)
         outcome = self._outcome(values, mask)
         parts = self._parts(outcome, values)
-        reasons = outcome.reasons
-        if reasons is None:
-            reasons = tuple([made if isinstance(made, str) else made(values) for made in outcome.reason_makers])
+        reasons = outcome.reasons if outcome.reasons is not None else outcome.reasons_for(values)
         if self._number_facts and any(values[name].__class__ is float and "e" in repr(values[name]) for name in self._number_facts):
             return self.decide(complaint).model_dump_json()  # Python and pydantic write 1e-05 differently
         facts = _dumps(values)
@@ -411,6 +410,10 @@ class _Outcome:
         self.reason_makers = tuple(_reason_maker(rule) for rule in fired)
         static = all(isinstance(made, str) for made in self.reason_makers)
         self.reasons = tuple(made for made in self.reason_makers if isinstance(made, str)) if static else None
+
+    def reasons_for(self, values: Mapping[str, FactValue]) -> tuple[str, ...]:
+        """The fired rules' reasons, filled in with ``values`` where they quote facts."""
+        return tuple([made if isinstance(made, str) else made(values) for made in self.reason_makers])
 
     @classmethod
     def of(cls, compiled: CompiledPolicy, key: Any, primary: Rule, collected: tuple[Rule, ...],
