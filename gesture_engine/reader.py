@@ -247,7 +247,15 @@ def _plain_id(value: object) -> bool:
     return value is None or (value.__class__ is str and len(value) <= ID_LIMIT and value.isprintable())
 
 
+def _integer_bounds(fact: Fact) -> tuple[int, int]:
+    """The least and greatest integer an integer fact accepts."""
+    low = -INTEGER_LIMIT if fact.minimum is None else math.ceil(fact.minimum)
+    high = INTEGER_LIMIT if fact.maximum is None else math.floor(fact.maximum)
+    return low, high
+
+
 def _money_bounds(fact: Fact) -> tuple[Decimal, Decimal]:
+    """The least and greatest amount a money fact accepts."""
     low = fact.minimum if fact.minimum is not None else Decimal(0)
     high = MONEY_LIMIT if fact.maximum is None else min(Decimal(fact.maximum), MONEY_LIMIT)
     return low, high
@@ -259,8 +267,7 @@ def _fast_reader(fact: Fact) -> Callable[[object], Any]:
         rank = fact.rank
         return lambda value: value if value.__class__ is str and value in rank else _BAD
     if fact.type == "integer":
-        low = -INTEGER_LIMIT if fact.minimum is None else fact.minimum
-        high = INTEGER_LIMIT if fact.maximum is None else fact.maximum
+        low, high = _integer_bounds(fact)
         return lambda value: value if value.__class__ is int and low <= value <= high else _BAD
     reader = _READERS[fact.type]
 
@@ -277,8 +284,7 @@ def _fused_reader(fact: Fact, index: PolicyIndex) -> Callable[[Any], int | None]
     """Check a value and look it up in one call: its index bits when the value is valid *as sent* (an
     int for an integer fact, a Decimal for money, ...), else None (convert it, or reject it)."""
     if fact.type == "integer":
-        low = -INTEGER_LIMIT if fact.minimum is None else math.ceil(fact.minimum)
-        high = INTEGER_LIMIT if fact.maximum is None else math.floor(fact.maximum)
+        low, high = _integer_bounds(fact)
         points, table, direct = index.locator(fact.name, low, high + 1)
         count = len(points)
         if direct:
@@ -292,8 +298,7 @@ def _fused_reader(fact: Fact, index: PolicyIndex) -> Callable[[Any], int | None]
 
         return integer
     if fact.type == "money":
-        least = fact.minimum if fact.minimum is not None else Decimal(0)
-        most = MONEY_LIMIT if fact.maximum is None else min(Decimal(fact.maximum), MONEY_LIMIT)
+        least, most = _money_bounds(fact)
         # amounts have at most 10 places, so "<= most" is "< the next amount of 10 places after most"
         points, table, direct = index.locator(fact.name, least, most.quantize(_PLACE, ROUND_FLOOR) + _PLACE)
         count = len(points)
