@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from .errors import ComplaintError, FieldProblem, PolicyError, Problem
 from .inputs import parse_complaint_json
@@ -108,16 +108,27 @@ def decide_stream(policy: Policy, stream: IO[bytes], sink: IO[bytes], fmt: str =
             sink.write(out)
             advance(count)
         return done
-    window: deque[Future[tuple[int, str]]] = deque()
-    with tempfile.TemporaryDirectory(prefix="gesture-batch-", dir=_SCRATCH if os.path.isdir(_SCRATCH) else None) as scratch, \
-            ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(policy.source, policy.fingerprint)) as pool:
-        for first, block in jsonl_blocks(stream):
-            window.append(pool.submit(_decide_jsonl_in_worker, first, block, scratch))
-            if len(window) >= 2 * workers:
-                advance(_copy_out(*window.popleft().result(), sink))
-        while window:
-            advance(_copy_out(*window.popleft().result(), sink))
+    with tempfile.TemporaryDirectory(prefix="gesture-batch-", dir=_SCRATCH if os.path.isdir(_SCRATCH) else None) as scratch:
+        tasks = ((first, block, scratch) for first, block in jsonl_blocks(stream))
+        for count, path in _in_order(policy, workers, _decide_jsonl_in_worker, tasks):
+            advance(_copy_out(count, path, sink))
     return done
+
+
+_T = TypeVar("_T")
+
+
+def _in_order(policy: Policy, workers: int, work: Callable[..., _T], tasks: Iterable[tuple[Any, ...]]) -> Iterator[_T]:
+    """``work(*task)`` for each task in worker processes that load ``policy`` once each, yielded in
+    task order, with at most two tasks per worker in flight so memory stays bounded."""
+    window: deque[Future[_T]] = deque()
+    with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(policy.source, policy.fingerprint)) as pool:
+        for task in tasks:
+            window.append(pool.submit(work, *task))
+            if len(window) >= 2 * workers:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
 
 
 _SCRATCH = "/dev/shm"
@@ -190,14 +201,7 @@ def decide_blocks(policy: Policy, records: Iterable[tuple[int, Payload]], *, wor
         for line, payload in records:
             yield decide_payload(policy, line, payload) + "\n"
         return
-    window: deque[Future[str]] = deque()
-    with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(policy.source, policy.fingerprint)) as pool:
-        for chunk in _chunks(records, CHUNK):
-            window.append(pool.submit(_decide_chunk, chunk))
-            if len(window) >= 2 * workers:
-                yield window.popleft().result()
-        while window:
-            yield window.popleft().result()
+    yield from _in_order(policy, workers, _decide_chunk, ((chunk,) for chunk in _chunks(records, CHUNK)))
 
 
 def _chunks(records: Iterable[tuple[int, Payload]], size: int) -> Iterator[list[tuple[int, Payload]]]:
