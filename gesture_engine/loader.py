@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -49,19 +50,34 @@ class Location(NamedTuple):
 
 @dataclass(frozen=True)
 class Document:
-    """Parsed policy data with the location of every value in it."""
+    """Parsed policy data with the location of every value in it.
+
+    A document read from a file first knows only where its sections and their entries are (rules,
+    facts, ...: enough for a rule's ``file:line``); the first ``locate`` of anything deeper parses
+    the text again with every value located. Valid policies, the common case, never pay for that.
+    """
 
     data: Any
     locations: dict[PathKey, Location]
     file: str
+    pending: list[Callable[[], Document]] = field(default_factory=list, repr=False, compare=False)
+    """Makes the fully located document; emptied once its locations are merged in."""
 
     def locate(self, path: PathKey) -> Location:
         """Location of ``path``, or of its nearest located ancestor."""
+        if path not in self.locations:
+            self.complete()
         for cut in range(len(path), -1, -1):
             found = self.locations.get(path[:cut])
             if found is not None:
                 return found
         return Location(self.file, 1, 1)
+
+    def complete(self) -> Document:
+        """Locate every value now (see the class docstring); returns the document itself."""
+        while self.pending:
+            self.locations.update(self.pending.pop()().locations)
+        return self
 
     def problem(self, path: PathKey, message: str, code: str = "invalid") -> Problem:
         where = self.locate(path)
@@ -77,6 +93,48 @@ def format_path(path: PathKey) -> str:
         else:
             out += f".{part}" if out else part
     return out
+
+
+class Refusal(NamedTuple):
+    """Why a scalar cannot be part of a policy."""
+
+    message: str
+    code: str
+
+
+def scalar_value(event: Any) -> Any:
+    """The value of a scalar event as plain YAML types it, or a ``Refusal``.
+
+    Floats become ``Decimal`` from their exact text; timestamps stay the text the author wrote.
+    """
+    tag = event.tag
+    if tag is None or tag == "!":
+        tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
+    if tag == _TAG + "merge":
+        return Refusal("merge keys (<<) are not supported; write the values out", "yaml-merge")
+    if tag not in _PLAIN_TAGS:
+        return Refusal(f"YAML tag {_short(tag)} is not allowed in a policy", "yaml-tag")
+    name = tag[len(_TAG):]
+    text = event.value
+    node = yaml.ScalarNode(tag, text)
+    if name == "int":
+        try:
+            return _CONSTRUCTOR.construct_yaml_int(node)
+        except ValueError:  # Python refuses to convert integers of more than 4300 digits
+            return Refusal(f"integer of {len(text)} characters is too large", "yaml-number")
+    if name == "bool":
+        return _CONSTRUCTOR.construct_yaml_bool(node)
+    if name == "null":
+        return None
+    if name == "float":
+        try:
+            number = Decimal(text.replace("_", ""))
+        except InvalidOperation:
+            number = Decimal("NaN")
+        if not number.is_finite():
+            return Refusal(f"{text!r} is not a finite number", "yaml-number")
+        return number
+    return text
 
 
 class _Builder:
@@ -96,38 +154,11 @@ class _Builder:
         )
 
     def scalar(self, event: Any, path: PathKey) -> Any:
-        tag = event.tag
-        if tag is None or tag == "!":
-            tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
-        if tag == _TAG + "merge":
-            self.fail(event.start_mark, path, "merge keys (<<) are not supported; write the values out", "yaml-merge")
+        value = scalar_value(event)
+        if value.__class__ is Refusal:
+            self.fail(event.start_mark, path, value.message, value.code)
             return _BAD
-        if tag not in _PLAIN_TAGS:
-            self.fail(event.start_mark, path, f"YAML tag {_short(tag)} is not allowed in a policy", "yaml-tag")
-            return _BAD
-        name = tag[len(_TAG):]
-        text = event.value
-        node = yaml.ScalarNode(tag, text)
-        if name == "int":
-            try:
-                return _CONSTRUCTOR.construct_yaml_int(node)
-            except ValueError:  # Python refuses to convert integers of more than 4300 digits
-                self.fail(event.start_mark, path, f"integer of {len(text)} characters is too large", "yaml-number")
-                return _BAD
-        if name == "bool":
-            return _CONSTRUCTOR.construct_yaml_bool(node)
-        if name == "null":
-            return None
-        if name == "float":
-            try:
-                number = Decimal(text.replace("_", ""))
-            except InvalidOperation:
-                number = Decimal("NaN")
-            if not number.is_finite():
-                self.fail(event.start_mark, path, f"{text!r} is not a finite number", "yaml-number")
-                return _BAD
-            return number
-        return text  # str, and timestamps kept as the text the author wrote
+        return value
 
     def build(self, events: Any) -> Any:
         """Build the single document in ``events``; returns None when it had problems.
@@ -309,8 +340,90 @@ def _short(tag: str) -> str:
 _DUPLICATE: Any = _Sentinel()
 
 
-def parse_yaml(text: str, file: str) -> Document:
-    """Parse one YAML document; raise ``PolicyError`` on any syntax or safety problem."""
+def _build_plain(events: Any, file: str) -> tuple[Any, dict[PathKey, Location]] | None:
+    """Build a document of plain YAML quickly, locating only its sections and their entries.
+
+    Returns None at the first thing the careful ``_Builder`` must judge (an anchor, alias, tag,
+    duplicate or non-string key, refused scalar, a second document, too deep or too big): that
+    builder then reads the text again and reports any problem with its file, line and path.
+    """
+    locations: dict[PathKey, Location] = {}
+    stack: list[list[Any]] = []  # [container, path when its values are located else None, pending key, key mark]
+    root: Any = None
+    documents = nodes = 0
+    scalar_event, mapping_start, sequence_start = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
+    ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    resolved_first, plain_text, digits = _RESOLVED_BY_FIRST_CHARACTER, _plain_text, _DECIMAL_DIGITS.match
+    no_key = _NO_KEY
+    resolved: dict[str, Any] = {}
+    for event in events:
+        kind = event.__class__
+        if kind is scalar_event:
+            if event.tag is not None or event.anchor is not None:
+                return None
+            text = event.value
+            if not event.implicit[0] or (text and text[0] not in resolved_first) or plain_text(text):
+                value = text
+            else:  # numbers, booleans, null, or text that looks like one: resolved once per distinct text
+                value = resolved.get(text, no_key)
+                if value is no_key:
+                    value = resolved[text] = int(text) if digits(text) else scalar_value(event)
+                    if value.__class__ is Refusal:
+                        return None
+        elif kind is mapping_start or kind is sequence_start:
+            if event.anchor is not None or event.tag not in (None, "!") or len(stack) >= MAX_DEPTH:
+                return None
+            value = {} if kind is mapping_start else []
+        elif kind in ends:
+            stack.pop()
+            continue
+        elif kind is yaml.DocumentStartEvent:
+            documents += 1
+            if documents > 1:
+                return None
+            continue
+        elif kind is yaml.AliasEvent:
+            return None
+        else:  # stream start and end, document end
+            continue
+        nodes += 1
+        if nodes > MAX_NODES:
+            return None
+        if not stack:
+            root = value
+            mark = event.start_mark
+            locations[()] = Location(file, mark.line + 1, mark.column + 1)
+            if kind is not scalar_event:
+                stack.append([value, (), no_key, None])
+            continue
+        top = stack[-1]
+        parent, base = top[0], top[1]
+        if parent.__class__ is list:
+            key = len(parent)
+            parent.append(value)
+            mark = event.start_mark
+        else:
+            key = top[2]
+            if key is no_key:  # ``value`` is a key
+                if value.__class__ is not str or value in parent:
+                    return None
+                top[2], top[3] = value, event.start_mark
+                continue
+            parent[key] = value
+            top[2] = no_key
+            mark = event.start_mark if kind is scalar_event else top[3]  # a mapping or list is located at its key
+        if base is not None:
+            path = (*base, key)
+            locations[path] = Location(file, mark.line + 1, mark.column + 1)
+            if kind is not scalar_event:
+                stack.append([value, path if len(path) < 2 else None, no_key, None])
+        elif kind is not scalar_event:
+            stack.append([value, None, no_key, None])
+    return root, locations
+
+
+def _parse_located(text: str, file: str) -> Document:
+    """Parse with every value located; raise ``PolicyError`` on any syntax or safety problem."""
     builder = _Builder(file)
     parser = _Loader(text)
     try:
@@ -325,6 +438,21 @@ def parse_yaml(text: str, file: str) -> Document:
     if builder.problems:
         raise PolicyError(builder.problems)
     return Document(data, builder.locations, file)
+
+
+def parse_yaml(text: str, file: str) -> Document:
+    """Parse one YAML document; raise ``PolicyError`` on any syntax or safety problem.
+
+    Plain policies take the quick path; anything else, and every error, the careful one.
+    """
+    try:
+        built = _build_plain(iter(_Loader(text).get_event, None), file)
+    except yaml.YAMLError:
+        built = None  # the careful pass reports it, located
+    if built is None:
+        return _parse_located(text, file)
+    data, sections = built
+    return Document(data, sections, file, [lambda: _parse_located(text, file)])
 
 
 def read_yaml_file(path: Path, max_file_bytes: int = MAX_FILE_BYTES) -> Document:
@@ -433,4 +561,6 @@ def merge_documents(documents: list[Document], name: str) -> Document:
                 data[section] = value
     if problems:
         raise PolicyError(problems)
-    return Document(data, locations, name)
+    if not any(doc.pending for doc in documents):
+        return Document(data, locations, name)
+    return Document(data, locations, name, [lambda: merge_documents([doc.complete() for doc in documents], name)])
