@@ -7,6 +7,7 @@ jsonschema finds every structural mistake in one pass; this module turns its err
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -117,22 +118,35 @@ def schema_problems(document: Document) -> list[tuple[PathKey, Problem]]:
 # by jsonschema, for its messages. tests/test_schema_fast.py checks both agree.
 
 Check = Callable[[Any], bool]
+Schema = dict[str, Any] | bool
 _IGNORED = {"description", "title", "$schema", "$id", "default", "$defs", "examples"}
 
+# Keywords by the kind of value they constrain: each group is checked by one closure (one call and
+# one isinstance per value) instead of a closure per keyword.
+_OBJECT_WORDS = {"required", "properties", "additionalProperties", "propertyNames", "minProperties"}
+_ARRAY_WORDS = {"items", "minItems", "maxItems", "uniqueItems"}
+_STRING_WORDS = {"pattern", "minLength", "maxLength"}
+_NUMBER_WORDS = {"minimum", "maximum"}
+_KNOWN = {"type", "$ref", "enum"} | _OBJECT_WORDS | _ARRAY_WORDS | _STRING_WORDS | _NUMBER_WORDS
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
-
-
-_TYPES: dict[str, Check] = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str),
-    "number": _is_number,
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
+# Python types of each JSON type. bool is an int, but never a JSON number or integer: tests that
+# accept int also ask ``type(value) is not bool``.
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "object": (dict,), "array": (list,), "string": (str,), "number": (int, float, Decimal),
+    "integer": (int,), "boolean": (bool,), "null": (type(None),),
 }
+
+
+def _python_types(kinds: set[str]) -> tuple[type, ...]:
+    return tuple({t: None for kind in sorted(kinds) for t in _PYTHON_TYPES[kind]})
+
+
+def _always(value: Any) -> bool:
+    return True
+
+
+def _never(value: Any) -> bool:
+    return False
 
 
 class _FastSchema:
@@ -141,134 +155,151 @@ class _FastSchema:
         self.refs: dict[str, Check] = {}
 
     def ref(self, pointer: str) -> Check:
-        if pointer not in self.refs:
-            self.refs[pointer] = lambda value: self.refs[pointer + "#compiled"](value)  # resolved lazily (recursion)
+        """The compiled target of ``pointer``, compiled once; a recursive use calls it through ``refs``."""
+        check = self.refs.get(pointer)
+        if check is None:
+            self.refs[pointer] = lambda value: self.refs[pointer](value)  # replaced below, once compiled
             target: Any = self.root
             for part in pointer.removeprefix("#/").split("/"):
                 target = target[part]
-            self.refs[pointer + "#compiled"] = self.compile(target)
-        return self.refs[pointer]
+            self.refs[pointer] = check = self.compile(target)
+        return check
 
-    def compile(self, schema: dict[str, Any]) -> Check:
-        checks: list[Check] = []
-        unknown = set(schema) - _IGNORED - set(_KEYWORDS)
+    def compile(self, schema: Schema) -> Check:
+        """One predicate for ``schema``: a chain of per-kind checks ending in the type test, and'ed with $ref and enum."""
+        if isinstance(schema, bool):
+            return _always if schema else _never
+        unknown = set(schema) - _IGNORED - _KNOWN
         if unknown:
             raise ValueError(f"the fast validator does not know {sorted(unknown)}")
-        for keyword in _KEYWORDS:
-            if keyword in schema:
-                checks.append(_KEYWORDS[keyword](self, schema[keyword], schema))
-        checks = [c for c in checks if c is not _ALWAYS]
-        if len(checks) == 1:
-            return checks[0]
-        return lambda value: all(check(value) for check in checks)
+        spec = schema.get("type")
+        allowed = None if spec is None else {spec} if isinstance(spec, str) else set(spec)
+        check = _type_check(allowed)
+        for kinds, words, build in _FACETS:
+            applies = kinds if allowed is None else kinds & allowed
+            if applies and not words.isdisjoint(schema):
+                check = build(self, schema, applies, check)
+        checks = [check]
+        if "$ref" in schema:
+            checks.append(self.ref(schema["$ref"]))
+        if "enum" in schema:
+            checks.append(_enum_check(schema["enum"]))
+        return _all([c for c in checks if c is not _always])
 
 
-def _always(value: Any) -> bool:
-    return True
+def _all(checks: list[Check]) -> Check:
+    if not checks:
+        return _always
+    if len(checks) == 1:
+        return checks[0]
+    return lambda value: all(one(value) for one in checks)  # only for $ref or enum beside other keywords
 
 
-_ALWAYS: Check = _always
+def _type_check(allowed: set[str] | None) -> Check:
+    if allowed is None:
+        return _always
+    types = _python_types(allowed)
+    if "boolean" in allowed or int not in types:
+        return lambda value: isinstance(value, types)
+    return lambda value: isinstance(value, types) and type(value) is not bool
 
 
-def _k_type(fast: _FastSchema, spec: Any, schema: dict[str, Any]) -> Check:
-    kinds = [_TYPES[spec]] if isinstance(spec, str) else [_TYPES[k] for k in spec]
-    return lambda value: any(kind(value) for kind in kinds)
+def _enum_check(options: list[Any]) -> Check:
+    """Equal and of the same type as an option (so 1 is not true and 1 is not 1.0); a set lookup for names."""
+    if all(type(option) is str for option in options):
+        names = frozenset(options)
+        return lambda value: type(value) is str and value in names
+    return lambda value: any(value == option and type(value) is type(option) for option in options)
 
 
-def _k_ref(fast: _FastSchema, spec: Any, schema: dict[str, Any]) -> Check:
-    return fast.ref(spec)
+# Each facet builder returns a check for values of its kind (of ``kinds``, those the type allows);
+# any other value is passed on to ``other``, in the end to the type test.
 
-
-def _k_properties(fast: _FastSchema, spec: Any, schema: dict[str, Any]) -> Check:
-    compiled = {name: fast.compile(sub) for name, sub in spec.items()}
+def _object_facet(fast: _FastSchema, schema: dict[str, Any], kinds: set[str], other: Check) -> Check:
+    """required, minProperties, then each key's name and value in one pass."""
+    required = tuple(schema.get("required", ()))
+    least = schema.get("minProperties", 0)
+    properties = {name: fast.compile(sub) for name, sub in schema.get("properties", {}).items()}
     extra = schema.get("additionalProperties", True)
-    other: Check | None = None if extra is True else (lambda v: False) if extra is False else fast.compile(extra)
+    additional = None if extra is True else fast.compile(extra)
+    names = fast.compile(schema["propertyNames"]) if "propertyNames" in schema else None
 
     def check(value: Any) -> bool:
         if not isinstance(value, dict):
-            return True
+            return other(value)
+        if len(value) < least:
+            return False
+        for name in required:
+            if name not in value:
+                return False
         for key, item in value.items():
-            sub = compiled.get(key)
-            if sub is not None:
-                if not sub(item):
-                    return False
-            elif other is not None and not other(item):
+            sub = properties.get(key, additional)
+            if sub is not None and not sub(item):
+                return False
+            if names is not None and not names(key):
                 return False
         return True
 
     return check
 
 
-def _k_additional(fast: _FastSchema, spec: Any, schema: dict[str, Any]) -> Check:
-    if "properties" in schema:
-        return _ALWAYS  # handled together with properties
-    return _k_properties(fast, {}, schema)
+def _array_facet(fast: _FastSchema, schema: dict[str, Any], kinds: set[str], other: Check) -> Check:
+    least, most = schema.get("minItems", 0), schema.get("maxItems", math.inf)
+    item = fast.compile(schema.get("items", True))
+    unique = bool(schema.get("uniqueItems", False))
+
+    def check(value: Any) -> bool:
+        if not isinstance(value, list):
+            return other(value)
+        if not least <= len(value) <= most:
+            return False
+        for one in value:
+            if not item(one):
+                return False
+        return not unique or _unique(value)
+
+    return check
 
 
-def _k_required(fast: _FastSchema, spec: Any, schema: dict[str, Any]) -> Check:
-    names = tuple(spec)
-    return lambda value: not isinstance(value, dict) or all(name in value for name in names)
+def _unique(value: list[Any]) -> bool:
+    """No two items alike; names compare directly, anything else by its canonical JSON."""
+    for item in value:
+        if type(item) is not str:
+            return len({json.dumps(v, sort_keys=True, default=str) for v in value}) == len(value)
+    return len(set(value)) == len(value)
 
 
-def _k_items(fast: _FastSchema, spec: Any, schema: dict[str, Any]) -> Check:
-    item = fast.compile(spec)
-    return lambda value: not isinstance(value, list) or all(item(v) for v in value)
+def _string_facet(fast: _FastSchema, schema: dict[str, Any], kinds: set[str], other: Check) -> Check:
+    least, most = schema.get("minLength", 0), schema.get("maxLength", math.inf)
+    search = re.compile(schema["pattern"]).search if "pattern" in schema else None
+
+    def check(value: Any) -> bool:
+        if not isinstance(value, str):
+            return other(value)
+        return least <= len(value) <= most and (search is None or search(value) is not None)
+
+    return check
 
 
-def _k_enum(fast: _FastSchema, spec: Any, schema: dict[str, Any]) -> Check:
-    options = list(spec)
-    return lambda value: any(value == option and type(value) is type(option) for option in options)
+def _number_facet(fast: _FastSchema, schema: dict[str, Any], kinds: set[str], other: Check) -> Check:
+    types = _python_types(kinds)  # (int,) when the type allows integers but not numbers
+    least, most = schema.get("minimum", -math.inf), schema.get("maximum", math.inf)
+
+    def check(value: Any) -> bool:
+        if not isinstance(value, types) or type(value) is bool:
+            return other(value)
+        return bool(least <= value <= most)
+
+    return check
 
 
-def _k_pattern(fast: _FastSchema, spec: Any, schema: dict[str, Any]) -> Check:
-    search = re.compile(spec).search
-    return lambda value: not isinstance(value, str) or search(value) is not None
-
-
-def _bound(test: Callable[[Any, Any], bool], sized: Callable[[Any], bool], measure: Callable[[Any], Any]) -> Callable[..., Check]:
-    def keyword(fast: _FastSchema, spec: Any, schema: dict[str, Any]) -> Check:
-        return lambda value: not sized(value) or test(measure(value), spec)
-    return keyword
-
-
-def _identity(value: Any) -> Any:
-    return value
-
-
-def _k_unique(fast: _FastSchema, spec: Any, schema: dict[str, Any]) -> Check:
-    if not spec:
-        return _ALWAYS
-    return lambda value: not isinstance(value, list) or len({json.dumps(v, sort_keys=True, default=str) for v in value}) == len(value)
-
-
-def _k_property_names(fast: _FastSchema, spec: Any, schema: dict[str, Any]) -> Check:
-    name = fast.compile(spec)
-    return lambda value: not isinstance(value, dict) or all(name(key) for key in value)
-
-
-_is_dict: Check = lambda v: isinstance(v, dict)
-_is_list: Check = lambda v: isinstance(v, list)
-_is_str: Check = lambda v: isinstance(v, str)
-
-_KEYWORDS: dict[str, Callable[[_FastSchema, Any, dict[str, Any]], Check]] = {
-    "type": _k_type,
-    "$ref": _k_ref,
-    "required": _k_required,
-    "properties": _k_properties,
-    "additionalProperties": _k_additional,
-    "propertyNames": _k_property_names,
-    "items": _k_items,
-    "enum": _k_enum,
-    "pattern": _k_pattern,
-    "minimum": _bound(lambda a, b: a >= b, _is_number, _identity),
-    "maximum": _bound(lambda a, b: a <= b, _is_number, _identity),
-    "minItems": _bound(lambda a, b: a >= b, _is_list, len),
-    "maxItems": _bound(lambda a, b: a <= b, _is_list, len),
-    "minLength": _bound(lambda a, b: a >= b, _is_str, len),
-    "maxLength": _bound(lambda a, b: a <= b, _is_str, len),
-    "minProperties": _bound(lambda a, b: a >= b, _is_dict, len),
-    "uniqueItems": _k_unique,
-}
+Facet = Callable[[_FastSchema, dict[str, Any], set[str], Check], Check]
+_FACETS: list[tuple[set[str], set[str], Facet]] = [  # the last applying one is tried first
+    ({"number", "integer"}, _NUMBER_WORDS, _number_facet),
+    ({"string"}, _STRING_WORDS, _string_facet),
+    ({"array"}, _ARRAY_WORDS, _array_facet),
+    ({"object"}, _OBJECT_WORDS, _object_facet),
+]
 
 
 @lru_cache(maxsize=1)

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from gesture_engine import PolicyError
 from gesture_engine.loader import read_policy_source
 from gesture_engine.resources import default_policy_path
-from gesture_engine.schema import fast_policy_check, policy_validator
+from gesture_engine.schema import _FastSchema, fast_policy_check, policy_validator
 
 HOSTILE = Path(__file__).parent / "hostile" / "policies"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -74,3 +75,30 @@ def test_mutations_of_valid_documents(seed: int) -> None:
     assert valid
     for _ in range(400):
         agree(mutate(rnd.choice(valid), rnd))
+
+
+SMALL_SCHEMAS: list[dict[str, Any]] = [
+    {"type": "integer", "minimum": 0},
+    {"type": ["number", "boolean"], "minimum": 0, "maximum": 10},
+    {"minimum": 0, "maxLength": 1, "minItems": 1, "minProperties": 1},
+    {"type": ["string", "object"], "pattern": "^a", "required": ["a"], "additionalProperties": False, "properties": {"a": {}}},
+    {"type": "array", "uniqueItems": True, "items": {"enum": ["a", "b", 1, None]}},
+    {"enum": ["a", "b"]},
+    {"type": "object", "propertyNames": {"maxLength": 1}, "additionalProperties": {"type": "null"}},
+]
+SMALL_VALUES: list[Any] = [None, True, False, 0, -1, 5, 11, Decimal("5"), Decimal("-1"), "", "a", "ab", "b", [], ["a"], ["a", "a"],
+                           [1, True], [None, "b"], {}, {"a": 1}, {"a": None}, {"ab": None}, {"a": 1, "b": 2}, {1: None}]
+
+
+@pytest.mark.parametrize("schema", SMALL_SCHEMAS)
+def test_keywords_combine_per_kind_as_jsonschema_does(schema: dict[str, Any]) -> None:
+    """Each keyword applies only to its kind of value; the type (integer, bool) is still checked."""
+    check = _FastSchema(schema).compile(schema)
+    validator = Draft202012Validator(schema)
+    for value in SMALL_VALUES:
+        assert check(value) == validator.is_valid(value), (schema, value)
+
+
+def test_unknown_keywords_are_refused() -> None:
+    with pytest.raises(ValueError, match="exclusiveMinimum"):
+        _FastSchema({}).compile({"type": "number", "exclusiveMinimum": 0})
