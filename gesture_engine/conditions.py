@@ -36,10 +36,7 @@ class Condition:
 
     def facts_used(self) -> tuple[str, ...]:
         """Facts this condition reads, in first-mention order."""
-        seen: dict[str, None] = {}
-        for test in self.tests():
-            seen.setdefault(test.fact, None)
-        return tuple(seen)
+        return tuple(dict.fromkeys([test.fact for test in self.tests()]))
 
     def tests(self) -> tuple[Test, ...]:
         return ()
@@ -60,6 +57,9 @@ class Test(Condition):
     def tests(self) -> tuple[Test, ...]:
         return (self,)
 
+    def facts_used(self) -> tuple[str, ...]:
+        return (self.fact,)
+
     def first_failure(self, facts: Facts) -> Test | None:
         return None if self.holds(facts) else self
 
@@ -75,7 +75,13 @@ class Group(Condition):
     parts: tuple[Condition, ...]
 
     def tests(self) -> tuple[Test, ...]:
-        return tuple(test for part in self.parts for test in part.tests())
+        found: list[Test] = []
+        for part in self.parts:  # most parts are tests: take them as they are, without a call
+            if isinstance(part, Test):
+                found.append(part)
+            else:
+                found.extend(part.tests())
+        return tuple(found)
 
     def first_failure(self, facts: Facts) -> Test | None:
         if self.holds(facts):

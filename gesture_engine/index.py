@@ -14,6 +14,7 @@ grows with the number of facts, not rules (big-int AND is a few machine words pe
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -22,7 +23,6 @@ from .conditions import Condition, Facts, Group, Test
 from .facts import Fact
 
 Lookup = Callable[[Any], int]
-_RANGE_OPS = {"gt", "gte", "lt", "lte", "eq", "between"}
 
 
 def _single_fact_parts(condition: Condition) -> tuple[list[tuple[str, Condition]], bool]:
@@ -56,25 +56,37 @@ def _terms(condition: Condition) -> list[Term] | None:
     return _expand(condition)[0]
 
 
-def _expand(condition: Condition) -> tuple[list[Term] | None, frozenset[str]]:
+def _expand(condition: Condition) -> tuple[list[Term] | None, set[str]]:
     """``_terms`` and the facts read, bottom-up in one pass (asking each subtree for its facts would
-    walk it again at every level)."""
+    walk it again at every level). A test, the usual part, joins the terms as it is: no expansion."""
     if isinstance(condition, Test):
-        return [[(condition.fact, condition)]], frozenset((condition.fact,))
+        return [[(condition.fact, condition)]], {condition.fact}
     if not isinstance(condition, Group):  # ``always``
-        return [[]], frozenset()
-    expanded = [_expand(part) for part in condition.parts]
-    used = frozenset().union(*(facts for _, facts in expanded))
+        return [[]], set()
+    used: set[str] = set()
+    subs: list[tuple[str, Condition] | list[Term] | None] = []  # a test as its (fact, test) pair, else its terms
+    for part in condition.parts:
+        if isinstance(part, Test):
+            used.add(part.fact)
+            subs.append((part.fact, part))
+        else:
+            terms, facts = _expand(part)
+            used |= facts
+            subs.append(terms)
     if len(used) <= 1:  # one fact however nested: a single part, cut into cells as a whole
         return ([[(next(iter(used)), condition)]] if used else [[]]), used
-    if condition.kind == "not" or any(terms is None for terms, _ in expanded):
+    if condition.kind == "not" or None in subs:
         return None, used
     if condition.kind == "any":
-        flat = [term for terms, _ in expanded for term in terms or []]
+        flat = [term for sub in subs for term in ([[sub]] if isinstance(sub, tuple) else sub or [])]
         return (flat if len(flat) <= MAX_TERMS else None), used
     product: list[Term] = [[]]
-    for terms, _ in expanded:
-        product = [[*left, *right] for left in product for right in terms or []]
+    for sub in subs:
+        if isinstance(sub, tuple):  # a test: one more part in every term (this loop made each term, so may extend it)
+            for term in product:
+                term.append(sub)
+            continue
+        product = [[*left, *right] for left in product for right in sub or []]
         if len(product) > MAX_TERMS:
             return None, used
     return product, used
@@ -85,7 +97,9 @@ class _NumericCells:
 
     def __init__(self, thresholds: list[Any], money: bool = False) -> None:
         # money values are Decimals, and Decimal compares with Decimal twice as fast as with int
-        self.points = sorted({Decimal(point) if money and point.__class__ is int else point for point in thresholds})
+        # (converted after sorting: ints sort faster, and a set keeps the first of equal values either way)
+        points = sorted(set(thresholds))
+        self.points = [Decimal(point) if point.__class__ is int else point for point in points] if money else points
         self.position = {point: i for i, point in enumerate(self.points)}
 
     def __len__(self) -> int:
@@ -112,21 +126,40 @@ class _NumericCells:
             return (float(low) + float(high)) / 2
         return (Decimal(low) + Decimal(high)) / 2
 
-    def span(self, part: Condition) -> tuple[int, int] | None:
-        """Cells [first, last] where a conjunction of comparisons holds, or None if it is not one."""
-        tests = part.tests()
-        if not tests or not all(t.op in _RANGE_OPS for t in tests) or not _is_conjunction(part):
-            return None
-        first, last = 0, len(self) - 1
-        for test in tests:
-            operand = test.operand
-            if test.op == "between":
-                lo, hi = 2 * self.position[operand[0]] + 1, 2 * self.position[operand[1]] + 1
+    def span(self, parts: Iterable[Condition]) -> tuple[int, int] | None:
+        """Cells [first, last] where all ``parts`` hold, or None unless each is a conjunction of comparisons."""
+        position = self.position
+        first, last = 0, 2 * len(position)
+        compared = False
+        for part in parts:
+            if isinstance(part, Test):
+                tests: tuple[Test, ...] = (part,)
+            elif _is_conjunction(part):
+                tests = part.tests()
             else:
-                at = 2 * self.position[operand] + 1
-                lo, hi = {"gt": (at + 1, last), "gte": (at, last), "lt": (0, at - 1), "lte": (0, at), "eq": (at, at)}[test.op]
-            first, last = max(first, lo), min(last, hi)
-        return first, last
+                return None
+            for test in tests:
+                op, operand = test.op, test.operand
+                compared = True
+                if op == "between":
+                    low, high = 2 * position[operand[0]] + 1, 2 * position[operand[1]] + 1
+                elif op == "gte":
+                    low, high = 2 * position[operand] + 1, last
+                elif op == "lt":
+                    low, high = first, 2 * position[operand]
+                elif op == "gt":
+                    low, high = 2 * position[operand] + 2, last
+                elif op == "lte":
+                    low, high = first, 2 * position[operand] + 1
+                elif op == "eq":
+                    low = high = 2 * position[operand] + 1
+                else:
+                    return None
+                if low > first:
+                    first = low
+                if high < last:
+                    last = high
+        return (first, last) if compared else None
 
 
 class PolicyIndex:
@@ -151,7 +184,7 @@ class PolicyIndex:
         self._owner: list[int] = []  # bit -> the condition it is a term of
         starts: list[int] = []  # condition -> its first bit
         self._residual: dict[int, Callable[[Facts], bool]] = {}  # lowest-bit value -> whole-condition check
-        by_fact: dict[str, dict[int, list[Condition]]] = {}
+        by_fact: defaultdict[str, dict[int, list[Condition]]] = defaultdict(dict)  # fact -> bit -> its parts on the fact
         for i, condition in enumerate(conditions):
             starts.append(len(self._owner))
             terms = _terms(condition)
@@ -163,11 +196,15 @@ class PolicyIndex:
                 bit = len(self._owner)
                 self._owner.append(i)
                 for name, part in term:
-                    by_fact.setdefault(name, {}).setdefault(bit, []).append(part)
+                    found = by_fact[name].get(bit)
+                    if found is None:
+                        by_fact[name][bit] = [part]
+                    else:
+                        found.append(part)
         starts.append(len(self._owner))
         self.everything = (1 << len(self._owner)) - 1
         self._facts = facts
-        self._numeric_parts: dict[str, tuple[list[tuple[int, Condition]], int]] = {}
+        self._numeric: dict[str, tuple[_NumericCells, list[int]]] = {}  # numeric fact -> its cells and their bits
         self._lookups = {name: self._lookup(facts[name], parts) for name, parts in by_fact.items()}
         self._tables = {name: self._table(fact) for name, fact in facts.items() if fact.finite}
         plan = []
@@ -206,10 +243,14 @@ class PolicyIndex:
         a cell of its own (every comparison on the fact is ``gte``/``lt``-like, the usual case);
         otherwise cell ``2i + 1`` is threshold ``i`` and ``2i`` the interval below it.
         """
-        parts, free = self._numeric_parts.get(name, ([], self.everything))
-        thresholds = [op for _, part in parts for t in part.tests() for op in _operands(t)]
-        cells = _NumericCells([*thresholds, low, above], self._facts[name].type == "money")
-        masks: list[int | None] = list(self._numeric_masks(cells, name, parts, free))
+        base, bits = self._numeric.get(name, (_NumericCells([]), [self.everything]))
+        cells = _NumericCells([*base.points, low, above], self._facts[name].type == "money")
+        masks: list[int | None] = []
+        for point in cells.points:  # each new cell lies inside one cell of the lookup's: it has the same bits
+            i = bisect_left(base.points, point)
+            masks.append(bits[2 * i])
+            masks.append(bits[2 * i + 1] if i < len(base.points) and base.points[i] == point else bits[2 * i])
+        masks.append(bits[-1])
         first, last = cells.cell(low), cells.cell(above)
         masks[:first] = [None] * first
         masks[last:] = [None] * (len(masks) - last)
@@ -285,19 +326,18 @@ class PolicyIndex:
         lookup = self._lookups.get(fact.name)
         return {value: self.everything if lookup is None else lookup(value) for value in fact.values}
 
-    def _lookup(self, fact: Fact, by_rule: dict[int, list[Condition]]) -> Lookup:
-        """A function from a fact value to the bitset of rules whose parts on this fact all hold."""
-        parts = [(i, _conjunction(found)) for i, found in by_rule.items()]
+    def _lookup(self, fact: Fact, by_bit: dict[int, list[Condition]]) -> Lookup:
+        """A function from a fact value to the bitset of terms whose parts on this fact all hold."""
         constrained = 0
-        for i, _ in parts:
+        for i in by_bit:
             constrained |= 1 << i
         free = self.everything & ~constrained
         name = fact.name
         if fact.numeric:
-            cells = _NumericCells([op for _, part in parts for t in part.tests() for op in _operands(t)], fact.type == "money")
-            masks = self._numeric_masks(cells, name, parts, free)
+            cells = _NumericCells(_operands(by_bit.values()), fact.type == "money")
+            masks = self._numeric_masks(cells, name, by_bit, free)
             points, count = cells.points, len(cells.points)
-            self._numeric_parts[name] = (parts, free)
+            self._numeric[name] = cells, masks
 
             def numeric(value: Any) -> int:  # cells.cell(), inlined: this runs on every decision
                 i = bisect_left(points, value)
@@ -309,23 +349,33 @@ class PolicyIndex:
         elif fact.type == "boolean":
             domain = [False, True]
         else:  # string: the constants the conditions mention, and one value none of them is
-            domain = sorted({op for _, part in parts for t in part.tests() for op in _operands(t)})
-        table: dict[Any, int] = {}
-        for value in domain:
+            domain = sorted(set(_operands(by_bit.values())))
+        # terms whose parts are the same tests hold for the same values: evaluate each kind once
+        kinds: dict[Any, tuple[list[Condition], int]] = {}
+        for i, found in by_bit.items():
+            first = found[0]
+            if len(found) == 1 and isinstance(first, Test):  # the usual case; no tuple of several parts equals this key
+                key: Any = (first.op, first.operand)
+            else:
+                key = tuple([(part.op, part.operand) if isinstance(part, Test) else part for part in found])
+            parts, bits = kinds.get(key, (found, 0))
+            kinds[key] = parts, bits | 1 << i
+
+        def bits_at(value: Any) -> int:
+            facts = {name: value}
             mask = free
-            for i, part in parts:
-                if part.holds({name: value}):
-                    mask |= 1 << i
-            table[value] = mask
+            for parts, bits in kinds.values():
+                if all(part.holds(facts) for part in parts):
+                    mask |= bits
+            return mask
+
+        table = {value: bits_at(value) for value in domain}
         if fact.type != "string":
             return table.__getitem__
-        other = free
-        for i, part in parts:
-            if part.holds({name: _Unmentioned()}):
-                other |= 1 << i
+        other = bits_at(_Unmentioned())
         return lambda value: table.get(value, other)
 
-    def _numeric_masks(self, cells: _NumericCells, name: str, parts: list[tuple[int, Condition]], free: int) -> list[int]:
+    def _numeric_masks(self, cells: _NumericCells, name: str, by_bit: dict[int, list[Condition]], free: int) -> list[int]:
         """Per-cell bitsets: interval parts by a sweep of start/end events, others cell by cell.
 
         Neighbouring cells with the same bits share one int, which halves the memory of a large index.
@@ -333,17 +383,27 @@ class PolicyIndex:
         count = len(cells)
         flips = [0] * (count + 1)
         extra: dict[int, int] = {}
-        for i, part in parts:
-            span = cells.span(part)
+        representatives: list[Any] = []
+        for i, found in by_bit.items():
+            span = cells.span(found)
             if span is None:
-                for cell in range(count):
-                    if part.holds({name: cells.representative(cell)}):
+                representatives = representatives or [cells.representative(cell) for cell in range(count)]
+                for cell, value in enumerate(representatives):
+                    facts = {name: value}
+                    if all(part.holds(facts) for part in found):
                         extra[cell] = extra.get(cell, 0) | 1 << i
             elif span[0] <= span[1]:
                 flips[span[0]] ^= 1 << i
                 flips[span[1] + 1] ^= 1 << i
         masks: list[int] = []
         running, current, previous_extra = 0, free, 0
+        if not extra:  # the usual case, every part an interval: only the flips change the bits
+            for flip in flips[:count]:
+                if flip:
+                    running ^= flip
+                    current = free | running
+                masks.append(current)
+            return masks
         for cell in range(count):
             flip, bits = flips[cell], extra.get(cell, 0)
             if flip:
@@ -375,14 +435,6 @@ def _is_conjunction(condition: Condition) -> bool:
     return isinstance(condition, Group) and condition.kind == "all" and all(_is_conjunction(p) for p in condition.parts)
 
 
-def _conjunction(parts: list[Condition]) -> Condition:
-    """One condition that holds where all ``parts`` hold (they read the same single fact)."""
-    if len(parts) == 1:
-        return parts[0]
-    checks = tuple(part.holds for part in parts)
-    return Group(parts[0].path, lambda facts: all(check(facts) for check in checks), "all", tuple(parts))
-
-
 class _Unmentioned(str):
     """A string equal to no constant in any condition (stands for 'any other string')."""
 
@@ -396,6 +448,15 @@ class _Unmentioned(str):
         return id(self)
 
 
-def _operands(test: Test) -> list[Any]:
-    operand = test.operand
-    return list(operand) if isinstance(operand, tuple) else [operand]
+def _operands(parts: Iterable[list[Condition]]) -> list[Any]:
+    """Every constant the tests in ``parts`` compare with: the thresholds that cut a fact into cells."""
+    found: list[Any] = []
+    for conjunction in parts:
+        for part in conjunction:
+            for test in (part,) if isinstance(part, Test) else part.tests():
+                operand = test.operand
+                if isinstance(operand, tuple):
+                    found.extend(operand)
+                else:
+                    found.append(operand)
+    return found

@@ -101,8 +101,8 @@ class Policy:
         self._number_facts = tuple(name for name, fact in compiled.all_facts.items() if fact.type == "number")
         # a trace entry depends only on the rule and whether it fired: each is built once, here
         self._traces = {
-            (r.index, fired): _new_trace({"rule": r.id, "hit": r.hit, "fired": fired, "reads": r.when.facts_used()})
-            for r in compiled.rules for fired in (True, False)
+            (r.index, fired): _new_trace({"rule": r.id, "hit": r.hit, "fired": fired, "reads": reads})
+            for r in compiled.rules for reads in (r.when.facts_used(),) for fired in (True, False)
         }
         self._ref = PolicyRef(name=compiled.name, version=compiled.version, fingerprint=compiled.fingerprint)
         self._ref_json = self._ref.model_dump_json()
