@@ -173,6 +173,7 @@ class _Compiler:
         self.data: dict[str, Any] = document.data
         self.problems: list[Problem] = []
         self.broken: list[PathKey] = []
+        self.shared_gestures: dict[str, Gesture] = {}
 
     # -- helpers -------------------------------------------------------------------------------
     def fail(self, path: PathKey, message: str, code: str) -> None:
@@ -471,8 +472,7 @@ class _Compiler:
             if gid not in gestures:
                 self.fail(path + ("then", "gestures", j), f"unknown gesture {gid!r}{did_you_mean(gid, gestures)}", "unknown-gesture")
                 continue
-            g = gestures[gid]
-            chosen.append(Gesture(id=g.id, label=g.label, monetary=g.monetary))
+            chosen.append(self.gesture(gestures[gid]))
         approval = then.get("approval")
         if approval is not None and approval not in ladder.levels:
             self.fail(path + ("then", "approval"), f"unknown approval level {approval!r}{did_you_mean(approval, ladder.levels)}", "unknown-level")
@@ -490,6 +490,13 @@ class _Compiler:
             action=action, gestures=tuple(chosen), budget=budget, respond_within=seconds, approval=approval,
             rationale=rationale, file=where.file, line=where.line,
         )
+
+    def gesture(self, catalog: Catalog) -> Gesture:
+        """The decision's view of a catalog gesture, made once and shared by every rule naming it."""
+        made = self.shared_gestures.get(catalog.id)
+        if made is None:
+            made = self.shared_gestures[catalog.id] = Gesture(id=catalog.id, label=catalog.label, monetary=catalog.monetary)
+        return made
 
     def lookup(self, spec: dict[str, Any], path: PathKey, facts: Mapping[str, Fact]) -> Lookup | None:
         name = spec["by"]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60))
 
 
+@lru_cache(maxsize=1024)  # a policy repeats a handful of deadlines across thousands of rules
 def parse_duration(text: str) -> int | None:
     """Seconds in ``text``, or None when it is not a positive duration like ``2h`` or ``1h30m``."""
     match = _DURATION.match(text)
