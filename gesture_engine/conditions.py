@@ -9,8 +9,9 @@ fact's declared type and values at load time, so evaluation never meets a surpri
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +20,6 @@ from .facts import Fact, FactValue, did_you_mean
 from .loader import Document, PathKey
 
 Facts = Mapping[str, FactValue]
-Check = Callable[[Any], bool]
 
 COMBINATORS = ("all", "any", "not")
 ORDER_OPS = ("gt", "gte", "lt", "lte", "between")
@@ -29,10 +29,17 @@ SET_OPS = ("eq", "ne", "in", "not_in")
 
 @dataclass(frozen=True, eq=False)
 class Condition:
-    """A compiled condition; ``holds(facts)`` is the hot path, the rest serves explanations."""
+    """A compiled condition: ``holds(facts)`` says whether it is true, the rest serves explanations.
+
+    Deciding goes through the index (index.py), not ``holds``: conditions stay plain data with
+    methods, without a closure per test, because a large policy has tens of thousands of them.
+    The bare class is the condition of a rule without ``when``.
+    """
 
     path: PathKey
-    holds: Callable[[Facts], bool]
+
+    def holds(self, facts: Facts) -> bool:
+        return True
 
     def facts_used(self) -> tuple[str, ...]:
         """Facts this condition reads, in first-mention order."""
@@ -53,6 +60,13 @@ class Test(Condition):
     fact: str
     op: str
     operand: Any
+    compare: Callable[[Any, Any], bool] = field(repr=False)
+    """``compare(value, argument)``: the operator, shared by every test using it."""
+    argument: Any = field(repr=False)
+    """The operand as ``compare`` takes it (a set for ``in``, a rank for levels)."""
+
+    def holds(self, facts: Facts) -> bool:
+        return bool(self.compare(facts[self.fact], self.argument))
 
     def tests(self) -> tuple[Test, ...]:
         return (self,)
@@ -73,6 +87,13 @@ class Group(Condition):
 
     kind: str
     parts: tuple[Condition, ...]
+
+    def holds(self, facts: Facts) -> bool:
+        if self.kind == "all":
+            return all(part.holds(facts) for part in self.parts)
+        if self.kind == "any":
+            return any(part.holds(facts) for part in self.parts)
+        return not self.parts[0].holds(facts)
 
     def tests(self) -> tuple[Test, ...]:
         found: list[Test] = []
@@ -130,28 +151,13 @@ def _nested(part: Condition) -> str:
 
 def always(path: PathKey) -> Condition:
     """The condition of a rule without ``when``."""
-    return Condition(path, lambda facts: True)
-
-
-def _all_of(parts: list[Condition]) -> Callable[[Facts], bool]:
-    checks = tuple(part.holds for part in parts)
-    return lambda facts: all(check(facts) for check in checks)
-
-
-def _any_of(parts: list[Condition]) -> Callable[[Facts], bool]:
-    checks = tuple(part.holds for part in parts)
-    return lambda facts: any(check(facts) for check in checks)
-
-
-def _not(part: Condition) -> Callable[[Facts], bool]:
-    check = part.holds
-    return lambda facts: not check(facts)
+    return Condition(path)
 
 
 def _all(path: PathKey, parts: list[Condition]) -> Condition:
     if len(parts) == 1:
         return parts[0]
-    return Group(path, _all_of(parts), "all", tuple(parts))
+    return Group(path, "all", tuple(parts))
 
 
 class ConditionCompiler:
@@ -171,10 +177,10 @@ class ConditionCompiler:
             here = path + (key,)
             if key in ("all", "any"):
                 subs = [self.compile(item, here + (i,)) for i, item in enumerate(value)]
-                parts.append(Group(here, _all_of(subs) if key == "all" else _any_of(subs), key, tuple(subs)))
+                parts.append(Group(here, key, tuple(subs)))
             elif key == "not":
                 inner = self.compile(value, here)
-                parts.append(Group(here, _not(inner), "not", (inner,)))
+                parts.append(Group(here, "not", (inner,)))
             elif key not in self.facts:
                 self.fail(here, f"unknown fact {key!r}{did_you_mean(key, self.facts)}", "unknown-fact")
             elif isinstance(value, dict):
@@ -191,7 +197,9 @@ class ConditionCompiler:
         return _all(path, parts)
 
     def test(self, fact: Fact, op: str, operand: Any, path: PathKey) -> Test | None:
-        """One leaf: validate the operand for the fact's type and build its check."""
+        """One leaf: validate the operand for the fact's type and build its test."""
+        if op in _SINGLE_OPS and op in _OPS_BY_TYPE.get(fact.type, ()) and _plain_operand(fact, operand):
+            return _leaf(fact, op, operand, path)  # the common case, in short (thousands a policy)
         if op in LEVEL_OPS and fact.type != "level":
             hint = "use gte/lte" if fact.numeric else "it has no order"
             self.fail(path, f"{op} needs a level fact; {fact.name} is {fact.type} ({hint})", "operator")
@@ -204,9 +212,7 @@ class ConditionCompiler:
             values = [self.operand(fact, item, path + (i,)) for i, item in enumerate(operand)]
             if any(v is _INVALID for v in values):
                 return None
-            options = frozenset(values)
-            check: Check = (lambda v: v in options) if op == "in" else (lambda v: v not in options)
-            return self._leaf(fact, op, tuple(values), path, check)
+            return _leaf(fact, op, tuple(values), path)
         if op == "between":
             low, high = (self.operand(fact, item, path + (i,)) for i, item in enumerate(operand))
             if low is _INVALID or high is _INVALID:
@@ -214,20 +220,11 @@ class ConditionCompiler:
             if low > high:
                 self.fail(path, f"between needs low ≤ high; got [{low}, {high}]", "operator")
                 return None
-            return self._leaf(fact, op, (low, high), path, lambda v: low <= v <= high)
+            return _leaf(fact, op, (low, high), path)
         value = self.operand(fact, operand, path)
         if value is _INVALID:
             return None
-        if op in LEVEL_OPS:
-            rank, target = fact.rank, fact.rank[value]
-            check = (lambda v: rank[v] >= target) if op == "at_least" else (lambda v: rank[v] <= target)
-        else:
-            check = _COMPARE[op](value)
-        return self._leaf(fact, op, value, path, check)
-
-    def _leaf(self, fact: Fact, op: str, operand: Any, path: PathKey, check: Check) -> Test:
-        name = fact.name
-        return Test(path, lambda facts: check(facts[name]), name, op, operand)
+        return _leaf(fact, op, value, path)
 
     def operand(self, fact: Fact, value: Any, path: PathKey) -> Any:
         """``value`` converted to the fact's type, or ``_INVALID`` after recording why not."""
@@ -255,12 +252,55 @@ class ConditionCompiler:
 
 _INVALID: Any = object()
 
-_COMPARE: dict[str, Callable[[Any], Check]] = {
-    "eq": lambda x: lambda v: v == x,
-    "ne": lambda x: lambda v: v != x,
-    "gt": lambda x: lambda v: v > x,
-    "gte": lambda x: lambda v: v >= x,
-    "lt": lambda x: lambda v: v < x,
-    "lte": lambda x: lambda v: v <= x,
+_SINGLE_OPS = frozenset(("eq", "ne", "gt", "gte", "lt", "lte", *LEVEL_OPS))
+"""Operators with one operand."""
+_OPS_BY_TYPE = {
+    "level": frozenset((*SET_OPS, *LEVEL_OPS)), "enum": frozenset(SET_OPS), "boolean": frozenset(SET_OPS),
+    "string": frozenset(SET_OPS), **dict.fromkeys(("money", "integer", "number"), frozenset((*SET_OPS, *ORDER_OPS))),
 }
-"""Comparison checks by operator, each closing over its operand."""
+"""The operators each fact type takes."""
+
+
+def _plain_operand(fact: Fact, operand: Any) -> bool:
+    """True when ``operand`` is already a valid value of ``fact``, as ``operand()`` would return it."""
+    kind, cls = fact.type, operand.__class__
+    if cls is str:
+        return operand in fact.rank if kind in ("level", "enum") else kind == "string"
+    return cls is int and kind in ("integer", "money")
+
+def _leaf(fact: Fact, op: str, operand: Any, path: PathKey) -> Test:
+    """A test of a valid operand (a tuple for ``in``, ``not_in`` and ``between``)."""
+    if op in LEVEL_OPS:
+        argument: Any = (fact.rank, fact.rank[operand])
+    elif op in ("in", "not_in"):
+        argument = frozenset(operand)
+    else:
+        argument = operand
+    return Test(path, fact.name, op, operand, _COMPARE[op], argument)
+
+
+def _between(value: Any, bounds: tuple[Any, Any]) -> bool:
+    return bool(bounds[0] <= value <= bounds[1])
+
+
+def _at_least(value: Any, rank_and_target: tuple[Mapping[str, int], int]) -> bool:
+    return rank_and_target[0][value] >= rank_and_target[1]
+
+
+def _at_most(value: Any, rank_and_target: tuple[Mapping[str, int], int]) -> bool:
+    return rank_and_target[0][value] <= rank_and_target[1]
+
+
+def _in(value: Any, options: frozenset[Any]) -> bool:
+    return value in options
+
+
+def _not_in(value: Any, options: frozenset[Any]) -> bool:
+    return value not in options
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le,
+    "in": _in, "not_in": _not_in, "between": _between, "at_least": _at_least, "at_most": _at_most,
+}
+"""``compare(value, argument)`` by operator."""

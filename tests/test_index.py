@@ -144,5 +144,5 @@ def test_conditions_over_several_facts_become_index_terms() -> None:
     assert policy._index._plain and not policy._index._residual
     goodwill = next(rule for rule in policy.rules if rule.id == "goodwill-credit")
     assert len(_terms(goodwill.when) or []) == 3
-    wide = Group(goodwill.when.path, goodwill.when.holds, "all", tuple([goodwill.when] * 3))
+    wide = Group(goodwill.when.path, "all", tuple([goodwill.when] * 3))
     assert MAX_TERMS < 3 * 3 * 3 and _terms(wide) is None
