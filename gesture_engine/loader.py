@@ -346,10 +346,19 @@ def _build_plain(events: Any, file: str) -> tuple[Any, dict[PathKey, Location]] 
     Returns None at the first thing the careful ``_Builder`` must judge (an anchor, alias, tag,
     duplicate or non-string key, refused scalar, a second document, too deep or too big): that
     builder then reads the text again and reports any problem with its file, line and path.
+    The open container's state lives in locals (saved on ``stack`` while a child is open): this
+    loop runs for every value of every policy loaded.
     """
     locations: dict[PathKey, Location] = {}
-    stack: list[list[Any]] = []  # [container, path when its values are located else None, pending key, key mark]
+    stack: list[tuple[Any, bool, PathKey | None, Any, Any]] = []
     root: Any = None
+    # the open container, whether it is a list, its path when its values are located (sections and
+    # their entries only), and for a mapping the key waiting for its value and where that key is
+    parent: Any = None
+    in_list = False
+    base: PathKey | None = None
+    key: Any = _NO_KEY
+    key_mark: Any = None
     documents = nodes = 0
     scalar_event, mapping_start, sequence_start = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
     ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
@@ -370,55 +379,62 @@ def _build_plain(events: Any, file: str) -> tuple[Any, dict[PathKey, Location]] 
                     value = resolved[text] = int(text) if digits(text) else scalar_value(event)
                     if value.__class__ is Refusal:
                         return None
-        elif kind is mapping_start or kind is sequence_start:
-            if event.anchor is not None or event.tag not in (None, "!") or len(stack) >= MAX_DEPTH:
-                return None
-            value = {} if kind is mapping_start else []
-        elif kind in ends:
-            stack.pop()
+            nodes += 1
+            if in_list:
+                if base is not None:
+                    mark = event.start_mark
+                    locations[(*base, len(parent))] = Location(file, mark.line + 1, mark.column + 1)
+                parent.append(value)
+            elif key is no_key:
+                if value.__class__ is not str or parent is None or value in parent:
+                    if parent is None:  # a document that is one scalar
+                        root = value
+                        continue
+                    return None
+                key, key_mark = value, event.start_mark
+            else:
+                parent[key] = value
+                if base is not None:
+                    mark = event.start_mark
+                    locations[(*base, key)] = Location(file, mark.line + 1, mark.column + 1)
+                key = no_key
             continue
+        if kind is mapping_start or kind is sequence_start:
+            if event.anchor is not None or event.tag not in (None, "!") or len(stack) >= MAX_DEPTH or nodes > MAX_NODES:
+                return None
+            nodes += 1
+            value = {} if kind is mapping_start else []
+            path: PathKey | None
+            if parent is None:
+                root, path, mark = value, (), event.start_mark
+            elif in_list:
+                path = None if base is None else (*base, len(parent))
+                parent.append(value)
+                mark = event.start_mark
+            elif key is no_key:
+                return None  # a mapping or list as a key
+            else:
+                parent[key] = value
+                path = None if base is None else (*base, key)
+                mark = key_mark  # a mapping or list is located at its key
+                key = no_key
+            if path is not None:
+                locations[path] = Location(file, mark.line + 1, mark.column + 1)
+            stack.append((parent, in_list, base, key, key_mark))
+            parent, in_list, key = value, kind is sequence_start, no_key
+            base = path if path is not None and len(path) < 2 else None
+            continue
+        if kind in ends:
+            parent, in_list, base, key, key_mark = stack.pop()
         elif kind is yaml.DocumentStartEvent:
             documents += 1
             if documents > 1:
                 return None
-            continue
         elif kind is yaml.AliasEvent:
             return None
-        else:  # stream start and end, document end
-            continue
-        nodes += 1
-        if nodes > MAX_NODES:
-            return None
-        if not stack:
-            root = value
-            mark = event.start_mark
-            locations[()] = Location(file, mark.line + 1, mark.column + 1)
-            if kind is not scalar_event:
-                stack.append([value, (), no_key, None])
-            continue
-        top = stack[-1]
-        parent, base = top[0], top[1]
-        if parent.__class__ is list:
-            key = len(parent)
-            parent.append(value)
-            mark = event.start_mark
-        else:
-            key = top[2]
-            if key is no_key:  # ``value`` is a key
-                if value.__class__ is not str or value in parent:
-                    return None
-                top[2], top[3] = value, event.start_mark
-                continue
-            parent[key] = value
-            top[2] = no_key
-            mark = event.start_mark if kind is scalar_event else top[3]  # a mapping or list is located at its key
-        if base is not None:
-            path = (*base, key)
-            locations[path] = Location(file, mark.line + 1, mark.column + 1)
-            if kind is not scalar_event:
-                stack.append([value, path if len(path) < 2 else None, no_key, None])
-        elif kind is not scalar_event:
-            stack.append([value, None, no_key, None])
+        # else: stream start and end, document end
+    if nodes > MAX_NODES:
+        return None
     return root, locations
 
 
