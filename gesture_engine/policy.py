@@ -38,6 +38,10 @@ _new_approval = builder(Approval)
 _STEPS: TypeAdapter[tuple[BudgetStep, ...]] = TypeAdapter(tuple[BudgetStep, ...])
 _GESTURES: TypeAdapter[tuple[Gesture, ...]] = TypeAdapter(tuple[Gesture, ...])
 _DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
+_FactsPlan = str | tuple[str, tuple[Callable[[Any], str] | None, ...]]
+"""How to write a decision's facts: a printf pattern for them, alone or with a converter per value."""
+_NATURAL: dict[str, type] = {"money": Decimal, "integer": int}
+"""The class of a money or integer fact's value, read from JSON."""
 
 
 def _money_text(value: object) -> str:
@@ -246,20 +250,108 @@ class Policy:
     def decide_json(self, complaint: Mapping[str, Any]) -> str:
         """``decide(complaint).model_dump_json()``, byte for byte, assembled from JSON pieces cached with
         the parts they render: about twice as fast, which is what batches and replays need."""
-        values, envelope, mask = self._facts(complaint)
+        values, envelope, mask = self._read(complaint)  # self._facts(), inlined: this is the hot path
+        if self._derive:
+            mask = self._derive(values, mask)
         outcome = self._outcome(values, mask)
         parts = self._parts(outcome, values)
-        reasons = outcome.reasons if outcome.reasons is not None else outcome.reasons_for(values)
         if self._number_facts and any(values[name].__class__ is float and "e" in repr(values[name]) for name in self._number_facts):
             return self.decide(complaint).model_dump_json()  # Python and pydantic write 1e-05 differently
-        facts = _dumps(values)
+        reasons = outcome.json_reasons
+        if reasons is None:
+            pattern = outcome.json_pattern
+            reasons = _dumps(outcome.reasons_for(values)) if pattern is None else pattern % outcome.json_quoted(values)
         received = envelope.received_at
         respond_by = "null" if received is None else _DATETIME.dump_json(received + timedelta(seconds=outcome.seconds)).decode()
+        complaint_id, customer_id = envelope.complaint_id, envelope.customer_id
         return (
-            f'{{"complaint_id":{_dumps(envelope.complaint_id)},"customer_id":{_dumps(envelope.customer_id)},'
-            f'{outcome.json_head},{parts.budget_json},{outcome.json_within},"respond_by":{respond_by},'
-            f'{parts.approval_json},"reasons":{_dumps(reasons)},"facts":{facts},"trace":{outcome.json_trace},"policy":{self._ref_json}}}'
+            f'{{"complaint_id":{"null" if complaint_id is None else _encode_text(complaint_id)},'
+            f'"customer_id":{"null" if customer_id is None else _encode_text(customer_id)},{parts.json_head}{respond_by}'
+            f'{parts.json_approval}{reasons},"facts":{self._facts_json(values)}{parts.json_tail}'
         )
+
+    def _decide_utf8(self, complaint: Mapping[str, Any], out: list[bytes]) -> None:
+        """Append ``decide_json(complaint)`` and a newline to ``out`` as UTF-8 pieces: the batch path. The
+        large constant pieces are encoded once per outcome, so only the few varying ones are encoded here
+        (encoding a whole decision costs more than deciding the outcome). Raises ``ComplaintError``.
+
+        For complaints parsed from JSON only: their values are of the built-in types themselves (no
+        ``str`` or ``int`` subclass), so every fact's value has its type's own class; :meth:`_json_facts`
+        relies on that instead of checking every value's class."""
+        values, envelope, mask = self._read(complaint)
+        if self._derive:
+            mask = self._derive(values, mask)
+        outcome = self._outcome(values, mask)
+        parts = self._parts(outcome, values)
+        if self._number_facts and any(values[name].__class__ is float and "e" in repr(values[name]) for name in self._number_facts):
+            out.append(self.decide(complaint).model_dump_json().encode() + b"\n")
+            return
+        reasons = outcome.json_reasons
+        if reasons is None:
+            pattern = outcome.json_pattern
+            reasons = _dumps(outcome.reasons_for(values)) if pattern is None else pattern % outcome.json_quoted(values)
+        received = envelope.received_at
+        respond_by = "null" if received is None else _DATETIME.dump_json(received + timedelta(seconds=outcome.seconds)).decode()
+        complaint_id, customer_id = envelope.complaint_id, envelope.customer_id
+        out += (
+            f'{{"complaint_id":{"null" if complaint_id is None else _encode_text(complaint_id)},'
+            f'"customer_id":{"null" if customer_id is None else _encode_text(customer_id)},'.encode(),
+            parts.utf8_head,
+            f'{respond_by}{parts.json_approval}{reasons},"facts":{self._json_facts(values)}'.encode(),
+            parts.utf8_tail,
+        )
+
+    def _json_facts(self, values: Mapping[str, FactValue]) -> str:
+        """:meth:`_facts_json` for facts read from JSON, by one pattern for them all: the reader writes the
+        facts in one order (declared, then derived) and, from JSON, each in its type's own class."""
+        natural = self._memo.natural
+        if natural is None:
+            natural = self._memo.natural = self._natural_plan(values)
+        pattern, count = natural
+        return pattern % tuple(values.values()) if len(values) == count else self._facts_json(values)
+
+    def _natural_plan(self, values: Mapping[str, FactValue]) -> tuple[str, int]:
+        """The pattern of facts like ``values`` when every fact is money, an integer or a level/enum with
+        plain values (and so are the defaults), and how many facts it takes; else a count never met."""
+        slots: list[str] = []
+        for name, value in values.items():
+            fact = self._c.all_facts.get(name)
+            kind = None if fact is None else _NATURAL.get(fact.type, str if _plain_choices(fact) else None)
+            if kind is None or fact is None or value.__class__ is not kind or (fact.default is not None and fact.default.__class__ is not kind):
+                return "", -1
+            slots.append("%s" if kind is int else '"%s"')
+        return "{" + ",".join(f"{_encode_text(name).replace('%', '%%')}:{slot}" for name, slot in zip(values, slots, strict=True)) + "}", len(values)
+
+    def _facts_json(self, values: Mapping[str, FactValue]) -> str:
+        """``_dumps(values)`` by one printf pattern per sequence of names and value types (the same for
+        nearly every complaint), instead of the generic encoder calling back for every Decimal."""
+        plan = self._memo.facts.get((*values, *map(type, values.values())))
+        if plan is None:
+            plan = self._memo.keep(self._memo.facts, (*values, *map(type, values.values())), self._facts_plan(values))
+        if isinstance(plan, str):
+            return plan % tuple(values.values())
+        pattern, convert = plan
+        return pattern % tuple([value if how is None else how(value) for how, value in zip(convert, values.values(), strict=True)])
+
+    def _facts_plan(self, values: Mapping[str, FactValue]) -> _FactsPlan:
+        """The pattern for facts with these names and value types: Decimals, ints and level/enum values
+        that need no escaping go in as they are; anything else through ``_dumps``."""
+        slots: list[str] = []
+        convert: list[Callable[[Any], str] | None] = []
+        for name, value in values.items():
+            fact = self._c.all_facts.get(name)
+            kind = value.__class__
+            if kind is Decimal or (kind is str and fact is not None and _plain_choices(fact)):
+                slots.append('"%s"')  # str(Decimal) is what _money_text gives
+                convert.append(None)
+            elif kind is int:
+                slots.append("%s")
+                convert.append(None)
+            else:
+                slots.append("%s")
+                convert.append(_dumps)
+        pattern = "{" + ",".join(f"{_encode_text(name).replace('%', '%%')}:{slot}" for name, slot in zip(values, slots, strict=True)) + "}"
+        return pattern if not any(convert) else (pattern, tuple(convert))
 
     def _full_trace(self, values: Mapping[str, FactValue], outcome: _Outcome) -> tuple[RuleTrace, ...]:
         """Every rule evaluated: first-hit rules up to the one that fired, then every add-on."""
@@ -326,7 +418,9 @@ class Policy:
         }
         budget_json = (f'"budget":{money.model_dump_json()},"budget_steps":{_STEPS.dump_json(steps).decode()},'
                        f'"budget_summary":{_dumps(summary)}')
-        return _Parts(fields, budget_json, f'"approval":{approval.model_dump_json()}')
+        head = f'{outcome.json_head},{budget_json},{outcome.json_within},"respond_by":'
+        tail = f',"trace":{outcome.json_trace},"policy":{self._ref_json}}}'
+        return _Parts(fields, head, f',"approval":{approval.model_dump_json()},"reasons":', tail)
 
     def _approval(self, amount: Decimal, outcome: _Outcome) -> Approval:
         ladder = self._c.ladder
@@ -385,8 +479,8 @@ from .explain import explain as _explain  # noqa: E402
 class _Outcome:
     """What a combination of fired rules decides regardless of the amounts: built once per combination."""
 
-    __slots__ = ("action", "action_label", "budget_reads", "fired", "gestures", "json_head", "json_trace", "json_within", "key",
-                 "parts", "reason_makers", "reasons", "respond_within", "seconds", "trace")
+    __slots__ = ("action", "action_label", "budget_reads", "fired", "gestures", "json_head", "json_pattern", "json_quoted", "json_reasons",
+                 "json_trace", "json_within", "key", "parts", "reason_makers", "reasons", "respond_within", "seconds", "trace")
 
     def __init__(self, key: Any, fired: tuple[Rule, ...], action: str, action_label: str, gestures: tuple[Gesture, ...],
                  seconds: int, trace: tuple[RuleTrace, ...]) -> None:
@@ -410,6 +504,11 @@ class _Outcome:
         self.reason_makers = tuple(_reason_maker(rule) for rule in fired)
         static = all(isinstance(made, str) for made in self.reason_makers)
         self.reasons = tuple(made for made in self.reason_makers if isinstance(made, str)) if static else None
+        # the reasons' JSON when it is constant; else a printf pattern of it and the facts it quotes, if
+        # one is exact (see _reasons_json), else neither: _dumps(reasons_for(facts))
+        self.json_reasons = None if self.reasons is None else _dumps(self.reasons)
+        self.json_pattern: str | None = None
+        self.json_quoted: Callable[[Mapping[str, Any]], tuple[Any, ...]] = tuple_getter(())
 
     def reasons_for(self, values: Mapping[str, FactValue]) -> tuple[str, ...]:
         """The fired rules' reasons, filled in with ``values`` where they quote facts."""
@@ -427,6 +526,10 @@ class _Outcome:
         action = primary.action or ""
         trace = tuple(traces[rule.index, True] for rule in fired)
         outcome = cls(key, fired, action, compiled.actions[action].label, tuple(gestures.values()), seconds, trace)
+        if outcome.json_reasons is None:
+            filled = _reasons_json(fired, compiled.all_facts)
+            if filled is not None:
+                outcome.json_pattern, outcome.json_quoted = filled
         budget = primary.budget
         if budget is not None:
             goodwill = compiled.limits.goodwill_fact
@@ -453,15 +556,48 @@ def _reason_maker(rule: Rule) -> str | Callable[[Mapping[str, FactValue]], str]:
     return lambda facts: pattern % take(facts)
 
 
+def _reasons_json(fired: tuple[Rule, ...], facts: Mapping[str, Fact]) -> tuple[str, Callable[[Mapping[str, Any]], tuple[Any, ...]]] | None:
+    """The JSON array of the fired rules' reasons as one printf pattern, and what takes its values from the
+    facts: each sentence is escaped once, here, and the values are filled in by C. Exact only when no
+    value can need escaping (money and numbers never do; level/enum values are checked), else None."""
+    pieces: list[str] = []
+    quoted: list[str] = []
+    for rule in fired:
+        made = _reason_maker(rule)
+        if isinstance(made, str):
+            pieces.append(_encode_text(made).replace("%", "%%"))
+            continue
+        template = rule.rationale
+        if template is None or template.pattern is None or not all(_plain_values(facts[name]) for name in template.quoted):
+            return None
+        pieces.append(_encode_text(template.pattern))  # escaping leaves %s, %g and %% as they are
+        quoted.extend(template.quoted)
+    return "[" + ",".join(pieces) + "]", tuple_getter(quoted)
+
+
+def _plain_values(fact: Fact) -> bool:
+    """Whether every value of ``fact`` is written in JSON (and by ``%s``/``%g``) without escaping."""
+    return fact.type in ("money", "integer", "number") or _plain_choices(fact)
+
+
+def _plain_choices(fact: Fact) -> bool:
+    """A level/enum fact none of whose values needs escaping in a JSON string."""
+    return fact.finite and all(_encode_text(value) == f'"{value}"' for value in fact.values)
+
+
 class _Parts:
-    """A decision's fields that depend on its outcome and budget only, and the JSON of the budget and approval."""
+    """A decision's fields that depend on its outcome and budget only, and the JSON around the fields that
+    vary: up to ``respond_by``, from it to ``reasons``, after ``facts`` (also as UTF-8, for batches)."""
 
-    __slots__ = ("approval_json", "budget_json", "fields")
+    __slots__ = ("fields", "json_approval", "json_head", "json_tail", "utf8_head", "utf8_tail")
 
-    def __init__(self, fields: dict[str, Any], budget_json: str, approval_json: str) -> None:
+    def __init__(self, fields: dict[str, Any], head: str, approval: str, tail: str) -> None:
         self.fields = fields
-        self.budget_json = budget_json
-        self.approval_json = approval_json
+        self.json_head = head
+        self.json_approval = approval
+        self.json_tail = tail
+        self.utf8_head = head.encode()
+        self.utf8_tail = (tail + "\n").encode()
 
 
 class _Memo:
@@ -472,11 +608,13 @@ class _Memo:
     """
 
     LIMIT = 4096
-    __slots__ = ("outcomes", "parts")
+    __slots__ = ("facts", "natural", "outcomes", "parts")
 
     def __init__(self) -> None:
         self.outcomes: dict[int, _Outcome] = {}
         self.parts: dict[Any, _Parts] = {}
+        self.facts: dict[tuple[Any, ...], _FactsPlan] = {}  # facts JSON patterns by names and value types
+        self.natural: tuple[str, int] | None = None  # the one pattern of facts read from JSON, once made
 
     def keep(self, cache: dict[Any, _V], key: Any, value: _V) -> _V:
         if len(cache) >= self.LIMIT:
