@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import errno
+import functools
 import io
 import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from gesture_cli.main import cli
-from gesture_engine import Policy
-from gesture_engine.batch import decide_records, decide_stream, jsonl_blocks, read_records
+from gesture_engine import ComplaintError, Policy, batch
+from gesture_engine.batch import decide_payload, decide_records, decide_stream, jsonl_blocks, read_records
+from gesture_engine.inputs import parse_complaint_json, parse_flat_line
 
 LINES = [
     {"severity": "high", "channel": "social_media", "audience": 50000, "complaint_id": "a"},
@@ -111,3 +118,131 @@ def test_unicode_line_separators_inside_values_do_not_split_records(default_poli
     line = json.dumps({"severity": "low", "channel": "email", "complaint_id": "a\u2028b\x1cc"}, ensure_ascii=False) + "\n"
     out = list(decide_records(default_policy, read_records(io.BytesIO(line.encode()))))
     assert len(out) == 1 and json.loads(out[0])["complaint_id"] == "a\u2028b\x1cc"
+
+
+ODD_LINES = [
+    b'{"severity": "low", "channel": "email", "complaint_id": "plain"}',
+    b'\xef\xbb\xbf{"severity": "low", "channel": "email"}',  # byte-order mark
+    b'  {"severity": "low", "channel": "chat"}',  # leading space
+    b'{"severity": "low", "channel": "chat"}  \t\r',  # JSON whitespace after
+    b'{"severity": "low", "channel": "chat"}\x0b',  # not JSON whitespace after
+    b'{"severity": "low", "channel": "chat"} {}',
+    b'{"severity": "low", "channel": "chat", "severity": "high"}',  # repeated key
+    b'{"severity": "low", "channel": "chat", "customer_value": NaN}',
+    b'{"severity": "low", "channel": "chat", "customer_value": {"a": 1}}',
+    b'{"severity": "low", "channel": "chat", "tags": ["a"]}',
+    b'{"severity": "low", "channel": "chat", "audience": ' + b"9" * 420 + b"}",
+    b'{"severity": "low", "channel": "chat", "complaint_id": "\xff"}',  # not UTF-8
+    b'{"severity": "low", "channel": "chat", "complaint_id": "a:b"}',  # a colon in a value
+    b'{"severity": "low", "channel": "chat", "complaint_id": "\\ud800"}',  # lone surrogate
+    '{"severity": "high", "channel": "press", "audience": 20000, "complaint_id": "ünï ✓ \u2028", "customer_value": 80.00}'.encode(),
+    b'{"severity": "low", "channel": "chat", "order_value": "80", "goodwill_last_90d": 80.0}',
+    b'{"severity": "low", "channel": "chat", "audience": true}',
+    b'{"severity": "low", "channel": "chat", "region": "north"}',
+    b'{"severity": "low"', b"[]", b"null", b'"x"', b"{}", b"   ", b"\t", b"",
+]
+
+
+def test_quick_parse_agrees_with_the_careful_one_or_declines() -> None:
+    for line in ODD_LINES:
+        quick = parse_flat_line(line)
+        if quick is None:
+            continue
+        careful = parse_complaint_json(line)
+        assert quick == careful and [type(v) for v in quick.values()] == [type(v) for v in careful.values()], line
+    assert parse_flat_line(ODD_LINES[0]) is not None and parse_flat_line(ODD_LINES[3]) is not None
+
+
+def test_odd_lines_in_blocks_match_line_by_line(default_policy: Policy, tmp_path: Path) -> None:
+    """Every kind of line (good, careful-path, bad, blank) in blocks, to one process and to workers:
+    one decision or error record per non-blank line, in order, exactly as deciding line by line."""
+    data = b"\n".join(ODD_LINES * 40) + b"\n"
+    # lines split on "\n" (so a JSON error is located without the newline), each decided the careful way
+    expected = "".join(decide_payload(default_policy, number, raw) + "\n" for number, raw in enumerate(data.split(b"\n"), 1) if raw.strip()).encode()
+    assert expected.count(b"\n") == 40 * (len(ODD_LINES) - 3)
+    assert expected.count(b'"error":"invalid_complaint"') + expected.count(b'"error": "invalid_complaint"') >= 40 * 10
+    for workers in (1, 2):
+        sink = io.BytesIO()
+        assert decide_stream(default_policy, io.BytesIO(data), sink, workers=workers) == 40 * (len(ODD_LINES) - 3)
+        assert sink.getvalue() == expected
+
+
+def test_blocks_too_big_for_a_slot_go_in_the_task(default_policy: Policy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = jsonl(tmp_path, count=3000)
+    expected = _single(default_policy, path)
+    monkeypatch.setattr(batch, "BLOCK_BYTES", 64)  # slots for blocks of 128 bytes; blocks are still read 512 KiB at a time
+    assert _parallel(default_policy, path) == expected
+
+
+def test_decisions_overflowing_a_slot_go_through_a_file(default_policy: Policy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = jsonl(tmp_path, count=3000)
+    expected = _single(default_policy, path)
+    monkeypatch.setattr(batch, "SLOT_BYTES", 4096)  # far less than a block's decisions
+    sink = io.BytesIO()
+    with path.open("rb") as stream:
+        decide_stream(default_policy, stream, sink, workers=2)
+    assert sink.getvalue() == expected
+    with path.open("rb") as stream, (tmp_path / "out.jsonl").open("wb") as out:
+        decide_stream(default_policy, stream, out, workers=2)
+    assert (tmp_path / "out.jsonl").read_bytes() == expected
+
+
+def test_shared_slots_fall_back_when_memory_storage_is_full_or_missing(default_policy: Policy, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    path = jsonl(tmp_path, count=1000)
+    expected = _single(default_policy, path)
+    (tmp_path / "shm").mkdir()
+    monkeypatch.setattr(batch, "_SCRATCH", str(tmp_path / "shm"))
+    reserve, calls = batch._reserve, []
+
+    def full_first(fd: int, size: int) -> None:
+        calls.append(os.readlink(f"/proc/self/fd/{fd}") if os.path.isdir("/proc/self/fd") else str(fd))
+        if len(calls) == 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        reserve(fd, size)
+
+    monkeypatch.setattr(batch, "_reserve", full_first)
+    assert _parallel(default_policy, path) == expected and len(calls) == 2
+    monkeypatch.setattr(batch, "_SCRATCH", str(tmp_path / "missing"))
+    monkeypatch.setattr(batch, "_reserve", reserve)
+    monkeypatch.setattr(os, "posix_fallocate", _unsupported)  # a file system that cannot reserve space
+    assert _parallel(default_policy, path) == expected
+    assert not os.listdir(tmp_path / "shm")
+
+
+def test_spawned_workers_find_the_shared_slots_by_path(default_policy: Policy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = jsonl(tmp_path, count=500)
+    expected = _single(default_policy, path)
+    spawn = functools.partial(ProcessPoolExecutor, mp_context=multiprocessing.get_context("spawn"))
+    monkeypatch.setattr(batch, "ProcessPoolExecutor", spawn)
+    assert _parallel(default_policy, path) == expected
+
+
+def test_progress_counts_every_complaint_once(default_policy: Policy, tmp_path: Path) -> None:
+    path = jsonl(tmp_path, count=3000)
+    for workers in (1, 2):
+        told: list[int] = []
+        with path.open("rb") as stream:
+            assert decide_stream(default_policy, stream, io.BytesIO(), workers=workers, progress=told.append) == 9001
+        assert sum(told) == 9001 and all(told)
+
+
+def test_decide_json_refuses_what_the_batch_records_as_errors(default_policy: Policy) -> None:
+    with pytest.raises(ComplaintError):
+        default_policy._decide_utf8({"severity": "low"}, [])
+
+
+def _unsupported(fd: int, offset: int, size: int) -> None:
+    raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+
+
+def _single(policy: Policy, path: Path) -> bytes:
+    with path.open("rb") as stream:
+        return "".join(line + "\n" for line in decide_records(policy, read_records(stream))).encode()
+
+
+def _parallel(policy: Policy, path: Path) -> bytes:
+    sink = io.BytesIO()
+    with path.open("rb") as stream:
+        decide_stream(policy, stream, sink, workers=2)
+    return sink.getvalue()
