@@ -101,13 +101,8 @@ class Policy:
         self._first = tuple(r for r in compiled.rules if r.hit == "first")
         self._default = next(r for r in compiled.rules if r.hit == "default")
         self._collect = tuple(r for r in compiled.rules if r.hit == "collect")
-        # rules whose rationale quotes only level/enum facts (finitely many sentences): the facts it quotes
         self._number_facts = tuple(name for name, fact in compiled.all_facts.items() if fact.type == "number")
-        # a trace entry depends only on the rule and whether it fired: each is built once, here
-        self._traces = {
-            (r.index, fired): _new_trace({"rule": r.id, "hit": r.hit, "fired": fired, "reads": reads})
-            for r in compiled.rules for reads in (r.when.facts_used(),) for fired in (True, False)
-        }
+        self._traces = _Traces(compiled.rules)
         self._ref = PolicyRef(name=compiled.name, version=compiled.version, fingerprint=compiled.fingerprint)
         self._ref_json = self._ref.model_dump_json()
         # one index over every table (derived facts' rows, first-hit rules, add-ons), applied as the complaint is read
@@ -583,6 +578,20 @@ def _plain_values(fact: Fact) -> bool:
 def _plain_choices(fact: Fact) -> bool:
     """A level/enum fact none of whose values needs escaping in a JSON string."""
     return fact.finite and all(_encode_text(value) == f'"{value}"' for value in fact.values)
+
+
+class _Traces(dict[tuple[int, bool], RuleTrace]):
+    """``(rule index, fired)`` -> its trace entry, which depends on nothing else: each is built once, on
+    first use (most rules of a large policy never appear in a trace, so building all at load is waste)."""
+
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        super().__init__()
+        self.rules = {rule.index: rule for rule in rules}
+
+    def __missing__(self, key: tuple[int, bool]) -> RuleTrace:
+        rule = self.rules[key[0]]
+        made = self[key] = _new_trace({"rule": rule.id, "hit": rule.hit, "fired": key[1], "reads": rule.when.facts_used()})
+        return made
 
 
 class _Parts:
