@@ -257,7 +257,7 @@ class Policy:
         (encoding a whole decision costs more than deciding the outcome). Raises ``ComplaintError``.
 
         For complaints parsed from JSON only: their values are of the built-in types themselves (no
-        ``str`` or ``int`` subclass), so every fact's value has its type's own class; :meth:`_json_facts`
+        ``str`` or ``int`` subclass), so every fact's value has its type's own class; :meth:`_parsed_facts_json`
         relies on that instead of checking every value's class."""
         pieces = self._json_pieces(complaint)
         if pieces is None:
@@ -267,7 +267,7 @@ class Policy:
         out += (
             ids.encode(),
             parts.utf8_head,
-            f'{respond_by}{parts.json_approval}{reasons},"facts":{self._json_facts(values)}'.encode(),
+            f'{respond_by}{parts.json_approval}{reasons},"facts":{self._parsed_facts_json(values)}'.encode(),
             parts.utf8_tail,
         )
 
@@ -292,7 +292,7 @@ class Policy:
                f'"customer_id":{"null" if customer_id is None else _encode_text(customer_id)},')
         return ids, parts, respond_by, reasons, values
 
-    def _json_facts(self, values: Mapping[str, FactValue]) -> str:
+    def _parsed_facts_json(self, values: Mapping[str, FactValue]) -> str:
         """:meth:`_facts_json` for facts read from JSON, by one pattern for them all: the reader writes the
         facts in one order (declared, then derived) and, from JSON, each in its type's own class."""
         natural = self._memo.natural
@@ -311,14 +311,15 @@ class Policy:
             if kind is None or fact is None or value.__class__ is not kind or (fact.default is not None and fact.default.__class__ is not kind):
                 return "", -1
             slots.append("%s" if kind is int else '"%s"')
-        return "{" + ",".join(f"{_encode_text(name).replace('%', '%%')}:{slot}" for name, slot in zip(values, slots, strict=True)) + "}", len(values)
+        return _object_pattern(values, slots), len(values)
 
     def _facts_json(self, values: Mapping[str, FactValue]) -> str:
         """``_dumps(values)`` by one printf pattern per sequence of names and value types (the same for
         nearly every complaint), instead of the generic encoder calling back for every Decimal."""
-        plan = self._memo.facts.get((*values, *map(type, values.values())))
+        shape = (*values, *map(type, values.values()))
+        plan = self._memo.facts.get(shape)
         if plan is None:
-            plan = self._memo.keep(self._memo.facts, (*values, *map(type, values.values())), self._facts_plan(values))
+            plan = self._memo.keep(self._memo.facts, shape, self._facts_plan(values))
         if isinstance(plan, str):
             return plan % tuple(values.values())
         pattern, convert = plan
@@ -341,7 +342,7 @@ class Policy:
             else:
                 slots.append("%s")
                 convert.append(_dumps)
-        pattern = "{" + ",".join(f"{_encode_text(name).replace('%', '%%')}:{slot}" for name, slot in zip(values, slots, strict=True)) + "}"
+        pattern = _object_pattern(values, slots)
         return pattern if not any(convert) else (pattern, tuple(convert))
 
     def _full_trace(self, values: Mapping[str, FactValue], outcome: _Outcome) -> tuple[RuleTrace, ...]:
@@ -564,6 +565,11 @@ def _reasons_json(fired: tuple[Rule, ...], facts: Mapping[str, Fact]) -> tuple[s
         pieces.append(_encode_text(template.pattern))  # escaping leaves %s, %g and %% as they are
         quoted.extend(template.quoted)
     return "[" + ",".join(pieces) + "]", tuple_getter(quoted)
+
+
+def _object_pattern(names: Iterable[str], slots: Iterable[str]) -> str:
+    """A JSON object's printf pattern: each name (escaped, its ``%`` doubled) with its value's slot."""
+    return "{" + ",".join(f"{_encode_text(name).replace('%', '%%')}:{slot}" for name, slot in zip(names, slots, strict=True)) + "}"
 
 
 def _plain_values(fact: Fact) -> bool:
