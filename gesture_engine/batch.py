@@ -141,46 +141,42 @@ def decide_stream(policy: Policy, stream: IO[bytes], sink: IO[bytes], fmt: str =
 
 
 def _decide_jsonl_in_workers(policy: Policy, stream: IO[bytes], sink: IO[bytes], workers: int, advance: Callable[[int], None]) -> None:
-    """JSON Lines decided by ``workers`` processes a block at a time, each block into a free slot of the
-    shared memory, written to ``sink`` in input order; as many blocks in flight as :func:`_in_order` allows."""
+    """JSON Lines decided by ``workers`` processes a block at a time, each block through a slot of the
+    shared memory, written to ``sink`` in input order. Block ``k`` takes slot ``k % slots``: with as
+    many slots as :func:`_in_order` has tasks in flight, that slot is free again by then."""
     slots, layout = 2 * workers, _Layout(2 * BLOCK_BYTES, SLOT_BYTES)  # a block is at most twice what is read at once
-    with _shared_slots(slots * (layout.block + layout.out)) as (scratch, path, shared), \
-            ProcessPoolExecutor(max_workers=workers, initializer=_start_worker,
-                                initargs=(policy.source, policy.fingerprint, path, layout)) as pool:
-        free = list(range(slots))
-        window: deque[tuple[int, Future[tuple[int, int, str | None]]]] = deque()
+    with _shared_slots(slots * (layout.block + layout.out)) as (scratch, path, shared):
 
-        def write_out() -> None:
-            slot, future = window.popleft()
-            count, size, spill = future.result()
-            with shared[layout.output(slot):layout.output(slot) + size] as data:
+        def tasks() -> Iterator[tuple[int, bytes | int, int, str]]:
+            for k, (first, block) in enumerate(jsonl_blocks(stream)):
+                slot = k % slots
+                if len(block) > layout.block:  # too big for the slot: sent in the task
+                    yield first, block, slot, scratch
+                    continue
+                shared[layout.input(slot):layout.input(slot) + len(block)] = block
+                yield first, len(block), slot, scratch
+
+        decided = _in_order(policy, workers, _decide_jsonl_in_worker, tasks(), path, layout)
+        for k, (count, size, spill) in enumerate(decided):
+            start = layout.output(k % slots)
+            with shared[start:start + size] as data:
                 sink.write(data)
             if spill is not None:
                 _copy_out(spill, sink)
-            free.append(slot)
             advance(count)
-
-        for first, block in jsonl_blocks(stream):
-            if not free:
-                write_out()
-            slot = free.pop()
-            task: bytes | int = block
-            if len(block) <= layout.block:
-                shared[layout.input(slot):layout.input(slot) + len(block)] = block
-                task = len(block)
-            window.append((slot, pool.submit(_decide_jsonl_in_worker, first, task, slot, scratch)))
-        while window:
-            write_out()
 
 
 _T = TypeVar("_T")
 
 
-def _in_order(policy: Policy, workers: int, work: Callable[..., _T], tasks: Iterable[tuple[Any, ...]]) -> Iterator[_T]:
-    """``work(*task)`` for each task in worker processes that load ``policy`` once each, yielded in
-    task order, with at most two tasks per worker in flight so memory stays bounded."""
+def _in_order(policy: Policy, workers: int, work: Callable[..., _T], tasks: Iterable[tuple[Any, ...]], *shared: Any) -> Iterator[_T]:
+    """``work(*task)`` for each task in worker processes that load ``policy`` once each (and are given
+    ``shared``, see :func:`_start_worker`), yielded in task order, with at most ``2 * workers`` tasks
+    in flight so memory stays bounded. Task ``k`` is taken from ``tasks`` only once the result of task
+    ``k - 2 * workers`` has been yielded and handled, so per-task resources can be reused in turn."""
     window: deque[Future[_T]] = deque()
-    with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(policy.source, policy.fingerprint)) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker,
+                             initargs=(policy.source, policy.fingerprint, *shared)) as pool:
         for task in tasks:
             window.append(pool.submit(work, *task))
             if len(window) >= 2 * workers:
