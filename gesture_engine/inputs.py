@@ -49,35 +49,20 @@ _FLAT = json.JSONDecoder(parse_float=Decimal, parse_constant=_refuse_constant)
 """The same without a Python call per integer and per object, for :func:`_flat` complaints."""
 
 
-def _flat(text: str) -> Any:
-    """A short flat object, as most complaints are, parsed by the C scanner alone; None when unsure.
-
-    Short: no integer in it can have more than MAX_INTEGER_DIGITS digits. Flat: one ``{`` and no
-    ``[``, so nothing nests. No repeated key: every member has its own ``:``, so as many colons in
-    the text as keys in the dict means no member was lost to a repeat (a colon inside a string,
-    as in a timestamp, just sends the complaint the careful way)."""
-    if len(text) > MAX_INTEGER_DIGITS or text.count("{") != 1 or "[" in text:
-        return None
-    try:
-        value = _FLAT.decode(text)
-    except ValueError:  # JSONDecodeError included: the careful path says where
-        return None
-    return value if value.__class__ is dict and text.count(":") == len(value) else None
-
-
 _scan_flat: Callable[[str, int], tuple[Any, int]] = _FLAT.scan_once  # type: ignore[attr-defined]
 
 
-def parse_flat_line(data: bytes) -> dict[str, Any] | None:
-    """A JSON line holding a short flat object, parsed as :func:`parse_complaint_json` would, or None when
-    unsure (blank, not UTF-8, leading space or byte-order mark, not flat, invalid...): then the careful
-    path decides, and says what is wrong. For batches: no error location is made for good lines, and
-    the C scanner is called directly (``decode`` adds two regex scans and two Python calls)."""
-    try:
-        text = data.decode()
-    except UnicodeDecodeError:
-        return None
-    if len(text) > MAX_INTEGER_DIGITS or "[" in text or text.rfind("{") > 0:  # one "{" at most, and first
+def _flat(text: str) -> Any:
+    """A short flat object, as most complaints are, parsed by the C scanner alone; None when unsure
+    (then the careful path decides, and says what is wrong).
+
+    Short: no integer in it can have more than MAX_INTEGER_DIGITS digits. Flat: its one ``{`` comes
+    first and there is no ``[``, so nothing nests (leading space or a byte-order mark go the careful
+    way). No repeated key: every member has its own ``:``, so as many colons in the text as keys in
+    the dict means no member was lost to a repeat (a colon inside a string, as in a timestamp, just
+    sends the complaint the careful way). The scanner is called directly: ``decode`` adds two regex
+    scans and two Python calls, as much as the parse itself."""
+    if len(text) > MAX_INTEGER_DIGITS or "[" in text or text.rfind("{") > 0:
         return None
     try:
         value, end = _scan_flat(text, 0)
@@ -86,6 +71,15 @@ def parse_flat_line(data: bytes) -> dict[str, Any] | None:
     if end != len(text) and text[end:].strip(" \t\r\n"):  # only JSON's whitespace may follow
         return None
     return value if value.__class__ is dict and text.count(":") == len(value) else None
+
+
+def parse_flat_line(data: bytes) -> dict[str, Any] | None:
+    """A JSON line holding a short flat object, parsed as :func:`parse_complaint_json` would, or None when
+    unsure (not UTF-8, or see :func:`_flat`). For batches: no error location is made for good lines."""
+    try:
+        return _flat(data.decode())  # type: ignore[no-any-return]
+    except UnicodeDecodeError:
+        return None
 
 
 def parse_complaint_json(data: bytes | str, source: str = "<complaint>") -> Any:
