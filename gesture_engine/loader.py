@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import yaml
 
 from .errors import PolicyError, Problem
+from .simple_yaml import read_simple_yaml
 
 PathKey = tuple[str | int, ...]
 
@@ -327,6 +328,26 @@ def _plain_text(text: str) -> bool:
     return first.isalpha() and text not in _WORDS_WITH_MEANING
 
 
+class _PlainScalar(NamedTuple):
+    """A plain scalar outside any event, for ``scalar_value``."""
+
+    value: str
+    tag: None = None
+    implicit: tuple[bool, bool] = (True, False)
+
+
+def _resolve_plain(text: str) -> Any:
+    """A plain scalar typed as YAML does; raises ``LookupError`` for anything a policy refuses."""
+    if _plain_text(text):
+        return text
+    if _DECIMAL_DIGITS.match(text):
+        return int(text)
+    value = scalar_value(_PlainScalar(text))
+    if value.__class__ is Refusal:
+        raise LookupError(value.message)
+    return value
+
+
 class _Sentinel:
     pass
 
@@ -461,10 +482,12 @@ def parse_yaml(text: str, file: str) -> Document:
 
     Plain policies take the quick path; anything else, and every error, the careful one.
     """
-    try:
-        built = _build_plain(iter(_Loader(text).get_event, None), file)
-    except yaml.YAMLError:
-        built = None  # the careful pass reports it, located
+    built = read_simple_yaml(text, lambda line, column: Location(file, line, column), _resolve_plain, MAX_DEPTH, MAX_NODES)
+    if built is None:
+        try:
+            built = _build_plain(iter(_Loader(text).get_event, None), file)
+        except yaml.YAMLError:
+            built = None  # the careful pass reports it, located
     if built is None:
         return _parse_located(text, file)
     data, sections = built
