@@ -28,7 +28,7 @@ if __package__ in (None, ""):  # run as a file: python benchmarks/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = "benchmarks"
 
-from .engines import ENGINES, Engine, GestureDefaultPolicy, Prepared, Unavailable
+from .engines import ENGINES, Engine, GestureDefaultPolicy, Prepared, Unavailable, _gesture_policy
 from .table import Complaint, Table, dead_table, generate_complaints, generate_table
 
 
@@ -45,6 +45,8 @@ class Mode:
     memory_size: int
 
 
+FLATNESS_ROUNDS = 5
+"""Alternating passes of the flatness check (see ``flatness_in_turns``)."""
 FULL = Mode(sizes=(8, 100, 1000, 10000), dead=(1000, 10000), inputs=10000, budget=20.0, passes=3, memory_size=10000)
 QUICK = Mode(sizes=(8, 100, 1000), dead=(1000,), inputs=1000, budget=0.6, passes=1, memory_size=1000)
 DEAD_LIVE = 8
@@ -129,6 +131,27 @@ def measure(engine: Engine, table: Table, complaints: list[Complaint], reference
     return Cell(us, cpu_share, len(actions), mismatches, prepared.setup_seconds, notes=prepared.notes)
 
 
+def flatness_in_turns(columns: Sequence[Column], complaints: list[Complaint], workdir: Path, rounds: int) -> dict[str, float]:
+    """Best µs per gesture-engine ``decide`` on the first table and each dead-rules table, timed in turns.
+
+    The results table times its columns minutes apart, and a shared machine's speed drifts by more
+    than the flatness targets allow; alternating the tables compares them at the same moments.
+    """
+    chosen = [columns[0], *(c for c in columns if c.key.startswith("dead"))]
+    if len(chosen) < 2:
+        return {}
+    deciders = {c.key: _gesture_policy(c.table, complaints, workdir, {})[0].decide for c in chosen}
+    best = dict.fromkeys(deciders, float("inf"))
+    for _ in range(rounds):
+        for key, decide in deciders.items():
+            gc.collect()
+            start = time.perf_counter()
+            for complaint in complaints:
+                decide(complaint)
+            best[key] = min(best[key], (time.perf_counter() - start) / len(complaints) * 1e6)
+    return best
+
+
 def columns_for(sizes: Sequence[int], seed: int, dead: Sequence[int] = (1000,)) -> list[Column]:
     columns = [Column(str(size), f"{size:,} rules", generate_table(size, seed)) for size in sizes]
     for count in dead:
@@ -207,7 +230,7 @@ def _ratio(a: Cell | None, b: Cell | None) -> str:
 
 
 def report(columns: list[Column], rows: list[tuple[Engine, dict[str, Cell]]], default_cell: Cell, inputs: int,
-           memory: dict[str, Any], env: dict[str, str], elapsed: float, mode: str) -> str:
+           memory: dict[str, Any], env: dict[str, str], elapsed: float, mode: str, flatness: dict[str, float] | None = None) -> str:
     out: list[str] = []
     add = out.append
     header = "| engine | " + " | ".join(f"µs/decision, {c.title}" if i == 0 else c.title for i, c in enumerate(columns)) + " |"
@@ -281,6 +304,13 @@ def report(columns: list[Column], rows: list[tuple[Engine, dict[str, Cell]]], de
         files = cell.notes.get("files", 1)
         add(f"- {c.title}: `load_policy` (read + YAML parse + schema validation + compile) {load:.3f} s for "
             f"{size / 1024:,.0f} KiB of YAML in {files} files; `decide_many` throughput {throughput}.")
+    if flatness:
+        titles = {c.key: c.title for c in columns}
+        first, *dead = flatness
+        add(f"- Flatness, timed in turns ({FLATNESS_ROUNDS} alternating passes over the same complaints, best of each): "
+            f"{titles[first]} {flatness[first]:.2f} µs; "
+            + "; ".join(f"{titles[key]} {flatness[key]:.2f} µs ({flatness[key] / flatness[first]:.2f}×)" for key in dead)
+            + ". Targets: at most 1.5× with 1,000 dead rules, 2× with 10,000.")
     add("")
     if memory:
         add(f"### Peak memory of loading the {memory.get('size', 0):,}-rule table (fresh interpreter per engine)")
@@ -384,16 +414,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             measure(GestureDefaultPolicy(), columns[0].table, complaints, [], workdir, {}, budget, passes)
             if wanted is None or "gesture" in wanted else Cell(error="not selected")
         )
+        flatness = (
+            flatness_in_turns(columns, complaints, workdir, FLATNESS_ROUNDS) if wanted is None or "gesture" in wanted else {}
+        )
         memory: dict[str, Any] = {}
         if not args.no_memory:
             print("… memory probes", file=sys.stderr, flush=True)
             size = max(sizes) if args.sizes else mode.memory_size
             memory = {"size": size, **memory_probe(size, args.seed, workdir, [e.key for e in engines if e.key not in ("gesture_many", "zen_batch")])}
         elapsed = time.perf_counter() - started
-        text = report(columns, rows, default_cell, count, memory, environment(), elapsed, "quick" if args.quick else "full")
+        text = report(columns, rows, default_cell, count, memory, environment(), elapsed, "quick" if args.quick else "full", flatness)
         print(text)
         if args.json:
-            args.json.write_text(json.dumps(_raw(columns, rows, default_cell, memory), indent=2, default=str) + "\n", encoding="utf-8")
+            args.json.write_text(json.dumps(_raw(columns, rows, default_cell, memory, flatness), indent=2, default=str) + "\n", encoding="utf-8")
     finally:
         if args.keep:
             print(f"generated policies kept in {workdir}", file=sys.stderr)
@@ -402,7 +435,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _raw(columns: list[Column], rows: list[tuple[Engine, dict[str, Cell]]], default_cell: Cell, memory: dict[str, Any]) -> dict[str, Any]:
+def _raw(columns: list[Column], rows: list[tuple[Engine, dict[str, Cell]]], default_cell: Cell, memory: dict[str, Any],
+         flatness: dict[str, float]) -> dict[str, Any]:
     return {
         "columns": [{"key": c.key, "title": c.title, "rows": len(c.table.rows), "mean_position": c.mean_position} for c in columns],
         "engines": {
@@ -413,6 +447,7 @@ def _raw(columns: list[Column], rows: list[tuple[Engine, dict[str, Cell]]], defa
         },
         "gesture_default": {"us": default_cell.us, "decided": default_cell.decided, "mismatches": default_cell.mismatches},
         "memory": memory,
+        "flatness_in_turns_us": flatness,
         "environment": environment(),
     }
 

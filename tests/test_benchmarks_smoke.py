@@ -62,3 +62,12 @@ def test_generation_is_deterministic() -> None:
     assert generate_table(30) == generate_table(30)
     assert generate_complaints(5) == generate_complaints(5)
     assert translate.gesture_policy(generate_table(30)) == translate.gesture_policy(generate_table(30))
+
+
+def test_flatness_is_timed_in_turns_on_the_first_and_dead_tables(tmp_path: Path) -> None:
+    from benchmarks.run import columns_for, flatness_in_turns
+
+    columns = columns_for((8, 40), seed=7, dead=(25,))
+    best = flatness_in_turns(columns, COMPLAINTS[:50], tmp_path, rounds=2)
+    assert list(best) == ["8", "dead25"]
+    assert all(0 < us < float("inf") for us in best.values())
