@@ -22,10 +22,6 @@ from typing import Any, cast
 
 PathKey = tuple[str | int, ...]
 
-_UNUSUAL = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
-"""Tabs, carriage returns, byte-order marks, control characters, and the characters YAML 1.1 also
-counts as line breaks: a text holding any of them goes to the event-based builders."""
-
 _LINE = re.compile(r"( *)(- +)?(?:([A-Za-z_][A-Za-z0-9_-]*):(?: +|\Z))?(.*)")
 """Indentation, a list item's dash, a mapping key (a plain word), and the rest of the line."""
 
@@ -67,7 +63,17 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return mapping
 
 
-_decode_flow = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_float=Decimal).decode
+_scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder(  # type: ignore[attr-defined]
+    object_pairs_hook=_no_duplicates, parse_float=Decimal
+).scan_once
+"""The C scanner itself: ``decode`` would add two regular-expression scans and two Python calls."""
+
+
+def _decode_flow(text: str) -> Any:
+    value, end = _scan_json(text, 0)  # StopIteration or ValueError when it is not JSON
+    if end != len(text) and text[end:].strip(" "):
+        raise _Unusual
+    return value
 
 
 _JSON_LITERALS = {
@@ -118,8 +124,6 @@ def read_simple_yaml(
     scalar as YAML does, raising ``LookupError`` for anything a policy refuses. The limits are the
     event-based builders': near them, this reader leaves the judging to those builders.
     """
-    if _UNUSUAL.search(text):
-        return None
     root: dict[str, Any] = {}
     locations: dict[PathKey, Any] = {}
     stack: list[_Frame] = []
@@ -129,6 +133,8 @@ def read_simple_yaml(
     pending: tuple[str, int, int] | None = None  # a key with nothing after it: (key, line, column)
     values = 0
     lines = text.split("\n")
+    if not all(map(str.isprintable, lines)):
+        return None  # tabs, carriage returns, control characters, other line breaks, odd spaces
     resume = 0  # the first line not yet read: a block scalar reads ahead
     first_line = 0
     match_line = _LINE.match
@@ -203,7 +209,7 @@ def read_simple_yaml(
             values += weight + 1
             if values > max_values or len(stack) + 2 + rest.count("{") + rest.count("[") >= max_depth:
                 return None
-    except (_Unusual, LookupError, ValueError, RecursionError):
+    except (_Unusual, LookupError, ValueError, RecursionError, StopIteration):
         return None
     if pending is not None or not root or values > max_values:
         return None  # an empty value at the end, or no mapping at all
