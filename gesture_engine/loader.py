@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import yaml
 
 from .errors import PolicyError, Problem
-from .simple_yaml import read_simple_yaml
+from .simple_yaml import MEANINGFUL_WORDS, read_simple_yaml
 
 PathKey = tuple[str | int, ...]
 
@@ -314,10 +314,6 @@ class _Builder:
 _DECIMAL_DIGITS = re.compile(r"(?:0|[1-9][0-9]{0,17})\Z")
 """A plain decimal integer (a leading 0 would make it octal in YAML 1.1, so those take the slow path)."""
 _RESOLVED_BY_FIRST_CHARACTER = frozenset(_RESOLVER.yaml_implicit_resolvers) | {""}
-_WORDS_WITH_MEANING = frozenset(
-    word for base in ("yes", "no", "true", "false", "on", "off", "null") for word in (base, base.capitalize(), base.upper())
-)
-"""The YAML 1.1 booleans and null: the only plain scalars starting with a letter that are not strings."""
 
 
 def _plain_text(text: str) -> bool:
@@ -327,7 +323,7 @@ def _plain_text(text: str) -> bool:
     first = text[0]
     if first not in _RESOLVED_BY_FIRST_CHARACTER:
         return True
-    return first.isalpha() and text not in _WORDS_WITH_MEANING
+    return first.isalpha() and text not in MEANINGFUL_WORDS
 
 
 class _PlainScalar(NamedTuple):

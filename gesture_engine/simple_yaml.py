@@ -25,7 +25,7 @@ PathKey = tuple[str | int, ...]
 _LINE = re.compile(r"( *)(- +)?(?:([A-Za-z_][A-Za-z0-9_-]*):(?: +|\Z))?(.*)")
 """Indentation, a list item's dash, a mapping key (a plain word), and the rest of the line."""
 
-_MEANINGFUL_WORDS = frozenset(
+MEANINGFUL_WORDS = frozenset(
     word for base in ("yes", "no", "true", "false", "on", "off", "null") for word in (base, base.capitalize(), base.upper())
 )
 """The YAML 1.1 booleans and null: the only words starting with a letter that are not strings."""
@@ -38,7 +38,7 @@ _FLOW_WORDS = re.compile(f"({_WORD})")
 """Splits a flow collection around its words, so that joining the pieces with '"' quotes them."""
 _FLOW_STRING_OR_WORD = re.compile(rf'"[^"\\]*"|{_WORD}')
 _BARE_COLON = re.compile(":(?! )")
-_QUOTED_MEANING = re.compile('"(' + "|".join(sorted(_MEANINGFUL_WORDS)) + ')"')
+_QUOTED_MEANING = re.compile('"(' + "|".join(sorted(MEANINGFUL_WORDS)) + ')"')
 _BLOCK_HEADER = re.compile(r"[|>][-+]?(?: *| +#.*)")
 """A block scalar's header without an indentation indicator."""
 _SCALAR = re.compile(
@@ -78,7 +78,7 @@ def _decode_flow(text: str) -> Any:
 
 _JSON_LITERALS = {
     word: "null" if word.lower() == "null" else "true" if word.lower() in ("yes", "true", "on") else "false"
-    for word in _MEANINGFUL_WORDS
+    for word in MEANINGFUL_WORDS
 }
 
 
@@ -195,7 +195,7 @@ def read_simple_yaml(
                 values += 1
             elif in_list or key is None:
                 return None
-            if key in container or key in _MEANINGFUL_WORDS:
+            if key in container or key in MEANINGFUL_WORDS:
                 return None  # a duplicate key, or one YAML reads as a boolean or null
             if not rest or rest[0] == "#":
                 pending = (key, number, column + 1)
