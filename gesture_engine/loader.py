@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -334,8 +335,12 @@ class _PlainScalar(NamedTuple):
     implicit: tuple[bool, bool] = (True, False)
 
 
+@lru_cache(maxsize=4096)
 def _resolve_plain(text: str) -> Any:
-    """A plain scalar typed as YAML does; raises ``LookupError`` for anything a policy refuses."""
+    """A plain scalar typed as YAML does; raises ``LookupError`` for anything a policy refuses.
+
+    Cached: policies repeat their durations and amounts, and asking PyYAML's resolver costs more
+    than the rest of a line (every value it returns is immutable)."""
     if _plain_text(text):
         return text
     if _DECIMAL_DIGITS.match(text):
