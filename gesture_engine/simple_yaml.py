@@ -180,7 +180,7 @@ def read_simple_yaml(
                 if key is None:  # a value as a list item
                     if not rest:
                         return None
-                    value, weight, resume = _value(rest, base, resolve, lines, index, indent)
+                    value, weight, resume = _value(rest, base, resolve, lines, index, indent, max_depth - len(stack))
                     container.append(value)
                     values += weight
                     continue
@@ -201,13 +201,13 @@ def read_simple_yaml(
                 pending = (key, number, column + 1)
                 values += 2
                 continue
-            value, weight, resume = _value(rest, base, resolve, lines, index, indent)
+            value, weight, resume = _value(rest, base, resolve, lines, index, indent, max_depth - len(stack))
             container[key] = value
             if base is not None:  # a collection is located at its key, like a block one
                 where = column if rest[0] == "{" or rest[0] == "[" else len(line) - len(rest)
                 locations[(*base, key)] = locate(number, where + 1)
             values += weight + 1
-            if values > max_values or len(stack) + 2 + rest.count("{") + rest.count("[") >= max_depth:
+            if values > max_values:
                 return None
     except (_Unusual, LookupError, ValueError, RecursionError, StopIteration):
         return None
@@ -218,16 +218,19 @@ def read_simple_yaml(
 
 
 def _value(
-    rest: str, base: PathKey | None, resolve: Callable[[str], Any], lines: list[str], index: int, indent: int
+    rest: str, base: PathKey | None, resolve: Callable[[str], Any], lines: list[str], index: int, indent: int, room: int
 ) -> tuple[Any, int, int]:
     """The value the ``rest`` of line ``index`` holds, an upper bound of how many values that is,
     and the first line after it (a block scalar's text is on the lines below, indented deeper
-    than ``indent``)."""
+    than ``indent``). ``room`` is how many levels the open blocks leave below the depth limit."""
     first = rest[0]
     if first == "{" or first == "[":
         if base == ():
             raise _Unusual  # a whole section as a flow collection: its entries must be located
-        return _flow(rest), 3 * (rest.count("{") + rest.count("[")) + 2 * rest.count(",") + 1, index + 1
+        opens = rest.count("{") + rest.count("[")  # at least its nesting depth
+        if opens + 2 >= room:
+            raise _Unusual  # near the depth limit: the event-based builders judge it
+        return _flow(rest), 3 * opens + 2 * rest.count(",") + 1, index + 1
     if first == "|" or first == ">":
         text, after = _block_scalar(rest, lines, index + 1, indent)
         return text, 1, after

@@ -206,6 +206,8 @@ def test_generated_documents_read_as_pyyaml_reads_them() -> None:
         "s:\n  a: [é, e\u00a0b]\n",
         "s:\n  - y: 1\n     z: 2\n",
         "s: {a: 1}\n",  # a whole section as a flow collection: its entries are located
+        "s:\n  a: " + "[" * 70 + "]" * 70 + "\n",  # deeper than the loader's limit
+        "s:\n  a:\n    - " + "[" * 70 + "]" * 70 + "\n",  # the same as a list item
     ],
 )
 def test_what_it_leaves_to_pyyaml(text: str) -> None:
