@@ -386,9 +386,8 @@ def _build_plain(events: Any, file: str) -> tuple[Any, dict[PathKey, Location]] 
     documents = nodes = 0
     scalar_event, mapping_start, sequence_start = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
     ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
-    resolved_first, plain_text, digits = _RESOLVED_BY_FIRST_CHARACTER, _plain_text, _DECIMAL_DIGITS.match
+    resolved_first, plain_text, resolve = _RESOLVED_BY_FIRST_CHARACTER, _plain_text, _resolve_plain
     no_key = _NO_KEY
-    resolved: dict[str, Any] = {}
     for event in events:
         kind = event.__class__
         if kind is scalar_event:
@@ -397,12 +396,11 @@ def _build_plain(events: Any, file: str) -> tuple[Any, dict[PathKey, Location]] 
             text = event.value
             if not event.implicit[0] or (text and text[0] not in resolved_first) or plain_text(text):
                 value = text
-            else:  # numbers, booleans, null, or text that looks like one: resolved once per distinct text
-                value = resolved.get(text, no_key)
-                if value is no_key:
-                    value = resolved[text] = int(text) if digits(text) else scalar_value(event)
-                    if value.__class__ is Refusal:
-                        return None
+            else:  # numbers, booleans, null, or text that looks like one
+                try:
+                    value = resolve(text)
+                except LookupError:
+                    return None
             nodes += 1
             if in_list:
                 if base is not None:
