@@ -1,7 +1,8 @@
-"""Peak memory of one engine loading one generated table, run in a fresh interpreter.
+"""Memory one engine keeps for one generated table, measured in a fresh interpreter.
 
-``python -m benchmarks.memprobe ENGINE SIZE SEED WORKDIR`` prints one JSON line. A fresh process
-keeps the figures apart from every other engine and table loaded by the main run.
+``python -m benchmarks.memprobe ENGINE SIZE SEED WORKDIR [--no-cache]`` prints one JSON line. A fresh
+process keeps the figures apart from everything else the main run loaded. The table's input (YAML
+files, ZEN's JDM document) is made before the baseline, so the growth is the loaded engine alone.
 """
 
 from __future__ import annotations
@@ -9,11 +10,14 @@ from __future__ import annotations
 import gc
 import json
 import sys
+import tempfile
+import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from .engines import ENGINES
+from . import translate
+from .engines import disable_caches
 from .table import generate_complaints, generate_table
 
 
@@ -26,26 +30,57 @@ def _status_mib(field: str) -> float:
     return float("nan")
 
 
-def probe(key: str, size: int, seed: int, workdir: Path) -> dict[str, Any]:
-    """Generate the table, then load it into ``key`` and decide once, watching memory."""
-    engine = next(e for e in ENGINES if e.key == key)
+def probe(engine: str, size: int, seed: int, workdir: Path) -> dict[str, Any]:
+    """Load the ``size``-row table into ``engine`` ("gesture" or "zen") and decide once, watching memory."""
     table = generate_table(size, seed)
-    complaints = generate_complaints(1)
-    # import the engine's package before the baseline, so the growth is the table's, not the import's
-    engine.prepare(generate_table(8, seed), complaints, workdir, {})
+    complaint = generate_complaints(1)[0]
+    small = generate_table(8, seed)
+    if engine == "gesture":
+        from gesture_engine import load_policy
+
+        home = Path(tempfile.mkdtemp(prefix="memprobe-", dir=workdir))
+        path = home / "big"
+        translate.write_gesture_policy(table, path)
+        translate.write_gesture_policy(small, home / "small")
+        load_policy(home / "small").decide(complaint)  # imports and first-use work, before the baseline
+
+        def load() -> Any:
+            policy = load_policy(path)
+            policy.decide(complaint)
+            return policy
+    else:
+        import zen
+
+        document = {"big.json": translate.zen_jdm(table)}
+        zen.ZenEngine({"loader": {"type": "static", "content": {"small.json": translate.zen_jdm(small)}}}).evaluate(
+            "small.json", translate.zen_context(complaint))
+
+        def load() -> Any:
+            loaded = zen.ZenEngine({"loader": {"type": "static", "content": document}})
+            loaded.evaluate("big.json", translate.zen_context(complaint))
+            return loaded
+
+    gc.collect()
     before = _status_mib("VmRSS")
-    prepared = engine.prepare(table, complaints, workdir, {})
-    prepared.run(prepared.inputs[:1])
-    peak_rss = _status_mib("VmHWM")
-    del prepared
+    start = time.perf_counter()
+    loaded = load()
+    seconds = time.perf_counter() - start
+    gc.collect()
+    after = _status_mib("VmRSS")
+    peak = _status_mib("VmHWM")
+    del loaded
     gc.collect()
     tracemalloc.start()  # a second load, traced: tracemalloc's own bookkeeping would inflate the RSS above
-    prepared = engine.prepare(table, complaints, workdir, {})
-    prepared.run(prepared.inputs[:1])
-    retained, peak = tracemalloc.get_traced_memory()
+    loaded = load()
+    gc.collect()
+    heap = tracemalloc.get_traced_memory()[0]  # while the second load is still alive
     tracemalloc.stop()
-    return {"rss_before_mib": before, "rss_after_mib": peak_rss, "tracemalloc_peak_mib": peak / 2**20, "tracemalloc_retained_mib": retained / 2**20}
+    del loaded
+    return {"engine": engine, "rows": size, "load_seconds": seconds, "rss_before_mib": before, "rss_retained_mib": after - before,
+            "rss_peak_growth_mib": peak - before, "python_heap_retained_mib": heap / 2**20}
+
 
 if __name__ == "__main__":
-    name, rows, seed_text, directory = sys.argv[1:5]
-    print(json.dumps(probe(name, int(rows), int(seed_text), Path(directory))))
+    name, rows, seed_text, directory, *flags = sys.argv[1:]
+    knobs = disable_caches() if "--no-cache" in flags else []
+    print(json.dumps({**probe(name, int(rows), int(seed_text), Path(directory)), "caches_disabled": knobs}))

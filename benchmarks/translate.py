@@ -1,63 +1,19 @@
-"""Translations of one ``Table`` into each engine's own format, written the way its users would.
+"""Translations of one ``Table`` into gesture-engine's YAML and GoRules ZEN's JDM graph.
 
-Each translator only rewrites rows; none of them evaluates anything. Levels have no order outside
-gesture-engine, so ``severity at_least high`` becomes a rank comparison in Python and
-business-rules and a list of accepted values in ZEN and rule-engine.
+Each translator only rewrites rows; none evaluates anything. Levels have no order in ZEN, so
+``severity at_least high`` becomes the list of accepted values there, and a budget becomes ZEN's own
+expression for the same arithmetic (``min([max([...]), cap])`` with ``round(x, 2)`` after every step,
+lookups as chained ``? :``), computed by ZEN in its decimal numbers.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .table import CHANNELS, DEAD_REGION, REGIONS, SEVERITIES, Complaint, Row, Table
-
-# -- hand-written Python ------------------------------------------------------------------------
-
-
-def python_source(table: Table) -> str:
-    """Module source defining ``decide(complaint) -> action`` as a chain of ifs.
-
-    Each row is ``if ...: return action``, which is what an ``if/elif`` chain does for a first-hit
-    table; a literal 10,000-deep ``elif`` would overflow CPython's compiler recursion.
-    """
-    lines = [
-        f"_RANK = {dict((name, rank) for rank, name in enumerate(SEVERITIES))!r}",
-        "",
-        "def decide(complaint):",
-        "    severity = _RANK[complaint['severity']]",
-        "    channel = complaint['channel']",
-        "    audience = complaint['audience']",
-        "    customer_value = complaint['customer_value']",
-        "    region = complaint['region']",
-    ]
-    for row in table.rows:
-        tests = []
-        if row.region is not None:
-            tests.append(f"region == {row.region!r}")
-        if row.severity_at_least is not None:
-            tests.append(f"severity >= {SEVERITIES.index(row.severity_at_least)}")
-        if row.channels is not None:
-            tests.append(f"channel in {row.channels!r}" if len(row.channels) > 1 else f"channel == {row.channels[0]!r}")
-        if row.audience is not None:
-            tests.append(f"{row.audience[0]} <= audience < {row.audience[1]}")
-        if row.customer_value is not None:
-            tests.append(f"{row.customer_value[0]} <= customer_value < {row.customer_value[1]}")
-        lines.append(f"    if {' and '.join(tests)}:")
-        lines.append(f"        return {row.action!r}")
-    lines.append(f"    return {table.default_action!r}")
-    return "\n".join(lines) + "\n"
-
-
-def python_decider(table: Table) -> Callable[[Complaint], str]:
-    """Compile ``python_source`` once and return its ``decide``."""
-    namespace: dict[str, Any] = {}
-    exec(compile(python_source(table), f"<if/elif {table.name}>", "exec"), namespace)  # our own generated code, from our own table
-    decide: Callable[[Complaint], str] = namespace["decide"]
-    return decide
-
+from .table import CHANNELS, DEAD_REGION, REGIONS, SEVERITIES, Budget, Complaint, Table
 
 # -- gesture-engine -----------------------------------------------------------------------------
 
@@ -66,9 +22,27 @@ def _flow(values: tuple[str, ...]) -> str:
     return "[" + ", ".join(values) + "]"
 
 
+def _mapping(pairs: tuple[tuple[str, Decimal], ...]) -> str:
+    return "{" + ", ".join(f"{name}: {value}" for name, value in pairs) + "}"
+
+
+def gesture_budget(budget: Budget) -> str:
+    """``then.budget`` as one line of flow YAML."""
+    parts = [
+        f"base: {{by: severity, values: {_mapping(budget.base)}}}",
+        f"percent_of: {{fact: {budget.percent_of}, percent: {budget.percent}}}",
+        "multipliers: [" + ", ".join(f"{{by: {fact}, values: {_mapping(values)}}}" for fact, values in budget.multipliers) + "]",
+        f"max: {budget.maximum}",
+    ]
+    if budget.minimum is not None:
+        parts.append(f"min: {budget.minimum}")
+    return "{" + ", ".join(parts) + "}"
+
+
 RULES_PER_FILE = 1000
-"""gesture-engine caps the values in one policy file (``loader.MAX_NODES``), so big tables become a
-policy directory whose rules are split over files, joined in file-name order."""
+"""Big tables become a policy directory whose rules are split over files, joined in file-name order."""
+BUDGET_CAP = 10000
+"""Above every rule's ``max``: the policy cap never binds, so ZEN's expressions need no cap of their own."""
 
 
 def gesture_policy(table: Table, rules_per_file: int = RULES_PER_FILE) -> dict[str, str]:
@@ -77,20 +51,21 @@ def gesture_policy(table: Table, rules_per_file: int = RULES_PER_FILE) -> dict[s
     ``policy.yaml`` declares facts, catalogs and approval; ``rules-NNNN.yaml`` hold the rows as
     first-hit rules in order, and the last one ends with the default rule.
     """
-    regions = (*REGIONS, DEAD_REGION)
     header = [
         f"policy: {table.name}",
         'version: "1.0.0"',
         "currency: USD",
-        "budget_cap: 100",
+        f"budget_cap: {BUDGET_CAP}",
         "facts:",
         f"  severity: {{type: level, values: {_flow(SEVERITIES)}, required: true}}",
         f"  channel: {{type: enum, values: {_flow(CHANNELS)}, required: true}}",
         "  audience: {type: integer, min: 0, default: 0}",
         "  customer_value: {type: money, default: 0}",
-        f"  region: {{type: enum, values: {_flow(regions)}, default: {REGIONS[0]}}}",
+        "  order_value: {type: money, default: 0}",
+        f"  region: {{type: enum, values: {_flow((*REGIONS, DEAD_REGION))}, default: {REGIONS[0]}}}",
         "gestures:",
         "  apology: {label: Sincere apology}",
+        "  account_credit: {label: Account credit, monetary: true}",
         "actions:",
         *(f"  {action}: {{label: {action}}}" for action in table.actions),
         "approval:",
@@ -114,12 +89,14 @@ def gesture_policy(table: Table, rules_per_file: int = RULES_PER_FILE) -> dict[s
         rules.append(
             f"  - id: {row.id}\n"
             f"    when: {{{', '.join(when)}}}\n"
-            f"    then: {{action: {row.action}, gestures: [apology], respond_within: 1d}}\n"
+            f"    then: {{action: {row.action}, gestures: [apology, account_credit], respond_within: 1d, "
+            f"budget: {gesture_budget(row.budget)}}}\n"
         )
     rules.append(
         "  - id: default\n"
         "    default: true\n"
-        f"    then: {{action: {table.default_action}, gestures: [apology], respond_within: 2d}}\n"
+        f"    then: {{action: {table.default_action}, gestures: [apology, account_credit], respond_within: 2d, "
+        f"budget: {gesture_budget(table.default_budget)}}}\n"
     )
     files = {"policy.yaml": "\n".join(header) + "\n"}
     for number, start in enumerate(range(0, len(rules), rules_per_file)):
@@ -145,8 +122,27 @@ def _zen_list(values: tuple[str, ...]) -> str:
     return ", ".join(json.dumps(value) for value in values)
 
 
+def _zen_lookup(fact: str, pairs: tuple[tuple[str, Decimal], ...]) -> str:
+    """A lookup by an enum fact as ZEN writes it: ``(fact == "a" ? 1 : fact == "b" ? 2 : 3)``."""
+    *tests, (_, last) = pairs
+    return "(" + "".join(f"{fact} == {json.dumps(name)} ? {value} : " for name, value in tests) + f"{last})"
+
+
+def zen_budget(budget: Budget) -> str:
+    """The budget as one ZEN expression, rounding to the cent after each step as gesture-engine does."""
+    amount = f"{_zen_lookup('severity', budget.base)} + round({budget.percent_of} * {budget.percent} / 100, 2)"
+    for fact, values in budget.multipliers:
+        amount = f"round(({amount}) * {_zen_lookup(fact, values)}, 2)"
+    if budget.minimum is not None:
+        amount = f"max([{amount}, {budget.minimum}])"
+    return f"min([{amount}, {budget.maximum}])"
+
+
 def zen_jdm(table: Table) -> dict[str, Any]:
-    """A JDM graph input -> decision table (hitPolicy first) -> output; empty cells match anything."""
+    """A JDM graph input -> decision table (hitPolicy first) -> output; empty cells match anything.
+
+    The table outputs ``action`` and ``budget``; ZEN evaluates the budget expression of the row that hit.
+    """
     fields = [name for name in _ZEN_FIELDS if name != "region" or table.uses_region]
     inputs = [{"id": f"in_{name}", "name": name, "field": name} for name in fields]
     rules: list[dict[str, str]] = []
@@ -162,8 +158,10 @@ def zen_jdm(table: Table) -> dict[str, Any]:
             cells["audience"] = f"[{row.audience[0]}..{row.audience[1]})"
         if row.customer_value is not None:
             cells["customer_value"] = f"[{row.customer_value[0]}..{row.customer_value[1]})"
-        rules.append({"_id": row.id, **{f"in_{name}": text for name, text in cells.items()}, "out_action": json.dumps(row.action)})
-    rules.append({"_id": "default", **{f"in_{name}": "" for name in fields}, "out_action": json.dumps(table.default_action)})
+        rules.append({"_id": row.id, **{f"in_{name}": text for name, text in cells.items()},
+                      "out_action": json.dumps(row.action), "out_budget": zen_budget(row.budget)})
+    rules.append({"_id": "default", **{f"in_{name}": "" for name in fields},
+                  "out_action": json.dumps(table.default_action), "out_budget": zen_budget(table.default_budget)})
     at = {"x": 0, "y": 0}
     return {
         "nodes": [
@@ -176,7 +174,8 @@ def zen_jdm(table: Table) -> dict[str, Any]:
                 "content": {
                     "hitPolicy": "first",
                     "inputs": inputs,
-                    "outputs": [{"id": "out_action", "name": "action", "field": "action"}],
+                    "outputs": [{"id": "out_action", "name": "action", "field": "action"},
+                                {"id": "out_budget", "name": "budget", "field": "budget"}],
                     "rules": rules,
                 },
             },
@@ -190,52 +189,13 @@ def zen_jdm(table: Table) -> dict[str, Any]:
 
 
 def zen_context(complaint: Complaint) -> dict[str, Any]:
-    """ZEN reads JSON: money goes over as a float (exact enough here: bounds are whole dollars)."""
-    return {**complaint, "customer_value": float(complaint["customer_value"])}
+    """ZEN reads JSON, so money goes over as a float: the cross-check shows whether any cent is lost."""
+    return {**complaint, "customer_value": float(complaint["customer_value"]), "order_value": float(complaint["order_value"])}
 
 
-# -- rule-engine --------------------------------------------------------------------------------
-
-
-def rule_engine_text(row: Row) -> str:
-    """One row as a rule-engine expression."""
-    tests = []
-    if row.region is not None:
-        tests.append(f"region == {json.dumps(row.region)}")
-    if row.severity_at_least is not None:
-        tests.append(f"severity in {json.dumps(list(SEVERITIES[SEVERITIES.index(row.severity_at_least):]))}")
-    if row.channels is not None:
-        tests.append(f"channel in {json.dumps(list(row.channels))}")
-    if row.audience is not None:
-        tests.append(f"audience >= {row.audience[0]} and audience < {row.audience[1]}")
-    if row.customer_value is not None:
-        tests.append(f"customer_value >= {row.customer_value[0]} and customer_value < {row.customer_value[1]}")
-    return " and ".join(tests)
-
-
-# -- business-rules -----------------------------------------------------------------------------
-
-
-def _condition(name: str, operator: str, value: Any) -> dict[str, Any]:
-    return {"name": name, "operator": operator, "value": value}
-
-
-def business_rules_rules(table: Table) -> list[dict[str, Any]]:
-    """Rows as business-rules rule dicts; each fires the ``choose`` action with its action name."""
-    rules = []
-    for row in table.rows:
-        conditions: list[dict[str, Any]] = []
-        if row.region is not None:
-            conditions.append(_condition("region", "equal_to", row.region))
-        if row.severity_at_least is not None:
-            conditions.append(_condition("severity_rank", "greater_than_or_equal_to", SEVERITIES.index(row.severity_at_least)))
-        if row.channels is not None:
-            conditions.append({"any": [_condition("channel", "equal_to", channel) for channel in row.channels]})
-        if row.audience is not None:
-            conditions.append(_condition("audience", "greater_than_or_equal_to", row.audience[0]))
-            conditions.append(_condition("audience", "less_than", row.audience[1]))
-        if row.customer_value is not None:
-            conditions.append(_condition("customer_value", "greater_than_or_equal_to", row.customer_value[0]))
-            conditions.append(_condition("customer_value", "less_than", row.customer_value[1]))
-        rules.append({"conditions": {"all": conditions}, "actions": [{"name": "choose", "params": {"action": row.action}}]})
-    return rules
+def zen_answer(result: Any) -> tuple[str, Decimal | None]:
+    """ZEN's ``{"action", "budget"}`` as an action and a Decimal (``None`` when ZEN gave no budget)."""
+    action = result.get("action") if isinstance(result, dict) else None
+    budget = result.get("budget") if isinstance(result, dict) else None
+    amount = None if budget is None or isinstance(budget, bool) else Decimal(repr(budget))
+    return (action if isinstance(action, str) else f"<no action: {json.dumps(result)[:80]}>"), amount
