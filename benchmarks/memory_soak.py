@@ -51,7 +51,7 @@ def soak(decisions: int, checkpoints: int, seed: int) -> dict[str, Any]:
     elapsed = time.perf_counter() - start
     after_first = points[1][1] if len(points) > 1 else points[0][1]
     return {
-        "policy": policy.name,
+        "policy": "default",
         "decisions": decisions,
         "seconds": round(elapsed, 2),
         "checkpoints": points,

@@ -8,6 +8,7 @@ then the generators and translations on their own.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.util
 import io
 import math
@@ -27,6 +28,7 @@ from benchmarks.table import (  # noqa: E402
     FIXED_MONEY,
     MONEY_FACTS,
     SERIOUS,
+    Table,
     dead_table,
     default_policy_action,
     default_policy_complaints,
@@ -144,10 +146,7 @@ def test_default_policy_complaints_and_their_fixed_money_twins() -> None:
 
 
 @pytest.mark.parametrize("table", [generate_table(8), generate_table(40), dead_table(dead=25, live=8)], ids=lambda t: t.name)
-def test_gesture_engine_agrees_with_the_plain_reading_to_the_cent(table: object, tmp_path: Path) -> None:
-    from benchmarks.table import Table
-
-    assert isinstance(table, Table)
+def test_gesture_engine_agrees_with_the_plain_reading_to_the_cent(table: Table, tmp_path: Path) -> None:
     policy = engines.load_gesture(table, tmp_path).policy
     complaints = generate_complaints(400)
     expected = [table.decide(c) for c in complaints]
@@ -172,6 +171,21 @@ def test_zen_budget_expression_is_the_arithmetic_of_the_budget() -> None:
     assert text.startswith("min([") and text.endswith(f", {budget.maximum}])")
     assert f"{budget.percent_of} * {budget.percent} / 100" in text
     assert text.count("round(") == 1 + len(budget.multipliers)
+
+
+def test_no_cache_run_says_which_cache_sizes_it_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    for module_name, attribute in engines.CACHE_KNOBS:  # put back whatever --no-cache sets to 0
+        with contextlib.suppress(ImportError):
+            module = importlib.import_module(module_name)
+            if hasattr(module, attribute):
+                monkeypatch.setattr(module, attribute, getattr(module, attribute))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["--quick", "--no-cache", "--only", "table8"]) == 0
+    heading = next(line for line in out.getvalue().splitlines() if line.startswith("## Results"))
+    assert "caches off: " in heading
+    assert "gesture_engine.policy.OUTCOME_CACHE_SIZE" in heading or "no cache size attributes found" in heading
+    assert "| 8-row table: answers gesture-engine ≠ plain reading of the table | 0 of 400 | 0 | yes |" in out.getvalue()
 
 
 def test_disable_caches_sets_only_the_sizes_that_exist(monkeypatch: pytest.MonkeyPatch) -> None:
