@@ -37,10 +37,9 @@ few microseconds a value, so this bounds loading to seconds whatever the file ho
 MAX_ALIAS_NODES = 10_000
 """Values that aliases may add to a file: sharing a lookup is fine, 'billion laughs' stops at once."""
 
-REFERENCE_PARSER: type = yaml.SafeLoader
-"""PyYAML's pure-Python parser: the one every result is defined by."""
-PARSER: type = getattr(yaml, "CSafeLoader", REFERENCE_PARSER)
-"""The parser policies are read with: libyaml's when PyYAML was built with it (same events, faster)."""
+PARSER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""The parser policies are read with: libyaml's when PyYAML was built with it, else PyYAML's
+pure-Python one (the same events, so the same results, only slower)."""
 
 _RESOLVER = yaml.resolver.Resolver()
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
@@ -244,10 +243,6 @@ class _Stop(Exception):
     """A problem after which the rest of the file cannot be read sensibly."""
 
 
-class _LibraryLimit(Exception):
-    """libyaml may have stopped at its own nesting limit before the builder's, which locates it."""
-
-
 _Frame = tuple[Any, Any, bool, Any, Any, int]
 """An open container's parent, saved while it is read: ``(container, the positions of its values,
 is a list, pending key, the child's anchor, values counted when the child opened)``."""
@@ -267,7 +262,20 @@ def _value_path(stack: list[_Frame], data: Any, in_list: bool, key: Any) -> Path
     return (*_container_path(stack), key) if key.__class__ is str else _container_path(stack)
 
 
-def _build(text: str, file: str, parser_class: type, deep: bool) -> tuple[Any, Any]:
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _past_depth_limit(text: str, start: int, end: int, depth: int) -> int | None:
+    """Where a prefix of ``text`` ends that is nested deeper than ``MAX_DEPTH``, counting the
+    brackets from ``start`` to ``end`` on top of ``depth`` open levels; None if they never get there."""
+    for bracket in _BRACKETS.finditer(text, start, end + 1):
+        depth += 1 if bracket.group() in "[{" else -1
+        if depth > MAX_DEPTH:
+            return bracket.end()
+    return None
+
+
+def _build(text: str, file: str, parser_class: type, deep: bool, retry: bool = True) -> tuple[Any, Any]:
     """The one builder: parse ``text`` with ``parser_class`` into data and its positions' root entry.
 
     ``deep`` records the position of every value, else only of sections and their entries (see
@@ -276,6 +284,13 @@ def _build(text: str, file: str, parser_class: type, deep: bool) -> tuple[Any, A
     refused value is kept as ``_SKIP`` only until the problems are raised. This loop runs once
     per value of every policy loaded, so the open container's state lives in locals, saved on
     ``stack`` while a child is open (see ``_Frame``); a path is worked out only for a problem.
+
+    libyaml refuses nesting beyond 1000 levels on its own, and on one line it does so while reading
+    ahead of the events it hands out, before the builder sees level 65. So when the parser stops
+    with an error and the brackets it had read ahead nest deeper than ``MAX_DEPTH``, the text up
+    to the first bracket past that depth is read again (``retry``): libyaml hands out all of its
+    levels, and the builder reports its own ``yaml-depth`` at the right place. If brackets in
+    quoted text or comments misled the count, the parser's error stands.
     """
     problems: list[Problem] = []
     anchors: dict[str, tuple[Any, int]] = {}
@@ -412,13 +427,14 @@ def _build(text: str, file: str, parser_class: type, deep: bool) -> tuple[Any, A
         pass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        if parser_class is not REFERENCE_PARSER and mark is not None and len(stack) < MAX_DEPTH:
-            # libyaml refuses nesting over 1000 levels on its own, while looking ahead of the events
-            # handed out: if the text it had read ahead opens enough levels, let the reference
-            # parser find where our limit is crossed. Other syntax errors are reported directly.
-            seen = event.start_mark.index if event is not None else 0
-            if text.count("[", seen, mark.index + 1) + text.count("{", seen, mark.index + 1) >= MAX_DEPTH - len(stack):
-                raise _LibraryLimit from None
+        seen = event.start_mark.index + 1 if event is not None else 0
+        cut = _past_depth_limit(text, seen, mark.index, len(stack)) if retry and mark is not None else None
+        if cut is not None:
+            try:
+                _build(text[:cut], file, parser_class, deep, retry=False)
+            except PolicyError as prefix:
+                if any(problem.code == "yaml-depth" for problem in prefix.problems):
+                    raise
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problems.append(Problem(file, line, column, "", f"invalid YAML: {exc.problem or exc.context or 'unreadable'}", "yaml-syntax"))
     except yaml.YAMLError as exc:  # unreadable characters: the reader has no mark to give
@@ -431,10 +447,7 @@ def _build(text: str, file: str, parser_class: type, deep: bool) -> tuple[Any, A
 def parse_yaml(text: str, file: str) -> Document:
     """Parse one YAML document; raise ``PolicyError`` with every syntax or safety problem, located."""
     _utf8_size(text, file)
-    try:
-        data, positions = _build(text, file, PARSER, deep=False)
-    except _LibraryLimit:
-        data, positions = _build(text, file, REFERENCE_PARSER, deep=False)
+    data, positions = _build(text, file, PARSER, deep=False)
     return Document(data, _Positions(file, positions, text), file)
 
 
