@@ -1,29 +1,29 @@
-"""Read policy YAML into plain data plus a map from each value's path to its file:line:column.
+"""Read policy YAML into plain data that knows where each of its values came from (file:line:column).
 
 Why not ``yaml.safe_load``: it forgets where values came from, silently keeps the last of two
 duplicate keys, expands aliases without limit and turns ``1.10`` into a float. Policies hold money,
-so we build the data ourselves from the parser's events: YAML floats become ``Decimal`` from their
-exact text, duplicate keys and non-string keys are errors, tags beyond plain YAML are refused, and
-nesting depth and alias expansion are bounded. Nothing here executes anything from the file.
-Most policy files never reach the events: ``simple_yaml`` reads their simple shapes line by line
-to the same data, and steps aside for anything else (see ``parse_yaml``).
+so one builder turns the parser's events into data itself: YAML floats become ``Decimal`` from
+their exact text, duplicate keys and non-string keys are errors, tags beyond plain YAML are
+refused, and nesting depth, alias expansion and the number of values are bounded, each with its
+own error code. Nothing here executes anything from the file.
+
+The events come from PyYAML's C parser (libyaml) when it is installed, else from its pure-Python
+parser: the same events, so the same data, locations and problems, only slower.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import yaml
 
 from .errors import PolicyError, Problem
-from .simple_yaml import MEANINGFUL_WORDS, read_simple_yaml
 
 PathKey = tuple[str | int, ...]
 
@@ -32,45 +32,53 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 64
 """Deeper nesting than this is refused; real policies stay under ten levels."""
 MAX_NODES = 2_000_000
-"""Values per file after alias expansion. The default policy has about 900; checking costs roughly
-60 µs a value, so this bounds loading to a few seconds whatever the file holds."""
+"""Values per file after alias expansion: a 10,000-rule policy has about 185,000. Reading costs a
+few microseconds a value, so this bounds loading to seconds whatever the file holds."""
 MAX_ALIAS_NODES = 10_000
 """Values that aliases may add to a file: sharing a lookup is fine, 'billion laughs' stops at once."""
 
-_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+PARSER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""The parser policies are read with: libyaml's when PyYAML was built with it, else PyYAML's
+pure-Python one (the same events, so the same results, only slower)."""
+
 _RESOLVER = yaml.resolver.Resolver()
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 _TAG = "tag:yaml.org,2002:"
-_PLAIN_TAGS = {_TAG + name for name in ("str", "int", "float", "bool", "null", "timestamp")}
+_COLLECTION_TAGS = (_TAG + "map", _TAG + "seq", "!")
+_TYPED_FIRST = frozenset(first for first in _RESOLVER.yaml_implicit_resolvers if not first.isalpha())
+"""First characters (and ``""``, the empty scalar) of plain scalars that may be numbers, null, ...:
+the resolver has patterns for them. Of the plain scalars starting with a letter, only ``_WORDS`` are
+not strings."""
+_WORDS = frozenset(word for base in ("yes", "no", "true", "false", "on", "off", "null") for word in (base, base.capitalize(), base.upper()))
+"""YAML 1.1's booleans and null: ``yes``, ``No``, ``TRUE``, ``off``, ``Null``, ..."""
+_DECIMAL = re.compile(r"[1-9][0-9]{0,17}|0")
+"""A plain decimal integer that is just that (a leading 0 makes it octal in YAML 1.1)."""
 
 
 class Location(NamedTuple):
-    """Where a value starts: 1-based line and column in a file (a tuple: one is made per value)."""
+    """Where a value starts: 1-based line and column in a file."""
 
     file: str
     line: int
     column: int
 
 
+class Locations(Protocol):
+    """Where the values of a document are, by path (a ``dict[PathKey, Location]`` is one)."""
+
+    def get(self, path: PathKey, /) -> Location | None: ...
+
+
 @dataclass(frozen=True)
 class Document:
-    """Parsed policy data with the location of every value in it.
-
-    A document read from a file first knows only where its sections and their entries are (rules,
-    facts, ...: enough for a rule's ``file:line``); the first ``locate`` of anything deeper parses
-    the text again with every value located. Valid policies, the common case, never pay for that.
-    """
+    """Parsed policy data with the location of every value in it."""
 
     data: Any
-    locations: dict[PathKey, Location]
+    locations: Locations
     file: str
-    pending: list[Callable[[], Document]] = field(default_factory=list, repr=False, compare=False)
-    """Makes the fully located document; emptied once its locations are merged in."""
 
     def locate(self, path: PathKey) -> Location:
         """Location of ``path``, or of its nearest located ancestor."""
-        if path not in self.locations:
-            self.complete()
         for cut in range(len(path), -1, -1):
             found = self.locations.get(path[:cut])
             if found is not None:
@@ -78,9 +86,10 @@ class Document:
         return Location(self.file, 1, 1)
 
     def complete(self) -> Document:
-        """Locate every value now (see the class docstring); returns the document itself."""
-        while self.pending:
-            self.locations.update(self.pending.pop()().locations)
+        """Locate every value now (see ``_Positions``), e.g. before many threads ask; returns ``self``."""
+        deepen = getattr(self.locations, "deepen", None)
+        if deepen is not None:
+            deepen()
         return self
 
     def problem(self, path: PathKey, message: str, code: str = "invalid") -> Problem:
@@ -99,6 +108,73 @@ def format_path(path: PathKey) -> str:
     return out
 
 
+class _Positions:
+    """The locations of one parsed file, in a tree shaped like the data.
+
+    An entry is a value's position (``line << 32 | column``, both 0-based: an int, which the
+    garbage collector never visits, unlike the parser's mark objects), or ``(position,
+    children)`` for a mapping or list, whose children are a dict or list of entries. A
+    ``Location`` is made only when asked for. Parsing first records only sections and their
+    entries (enough for a rule's ``file:line``); the first question about anything deeper parses
+    the text again recording everything. Valid policies, the common case, never pay for that.
+    """
+
+    __slots__ = ("file", "root", "text")
+
+    def __init__(self, file: str, root: Any, text: str | None) -> None:
+        self.file = file
+        self.root = root
+        self.text = text
+        """The parsed text while only sections and entries are recorded; None once all values are."""
+
+    def deepen(self) -> None:
+        """Record every value's position, reading the text again if that was not done yet."""
+        text = self.text
+        if text is not None:
+            self.root = _build(text, self.file, PARSER, deep=True)[1]
+            self.text = None  # after ``root``: a thread that sees no text sees every position
+
+    def get(self, path: PathKey, /) -> Location | None:
+        if len(path) > 2:
+            self.deepen()
+        entry = self.root
+        for part in path:
+            if entry.__class__ is not tuple:
+                return None
+            try:
+                entry = entry[1][part]
+            except (KeyError, IndexError, TypeError):
+                return None
+        if entry is None:
+            return None
+        at = entry[0] if entry.__class__ is tuple else entry
+        return Location(self.file, (at >> 32) + 1, (at & 0xFFFFFFFF) + 1)
+
+
+class _Routes:
+    """A merged policy's locations: each section, and each entry of a merged section, is looked up
+    in the document it came from (``routes``: merged path -> that document's locations and path)."""
+
+    __slots__ = ("routes",)
+
+    def __init__(self) -> None:
+        self.routes: dict[PathKey, tuple[Locations, PathKey]] = {}
+
+    def deepen(self) -> None:
+        for source, _ in self.routes.values():
+            deepen = getattr(source, "deepen", None)
+            if deepen is not None:
+                deepen()
+
+    def get(self, path: PathKey, /) -> Location | None:
+        for cut in range(min(len(path), 2), -1, -1):
+            route = self.routes.get(path[:cut])
+            if route is not None:
+                source, prefix = route
+                return source.get(prefix + path[cut:])
+        return None
+
+
 class Refusal(NamedTuple):
     """Why a scalar cannot be part of a policy."""
 
@@ -106,31 +182,21 @@ class Refusal(NamedTuple):
     code: str
 
 
-def scalar_value(event: Any) -> Any:
-    """The value of a scalar event as plain YAML types it, or a ``Refusal``.
+def _typed(tag: str, text: str) -> Any:
+    """The value of a scalar whose tag is ``tag``, or a ``Refusal``.
 
     Floats become ``Decimal`` from their exact text; timestamps stay the text the author wrote.
     """
-    tag = event.tag
-    if tag is None or tag == "!":
-        tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
-    if tag == _TAG + "merge":
-        return Refusal("merge keys (<<) are not supported; write the values out", "yaml-merge")
-    if tag not in _PLAIN_TAGS:
-        return Refusal(f"YAML tag {_short(tag)} is not allowed in a policy", "yaml-tag")
-    name = tag[len(_TAG):]
-    text = event.value
-    node = yaml.ScalarNode(tag, text)
-    if name == "int":
+    if tag == _TAG + "str" or tag == _TAG + "timestamp":
+        return text
+    if tag == _TAG + "int":
         try:
-            return _CONSTRUCTOR.construct_yaml_int(node)
-        except ValueError:  # Python refuses to convert integers of more than 4300 digits
-            return Refusal(f"integer of {len(text)} characters is too large", "yaml-number")
-    if name == "bool":
-        return _CONSTRUCTOR.construct_yaml_bool(node)
-    if name == "null":
-        return None
-    if name == "float":
+            return _CONSTRUCTOR.construct_yaml_int(yaml.ScalarNode(tag, text))
+        except ValueError:  # more than the 4300 digits Python converts, or "!!int" on something else
+            if len(text) > 4000:
+                return Refusal(f"integer of {len(text)} characters is too large", "yaml-number")
+            return Refusal(f"{text!r} is not a valid !!int", "yaml-tag")
+    if tag == _TAG + "float":
         try:
             number = Decimal(text.replace("_", ""))
         except InvalidOperation:
@@ -138,217 +204,29 @@ def scalar_value(event: Any) -> Any:
         if not number.is_finite():
             return Refusal(f"{text!r} is not a finite number", "yaml-number")
         return number
-    return text
-
-
-class _Builder:
-    """Turns a stream of YAML events into data, recording locations and refusing unsafe input."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.locations: dict[PathKey, Location] = {}
-        self.problems: list[Problem] = []
-        self.anchors: dict[str, tuple[Any, int]] = {}
-        self.nodes = 0
-        self.alias_nodes = 0
-
-    def fail(self, mark: Any, path: PathKey, message: str, code: str) -> None:
-        self.problems.append(
-            Problem(self.file, mark.line + 1, mark.column + 1, format_path(path), message, code)
-        )
-
-    def scalar(self, event: Any, path: PathKey) -> Any:
-        value = scalar_value(event)
-        if value.__class__ is Refusal:
-            self.fail(event.start_mark, path, value.message, value.code)
-            return _BAD
-        return value
-
-    def build(self, events: Any) -> Any:
-        """Build the single document in ``events``; returns None when it had problems.
-
-        This loop runs once per YAML value of every policy loaded, so it is written flat: one frame
-        per open mapping or list, ``[container, path, pending key, key mark, anchor, count at start]``.
-        """
-        root: list[Any] = []
-        stack: list[list[Any]] = []
-        documents = 0
-        locations = self.locations
-        file = self.file
-        scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
-        mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
-        ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
-        plain_text = _plain_text
-
-        resolved_first = _RESOLVED_BY_FIRST_CHARACTER
-        for event in events:
-            kind = event.__class__
-            # Fast path for most of a policy: a plain word (no tag, anchor or type to resolve) inside an
-            # open mapping or list. Anything else takes the general path below.
-            if kind is scalar_event and stack and event.implicit[0] and event.tag is None and not event.anchor and self.nodes < MAX_NODES:
-                text = event.value
-                if text and text[0] not in resolved_first:
-                    top = stack[-1]
-                    parent = top[0]
-                    self.nodes += 1
-                    if parent.__class__ is list:
-                        mark = event.start_mark
-                        locations[(*top[1], len(parent))] = Location(file, mark.line + 1, mark.column + 1)
-                        parent.append(text)
-                        continue
-                    key = top[2]
-                    if key is _NO_KEY:  # the word is a key
-                        if text not in parent:
-                            top[2], top[3] = text, event.start_mark
-                            continue
-                    elif key is not _DUPLICATE:
-                        mark = event.start_mark
-                        locations[(*top[1], key)] = Location(file, mark.line + 1, mark.column + 1)
-                        parent[key] = text
-                        top[2] = _NO_KEY
-                        continue
-                    self.nodes -= 1  # a duplicate key, or the value of one: let the general path report it
-            if kind is yaml.DocumentStartEvent:
-                documents += 1
-                if documents > 1:
-                    self.fail(event.start_mark, (), "a policy file holds one YAML document", "yaml-multi")
-                    return None
-                continue
-            if kind in ends:
-                frame = stack.pop()
-                container, anchor = frame[0], frame[4]
-                weight = self.nodes - frame[5] + 1
-                if anchor:
-                    self.anchors[anchor] = (container, weight)
-                value, mark = container, event.start_mark
-            elif kind is scalar_event or kind is alias_event or kind is mapping_start or kind is sequence_start:
-                self.nodes += 1
-                if self.nodes > MAX_NODES:
-                    self.fail(event.start_mark, (), f"more than {MAX_NODES} values; split the policy or simplify it", "yaml-size")
-                    return None
-                # where the new value goes: its path, and whether it is a mapping key
-                if stack:
-                    top = stack[-1]
-                    parent, base = top[0], top[1]
-                    if parent.__class__ is list:
-                        at_key, path = False, (*base, len(parent))
-                    else:
-                        key = top[2]
-                        at_key = key is _NO_KEY
-                        path = (*base, key) if key.__class__ is str else base
-                else:
-                    at_key, path = False, ()
-                mark = event.start_mark
-                if kind is scalar_event:
-                    text = event.value
-                    if event.tag is None and event.implicit[0] and plain_text(text):
-                        value = text  # a plain word: no tag to resolve
-                    elif event.tag is None and event.implicit[0] and _DECIMAL_DIGITS.match(text):
-                        value = int(text)  # what the resolver would say, without asking it
-                    else:
-                        value = self.scalar(event, path)
-                    if not at_key:
-                        locations[path] = Location(file, mark.line + 1, mark.column + 1)
-                    if event.anchor:
-                        self.anchors[event.anchor] = (value, 1)
-                elif kind is alias_event:
-                    if event.anchor not in self.anchors:
-                        self.fail(mark, path, f"unknown alias *{event.anchor}", "yaml-alias")
-                        return None
-                    value, weight = self.anchors[event.anchor]
-                    if at_key and not isinstance(value, str):
-                        self.fail(mark, path, "an alias cannot be used as a mapping key", "yaml-key")
-                    self.nodes += weight
-                    self.alias_nodes += weight
-                    if self.alias_nodes > MAX_ALIAS_NODES or self.nodes > MAX_NODES:
-                        limit = MAX_ALIAS_NODES if self.alias_nodes > MAX_ALIAS_NODES else MAX_NODES
-                        self.fail(mark, path, f"aliases expand to more than {limit} values", "yaml-size")
-                        return None
-                    if not at_key:
-                        locations[path] = Location(file, mark.line + 1, mark.column + 1)
-                else:  # a mapping or list opens
-                    if at_key:
-                        self.fail(mark, path, "mapping keys must be plain strings", "yaml-key")
-                        return None
-                    if event.tag and event.tag not in (_TAG + "map", _TAG + "seq", "!"):
-                        self.fail(mark, path, f"YAML tag {_short(event.tag)} is not allowed in a policy", "yaml-tag")
-                    if len(stack) >= MAX_DEPTH:
-                        self.fail(mark, path[:8], f"nested deeper than {MAX_DEPTH} levels", "yaml-depth")
-                        return None
-                    # a nested mapping or list is located at its key, where a reader looks for it
-                    where = stack[-1][3] if stack and stack[-1][0].__class__ is dict else mark
-                    locations[path] = Location(file, where.line + 1, where.column + 1)
-                    stack.append([{} if kind is mapping_start else [], path, _NO_KEY, None, event.anchor, self.nodes])
-                    continue
-            else:  # stream start/end, document end
-                continue
-            # attach ``value`` to the open container (or make it the document)
-            if not stack:
-                root.append(value)
-                continue
-            frame = stack[-1]
-            container = frame[0]
-            if container.__class__ is list:
-                container.append(None if value is _BAD else value)
-                continue
-            key = frame[2]
-            if key is _NO_KEY:
-                if value is _BAD:
-                    frame[2] = _DUPLICATE
-                    continue
-                if not isinstance(value, str):
-                    self.fail(mark, frame[1], f"keys must be strings, not {type(value).__name__}", "yaml-key")
-                    value = f"<{value!r}>"
-                if value in container:
-                    self.fail(mark, (*frame[1], value), f"duplicate key {value!r}", "duplicate-key")
-                    frame[2] = _DUPLICATE
-                else:
-                    frame[2] = value
-                    frame[3] = mark
-                continue
-            if key is not _DUPLICATE:
-                container[key] = None if value is _BAD else value
-            frame[2] = _NO_KEY
-        return root[0] if root else None
-
-
-_DECIMAL_DIGITS = re.compile(r"(?:0|[1-9][0-9]{0,17})\Z")
-"""A plain decimal integer (a leading 0 would make it octal in YAML 1.1, so those take the slow path)."""
-_RESOLVED_BY_FIRST_CHARACTER = frozenset(_RESOLVER.yaml_implicit_resolvers) | {""}
-
-
-def _plain_text(text: str) -> bool:
-    """True when a plain scalar can only be a string, so the resolver's regular expressions can be skipped."""
-    if not text:
-        return False
-    first = text[0]
-    if first not in _RESOLVED_BY_FIRST_CHARACTER:
-        return True
-    return first.isalpha() and text not in MEANINGFUL_WORDS
-
-
-class _PlainScalar(NamedTuple):
-    """A plain scalar outside any event, for ``scalar_value``."""
-
-    value: str
-    tag: None = None
-    implicit: tuple[bool, bool] = (True, False)
+    if tag == _TAG + "bool":
+        found = _CONSTRUCTOR.bool_values.get(text.lower())
+        return Refusal(f"{text!r} is not a valid !!bool", "yaml-tag") if found is None else found
+    if tag == _TAG + "null":
+        return None
+    if tag == _TAG + "merge":
+        return Refusal("merge keys (<<) are not supported; write the values out", "yaml-merge")
+    return Refusal(f"YAML tag {_short(tag)} is not allowed in a policy", "yaml-tag")
 
 
 @lru_cache(maxsize=4096)
-def _resolve_plain(text: str) -> Any:
-    """A plain scalar typed as YAML does; raises ``LookupError`` for anything a policy refuses.
+def _plain(text: str) -> Any:
+    """A plain scalar that may be more than a string, typed as YAML 1.1 types it (or a ``Refusal``).
 
-    Cached: policies repeat their durations and amounts, and asking PyYAML's resolver costs more
-    than the rest of a line (every value it returns is immutable)."""
-    if _plain_text(text):
-        return text
-    if _DECIMAL_DIGITS.match(text):
-        return int(text)
-    value = scalar_value(_PlainScalar(text))
-    if value.__class__ is Refusal:
-        raise LookupError(value.message)
-    return value
+    Cached (bounded; every value it returns is immutable): policies repeat their durations and
+    amounts, and PyYAML's resolver tries a pattern per candidate type."""
+    if _DECIMAL.fullmatch(text):
+        return int(text)  # what the resolver and constructor say, for the commonest number
+    return _typed(_RESOLVER.resolve(yaml.ScalarNode, text, (True, False)), text)  # type: ignore[no-untyped-call]
+
+
+def _short(tag: str) -> str:
+    return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
 
 
 class _Sentinel:
@@ -356,146 +234,246 @@ class _Sentinel:
 
 
 _NO_KEY: Any = _Sentinel()
-_BAD: Any = _Sentinel()
+"""In an open mapping: the next value is a key."""
+_SKIP: Any = _Sentinel()
+"""In an open mapping: the next value belongs to a refused key and is dropped."""
 
 
-def _short(tag: str) -> str:
-    return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
-_DUPLICATE: Any = _Sentinel()
+class _Stop(Exception):
+    """A problem after which the rest of the file cannot be read sensibly."""
 
 
-def _build_plain(events: Any, file: str) -> tuple[Any, dict[PathKey, Location]] | None:
-    """Build a document of plain YAML quickly, locating only its sections and their entries.
+_Frame = tuple[Any, Any, bool, Any, Any, int]
+"""An open container's parent, saved while it is read: ``(container, the positions of its values,
+is a list, pending key, the child's anchor, values counted when the child opened)``."""
 
-    Returns None at the first thing the careful ``_Builder`` must judge (an anchor, alias, tag,
-    duplicate or non-string key, refused scalar, a second document, too deep or too big): that
-    builder then reads the text again and reports any problem with its file, line and path.
-    The open container's state lives in locals (saved on ``stack`` while a child is open): this
-    loop runs for every value of every policy loaded.
+
+def _container_path(stack: list[_Frame]) -> PathKey:
+    """The open container's path, from the keys and indexes on the builder's stack (for problems only)."""
+    return tuple(len(frame[0]) - 1 if frame[2] else frame[3] for frame in stack[1:] if frame[2] or frame[3].__class__ is str)
+
+
+def _value_path(stack: list[_Frame], data: Any, in_list: bool, key: Any) -> PathKey:
+    """The path of the value about to be read (the container's own when it has no key for it)."""
+    if not stack:
+        return ()
+    if in_list:
+        return (*_container_path(stack), len(data))
+    return (*_container_path(stack), key) if key.__class__ is str else _container_path(stack)
+
+
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _past_depth_limit(text: str, start: int, end: int, depth: int) -> int | None:
+    """Where a prefix of ``text`` ends that is nested deeper than ``MAX_DEPTH``, counting the
+    brackets from ``start`` to ``end`` on top of ``depth`` open levels; None if they never get there."""
+    for bracket in _BRACKETS.finditer(text, start, end + 1):
+        depth += 1 if bracket.group() in "[{" else -1
+        if depth > MAX_DEPTH:
+            return bracket.end()
+    return None
+
+
+def _build(text: str, file: str, parser_class: type, deep: bool, retry: bool = True) -> tuple[Any, Any]:
+    """The one builder: parse ``text`` with ``parser_class`` into data and its positions' root entry.
+
+    ``deep`` records the position of every value, else only of sections and their entries (see
+    ``_Positions``). Every problem it can find is reported at once, located; a few (too deep,
+    too big, a second document, an unknown alias, a collection as a key) stop the reading. A
+    refused value is kept as ``_SKIP`` only until the problems are raised. This loop runs once
+    per value of every policy loaded, so the open container's state lives in locals, saved on
+    ``stack`` while a child is open (see ``_Frame``); a path is worked out only for a problem.
+
+    libyaml refuses nesting beyond 1000 levels on its own, and on one line it does so while reading
+    ahead of the events it hands out, before the builder sees level 65. So when the parser stops
+    with an error and the brackets it had read ahead nest deeper than ``MAX_DEPTH``, the text up
+    to the first bracket past that depth is read again (``retry``): libyaml hands out all of its
+    levels, and the builder reports its own ``yaml-depth`` at the right place. If brackets in
+    quoted text or comments misled the count, the parser's error stands.
     """
-    locations: dict[PathKey, Location] = {}
-    stack: list[tuple[Any, bool, PathKey | None, Any, Any]] = []
-    root: Any = None
-    # the open container, whether it is a list, its path when its values are located (sections and
-    # their entries only), and for a mapping the key waiting for its value and where that key is
-    parent: Any = None
-    in_list = False
-    base: PathKey | None = None
+    problems: list[Problem] = []
+    anchors: dict[str, tuple[Any, int]] = {}
+    stack: list[_Frame] = []
+    # the open container (the document's one value goes into a list, like an item), the positions
+    # of its values when they are recorded, whether it is a list, and in a mapping the key waiting
+    # for its value (or _NO_KEY, or _SKIP) and that key's event
+    data: Any = []
+    marks: Any = []
+    document, top = data, marks
+    in_list = True
     key: Any = _NO_KEY
-    key_mark: Any = None
-    documents = nodes = 0
-    scalar_event, mapping_start, sequence_start = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
-    ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
-    resolved_first, plain_text, resolve = _RESOLVED_BY_FIRST_CHARACTER, _plain_text, _resolve_plain
-    no_key = _NO_KEY
-    for event in events:
-        kind = event.__class__
-        if kind is scalar_event:
-            if event.tag is not None or event.anchor is not None:
-                return None
-            text = event.value
-            if not event.implicit[0] or (text and text[0] not in resolved_first) or plain_text(text):
-                value = text
-            else:  # numbers, booleans, null, or text that looks like one
-                try:
-                    value = resolve(text)
-                except LookupError:
-                    return None
-            nodes += 1
-            if in_list:
-                if base is not None:
-                    mark = event.start_mark
-                    locations[(*base, len(parent))] = Location(file, mark.line + 1, mark.column + 1)
-                parent.append(value)
-            elif key is no_key:
-                if value.__class__ is not str or parent is None or value in parent:
-                    if parent is None:  # a document that is one scalar
-                        root = value
-                        continue
-                    return None
-                key, key_mark = value, event.start_mark
-            else:
-                parent[key] = value
-                if base is not None:
-                    mark = event.start_mark
-                    locations[(*base, key)] = Location(file, mark.line + 1, mark.column + 1)
-                key = no_key
-            continue
-        if kind is mapping_start or kind is sequence_start:
-            if event.anchor is not None or event.tag not in (None, "!") or len(stack) >= MAX_DEPTH or nodes > MAX_NODES:
-                return None
-            nodes += 1
-            value = {} if kind is mapping_start else []
-            path: PathKey | None
-            if parent is None:
-                root, path, mark = value, (), event.start_mark
-            elif in_list:
-                path = None if base is None else (*base, len(parent))
-                parent.append(value)
-                mark = event.start_mark
-            elif key is no_key:
-                return None  # a mapping or list as a key
-            else:
-                parent[key] = value
-                path = None if base is None else (*base, key)
-                mark = key_mark  # a mapping or list is located at its key
-                key = no_key
-            if path is not None:
-                locations[path] = Location(file, mark.line + 1, mark.column + 1)
-            stack.append((parent, in_list, base, key, key_mark))
-            parent, in_list, key = value, kind is sequence_start, no_key
-            base = path if path is not None and len(path) < 2 else None
-            continue
-        if kind in ends:
-            parent, in_list, base, key, key_mark = stack.pop()
-        elif kind is yaml.DocumentStartEvent:
-            documents += 1
-            if documents > 1:
-                return None
-        elif kind is yaml.AliasEvent:
-            return None
-        # else: stream start and end, document end
-    if nodes > MAX_NODES:
-        return None
-    return root, locations
+    key_event: Any = None
+    nodes = alias_nodes = documents = 0
+    max_nodes = MAX_NODES
+    shallow = 0 if deep else 2  # containers opened this deep or deeper record no positions
+    typed_first, words, plain = _TYPED_FIRST, _WORDS, _plain
+    scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
+    mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
+    mapping_end, sequence_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
+    no_key, skip, refusal = _NO_KEY, _SKIP, Refusal
 
+    def fail(event: Any, path: PathKey, message: str, code: str) -> None:
+        mark = event.start_mark
+        problems.append(Problem(file, mark.line + 1, mark.column + 1, format_path(path), message, code))
 
-def _parse_located(text: str, file: str) -> Document:
-    """Parse with every value located; raise ``PolicyError`` on any syntax or safety problem."""
-    builder = _Builder(file)
-    parser = _Loader(text)
+    parser = parser_class(text)
+    event: Any = None
     try:
-        data = builder.build(iter(parser.get_event, None))  # events straight from the C parser
+        for event in iter(parser.get_event, None):
+            kind = event.__class__
+            if kind is scalar_event:
+                nodes += 1
+                value = event.value
+                if event.tag is None:
+                    if event.implicit[0] and (value[:1] in typed_first or value in words):
+                        value = plain(value)  # a plain scalar that may be a number, boolean or null
+                        if value.__class__ is refusal:
+                            fail(event, _value_path(stack, data, in_list, key), value.message, value.code)
+                            value = skip
+                elif event.tag != "!":  # "!" marks text
+                    value = _typed(event.tag, value)
+                    if value.__class__ is refusal:
+                        fail(event, _value_path(stack, data, in_list, key), value.message, value.code)
+                        value = skip
+                if event.anchor is not None:
+                    anchors[event.anchor] = (value, 1)
+                if nodes > max_nodes:
+                    fail(event, (), f"more than {max_nodes} values; split the policy or simplify it", "yaml-size")
+                    raise _Stop
+            elif kind is mapping_end or kind is sequence_end:
+                done = data
+                data, marks, in_list, key, anchor, start = stack.pop()
+                if anchor is not None:
+                    anchors[anchor] = (done, nodes - start + 1)
+                key = no_key
+                continue
+            elif kind is mapping_start or kind is sequence_start:
+                nodes += 1
+                if key is no_key and not in_list:
+                    fail(event, _container_path(stack), "mapping keys must be plain strings", "yaml-key")
+                    raise _Stop
+                if len(stack) >= MAX_DEPTH:
+                    fail(event, _value_path(stack, data, in_list, key)[:8], f"nested deeper than {MAX_DEPTH} levels", "yaml-depth")
+                    raise _Stop
+                if nodes > max_nodes:
+                    fail(event, (), f"more than {max_nodes} values; split the policy or simplify it", "yaml-size")
+                    raise _Stop
+                if event.tag is not None and event.tag not in _COLLECTION_TAGS:
+                    fail(event, _value_path(stack, data, in_list, key), f"YAML tag {_short(event.tag)} is not allowed in a policy", "yaml-tag")
+                child: Any = {} if kind is mapping_start else []
+                child_marks: Any = None
+                if marks is not None:
+                    mark = event.start_mark if in_list else key_event.start_mark  # a nested mapping or list is located at its key
+                    at = mark.line << 32 | mark.column
+                    if len(stack) < shallow or deep:
+                        child_marks = {} if kind is mapping_start else []
+                        entry: Any = (at, child_marks)
+                    else:
+                        entry = at
+                    if in_list:
+                        marks.append(entry)
+                    else:
+                        marks[key] = entry
+                if in_list:
+                    data.append(child)
+                else:
+                    data[key] = child
+                stack.append((data, marks, in_list, key, event.anchor, nodes))
+                data, marks, in_list, key = child, child_marks, kind is sequence_start, no_key
+                continue
+            elif kind is alias_event:
+                found = anchors.get(event.anchor)
+                if found is None:
+                    fail(event, _value_path(stack, data, in_list, key), f"unknown alias *{event.anchor}", "yaml-alias")
+                    raise _Stop
+                value, weight = found
+                nodes += 1 + weight  # the alias, and the values it stands for
+                alias_nodes += weight
+                if alias_nodes > MAX_ALIAS_NODES or nodes > max_nodes:
+                    limit = MAX_ALIAS_NODES if alias_nodes > MAX_ALIAS_NODES else max_nodes
+                    fail(event, _value_path(stack, data, in_list, key), f"aliases expand to more than {limit} values", "yaml-size")
+                    raise _Stop
+            elif kind is yaml.DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    fail(event, (), "a policy file holds one YAML document", "yaml-multi")
+                    raise _Stop
+                continue
+            else:  # stream start and end, document end
+                continue
+            # a scalar or an alias: ``value`` goes into the open container
+            if in_list:
+                data.append(value)
+                if marks is not None:
+                    mark = event.start_mark
+                    marks.append(mark.line << 32 | mark.column)
+            elif key is not no_key:
+                data[key] = value
+                if marks is not None:
+                    mark = event.start_mark
+                    marks[key] = mark.line << 32 | mark.column
+                key = no_key
+            else:
+                key, key_event = value, event
+                if value.__class__ is not str:
+                    if value is not skip:
+                        fail(event, _container_path(stack), f"keys must be strings, not {type(value).__name__}", "yaml-key")
+                    key = skip
+                elif value in data:
+                    fail(event, (*_container_path(stack), value), f"duplicate key {value!r}", "duplicate-key")
+                    key = skip
+    except _Stop:
+        pass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        seen = event.start_mark.index + 1 if event is not None else 0
+        cut = _past_depth_limit(text, seen, mark.index, len(stack)) if retry and mark is not None else None
+        if cut is not None:
+            try:
+                _build(text[:cut], file, parser_class, deep, retry=False)
+            except PolicyError as prefix:
+                if any(problem.code == "yaml-depth" for problem in prefix.problems):
+                    raise
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = exc.problem or exc.context or "invalid YAML"
-        raise PolicyError([Problem(file, line, column, "", f"invalid YAML: {message}", "yaml-syntax")]) from None
-    except yaml.YAMLError as exc:
-        raise PolicyError([Problem(file, 1, 1, "", f"invalid YAML: {exc}", "yaml-syntax")]) from None
-    if builder.problems:
-        raise PolicyError(builder.problems)
-    return Document(data, builder.locations, file)
+        problems.append(Problem(file, line, column, "", f"invalid YAML: {exc.problem or exc.context or 'unreadable'}", "yaml-syntax"))
+    except yaml.YAMLError as exc:  # unreadable characters: the reader has no mark to give
+        problems.append(Problem(file, 1, 1, "", f"invalid YAML: {exc}", "yaml-syntax"))
+    if problems:
+        raise PolicyError(problems)
+    return (document[0] if document else None), (top[0] if top else None)
 
 
 def parse_yaml(text: str, file: str) -> Document:
-    """Parse one YAML document; raise ``PolicyError`` on any syntax or safety problem.
+    """Parse one YAML document; raise ``PolicyError`` with every syntax or safety problem, located."""
+    _utf8_size(text, file)
+    data, positions = _build(text, file, PARSER, deep=False)
+    return Document(data, _Positions(file, positions, text), file)
 
-    Three readers, fastest first, each stepping aside for anything it does not take: the
-    line-by-line reader of simple policies (``simple_yaml``), the quick event builder of plain
-    YAML, and the careful builder, which reads everything else and reports every error, located.
-    The first two locate only sections and their entries; the careful one completes them on demand.
-    """
-    built = read_simple_yaml(text, lambda line, column: Location(file, line, column), _resolve_plain, MAX_DEPTH, MAX_NODES)
-    if built is None:
-        try:
-            built = _build_plain(iter(_Loader(text).get_event, None), file)
-        except yaml.YAMLError:
-            built = None  # the careful pass reports it, located
-    if built is None:
-        return _parse_located(text, file)
-    data, sections = built
-    return Document(data, sections, file, [lambda: _parse_located(text, file)])
+
+def parse_policy_text(text: str, name: str = "<text>", max_bytes: int = MAX_FILE_BYTES) -> Document:
+    """A policy file's text (``name`` says where it came from, for locations) as a checked ``Document``."""
+    size = _utf8_size(text, name)
+    if size > max_bytes:
+        raise PolicyError([Problem(name, 1, 1, "", f"policy text is {size} bytes; the limit is {max_bytes}", "file-size")])
+    return _policy_document(parse_yaml(text, name))
+
+
+def _utf8_size(text: str, file: str) -> int:
+    """The size of ``text`` in UTF-8, which libyaml reads; a lone surrogate cannot be written in it."""
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise PolicyError([Problem(file, text.count("\n", 0, exc.start) + 1, 1, "", "text is not valid Unicode", "file-encoding")]) from None
+
+
+def _policy_document(document: Document) -> Document:
+    """``document``, if it is a policy file's shape: a mapping of sections."""
+    if document.data is None:
+        raise PolicyError([Problem(document.file, 1, 1, "", "file is empty", "file-empty")])
+    if not isinstance(document.data, dict):
+        raise PolicyError([document.problem((), "a policy file must be a mapping of sections", "file-shape")])
+    return document
 
 
 def read_yaml_file(path: Path, max_file_bytes: int = MAX_FILE_BYTES) -> Document:
@@ -513,12 +491,7 @@ def read_yaml_file(path: Path, max_file_bytes: int = MAX_FILE_BYTES) -> Document
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise PolicyError([Problem(name, line, 1, "", "file is not valid UTF-8", "file-encoding")]) from None
-    document = parse_yaml(text, name)
-    if document.data is None:
-        raise PolicyError([Problem(name, 1, 1, "", "file is empty", "file-empty")])
-    if not isinstance(document.data, dict):
-        raise PolicyError([document.problem((), "a policy file must be a mapping of sections", "file-shape")])
-    return document
+    return _policy_document(parse_yaml(text, name))
 
 
 MERGED_MAPPINGS = ("facts", "derived", "gestures", "actions")
@@ -559,34 +532,23 @@ def read_policy_source(path: Path, max_file_bytes: int = MAX_FILE_BYTES) -> Docu
 def merge_documents(documents: list[Document], name: str) -> Document:
     """Merge documents section by section, rejecting anything defined twice."""
     data: dict[str, Any] = {}
-    locations: dict[PathKey, Location] = {(): Location(documents[0].file, 1, 1)}
+    locations = _Routes()
+    routes = locations.routes
+    routes[()] = (documents[0].locations, ())
     owner: dict[PathKey, str] = {}
     problems: list[Problem] = []
-
-    def take(doc: Document, source: PathKey, target: PathKey) -> None:
-        for key, where in heads[doc.file].get(source, ()):
-            locations[target + key[len(source):]] = where
-
-    heads: dict[str, dict[PathKey, list[tuple[PathKey, Location]]]] = {}
     for doc in documents:
-        by_head: dict[PathKey, list[tuple[PathKey, Location]]] = {}
-        for key, where in doc.locations.items():
-            by_head.setdefault(key[:1], []).append((key, where))
-            if len(key) >= 2:
-                by_head.setdefault(key[:2], []).append((key, where))
-        heads[doc.file] = by_head
-
-    for doc in documents:
+        here = doc.locations
         for section, value in doc.data.items():
             if section in MERGED_LISTS and isinstance(value, list) and isinstance(data.get(section, []), list):
                 merged = data.setdefault(section, [])
-                locations.setdefault((section,), doc.locate((section,)))
+                routes.setdefault((section,), (here, (section,)))
                 for index, item in enumerate(value):
-                    take(doc, (section, index), (section, len(merged)))
+                    routes[(section, len(merged))] = (here, (section, index))
                     merged.append(item)
             elif section in MERGED_MAPPINGS and isinstance(value, dict) and isinstance(data.get(section, {}), dict):
                 merged_map = data.setdefault(section, {})
-                locations.setdefault((section,), doc.locate((section,)))
+                routes.setdefault((section,), (here, (section,)))
                 for key, item in value.items():
                     if key in merged_map:
                         problems.append(
@@ -594,16 +556,14 @@ def merge_documents(documents: list[Document], name: str) -> Document:
                         )
                         continue
                     owner[(section, key)] = doc.file
-                    take(doc, (section, key), (section, key))
+                    routes[(section, key)] = (here, (section, key))
                     merged_map[key] = item
             elif section in data:
                 problems.append(doc.problem((section,), f"{section} is already set in {owner[(section,)]}", "duplicate-key"))
             else:
                 owner[(section,)] = doc.file
-                take(doc, (section,), (section,))
+                routes[(section,)] = (here, (section,))
                 data[section] = value
     if problems:
         raise PolicyError(problems)
-    if not any(doc.pending for doc in documents):
-        return Document(data, locations, name)
-    return Document(data, locations, name, [lambda: merge_documents([doc.complete() for doc in documents], name)])
+    return Document(data, locations, name)
