@@ -143,6 +143,14 @@ class BudgetPlan:
             window = f" in {limits.goodwill_window}" if limits.goodwill_window else ""
             self.goodwill = (limits.goodwill_fact, limits.goodwill_limit, f"{round_money(limits.goodwill_limit, unit)}{window}")
 
+    def __eq__(self, other: object) -> bool:
+        """Plans of equal budgets are equal (as are the decisions they make, from two loads of one policy)."""
+        if not isinstance(other, BudgetPlan):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
     def figures(self, facts: Mapping[str, Any]) -> Figures:
         """The budget for ``facts`` (derived facts included): numbers only."""
         unit = self.unit

@@ -285,12 +285,14 @@ class _Outcome:
     """What a combination of fired rules decides regardless of the amounts: action, gestures, deadline,
     the trace, the budget plan, and the approval levels the rules demand."""
 
-    __slots__ = ("action", "action_label", "demands", "fired", "gestures", "plan", "reasons", "respond_within", "rule", "seconds", "trace")
+    __slots__ = ("action", "action_label", "demands", "fired", "gestures", "plan", "reasons", "respond_within", "rule", "rule_ids", "seconds",
+                 "trace")
 
     def __init__(self, compiled: CompiledPolicy, fired: tuple[Rule, ...], plan: BudgetPlan) -> None:
         primary = fired[0]
         self.fired = fired
         self.rule = primary.id
+        self.rule_ids = tuple(rule.id for rule in fired)
         self.action = primary.action or ""
         self.action_label = compiled.actions[self.action].label
         gestures: dict[str, Gesture] = {}
@@ -344,6 +346,13 @@ class _Approver:
         self.rows = tuple(enumerate(ladder.rows))
         self.ranks = {level: rank for rank, level in enumerate(ladder.levels)}
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Approver):
+            return NotImplemented
+        return (self.ladder, self.currency) == (other.ladder, other.currency)
+
+    __hash__ = None  # type: ignore[assignment]
+
     def __call__(self, amount: Decimal, demands: tuple[tuple[int, str, str], ...]) -> Approval:
         for row, (up_to, level) in self.rows:  # noqa: B007  (the last row has no up_to: the loop always breaks)
             if up_to is None or amount <= up_to:
@@ -392,7 +401,8 @@ class _Rationale:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, _Rationale):
             return NotImplemented
-        return self.outcome.fired == other.outcome.fired and self.facts == other.facts
+        # the decision's policy reference says which policy: there, rule ids name the rules
+        return self.outcome.rule_ids == other.outcome.rule_ids and self.facts == other.facts
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -126,3 +126,58 @@ def test_decide_json_batches_and_the_log_write_the_same_bytes(default_policy: Po
     for line, want in zip(path.read_bytes().splitlines(), expected, strict=False):
         assert b',"decision":' + want + b',"policy":' in line
     assert len(list(read_log(path))) == 200
+
+
+def test_the_decision_json_reads_answer_first_then_what_it_rests_on(default_policy: Policy) -> None:
+    complaint = {"severity": "critical", "channel": "press", "audience": 10**6, "goodwill_last_90d": "850", "complaint_id": "c-1"}
+    data = json.loads(default_policy.decide_json(complaint))
+    assert list(data) == ["complaint_id", "customer_id", "action", "action_label", "rule", "gestures", "budget", "respond_within",
+                          "respond_within_seconds", "respond_by", "approval", "policy", "facts", "trace", "reasons"]
+    assert list(data["budget"]) == ["amount", "currency", "steps", "summary"]
+    assert list(data["approval"]) == ["level", "reasons"]
+    assert data["budget"]["steps"][-1] == {"kind": "goodwill", "amount": "150.00",
+                                           "text": "reduced to 150.00 (goodwill limit 1000.00 in the last 90 days, 850 already given)"}
+    assert data["budget"]["summary"].endswith("; reduced to 150.00 (goodwill limit 1000.00 in the last 90 days, 850 already given)")
+    assert data["approval"] == {"level": "manager", "reasons": ["budget 150.00 USD is within team_lead's limit of 150.00 USD",
+                                                                "rule critical-escalation requires at least manager"]}
+
+
+def test_texts_read_from_python_are_the_ones_written(default_policy: Policy) -> None:
+    decision = default_policy.decide({"severity": "high", "channel": "app_review", "customer_value": 3000, "order_value": "80"})
+    data = json.loads(decision.model_dump_json())
+    assert [step.model_dump(mode="json") for step in decision.budget.steps] == data["budget"]["steps"]
+    assert decision.budget.summary == data["budget"]["summary"] and decision.budget.steps is decision.budget.steps  # written once
+    assert list(decision.approval.reasons) == data["approval"]["reasons"] and list(decision.reasons) == data["reasons"]
+    assert decision == default_policy.decide({"severity": "high", "channel": "app_review", "customer_value": 3000, "order_value": "80"})
+
+
+def test_a_decision_s_facts_are_its_own_and_cannot_change(default_policy: Policy) -> None:
+    complaint = {"severity": "high", "channel": "email", "order_value": "80"}
+    first, second = default_policy.decide(complaint), default_policy.decide(complaint)
+    assert first.facts == second.facts and first.facts is not second.facts
+    for change in (lambda f: f.__setitem__("severity", "low"), lambda f: f.update(severity="low"), lambda f: f.pop("severity"),
+                   lambda f: f.clear(), lambda f: f.__delitem__("severity"), lambda f: f.setdefault("x", 1), lambda f: f.popitem()):
+        with pytest.raises(TypeError):
+            change(first.facts)
+    assert first.facts["severity"] == "high" and "80" in first.budget.summary
+    assert json.loads(first.model_dump_json())["facts"] == json.loads(second.model_dump_json())["facts"]
+
+
+def test_the_outcome_cache_is_bounded_and_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gesture_engine.policy as policy_module
+
+    cached = load_policy()
+    assert cached._outcome.cache_info().maxsize == policy_module.OUTCOME_CACHE_SIZE  # type: ignore[attr-defined]
+    monkeypatch.setattr(policy_module, "OUTCOME_CACHE_SIZE", 0)
+    uncached = load_policy()
+    assert not hasattr(uncached._outcome, "cache_info")
+    monkeypatch.setattr(policy_module, "OUTCOME_CACHE_SIZE", 3)
+    tiny = load_policy()
+    rnd = random.Random(5)
+    for _ in range(300):
+        complaint = default_complaint(rnd)
+        expected = cached.decide_json(complaint)
+        assert uncached.decide_json(complaint) == expected == tiny.decide_json(complaint)
+        assert uncached.decide(complaint) == cached.decide(complaint)
+    info = tiny._outcome.cache_info()  # type: ignore[attr-defined]
+    assert info.currsize == 3 and info.misses > 3
