@@ -109,17 +109,18 @@ def _step(kind: str, text: str, amount: Decimal) -> BudgetStep:
 class BudgetPlan:
     """A rule's budget (or no budget: ``spec`` None) with the policy's limits, compiled for deciding."""
 
-    __slots__ = ("base", "base_fact", "base_values", "cap", "goodwill", "maximum", "minimum", "multipliers", "no_budget",
+    __slots__ = ("base", "base_fact", "base_text", "base_texts", "base_values", "cap", "goodwill", "maximum", "minimum", "multipliers",
                  "percent", "unit")
 
     def __init__(self, spec: BudgetSpec | None, limits: Limits) -> None:
         unit = self.unit = limits.unit
-        self.no_budget = spec is None
         self.base_fact: str | None = None
         self.base = round_money(ZERO, unit)
+        self.base_text = f"no budget {self.base}"
         self.base_values: Mapping[str, Decimal] = {}
+        self.base_texts: Mapping[str, str] = {}  # the base step's text by the value of the fact it is looked up by
         self.percent: tuple[str, Decimal, str] | None = None  # the money fact, the rate (percent / 100), the percent as written
-        self.multipliers: tuple[tuple[str, Mapping[str, Decimal], Mapping[str, str]], ...] = ()  # fact, factors, factors as written
+        self.multipliers: tuple[tuple[str, Mapping[str, Decimal], Mapping[str, str]], ...] = ()  # fact, factors, step texts
         # the rule's min and max and the policy's cap: (compared as given, applied rounded as every amount is)
         self.minimum: tuple[Decimal, Decimal] | None = None
         self.maximum: tuple[Decimal, Decimal] | None = None
@@ -129,12 +130,15 @@ class BudgetPlan:
             if isinstance(spec.base, Lookup):
                 self.base_fact = spec.base.fact
                 self.base_values = {key: round_money(value, unit) for key, value in spec.base.values.items()}
+                self.base_texts = {key: f"base {value} ({self.base_fact} {key})" for key, value in self.base_values.items()}
             else:
                 self.base = round_money(spec.base, unit)
+                self.base_text = f"base {self.base}"
             if spec.percent_of is not None:
                 name, percent = spec.percent_of
                 self.percent = (name, percent.scaleb(-2), plain(percent))  # scaleb: exactly percent / 100
-            self.multipliers = tuple((m.fact, m.values, {key: plain(value) for key, value in m.values.items()}) for m in spec.multipliers)
+            self.multipliers = tuple((m.fact, m.values, {key: f"× {plain(value)} ({m.fact} {key})" for key, value in m.values.items()})
+                                     for m in spec.multipliers)
             if spec.minimum is not None:
                 self.minimum = (spec.minimum, round_money(spec.minimum, unit))
             if spec.maximum is not None:
@@ -180,10 +184,7 @@ class BudgetPlan:
         ``(base 50.00 (severity high) + 8.00 (10% of order_value 80)) × 1.5 (tier gold) = 87.00; capped at …``."""
         facts, trail, limited = figures.facts, figures.trail, figures.limited
         base = trail[0]
-        if self.base_fact is not None:
-            text = f"base {base} ({self.base_fact} {facts[self.base_fact]})"
-        else:
-            text = f"no budget {base}" if self.no_budget else f"base {base}"
+        text = self.base_text if self.base_fact is None else self.base_texts[facts[self.base_fact]]
         steps = [_step("base", text, base)]
         texts = [text]
         if self.percent is not None:
@@ -193,8 +194,8 @@ class BudgetPlan:
             texts.append(text)
             if self.multipliers:  # what is added is multiplied: in brackets
                 texts[0], texts[1] = "(" + texts[0], text + ")"
-        for (fact, _, factors), amount in zip(self.multipliers, trail[len(trail) - len(self.multipliers):], strict=True):
-            text = f"× {factors[facts[fact]]} ({fact} {facts[fact]})"
+        for (fact, _, texts_by_value), amount in zip(self.multipliers, trail[len(trail) - len(self.multipliers):], strict=True):
+            text = texts_by_value[facts[fact]]
             steps.append(_step("multiply", text, amount))
             texts.append(text)
         line = " ".join(texts) if len(trail) == 1 else f"{' '.join(texts)} = {trail[-1]}"
