@@ -23,6 +23,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import IO, Any, TypeVar
 
+from .encoding import decision_json
 from .errors import ComplaintError, FieldProblem, PolicyError, Problem
 from .inputs import parse_complaint_json, parse_flat_line
 from .policy import Policy, load_policy
@@ -264,7 +265,7 @@ def _decide_jsonl_block(policy: Policy, first: int, block: bytes) -> Iterator[tu
     """``(complaints, their decisions or error records as UTF-8 lines)`` for every ``GROUP`` lines of a
     block. Lines are split on ``\n`` only, as reading the file line by line does; blank lines are
     skipped. Flat lines take the quick parse; any other goes the careful way (:func:`decide_payload`)."""
-    decide = policy._decide_utf8  # decide_json as UTF-8 pieces
+    decide = policy.decide
     lines = block.split(b"\n")
     for start in range(0, len(lines), GROUP):
         out: list[bytes] = []
@@ -277,7 +278,7 @@ def _decide_jsonl_block(policy: Policy, first: int, block: bytes) -> Iterator[tu
                 out.append(decide_payload(policy, number, raw).encode() + b"\n")
             else:
                 try:
-                    decide(complaint, out)
+                    out += (decision_json(decide(complaint)), b"\n")
                 except ComplaintError as error:
                     out.append(error_record(number, error).encode() + b"\n")
             count += 1

@@ -13,9 +13,12 @@ Deciding stays pure; logging is a separate object the caller owns::
     for record in read_log("decisions.jsonl"):
         print(record["time"], record["decision"]["action"])
 
-Each record is ``{"time", "policy", "complaint", "decision"}``: the UTC time in ISO 8601 with a
-``Z``, the policy's name, version and fingerprint, the complaint as given and the decision as
-``Decision.model_dump(mode="json")``. Lines are ASCII (``ensure_ascii``), so any input can be logged.
+Each record is ``{"complaint", "decision", "policy", "time"}`` (in that order): the complaint as
+given, the decision, the policy's name, version and fingerprint, and the UTC time in ISO 8601 with a
+``Z``. The decision is written by :func:`gesture_engine.encoding.decision_json`, byte for byte what
+``Policy.decide_json`` and batches write (UTF-8; a decision is always valid Unicode). The complaint
+is written ASCII-only (``ensure_ascii``), so any input can be logged, even text that is not valid
+Unicode.
 
 Guarantees, and why they hold:
 
@@ -44,6 +47,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from .encoding import decision_json
 from .models import Decision
 
 try:  # POSIX; elsewhere O_APPEND alone keeps short lines whole
@@ -61,7 +65,18 @@ def utc_now() -> str:
 
 def encode_record(record: Mapping[str, Any]) -> bytes:
     """One log line: compact, key-sorted, ASCII-only JSON and a newline (Decimals and times as text)."""
-    return (json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str) + "\n").encode("ascii")
+    return _json(record) + b"\n"
+
+
+def decision_record(time: str, complaint: Mapping[str, Any], decision: Decision) -> bytes:
+    """The log line of one decision: :func:`encode_record` of the record, with the decision written by
+    the one decision encoder instead of as a key-sorted copy."""
+    return (b'{"complaint":' + _json(dict(complaint)) + b',"decision":' + decision_json(decision)
+            + b',"policy":' + _json(decision.policy.model_dump(mode="json")) + b',"time":' + _json(time) + b"}\n")
+
+
+def _json(value: object) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str).encode("ascii")
 
 
 class DecisionLog:
@@ -76,12 +91,7 @@ class DecisionLog:
 
     def append(self, complaint: Mapping[str, Any], decision: Decision) -> None:
         """Log one decision with the complaint it answered."""
-        self.append_record({
-            "time": self._clock(),
-            "policy": decision.policy.model_dump(mode="json"),
-            "complaint": dict(complaint),
-            "decision": decision.model_dump(mode="json"),
-        })
+        self._write(decision_record(self._clock(), complaint, decision))
 
     def append_record(self, record: Mapping[str, Any]) -> None:
         """Append any JSON-able record as one line (the primitive :meth:`append` uses)."""

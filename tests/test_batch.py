@@ -229,7 +229,10 @@ def test_progress_counts_every_complaint_once(default_policy: Policy, tmp_path: 
 
 def test_decide_json_refuses_what_the_batch_records_as_errors(default_policy: Policy) -> None:
     with pytest.raises(ComplaintError):
-        default_policy._decide_utf8({"severity": "low"}, [])
+        default_policy.decide_json({"severity": "low"})
+    [record] = decide_records(default_policy, [(1, b'{"severity": "low"}')])
+    assert json.loads(record) == {"line": 1, "error": "invalid_complaint", "problems": [
+        {"field": "channel", "message": "is required: one of email, phone, chat, app_review, social_media, press"}]}
 
 
 def _unsupported(fd: int, offset: int, size: int) -> None:

@@ -30,7 +30,8 @@ def test_decide_json_is_the_decision_and_deterministic() -> None:
     code, out, _ = run(*args)
     assert code == 0
     data = json.loads(out)
-    assert data["action"] == "make_it_right" and data["budget"] == {"amount": "75.00", "currency": "USD"}
+    assert data["action"] == "make_it_right" and (data["budget"]["amount"], data["budget"]["currency"]) == ("75.00", "USD")
+    assert data["budget"]["summary"].endswith("= 75.00") and data["budget"]["steps"][0]["kind"] == "base"
     assert run(*args)[1] == out
 
 

@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from gesture_engine import Policy, load_policy
 from gesture_engine.invariants import fact_domains
 from tests.conftest import MINIMAL
@@ -27,6 +29,24 @@ def test_eight_threads_decide_exactly_like_one(default_policy: Policy) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         shared = list(pool.map(lambda c: default_policy.decide(c).model_dump_json(), batch, chunksize=7))
     assert shared == alone
+
+
+def test_threads_share_a_tiny_outcome_cache_and_lazily_written_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With an outcome cache of 2 (evicting all the time) eight threads still decide exactly like one;
+    and threads reading one decision's texts (written on first read) all see the same."""
+    import gesture_engine.policy as policy_module
+
+    monkeypatch.setattr(policy_module, "OUTCOME_CACHE_SIZE", 2)
+    policy = load_policy()
+    batch = complaints(policy, 2000, seed=3)
+    alone = [load_policy().decide_json(c) for c in batch]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        shared = list(pool.map(policy.decide_json, batch, chunksize=3))
+    assert shared == alone
+    decisions = [policy.decide(c) for c in batch[:200]]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        texts = list(pool.map(lambda d: (d.budget.summary, d.budget.steps, d.approval.reasons, d.reasons), decisions * 4, chunksize=1))
+    assert texts == [(d.budget.summary, d.budget.steps, d.approval.reasons, d.reasons) for d in decisions * 4]
 
 
 def test_memory_does_not_grow_with_decisions(default_policy: Policy) -> None:

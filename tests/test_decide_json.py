@@ -1,8 +1,11 @@
-"""``decide_json`` writes exactly what ``decide(...).model_dump_json()`` writes, for every kind of value."""
+"""One encoder: ``decide_json``, batches (one process or two) and the decision log write a decision
+byte for byte as ``decide(...).model_dump_json()`` does, for every kind of value."""
 
 from __future__ import annotations
 
 import enum
+import io
+import json
 import random
 from decimal import Decimal
 from pathlib import Path
@@ -12,49 +15,50 @@ import pytest
 import yaml
 
 from gesture_engine import Policy, load_policy
-from gesture_engine.facts import Fact
-from gesture_engine.policy import _plain_choices
+from gesture_engine.batch import decide_records, decide_stream, read_records
+from gesture_engine.decision_log import DecisionLog, read_log
+from gesture_engine.encoding import decision_json
 from tests.test_index import random_complaint, random_policy
 
-TEXTS = ["", "plain", "ünïcödé ✓", 'quote " and \\ backslash', "tab\tnew\nline\x01\x7f", "emoji 😀", "€ 12,50", "</script>"]
-
-
-BUILT_IN = (str, int, float, bool, Decimal, type(None))
-"""The classes JSON parsing gives (floats as Decimal): the batch's UTF-8 path takes nothing else."""
+TEXTS = ["", "plain", "ünïcödé ✓", 'quote " and \\ backslash', "tab\tnew\nline\x01\x7f", "emoji 😀", "€ 12,50", "</script>", "a\u2028b"]
 
 
 def same(policy: Policy, complaint: dict[str, Any]) -> None:
-    """decide_json, and the batch's UTF-8 pieces of it, against pydantic's own JSON."""
     expected = policy.decide(complaint).model_dump_json()
     assert policy.decide_json(complaint) == expected, complaint
-    if all(value.__class__ in BUILT_IN for value in complaint.values()):
-        pieces: list[bytes] = []
-        policy._decide_utf8(complaint, pieces)
-        assert b"".join(pieces) == expected.encode() + b"\n", complaint
+    assert decision_json(policy.decide(complaint)) == expected.encode(), complaint
+
+
+def cents(rnd: random.Random, below: int) -> str:
+    """Money to the cent, as real complaints carry it: almost never the same twice."""
+    return f"{rnd.randrange(below)}.{rnd.randrange(100):02d}"
+
+
+def default_complaint(rnd: random.Random) -> dict[str, Any]:
+    complaint: dict[str, Any] = {
+        "severity": rnd.choice(["low", "medium", "high", "critical"]),
+        "channel": rnd.choice(["email", "phone", "chat", "app_review", "social_media", "press"]),
+        "audience": rnd.choice([0, 1, 9_999, 10_000, 10**9]),
+        "customer_value": rnd.choice([0, "0.5", "12.345", Decimal("1E+3"), Decimal("2500.00"), 99999.99, 10**12, cents(rnd, 10**6)]),
+        "issue_type": rnd.choice(["other", "out_of_stock", "staff_misconduct", "billing_error", "product_defect"]),
+        "order_value": rnd.choice([0, "80", "80.00", "1234.5678", cents(rnd, 10**4)]),
+        "goodwill_last_90d": rnd.choice([0, 400, "999.99", 5000, cents(rnd, 1200)]),
+    }
+    if rnd.random() < 0.5:
+        complaint["complaint_id"] = rnd.choice(TEXTS[1:])
+    if rnd.random() < 0.5:
+        complaint["customer_id"] = rnd.choice([7, 10**30, "C-1"])
+    if rnd.random() < 0.5:
+        complaint["received_at"] = rnd.choice(
+            ["2026-11-23T09:30:00Z", "2026-11-23T09:30:00.123456+05:30", "2026-02-28T23:59:59-08:00", "2026-11-23T09:30:00.5+00:00"]
+        )
+    return complaint
 
 
 def test_default_policy_with_every_envelope(default_policy: Policy) -> None:
     rnd = random.Random(11)
     for _ in range(800):
-        complaint: dict[str, Any] = {
-            "severity": rnd.choice(["low", "medium", "high", "critical"]),
-            "channel": rnd.choice(["email", "phone", "chat", "app_review", "social_media", "press"]),
-            "audience": rnd.choice([0, 1, 9_999, 10_000, 10**9]),
-            "customer_value": rnd.choice([0, "0.5", "12.345", Decimal("1E+3"), Decimal("2500.00"), 99999.99, 10**12]),
-            "issue_type": rnd.choice(["other", "out_of_stock", "staff_misconduct", "billing_error", "product_defect"]),
-            "order_value": rnd.choice([0, "80", "80.00", "1234.5678"]),
-            "goodwill_last_90d": rnd.choice([0, 400, "999.99", 5000]),
-        }
-        if rnd.random() < 0.5:
-            complaint["complaint_id"] = rnd.choice(TEXTS[1:])
-        if rnd.random() < 0.5:
-            complaint["customer_id"] = rnd.choice([7, 10**30, "C-1"])
-        if rnd.random() < 0.5:
-            complaint["received_at"] = rnd.choice(
-                ["2026-11-23T09:30:00Z", "2026-11-23T09:30:00.123456+05:30", "2026-02-28T23:59:59-08:00", "2026-11-23T09:30:00.5+00:00"]
-            )
-        same(default_policy, complaint)
-    assert default_policy._memo.natural is not None and default_policy._memo.natural[1] == 9  # one pattern for all facts
+        same(default_policy, default_complaint(rnd))
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -64,7 +68,7 @@ def test_random_policies_with_numbers_strings_and_booleans(tmp_path: Path, seed:
     data = random_policy(rnd, rules=20)
     for rule in data["rules"]:
         if rnd.random() < 0.5:
-            rule["then"]["rationale"] = "{tag} {ratio} {flag} {spend} {count} {lvl}"
+            rule["then"]["rationale"] = '{tag} {ratio} {flag} {spend} {count} {lvl} "100%" \\ ✓'
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     policy = load_policy(path)
     for _ in range(300):
@@ -72,28 +76,6 @@ def test_random_policies_with_numbers_strings_and_booleans(tmp_path: Path, seed:
         complaint["tag"] = rnd.choice(TEXTS)
         complaint["ratio"] = rnd.choice([0.0, 0.1, 1.5, -2.25, 1e15, 1e-7, 123456.789, 3.0, 1e-5, 0.0001])
         same(policy, complaint)
-    assert policy._memo.natural == ("", -1)  # numbers, booleans and strings: no one pattern for every value
-
-
-def test_reasons_quoting_facts_are_escaped_once_and_filled_in(tmp_path: Path) -> None:
-    """Rationales quoting level, enum, money, integer and number facts take the one-pattern path for the
-    reasons' JSON; the sentence around the values has quotes, backslashes, %, newlines and non-ASCII."""
-    rnd = random.Random(5)
-    data = random_policy(rnd, rules=12)
-    for i, rule in enumerate(data["rules"]):
-        rule["then"]["rationale"] = f'r{i} "{{lvl}}" \\ 100% of {{spend}} ✓ {{count}}x\n{{ratio}} {{kind}} %s %% {{band}}'
-    path = tmp_path / "p.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    policy = load_policy(path)
-    for _ in range(400):
-        complaint = random_complaint(rnd)
-        complaint["spend"] = rnd.choice([0, "80", "80.00", Decimal("1E+2"), Decimal("0.5"), 12.25])
-        complaint["ratio"] = rnd.choice([0.0, 2.5, -1.0, 123456.789, 3])
-        if rnd.random() < 0.3:
-            del complaint["count"], complaint["flag"]  # optional facts left out: their defaults
-        same(policy, complaint)
-    outcomes = policy._memo.outcomes.values()
-    assert outcomes and all(outcome.json_pattern is not None for outcome in outcomes)
 
 
 class Severity(str, enum.Enum):  # noqa: UP042  (str() gives "Severity.HIGH", not the value: the point here)
@@ -109,18 +91,93 @@ class Amount(Decimal):
 
 
 @pytest.mark.parametrize("complaint", [
-    {"severity": Severity.HIGH, "channel": "press"},  # a str subclass: not written with %s
+    {"severity": Severity.HIGH, "channel": "press"},
     {"severity": "high", "channel": "press", "audience": Audience.BIG},
     {"severity": "high", "channel": "press", "customer_value": Amount("12.50"), "order_value": Decimal("80.00")},
     {"severity": "low", "channel": "email"},  # every optional fact missing
     {"severity": "low", "channel": "email", "complaint_id": 'ünï "q" \\ \u2028', "customer_id": 10**30},
 ])
-def test_python_values_the_facts_pattern_must_not_assume(default_policy: Policy, complaint: dict[str, Any]) -> None:
+def test_python_values_are_written_as_pydantic_writes_them(default_policy: Policy, complaint: dict[str, Any]) -> None:
     same(default_policy, complaint)
 
 
-def test_level_values_that_would_need_escaping_are_not_written_as_they_are() -> None:
-    assert _plain_choices(Fact("f", "enum", values=("a", "b_2")))
-    assert not _plain_choices(Fact("f", "enum", values=("a", 'b"c')))
-    assert not _plain_choices(Fact("f", "enum", values=("a\\b",)))
-    assert not _plain_choices(Fact("f", "string"))
+def test_decide_json_batches_and_the_log_write_the_same_bytes(default_policy: Policy, tmp_path: Path) -> None:
+    """A decision's bytes are the same from decide_json, a batch in one process and in two, and the log."""
+    rnd = random.Random(3)
+    complaints = []
+    for i in range(5000):
+        complaint = default_complaint(rnd)
+        complaint.pop("received_at", None)  # a JSON line carries what json.dumps writes
+        complaint = {k: format(v, "f") if isinstance(v, Decimal) else v for k, v in complaint.items()}
+        complaint["complaint_id"] = f"{complaint.get('complaint_id', '')}-{i}"
+        complaints.append(complaint)
+    expected = [default_policy.decide_json(c).encode() for c in complaints]
+    text = "".join(json.dumps(c, ensure_ascii=rnd.random() < 0.5) + "\n" for c in complaints).encode()
+    for workers in (1, 2):
+        sink = io.BytesIO()
+        assert decide_stream(default_policy, io.BytesIO(text), sink, workers=workers) == len(complaints)
+        assert sink.getvalue().split(b"\n")[:-1] == expected, workers
+        lines = list(decide_records(default_policy, read_records(io.BytesIO(text)), workers=workers))
+        assert [line.encode() for line in lines] == expected, workers
+    path = tmp_path / "log.jsonl"
+    with DecisionLog(path) as log:
+        for complaint in complaints[:200]:
+            log.append(complaint, default_policy.decide(complaint))
+    for line, want in zip(path.read_bytes().splitlines(), expected, strict=False):
+        assert b',"decision":' + want + b',"policy":' in line
+    assert len(list(read_log(path))) == 200
+
+
+def test_the_decision_json_reads_answer_first_then_what_it_rests_on(default_policy: Policy) -> None:
+    complaint = {"severity": "critical", "channel": "press", "audience": 10**6, "goodwill_last_90d": "850", "complaint_id": "c-1"}
+    data = json.loads(default_policy.decide_json(complaint))
+    assert list(data) == ["complaint_id", "customer_id", "action", "action_label", "rule", "gestures", "budget", "respond_within",
+                          "respond_within_seconds", "respond_by", "approval", "policy", "facts", "trace", "reasons"]
+    assert list(data["budget"]) == ["amount", "currency", "steps", "summary"]
+    assert list(data["approval"]) == ["level", "reasons"]
+    assert data["budget"]["steps"][-1] == {"kind": "goodwill", "amount": "150.00",
+                                           "text": "reduced to 150.00 (goodwill limit 1000.00 in the last 90 days, 850 already given)"}
+    assert data["budget"]["summary"].endswith("; reduced to 150.00 (goodwill limit 1000.00 in the last 90 days, 850 already given)")
+    assert data["approval"] == {"level": "manager", "reasons": ["budget 150.00 USD is within team_lead's limit of 150.00 USD",
+                                                                "rule critical-escalation requires at least manager"]}
+
+
+def test_texts_read_from_python_are_the_ones_written(default_policy: Policy) -> None:
+    decision = default_policy.decide({"severity": "high", "channel": "app_review", "customer_value": 3000, "order_value": "80"})
+    data = json.loads(decision.model_dump_json())
+    assert [step.model_dump(mode="json") for step in decision.budget.steps] == data["budget"]["steps"]
+    assert decision.budget.summary == data["budget"]["summary"] and decision.budget.steps is decision.budget.steps  # written once
+    assert list(decision.approval.reasons) == data["approval"]["reasons"] and list(decision.reasons) == data["reasons"]
+    assert decision == default_policy.decide({"severity": "high", "channel": "app_review", "customer_value": 3000, "order_value": "80"})
+
+
+def test_a_decision_s_facts_are_its_own_and_cannot_change(default_policy: Policy) -> None:
+    complaint = {"severity": "high", "channel": "email", "order_value": "80"}
+    first, second = default_policy.decide(complaint), default_policy.decide(complaint)
+    assert first.facts == second.facts and first.facts is not second.facts
+    for change in (lambda f: f.__setitem__("severity", "low"), lambda f: f.update(severity="low"), lambda f: f.pop("severity"),
+                   lambda f: f.clear(), lambda f: f.__delitem__("severity"), lambda f: f.setdefault("x", 1), lambda f: f.popitem()):
+        with pytest.raises(TypeError):
+            change(first.facts)
+    assert first.facts["severity"] == "high" and "80" in first.budget.summary
+    assert json.loads(first.model_dump_json())["facts"] == json.loads(second.model_dump_json())["facts"]
+
+
+def test_the_outcome_cache_is_bounded_and_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gesture_engine.policy as policy_module
+
+    cached = load_policy()
+    assert cached._outcome.cache_info().maxsize == policy_module.OUTCOME_CACHE_SIZE  # type: ignore[attr-defined]
+    monkeypatch.setattr(policy_module, "OUTCOME_CACHE_SIZE", 0)
+    uncached = load_policy()
+    assert not hasattr(uncached._outcome, "cache_info")
+    monkeypatch.setattr(policy_module, "OUTCOME_CACHE_SIZE", 3)
+    tiny = load_policy()
+    rnd = random.Random(5)
+    for _ in range(300):
+        complaint = default_complaint(rnd)
+        expected = cached.decide_json(complaint)
+        assert uncached.decide_json(complaint) == expected == tiny.decide_json(complaint)
+        assert uncached.decide(complaint) == cached.decide(complaint)
+    info = tiny._outcome.cache_info()  # type: ignore[attr-defined]
+    assert info.currsize == 3 and info.misses > 3

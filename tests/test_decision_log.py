@@ -51,10 +51,15 @@ def test_a_record_holds_time_policy_complaint_and_decision(default_policy: Polic
 
 
 def test_any_complaint_text_is_logged_as_ascii(default_policy: Policy, tmp_path: Path) -> None:
+    """The complaint is written ASCII-only (a lone surrogate has no UTF-8); the decision as decide_json writes it."""
     path = tmp_path / "decisions.jsonl"
+    decision = default_policy.decide(COMPLAINT)
     with DecisionLog(path) as log:
-        log.append({**COMPLAINT, "note": "caf\u00e9 \ud800 \u202e"}, default_policy.decide(COMPLAINT))
-    assert path.read_bytes().isascii()
+        log.append({**COMPLAINT, "note": "caf\u00e9 \ud800 \u202e"}, decision)
+    line = path.read_bytes()
+    complaint, rest = line.split(b',"decision":', 1)
+    assert complaint.isascii() and rest.startswith(default_policy.decide_json(COMPLAINT).encode() + b',"policy":')
+    assert "×" in line.decode("utf-8")  # the budget's steps, as UTF-8
     assert next(read_log(path))["complaint"]["note"] == "caf\u00e9 \ud800 \u202e"
 
 

@@ -63,8 +63,8 @@ def test_valuable_customers_get_more(default_policy: Policy) -> None:
 
 def test_budget_shows_its_arithmetic(default_policy: Policy) -> None:
     d = default_policy.decide({"severity": "high", "channel": "app_review", "customer_value": 3000, "order_value": "80"})
-    assert [s.kind for s in d.budget_steps] == ["base", "percent", "multiply", "multiply"]
-    assert d.budget_summary == (
+    assert [s.kind for s in d.budget.steps] == ["base", "percent", "multiply", "multiply"]
+    assert d.budget.summary == (
         "(base 50.00 (severity high) + 8.00 (10% of order_value 80)) × 1.5 (tier gold) × 1.5 (visibility public) = 130.50"
     )
     assert d.budget.amount == Decimal("130.50")
@@ -75,11 +75,11 @@ def test_policy_cap_and_goodwill_window_limit_the_budget(default_policy: Policy)
     base = {"severity": "critical", "channel": "press", "audience": 1_000_000, "customer_value": 50_000}
     capped = default_policy.decide(base)
     assert capped.budget.amount == Decimal("1000.00")
-    assert capped.budget_steps[-1].kind in ("max", "cap")
+    assert capped.budget.steps[-1].kind in ("max", "cap")
     reduced = default_policy.decide({**base, "goodwill_last_90d": "850"})
     assert reduced.budget.amount == Decimal("150.00")
-    assert reduced.budget_steps[-1].kind == "goodwill"
-    assert "850 already given" in reduced.budget_summary
+    assert reduced.budget.steps[-1].kind == "goodwill"
+    assert "850 already given" in reduced.budget.summary
     exhausted = default_policy.decide({**base, "goodwill_last_90d": 5000})
     assert exhausted.budget.amount == Decimal("0.00")
 

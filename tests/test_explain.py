@@ -95,7 +95,7 @@ def test_add_ons_budget_steps_and_approval_come_from_the_decision(default_policy
         ("critical-escalation", (), "2h", "manager"),
         ("billing-refund", ("refund",), None, None),
     ]
-    assert why.budget_steps == decision.budget_steps and why.budget_steps[-1].kind == "goodwill"
+    assert why.budget_steps == decision.budget.steps and why.budget_steps[-1].kind == "goodwill"
     assert why.budget.amount == decision.budget.amount
     assert why.approval == decision.approval and why.approval.level == "manager"
     assert why.reasons == decision.reasons

@@ -25,7 +25,7 @@ def decision(d: Decision) -> None:
     grid.add_row("Action", Text.assemble((d.action_label, "bold green"), f"  ({d.action}, rule {d.rule})"))
     gestures = Text("\n".join(f"• {g.label}" + ("  [budget]" if g.monetary else "") for g in d.gestures))
     grid.add_row("Gestures", gestures)
-    grid.add_row("Budget", Group(Text(f"{d.budget.amount} {d.budget.currency}", style="bold"), Text(d.budget_summary, style="dim")))
+    grid.add_row("Budget", Group(Text(f"{d.budget.amount} {d.budget.currency}", style="bold"), Text(d.budget.summary, style="dim")))
     deadline = f"within {d.respond_within}"
     if d.respond_by is not None:
         deadline += f" (by {d.respond_by.isoformat()})"
