@@ -20,11 +20,11 @@ pydantic, which then serialises by the value's own type: three times faster than
 _M = TypeVar("_M", bound=BaseModel)
 
 
-class _Frozen(BaseModel):
+class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Gesture(_Frozen):
+class Gesture(Frozen):
     """One gesture to make, from the policy's catalog."""
 
     id: str
@@ -32,14 +32,14 @@ class Gesture(_Frozen):
     monetary: bool = Field(description="True when the gesture spends budget.")
 
 
-class Money(_Frozen):
+class Money(Frozen):
     """An amount in the policy's currency, rounded to its minor unit."""
 
     amount: Decimal
     currency: str
 
 
-class BudgetStep(_Frozen):
+class BudgetStep(Frozen):
     """One step of the budget arithmetic, with the running amount after it."""
 
     kind: Literal["base", "percent", "multiply", "min", "max", "cap", "goodwill"]
@@ -47,14 +47,14 @@ class BudgetStep(_Frozen):
     amount: Decimal
 
 
-class Approval(_Frozen):
+class Approval(Frozen):
     """Who must approve, and why that level."""
 
     level: str
     reasons: tuple[str, ...]
 
 
-class RuleTrace(_Frozen):
+class RuleTrace(Frozen):
     """One rule the engine evaluated, whether it fired, and which facts its condition reads."""
 
     # The values read are in the decision's ``facts``: without them each entry is a constant of the
@@ -66,7 +66,7 @@ class RuleTrace(_Frozen):
     reads: tuple[str, ...] = Field(description="Facts the rule's condition reads; their values are in the decision's facts.")
 
 
-class PolicyRef(_Frozen):
+class PolicyRef(Frozen):
     """Which policy decided: its name, version and the sha256 of its canonical content."""
 
     name: str
@@ -74,7 +74,7 @@ class PolicyRef(_Frozen):
     fingerprint: str
 
 
-class Decision(_Frozen):
+class Decision(Frozen):
     """What to do for one complaint, and why."""
 
     complaint_id: str | None = None

@@ -23,6 +23,7 @@ from .budget import compute_budget, summarize
 from .compiler import Catalog, CompiledPolicy, Derived, Rule, compile_policy
 from .durations import format_duration
 from .errors import ComplaintError
+from .evaluation import evaluate
 from .facts import Fact, FactValue, parse_fact_text
 from .index import PolicyIndex
 from .loader import MAX_FILE_BYTES, read_policy_source
@@ -200,9 +201,9 @@ class Policy:
         return fired[0], fired[1:]
 
     def match_plain(self, facts: Mapping[str, FactValue]) -> tuple[Rule, tuple[Rule, ...]]:
-        """:meth:`match` by evaluating every condition in order: the reference the index is tested against."""
-        primary = next((rule for rule in self._first if rule.when.holds(facts)), self._default)
-        return primary, tuple(rule for rule in self._collect if rule.when.holds(facts))
+        """:meth:`match` by the rule-by-rule evaluator (evaluation.py): the reference the index is tested against."""
+        trace = evaluate(self._c, facts)
+        return trace.rule, trace.collected
 
     def complaint_from_text(self, pairs: Mapping[str, str]) -> dict[str, object]:
         """Turn ``name=text`` pairs (e.g. from a command line) into complaint fields.
@@ -346,17 +347,15 @@ class Policy:
         return pattern if not any(convert) else (pattern, tuple(convert))
 
     def _full_trace(self, values: Mapping[str, FactValue], outcome: _Outcome) -> tuple[RuleTrace, ...]:
-        """Every rule evaluated: first-hit rules up to the one that fired, then every add-on."""
-        primary, traces = outcome.fired[0], self._traces
-        trace = []
-        for rule in self._first:
-            trace.append(traces[rule.index, rule is primary])
-            if rule is primary:
-                break
-        else:
-            trace.append(traces[primary.index, True])
-        trace.extend(traces[rule.index, rule in outcome.fired] for rule in self._collect)
-        return tuple(trace)
+        """Every rule evaluated, read off the evaluator's trace: first-hit rules up to the one that fired
+        (all of them and the default when none did), then every add-on. ``outcome`` is the index's
+        answer for the same facts; tests/test_evaluation.py holds the two to the same rules."""
+        trace, traces = evaluate(self._c, values), self._traces
+        entries = [traces[entry.rule.index, entry.check.held] for entry in trace.first]
+        if trace.default is not None:
+            entries.append(traces[trace.default.index, True])
+        entries.extend(traces[entry.rule.index, entry.check.held] for entry in trace.add_ons)
+        return tuple(entries)
 
     # Decision parts that depend on few inputs are built once and reused: they are immutable.
     def _outcome(self, facts: Mapping[str, FactValue], mask: int) -> _Outcome:
