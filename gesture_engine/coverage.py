@@ -219,8 +219,9 @@ class CoverageRecorder:
 
 
 def _see(branches: list[_Branch], checked: Check) -> None:
-    for branch, held in zip(branches, checked.branches, strict=True):
-        if held:
+    truth = checked.truth
+    for branch in branches:
+        if truth[id(branch.part)]:
             branch.true += 1
         else:
             branch.false += 1

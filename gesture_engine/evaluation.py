@@ -25,16 +25,22 @@ Truth = Mapping[int, bool]
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """One condition evaluated on one set of facts."""
+    """One condition evaluated on one set of facts: the value of every node, each computed once."""
 
     condition: Condition
-    held: bool
-    branches: tuple[bool, ...]
-    """The value of every part of every ``all``/``any`` group, in :func:`branch_parts` order."""
-    failed: Test | None = None
-    """When the condition did not hold: the leaf test that made it so (see :func:`blame`)."""
-    negated: bool = False
-    """True when ``failed`` held but sits under a ``not``, so holding is what failed."""
+    truth: Truth
+    """Every node of the condition, by ``id``, to its value: the branch outcomes coverage counts."""
+
+    @property
+    def held(self) -> bool:
+        return self.truth[id(self.condition)]
+
+    @property
+    def blamed(self) -> tuple[Test, bool] | None:
+        """When the condition did not hold: the leaf test that made it so (see :func:`blame`), and
+        whether that test held but sits under a ``not``, so that holding is what failed."""
+        found = _blame(self.condition, self.truth, True)
+        return None if found is None else (found[0], not found[1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,17 +121,8 @@ def _table(derived: Derived, known: dict[str, FactValue]) -> TableTrace:
 
 
 def check(condition: Condition, facts: Facts) -> Check:
-    """Evaluate ``condition`` once, node by node, and record what a trace needs."""
-    truth = truth_of(condition, facts)
-    held = truth[id(condition)]
-    branches = tuple(truth[id(part)] for _, part in branch_parts(condition))
-    if held:
-        return Check(condition, True, branches)
-    found = _blame(condition, truth, True)
-    if found is None:
-        return Check(condition, False, branches)
-    test, want = found
-    return Check(condition, False, branches, test, not want)
+    """Evaluate ``condition`` on ``facts``, every node (no short-circuit: coverage counts each part)."""
+    return Check(condition, truth_of(condition, facts))
 
 
 def truth_of(condition: Condition, facts: Facts) -> dict[int, bool]:
@@ -173,7 +170,8 @@ def _blame(condition: Condition, truth: Truth, want: bool) -> tuple[Test, bool] 
 
 
 def branch_parts(condition: Condition) -> tuple[tuple[Group, Condition], ...]:
-    """Every part of every ``all``/``any`` group in ``condition``, groups in pre-order: coverage's branches."""
+    """Every part of every ``all``/``any`` group in ``condition``, groups in pre-order: coverage's branches,
+    whose outcomes a :class:`Check`'s ``truth`` holds."""
     return tuple((group, part) for group in _groups(condition) if group.kind in ("all", "any") for part in group.parts)
 
 

@@ -129,14 +129,15 @@ def failure(condition: Condition, facts: Facts) -> Failure | None:
 
 def _failure(checked: Check, facts: Facts) -> Failure | None:
     """A check's failed test in words, with the values it compared."""
-    test = checked.failed
-    if test is None:
+    blamed = checked.blamed
+    if blamed is None:
         return None
+    test, negated = blamed
     actual = facts[test.fact]
     operand = tuple(_like(x, actual) for x in test.operand) if isinstance(test.operand, (list, tuple)) else _like(test.operand, actual)
     stated = f"{test.fact} {test.op} {show(operand)}"
-    text = f"not ({stated}): actual {show(actual)}" if checked.negated else f"{stated}: actual {show(actual)}"
-    return Failure(fact=test.fact, op=test.op, expected=operand, actual=actual, negated=checked.negated, text=text)
+    text = f"not ({stated}): actual {show(actual)}" if negated else f"{stated}: actual {show(actual)}"
+    return Failure(fact=test.fact, op=test.op, expected=operand, actual=actual, negated=negated, text=text)
 
 
 def _like(operand: Any, actual: Any) -> Any:

@@ -26,7 +26,7 @@ from gesture_engine import Policy, load_policy
 from gesture_engine import evaluation as evaluation_module
 from gesture_engine.conditions import Group
 from gesture_engine.coverage import coverage_of
-from gesture_engine.evaluation import blame, check, evaluate
+from gesture_engine.evaluation import blame, branch_parts, check, evaluate
 
 settings.register_profile("evaluation", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("evaluation-thorough", parent=settings.get_profile("evaluation"), max_examples=1000)
@@ -212,8 +212,9 @@ def test_a_trace_tries_rules_up_to_the_winner_and_every_add_on(default_policy: P
     assert (tier.row, tier.value, len(tier.rows)) == (None, "standard", 3)  # every row tried, none matched
     assert (visibility.row, visibility.value, len(visibility.rows)) == (0, "viral", 1)
     crisis = trace.first[1].check
-    assert crisis.failed is not None and crisis.failed.describe() == "severity at_least high" and not crisis.negated
-    assert crisis.branches == (True, False)  # visibility eq viral held, severity at_least high did not
+    assert crisis.blamed is not None and crisis.blamed[0].describe() == "severity at_least high" and not crisis.blamed[1]
+    outcomes = [crisis.truth[id(part)] for _, part in branch_parts(crisis.condition)]
+    assert outcomes == [True, False]  # visibility eq viral held, severity at_least high did not
 
 
 def test_the_default_answers_when_no_first_hit_rule_holds(default_policy: Policy) -> None:
@@ -227,5 +228,6 @@ def test_a_check_evaluates_every_part_without_short_circuit(default_policy: Poli
     goodwill = next(rule for rule in default_policy.rules if rule.id == "goodwill-credit").when
     facts, _ = default_policy.facts_of({"severity": "medium", "channel": "press", "audience": 50000, "customer_value": 9000})
     checked = check(goodwill, facts)
-    assert checked.held and checked.branches == (True, True, True) and checked.failed is None
+    assert checked.held and [checked.truth[id(part)] for _, part in branch_parts(goodwill)] == [True, True, True]
+    assert checked.blamed is None
     assert blame(goodwill, facts) is None and blame(goodwill, facts, want=False) is not None
