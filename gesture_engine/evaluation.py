@@ -96,14 +96,13 @@ def evaluate(policy: CompiledPolicy, facts: Facts) -> Trace:
     known = dict(facts)
     tables = tuple(_table(derived, known) for derived in policy.derived)
     first: list[RuleCheck] = []
-    default: Rule | None = None
     for rule in policy.rules:
-        if rule.hit == "first" and (not first or not first[-1].check.held):
+        if rule.hit == "first":
             first.append(RuleCheck(rule, check(rule.when, known)))
-        elif rule.hit == "default":
-            default = rule
-    if first and first[-1].check.held:
-        default = None
+            if first[-1].check.held:
+                break
+    hit = bool(first) and first[-1].check.held
+    default = None if hit else next(rule for rule in policy.rules if rule.hit == "default")
     add_ons = tuple(RuleCheck(rule, check(rule.when, known)) for rule in policy.rules if rule.hit == "collect")
     return Trace(known, tables, tuple(first), default, add_ons)
 
@@ -127,6 +126,8 @@ def check(condition: Condition, facts: Facts) -> Check:
 
 def truth_of(condition: Condition, facts: Facts) -> dict[int, bool]:
     """The value of every node of ``condition`` on ``facts``, by ``id``: each evaluated exactly once."""
+    if not isinstance(condition, Group):  # a test or ``always``: most conditions, and nothing to walk
+        return {id(condition): condition.holds(facts)}
     truth: dict[int, bool] = {}
     _fill(condition, facts, truth)
     return truth

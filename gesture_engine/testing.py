@@ -461,28 +461,28 @@ def _fired_ids(decision: Decision) -> str:
 
 
 # -- running -------------------------------------------------------------------------------------
-def run_case(policy: Policy, case: Case) -> tuple[CaseResult, Trace | None]:
+def run_case(policy: Policy, case: Case) -> tuple[CaseResult, Decision | None]:
     """Decide one case and judge every check; a rejected complaint is a failed case, not a crash.
 
-    Also returns the evaluator's trace of the decision (None when rejected): it words the notes of
-    failed checks about a rule, and coverage counts it."""
+    A failed check about a rule is told why from the evaluator's trace of the decision, made only then."""
     try:
         decision = policy.decide(case.complaint)
     except ComplaintError as exc:
         error = "complaint rejected: " + "; ".join(str(p) for p in exc.problems)
         return CaseResult(file=case.file, line=case.line, name=case.name, passed=False, error=error), None
-    trace = evaluate(policy.compiled, decision.facts)
+    trace: Trace | None = None
     mismatches: list[Mismatch] = []
     for check in case.checks:
         if check.ok(decision):
             continue
         note = ""
         if check.rule is not None:
+            trace = trace or evaluate(policy.compiled, decision.facts)
             rule = next(r for r in policy.rules if r.id == check.rule)
             note = f"{check.rule}: {explain_rule(rule, trace).note}"
         mismatches.append(Mismatch(field=check.field, expected=check.expected, actual=check.actual(decision), note=note))
     result = CaseResult(file=case.file, line=case.line, name=case.name, passed=not mismatches, mismatches=tuple(mismatches))
-    return result, trace
+    return result, decision
 
 
 def run_suite(policy: Policy, suite: Suite, *, coverage: bool = False, invariants: bool = True) -> SuiteResult:
@@ -493,10 +493,10 @@ def run_suite(policy: Policy, suite: Suite, *, coverage: bool = False, invariant
     recorder = CoverageRecorder(policy) if coverage else None
     results: list[CaseResult] = []
     for case in suite.cases:
-        result, trace = run_case(policy, case)
+        result, decision = run_case(policy, case)
         results.append(result)
-        if recorder is not None and trace is not None:
-            recorder.record(trace)
+        if recorder is not None and decision is not None:
+            recorder.observe(decision)
     kept = check_policy_invariants(policy) if invariants else ()
     passed = sum(r.passed for r in results) + sum(r.passed for r in kept)
     return SuiteResult(
