@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .compiler import CompiledPolicy, Derived, Rule
 from .conditions import Condition, Facts, Group, Test
@@ -23,17 +24,15 @@ Truth = Mapping[int, bool]
 """Every node of a condition tree, by ``id``, to its value on some facts."""
 
 
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One condition evaluated on one set of facts: the value of every node, each computed once."""
+class Check(NamedTuple):
+    """One condition evaluated on one set of facts: the value of every node, each computed once.
+    (Named tuples: a trace makes one per condition, and they are built several times faster than
+    frozen dataclasses.)"""
 
     condition: Condition
+    held: bool
     truth: Truth
     """Every node of the condition, by ``id``, to its value: the branch outcomes coverage counts."""
-
-    @property
-    def held(self) -> bool:
-        return self.truth[id(self.condition)]
 
     @property
     def blamed(self) -> tuple[Test, bool] | None:
@@ -43,16 +42,14 @@ class Check:
         return None if found is None else (found[0], not found[1])
 
 
-@dataclass(frozen=True, slots=True)
-class RuleCheck:
+class RuleCheck(NamedTuple):
     """A rule and its condition's check."""
 
     rule: Rule
     check: Check
 
 
-@dataclass(frozen=True, slots=True)
-class TableTrace:
+class TableTrace(NamedTuple):
     """A derived fact's table: the rows tried, in order, up to the one that matched."""
 
     derived: Derived
@@ -121,7 +118,8 @@ def _table(derived: Derived, known: dict[str, FactValue]) -> TableTrace:
 
 def check(condition: Condition, facts: Facts) -> Check:
     """Evaluate ``condition`` on ``facts``, every node (no short-circuit: coverage counts each part)."""
-    return Check(condition, truth_of(condition, facts))
+    truth = truth_of(condition, facts)
+    return Check(condition, truth[id(condition)], truth)
 
 
 def truth_of(condition: Condition, facts: Facts) -> dict[int, bool]:
