@@ -117,18 +117,12 @@ def _table(derived: Derived, known: dict[str, FactValue]) -> TableTrace:
 
 
 def check(condition: Condition, facts: Facts) -> Check:
-    """Evaluate ``condition`` on ``facts``, every node (no short-circuit: coverage counts each part)."""
-    truth = truth_of(condition, facts)
-    return Check(condition, truth[id(condition)], truth)
-
-
-def truth_of(condition: Condition, facts: Facts) -> dict[int, bool]:
-    """The value of every node of ``condition`` on ``facts``, by ``id``: each evaluated exactly once."""
+    """Evaluate every node of ``condition`` on ``facts`` once (no short-circuit: coverage counts each part)."""
     if not isinstance(condition, Group):  # a test or ``always``: most conditions, and nothing to walk
-        return {id(condition): condition.holds(facts)}
+        held = condition.holds(facts)
+        return Check(condition, held, {id(condition): held})
     truth: dict[int, bool] = {}
-    _fill(condition, facts, truth)
-    return truth
+    return Check(condition, _fill(condition, facts, truth), truth)
 
 
 def _fill(condition: Condition, facts: Facts, truth: dict[int, bool]) -> bool:
@@ -147,7 +141,7 @@ def blame(condition: Condition, facts: Facts, want: bool = True) -> tuple[Test, 
     Without ``not`` it names the same test as ``Condition.first_failure``; with ``not`` it also says
     that the named test should have been false.
     """
-    return _blame(condition, truth_of(condition, facts), want)
+    return _blame(condition, check(condition, facts).truth, want)
 
 
 def _blame(condition: Condition, truth: Truth, want: bool) -> tuple[Test, bool] | None:
