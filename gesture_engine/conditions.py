@@ -10,7 +10,8 @@ fact's declared type and values at load time, so evaluation never meets a surpri
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -80,6 +81,11 @@ class Test(Condition):
     def describe(self) -> str:
         return f"{self.fact} {self.op} {show(self.operand)}"
 
+    @property
+    def constants(self) -> tuple[Any, ...]:
+        """The values this test compares with (two for ``between``, several for ``in``)."""
+        return tuple(self.operand) if isinstance(self.operand, (list, tuple)) else (self.operand,)
+
 
 @dataclass(frozen=True, eq=False)
 class Group(Condition):
@@ -147,6 +153,99 @@ def describe(condition: Condition) -> str:
 def _nested(part: Condition) -> str:
     text = describe(part)
     return f"({text})" if isinstance(part, Group) and part.kind != "not" and len(part.parts) > 1 else text
+
+
+# -- cells: a fact's domain cut where conditions can change their answer ------------------------------
+_KIND: dict[str, Callable[[Any], Any]] = {"money": Decimal, "integer": int, "number": float}
+
+
+@dataclass(frozen=True)
+class Cells:
+    """A fact's domain cut into cells on each of which every test of the fact against the given
+    constants has one truth value: what the index, lint and the invariant search all enumerate.
+
+    Level and enum facts: one cell per value; boolean: false, true; string: each constant, then one
+    string that is none of them, for every other string. Numeric facts: each threshold is a cell, and so is each open interval around them (cell
+    ``2i + 1`` is ``values[i]``, cell ``2i`` the interval below it), reaching the fact's bounds when
+    given (then a cell can be empty), else without end.
+    """
+
+    fact: Fact
+    values: tuple[Any, ...]
+    """The value of each cell, or for a numeric fact the thresholds, sorted, in the fact's own type
+    (Decimal for money: it compares with Decimal twice as fast as int does)."""
+    low: Any = None
+    high: Any = None
+
+    def __len__(self) -> int:
+        return 2 * len(self.values) + 1 if self.fact.numeric else len(self.values)
+
+    def cell(self, value: Any) -> int:
+        """The cell of a numeric ``value``."""
+        i = bisect_left(self.values, value)
+        return 2 * i + 1 if i < len(self.values) and self.values[i] == value else 2 * i
+
+    def interval(self, cell: int) -> tuple[Any, bool, Any, bool]:
+        """A numeric cell as (low, low closed, high, high closed); an end is None where cells are unbounded."""
+        i, is_point = divmod(cell, 2)
+        if is_point:
+            return self.values[i], True, self.values[i], True
+        low, low_closed = (self.values[i - 1], False) if i else (self.low, self.low is not None)
+        high, high_closed = (self.values[i], False) if i < len(self.values) else (self.high, self.high is not None)
+        return low, low_closed, high, high_closed
+
+    def empty(self, cell: int) -> bool:
+        """True for a numeric cell that holds no value of the fact's type (between two bounds, or
+        between neighbouring whole numbers of an integer fact)."""
+        if not self.fact.numeric:
+            return False
+        low, low_closed, high, high_closed = self.interval(cell)
+        if low is None or high is None:
+            return False
+        if self.fact.type == "integer":
+            return bool((low if low_closed else low + 1) > (high if high_closed else high - 1))
+        return bool(low > high or (low == high and not (low_closed and high_closed)))
+
+    def representative(self, cell: int) -> Any:
+        """A value in ``cell``: a closed end, a neighbour of an open one, else the midpoint."""
+        if not self.fact.numeric:
+            return self.values[cell]
+        low, low_closed, high, high_closed = self.interval(cell)
+        if low_closed:
+            return low
+        if high_closed:
+            return high
+        if low is None:
+            return 0 if high is None else high - 1
+        if high is None or (self.fact.type == "integer" and low + 1 < high):
+            return low + 1
+        return (low + high) / 2 if self.fact.type == "number" else (Decimal(low) + Decimal(high)) / 2
+
+    def label(self, cell: int) -> Any:
+        """How lint names a cell: its value, its interval, or None for a string's "any other string"."""
+        if self.fact.numeric:
+            return self.interval(cell)
+        return None if self.fact.type == "string" and cell == len(self.values) - 1 else self.values[cell]
+
+
+def domain_cells(fact: Fact, constants: Iterable[Any], bounds: tuple[Any, Any] | None = None) -> Cells:
+    """``fact``'s domain cut at ``constants`` (the values its tests compare with), within ``bounds``
+    for a numeric fact when given (constants outside them are dropped)."""
+    if fact.finite:
+        return Cells(fact, fact.values)
+    if fact.type == "boolean":
+        return Cells(fact, (False, True))
+    if fact.type == "string":
+        words = sorted(set(constants))
+        other = "<other>"
+        while other in words:
+            other += "_"
+        return Cells(fact, (*words, other))
+    kind = _KIND[fact.type]
+    if bounds is None:
+        return Cells(fact, tuple(sorted({kind(value) for value in constants})))
+    low, high = bounds
+    return Cells(fact, tuple(sorted({kind(value) for value in constants if low <= value <= high})), low, high)
 
 
 def always(path: PathKey) -> Condition:

@@ -1,7 +1,7 @@
 """Coverage of a policy by a set of decisions: which rules, condition branches and table rows ran.
 
-Coverage is an observer: it reads finished decisions (their facts and winning rule) and asks the
-compiled condition trees about those facts. ``decide`` is not changed or slowed by it.
+Coverage is an observer: it counts what the evaluator's traces (gesture_engine/evaluation.py) say
+ran, one trace per decision, and evaluates nothing itself. ``decide`` is not changed or slowed by it.
 
 What counts (docs/testing-policies.md explains it with examples):
 
@@ -22,26 +22,23 @@ as one item each.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, computed_field
+from pydantic import computed_field
 
-from .conditions import Condition, Group, describe
+from .conditions import Condition, describe
+from .evaluation import Check, Trace, branch_parts, evaluate
 from .loader import format_path
-from .models import Decision
+from .models import Decision, Frozen
 
 if TYPE_CHECKING:
     from .policy import Policy
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class RuleCoverage(_Frozen):
+class RuleCoverage(Frozen):
     """A rule and how many cases it fired in."""
 
     rule: str
@@ -56,7 +53,7 @@ class RuleCoverage(_Frozen):
         return self.fired > 0
 
 
-class BranchCoverage(_Frozen):
+class BranchCoverage(Frozen):
     """One part of an ``all``/``any`` group and how often it was seen true and false."""
 
     owner: str
@@ -77,7 +74,7 @@ class BranchCoverage(_Frozen):
         return self.true > 0 and self.false > 0
 
 
-class RowCoverage(_Frozen):
+class RowCoverage(Frozen):
     """One row of a derived table (``row`` None: the default) and how many cases it decided."""
 
     fact: str
@@ -93,7 +90,7 @@ class RowCoverage(_Frozen):
         return self.hits > 0
 
 
-class CoverageReport(_Frozen):
+class CoverageReport(Frozen):
     """Coverage over a set of cases, with percentages rounded half-up to one decimal."""
 
     cases: int
@@ -146,19 +143,8 @@ class _Branch:
     false: int = 0
 
 
-def _groups(condition: Condition) -> Iterable[Group]:
-    if isinstance(condition, Group):
-        yield condition
-        for part in condition.parts:
-            yield from _groups(part)
-
-
 def _branches(condition: Condition, owner: str, file: str | None, line: int | None) -> list[_Branch]:
-    return [
-        _Branch(owner, file, line, group.kind, part)
-        for group in _groups(condition) if group.kind in ("all", "any")
-        for part in group.parts
-    ]
+    return [_Branch(owner, file, line, group.kind, part) for group, part in branch_parts(condition)]
 
 
 @dataclass
@@ -183,39 +169,21 @@ class CoverageRecorder:
                 self._row_branches[(name, i)] = _branches(condition, f"derived {name} row {i + 1}", None, None)
 
     def observe(self, decision: Decision) -> None:
-        """Record one decision of this policy.
+        """Record one decision of this policy, by the trace of its facts."""
+        self.record(evaluate(self.policy.compiled, decision.facts))
 
-        Only ``decision.rule`` and ``decision.facts`` are read: which rules were reached follows
-        from the winner (first-hit rules up to it; every collect rule), and the trees say the rest.
-        """
-        facts: Mapping[str, Any] = decision.facts
+    def record(self, trace: Trace) -> None:
+        """Record one trace of this policy: the rules and rows it tried, and their branch outcomes."""
         self.cases += 1
-        rules = self.policy.rules
-        for rule in (r for r in rules if r.hit == "first"):
-            self._reach(rule.id, facts)
-            if rule.id == decision.rule:
-                self._fired[rule.id] += 1
-                break
-        else:
-            self._fired[next(r.id for r in rules if r.hit == "default")] += 1
-        for rule in (r for r in rules if r.hit == "collect"):
-            self._reach(rule.id, facts)
-            if rule.when.holds(facts):
-                self._fired[rule.id] += 1
-        for derived in self.policy.derived:
-            name = derived.fact.name
-            for i, (condition, _) in enumerate(derived.rows):
-                for branch in self._row_branches[(name, i)]:
-                    _see(branch, facts)
-                if condition.holds(facts):
-                    self._rows[name][i] += 1
-                    break
-            else:
-                self._rows[name][-1] += 1
-
-    def _reach(self, rule: str, facts: Mapping[str, Any]) -> None:
-        for branch in self._rule_branches[rule]:
-            _see(branch, facts)
+        for entry in (*trace.first, *trace.add_ons):
+            _see(self._rule_branches[entry.rule.id], entry.check)
+        for rule in (trace.rule, *trace.collected):
+            self._fired[rule.id] += 1
+        for table in trace.tables:
+            name = table.derived.fact.name
+            for i, checked in enumerate(table.rows):
+                _see(self._row_branches[(name, i)], checked)
+            self._rows[name][-1 if table.row is None else table.row] += 1
 
     def report(self) -> CoverageReport:
         """The coverage seen so far."""
@@ -250,11 +218,13 @@ class CoverageRecorder:
         )
 
 
-def _see(branch: _Branch, facts: Mapping[str, Any]) -> None:
-    if branch.part.holds(facts):
-        branch.true += 1
-    else:
-        branch.false += 1
+def _see(branches: list[_Branch], checked: Check) -> None:
+    truth = checked.truth
+    for branch in branches:
+        if truth[id(branch.part)]:
+            branch.true += 1
+        else:
+            branch.false += 1
 
 
 def coverage_of(policy: Policy, decisions: Iterable[Decision]) -> CoverageReport:

@@ -1,9 +1,10 @@
 """Why a complaint gets its decision, told rule by rule for people who do not read Python.
 
-The explanation is read off the compiled condition trees: every node answers ``holds(facts)``
-exactly as it does for ``decide``, and this module only walks the tree to name the leaf that made a
-condition false (``severity at_least high: actual medium``). The budget steps, approval and
-gestures are taken from the decision itself, so the two can never tell different stories.
+The explanation words the evaluator's trace (gesture_engine/evaluation.py): which rows and rules
+were tried, whether each held and, when not, the test that made it false (``severity at_least high:
+actual medium``). This module evaluates nothing itself. The budget steps, approval and gestures are
+taken from the decision, and tests/test_evaluation.py holds the trace's rule and add-ons to
+``decide``'s, so the two tell one story.
 
 >>> from gesture_engine import load_policy
 >>> why = load_policy().explain({"severity": "medium", "channel": "email"})
@@ -17,12 +18,11 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from .compiler import Rule
-from .conditions import Condition, Facts, Group, Test, describe, show
+from .conditions import Condition, Facts, describe, show
 from .durations import format_duration
-from .models import Approval, BudgetStep, FactJSON, Gesture, Money, PolicyRef
+from .evaluation import Check, TableTrace, Trace, blame, check, evaluate
+from .models import Approval, BudgetStep, FactJSON, Frozen, Gesture, Money, PolicyRef
 
 if TYPE_CHECKING:
     from .policy import Policy
@@ -33,11 +33,7 @@ NOT_REACHED = "not evaluated (an earlier row matched)"
 Operand = FactJSON | tuple[FactJSON, ...]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Failure(_Frozen):
+class Failure(Frozen):
     """The first leaf test that kept a condition from holding, with the value it met."""
 
     fact: str
@@ -50,7 +46,7 @@ class Failure(_Frozen):
     """``severity at_least high: actual medium``, or ``not (issue_type eq other): actual other``."""
 
 
-class RowExplanation(_Frozen):
+class RowExplanation(Frozen):
     """One row of a derived fact's table and what became of it."""
 
     index: int
@@ -60,7 +56,7 @@ class RowExplanation(_Frozen):
     failed: Failure | None = None
 
 
-class DerivedExplanation(_Frozen):
+class DerivedExplanation(Frozen):
     """How a derived fact got its value: the first matching table row, or the default."""
 
     fact: str
@@ -73,7 +69,7 @@ class DerivedExplanation(_Frozen):
     default: str
 
 
-class RuleExplanation(_Frozen):
+class RuleExplanation(Frozen):
     """One rule in evaluation order: whether it fired and, if not, the first condition that failed."""
 
     rule: str
@@ -90,7 +86,7 @@ class RuleExplanation(_Frozen):
     """The values of the facts this rule's condition reads."""
 
 
-class AddOn(_Frozen):
+class AddOn(Frozen):
     """A ``collect`` rule that fired and what it added to the decision."""
 
     rule: str
@@ -100,7 +96,7 @@ class AddOn(_Frozen):
     reason: str
 
 
-class Explanation(_Frozen):
+class Explanation(Frozen):
     """Everything behind one decision, in the order the engine worked it out."""
 
     policy: PolicyRef
@@ -126,41 +122,22 @@ class Explanation(_Frozen):
 
 
 # -- why a condition failed -----------------------------------------------------------------------
-def blame(condition: Condition, facts: Facts, want: bool = True) -> tuple[Test, bool] | None:
-    """The leaf that makes ``condition`` differ from ``want``, and what that leaf should have been.
-
-    Truth comes only from each node's ``holds``; this walk just chooses whom to name. Without
-    ``not`` it names the same test as ``Condition.first_failure``; with ``not`` it also says that the
-    named test should have been false.
-    """
-    if condition.holds(facts) == want:
-        return None
-    if isinstance(condition, Test):
-        return condition, want
-    if not isinstance(condition, Group) or not condition.parts:
-        return None
-    if condition.kind == "not":
-        return blame(condition.parts[0], facts, not want)
-    # An ``all`` that is false, or an ``any`` that is true, is decided by its first such part;
-    # an ``any`` that is false, or an ``all`` that is true, has every part alike: name the first.
-    decisive = (condition.kind == "all") == want
-    for part in condition.parts:
-        if not decisive or part.holds(facts) != want:
-            return blame(part, facts, want)
-    return None
-
-
 def failure(condition: Condition, facts: Facts) -> Failure | None:
     """Why ``condition`` does not hold for ``facts`` (None when it holds)."""
-    found = blame(condition, facts)
-    if found is None:
+    return _failure(check(condition, facts), facts)
+
+
+def _failure(checked: Check, facts: Facts) -> Failure | None:
+    """A check's failed test in words, with the values it compared."""
+    blamed = checked.blamed
+    if blamed is None:
         return None
-    test, want = found
+    test, negated = blamed
     actual = facts[test.fact]
     operand = tuple(_like(x, actual) for x in test.operand) if isinstance(test.operand, (list, tuple)) else _like(test.operand, actual)
     stated = f"{test.fact} {test.op} {show(operand)}"
-    text = f"{stated}: actual {show(actual)}" if want else f"not ({stated}): actual {show(actual)}"
-    return Failure(fact=test.fact, op=test.op, expected=operand, actual=actual, negated=not want, text=text)
+    text = f"not ({stated}): actual {show(actual)}" if negated else f"{stated}: actual {show(actual)}"
+    return Failure(fact=test.fact, op=test.op, expected=operand, actual=actual, negated=negated, text=text)
 
 
 def _like(operand: Any, actual: Any) -> Any:
@@ -171,69 +148,53 @@ def _like(operand: Any, actual: Any) -> Any:
 
 
 # -- explaining a decision ------------------------------------------------------------------------
-def _derived(policy: Policy, facts: Facts) -> tuple[DerivedExplanation, ...]:
-    out = []
-    for derived in policy.derived:
-        rows: list[RowExplanation] = []
-        matched: int | None = None
-        for i, (condition, value) in enumerate(derived.rows):
-            when = describe(condition)
-            if matched is not None:
-                rows.append(RowExplanation(index=i, when=when, value=value, status="not_evaluated"))
-            elif condition.holds(facts):
-                matched = i
-                rows.append(RowExplanation(index=i, when=when, value=value, status="matched"))
-            else:
-                rows.append(RowExplanation(index=i, when=when, value=value, status="not_matched", failed=failure(condition, facts)))
-        value = derived.rows[matched][1] if matched is not None else derived.default
-        source = f"row {matched + 1}" if matched is not None else "default"
-        out.append(DerivedExplanation(fact=derived.fact.name, value=value, source=source, row=matched, rows=tuple(rows),
-                                      default=derived.default))
-    return tuple(out)
+def _derived(table: TableTrace, facts: Facts) -> DerivedExplanation:
+    rows: list[RowExplanation] = []
+    for i, (condition, value) in enumerate(table.derived.rows):
+        when = describe(condition)
+        if i >= len(table.rows):
+            rows.append(RowExplanation(index=i, when=when, value=value, status="not_evaluated"))
+        elif table.rows[i].held:
+            rows.append(RowExplanation(index=i, when=when, value=value, status="matched"))
+        else:
+            rows.append(RowExplanation(index=i, when=when, value=value, status="not_matched", failed=_failure(table.rows[i], facts)))
+    return DerivedExplanation(fact=table.derived.fact.name, value=table.value, source="default" if table.row is None else f"row {table.row + 1}",
+                              row=table.row, rows=tuple(rows), default=table.derived.default)
 
 
-def _rule(rule: Rule, facts: Facts, status: Literal["fired", "not_fired", "not_evaluated"]) -> RuleExplanation:
-    failed = failure(rule.when, facts) if status == "not_fired" else None
+def explain_rule(rule: Rule, trace: Trace, checks: Mapping[int, Check] | None = None) -> RuleExplanation:
+    """What became of ``rule`` in ``trace`` (``checks``: ``trace.checks()``, when already at hand)."""
+    checked = (trace.checks() if checks is None else checks).get(rule.index)
+    failed = None if checked is None else _failure(checked, trace.facts)
+    if checked is None:
+        status: Literal["fired", "not_fired", "not_evaluated"] = "fired" if rule is trace.default else "not_evaluated"
+    else:
+        status = "fired" if checked.held else "not_fired"
     note = {"fired": "fired", "not_evaluated": NOT_EVALUATED}.get(status) or (failed.text if failed else "did not fire")
     return RuleExplanation(
         rule=rule.id, hit=rule.hit, file=rule.file, line=rule.line, description=rule.description,  # type: ignore[arg-type]
         when=describe(rule.when), status=status, note=note, failed=failed,
-        facts={name: facts[name] for name in rule.when.facts_used()},
+        facts={name: trace.facts[name] for name in rule.when.facts_used()},
     )
 
 
 def explain(policy: Policy, complaint: Mapping[str, Any]) -> Explanation:
     """Explain ``policy.decide(complaint)``. Raises ``ComplaintError`` exactly as ``decide`` does."""
     decision = policy.decide(complaint)
-    facts: dict[str, Any] = dict(decision.facts)
-    first = [r for r in policy.rules if r.hit == "first"]
-    default = next(r for r in policy.rules if r.hit == "default")
-    collect = [r for r in policy.rules if r.hit == "collect"]
-
-    rules: list[RuleExplanation] = []
-    winner: Rule | None = None
-    for rule in first:
-        if winner is not None:
-            rules.append(_rule(rule, facts, "not_evaluated"))
-        elif rule.when.holds(facts):
-            winner = rule
-            rules.append(_rule(rule, facts, "fired"))
-        else:
-            rules.append(_rule(rule, facts, "not_fired"))
-    rules.append(_rule(default, facts, "not_evaluated" if winner is not None else "fired"))
-    add_ons: list[AddOn] = []
-    for rule in collect:
-        fired = rule.when.holds(facts)
-        rules.append(_rule(rule, facts, "fired" if fired else "not_fired"))
-        if fired:
-            add_ons.append(AddOn(
-                rule=rule.id,
-                gestures=tuple(g.id for g in rule.gestures),
-                respond_within=None if rule.respond_within is None else format_duration(rule.respond_within),
-                approval=rule.approval,
-                reason=rule.rationale.render(facts) if rule.rationale else rule.description or f"rule {rule.id} applies",
-            ))
-
+    trace = evaluate(policy.compiled, decision.facts)
+    facts, checks = trace.facts, trace.checks()
+    order = [*(r for r in policy.rules if r.hit == "first"), *(r for r in policy.rules if r.hit == "default"),
+             *(entry.rule for entry in trace.add_ons)]
+    add_ons = tuple(
+        AddOn(
+            rule=rule.id,
+            gestures=tuple(g.id for g in rule.gestures),
+            respond_within=None if rule.respond_within is None else format_duration(rule.respond_within),
+            approval=rule.approval,
+            reason=rule.rationale.render(facts) if rule.rationale else rule.description or f"rule {rule.id} applies",
+        )
+        for rule in trace.collected
+    )
     given = {name for name, value in complaint.items() if value is not None}
     return Explanation(
         policy=decision.policy,
@@ -241,12 +202,12 @@ def explain(policy: Policy, complaint: Mapping[str, Any]) -> Explanation:
         customer_id=decision.customer_id,
         input_facts={name: facts[name] for name in policy.facts},
         defaulted=tuple(name for name in policy.facts if name not in given),
-        derived=_derived(policy, facts),
-        rules=tuple(rules),
-        rule=(winner or default).id,
+        derived=tuple(_derived(table, facts) for table in trace.tables),
+        rules=tuple(explain_rule(rule, trace, checks) for rule in order),
+        rule=trace.rule.id,
         action=decision.action,
         action_label=decision.action_label,
-        add_ons=tuple(add_ons),
+        add_ons=add_ons,
         gestures=decision.gestures,
         budget=decision.budget,
         budget_steps=decision.budget.steps,
@@ -267,6 +228,7 @@ __all__ = [
     "blame",
     "describe",
     "explain",
+    "explain_rule",
     "failure",
     "show",
 ]

@@ -16,10 +16,9 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
-from .conditions import Condition, Facts, Group, Test
+from .conditions import Cells, Condition, Facts, Group, Test, domain_cells
 from .facts import Fact
 
 Lookup = Callable[[Any], int]
@@ -92,76 +91,6 @@ def _expand(condition: Condition) -> tuple[list[Term] | None, set[str]]:
     return product, used
 
 
-class _NumericCells:
-    """Points at each threshold and the open intervals between them: cell 2i+1 is threshold i."""
-
-    def __init__(self, thresholds: list[Any], money: bool = False) -> None:
-        # money values are Decimals, and Decimal compares with Decimal twice as fast as with int
-        # (converted after sorting: ints sort faster, and a set keeps the first of equal values either way)
-        points = sorted(set(thresholds))
-        self.points = [Decimal(point) if point.__class__ is int else point for point in points] if money else points
-        self.position = {point: i for i, point in enumerate(self.points)}
-
-    def __len__(self) -> int:
-        return 2 * len(self.points) + 1
-
-    def cell(self, value: Any) -> int:
-        points = self.points
-        i = bisect_left(points, value)
-        return 2 * i + 1 if i < len(points) and points[i] == value else 2 * i
-
-    def representative(self, cell: int) -> Any:
-        points = self.points
-        i, is_point = divmod(cell, 2)
-        if is_point:
-            return points[i]
-        if not points:
-            return 0
-        if i == 0:
-            return points[0] - 1
-        if i == len(points):
-            return points[-1] + 1
-        low, high = points[i - 1], points[i]
-        if isinstance(low, float) or isinstance(high, float):
-            return (float(low) + float(high)) / 2
-        return (Decimal(low) + Decimal(high)) / 2
-
-    def span(self, parts: Iterable[Condition]) -> tuple[int, int] | None:
-        """Cells [first, last] where all ``parts`` hold, or None unless each is a conjunction of comparisons."""
-        position = self.position
-        first, last = 0, 2 * len(position)
-        compared = False
-        for part in parts:
-            if isinstance(part, Test):
-                tests: tuple[Test, ...] = (part,)
-            elif _is_conjunction(part):
-                tests = part.tests()
-            else:
-                return None
-            for test in tests:
-                op, operand = test.op, test.operand
-                compared = True
-                if op == "between":
-                    low, high = 2 * position[operand[0]] + 1, 2 * position[operand[1]] + 1
-                elif op == "gte":
-                    low, high = 2 * position[operand] + 1, last
-                elif op == "lt":
-                    low, high = first, 2 * position[operand]
-                elif op == "gt":
-                    low, high = 2 * position[operand] + 2, last
-                elif op == "lte":
-                    low, high = first, 2 * position[operand] + 1
-                elif op == "eq":
-                    low = high = 2 * position[operand] + 1
-                else:
-                    return None
-                if low > first:
-                    first = low
-                if high < last:
-                    last = high
-        return (first, last) if compared else None
-
-
 class PolicyIndex:
     """Every table of a policy in one bitset index: the rows of each derived fact, in evaluation order,
     then the first-hit rules, then the add-ons.
@@ -204,7 +133,7 @@ class PolicyIndex:
         starts.append(len(self._owner))
         self.everything = (1 << len(self._owner)) - 1
         self._facts = facts
-        self._numeric: dict[str, tuple[_NumericCells, list[int]]] = {}  # numeric fact -> its cells and their bits
+        self._numeric: dict[str, tuple[Cells, list[int]]] = {}  # numeric fact -> its cells and their bits
         self._lookups = {name: self._lookup(facts[name], parts) for name, parts in by_fact.items()}
         self._tables = {name: self._table(fact) for name, fact in facts.items() if fact.finite}
         plan = []
@@ -243,20 +172,22 @@ class PolicyIndex:
         a cell of its own (every comparison on the fact is ``gte``/``lt``-like, the usual case);
         otherwise cell ``2i + 1`` is threshold ``i`` and ``2i`` the interval below it.
         """
-        base, bits = self._numeric.get(name, (_NumericCells([]), [self.everything]))
-        cells = _NumericCells([*base.points, low, above], self._facts[name].type == "money")
+        fact = self._facts[name]
+        base, bits = self._numeric.get(name, (domain_cells(fact, ()), [self.everything]))
+        split = domain_cells(fact, [*base.values, low, above])
+        points = list(split.values)
         masks: list[int | None] = []
-        for point in cells.points:  # each new cell lies inside one cell of the lookup's: it has the same bits
-            i = bisect_left(base.points, point)
-            masks.append(bits[2 * i])
-            masks.append(bits[2 * i + 1] if i < len(base.points) and base.points[i] == point else bits[2 * i])
+        for point in points:  # each new cell lies inside one cell of the lookup's: it has the same bits
+            cell = base.cell(point)
+            masks.append(bits[cell - (cell & 1)])
+            masks.append(bits[cell])
         masks.append(bits[-1])
-        first, last = cells.cell(low), cells.cell(above)
+        first, last = split.cell(low), split.cell(above)
         masks[:first] = [None] * first
         masks[last:] = [None] * (len(masks) - last)
-        if all(masks[2 * k - 1] == masks[2 * k] for k in range(1, len(cells.points) + 1)):
-            return cells.points, [masks[2 * k] for k in range(len(cells.points) + 1)], True
-        return cells.points, masks, False
+        if all(masks[2 * k - 1] == masks[2 * k] for k in range(1, len(points) + 1)):
+            return points, [masks[2 * k] for k in range(len(points) + 1)], True
+        return points, masks, False
 
     def mask_of(self, facts: Facts, names: Iterable[str]) -> int:
         """The bits left once ``names`` (facts already in ``facts``) are looked up."""
@@ -333,23 +264,17 @@ class PolicyIndex:
             constrained |= 1 << i
         free = self.everything & ~constrained
         name = fact.name
+        split = domain_cells(fact, _operands(by_bit.values()))
         if fact.numeric:
-            cells = _NumericCells(_operands(by_bit.values()), fact.type == "money")
-            masks = self._numeric_masks(cells, name, by_bit, free)
-            points, count = cells.points, len(cells.points)
-            self._numeric[name] = cells, masks
+            masks = self._numeric_masks(split, name, by_bit, free)
+            points, count = split.values, len(split.values)
+            self._numeric[name] = split, masks
 
             def numeric(value: Any) -> int:  # cells.cell(), inlined: this runs on every decision
                 i = bisect_left(points, value)
                 return masks[2 * i + 1 if i < count and points[i] == value else 2 * i]
 
             return numeric
-        if fact.finite:
-            domain: list[Any] = list(fact.values)
-        elif fact.type == "boolean":
-            domain = [False, True]
-        else:  # string: the constants the conditions mention, and one value none of them is
-            domain = sorted(set(_operands(by_bit.values())))
         # terms whose parts are the same tests hold for the same values: evaluate each kind once
         kinds: dict[Any, tuple[list[Condition], int]] = {}
         for i, found in by_bit.items():
@@ -369,25 +294,27 @@ class PolicyIndex:
                     mask |= bits
             return mask
 
-        table = {value: bits_at(value) for value in domain}
         if fact.type != "string":
-            return table.__getitem__
-        other = bits_at(_Unmentioned())
+            return {value: bits_at(value) for value in split.values}.__getitem__
+        *words, unmentioned = split.values  # a string's last cell: every string no condition mentions
+        table = {word: bits_at(word) for word in words}
+        other = bits_at(unmentioned)
         return lambda value: table.get(value, other)
 
-    def _numeric_masks(self, cells: _NumericCells, name: str, by_bit: dict[int, list[Condition]], free: int) -> list[int]:
+    def _numeric_masks(self, split: Cells, name: str, by_bit: dict[int, list[Condition]], free: int) -> list[int]:
         """Per-cell bitsets: interval parts by a sweep of start/end events, others cell by cell.
 
         Neighbouring cells with the same bits share one int, which halves the memory of a large index.
         """
-        count = len(cells)
+        count = len(split)
+        position = {point: i for i, point in enumerate(split.values)}
         flips = [0] * (count + 1)
         extra: dict[int, int] = {}
         representatives: list[Any] = []
         for i, found in by_bit.items():
-            span = cells.span(found)
+            span = _interval_of(position, found)
             if span is None:
-                representatives = representatives or [cells.representative(cell) for cell in range(count)]
+                representatives = representatives or [split.representative(cell) for cell in range(count)]
                 for cell, value in enumerate(representatives):
                     facts = {name: value}
                     if all(part.holds(facts) for part in found):
@@ -415,6 +342,42 @@ class PolicyIndex:
         return masks
 
 
+def _interval_of(position: Mapping[Any, int], parts: Iterable[Condition]) -> tuple[int, int] | None:
+    """Cells [first, last] where all ``parts`` hold, or None unless each is a conjunction of comparisons;
+    ``position``: each threshold to its place among the cells' thresholds."""
+    first, last = 0, 2 * len(position)
+    compared = False
+    for part in parts:
+        if isinstance(part, Test):
+            tests: tuple[Test, ...] = (part,)
+        elif _is_conjunction(part):
+            tests = part.tests()
+        else:
+            return None
+        for test in tests:
+            op, operand = test.op, test.operand
+            compared = True
+            if op == "between":
+                low, high = 2 * position[operand[0]] + 1, 2 * position[operand[1]] + 1
+            elif op == "gte":
+                low, high = 2 * position[operand] + 1, last
+            elif op == "lt":
+                low, high = first, 2 * position[operand]
+            elif op == "gt":
+                low, high = 2 * position[operand] + 2, last
+            elif op == "lte":
+                low, high = first, 2 * position[operand] + 1
+            elif op == "eq":
+                low = high = 2 * position[operand] + 1
+            else:
+                return None
+            if low > first:
+                first = low
+            if high < last:
+                last = high
+    return (first, last) if compared else None
+
+
 def _span(low: int, high: int) -> int:
     """Bits ``low`` to ``high - 1``."""
     return ((1 << (high - low)) - 1) << low
@@ -435,28 +398,11 @@ def _is_conjunction(condition: Condition) -> bool:
     return isinstance(condition, Group) and condition.kind == "all" and all(_is_conjunction(p) for p in condition.parts)
 
 
-class _Unmentioned(str):
-    """A string equal to no constant in any condition (stands for 'any other string')."""
-
-    def __eq__(self, other: object) -> bool:
-        return False
-
-    def __ne__(self, other: object) -> bool:
-        return True
-
-    def __hash__(self) -> int:
-        return id(self)
-
-
 def _operands(parts: Iterable[list[Condition]]) -> list[Any]:
     """Every constant the tests in ``parts`` compare with: the thresholds that cut a fact into cells."""
     found: list[Any] = []
     for conjunction in parts:
         for part in conjunction:
             for test in (part,) if isinstance(part, Test) else part.tests():
-                operand = test.operand
-                if isinstance(operand, tuple):
-                    found.extend(operand)
-                else:
-                    found.append(operand)
+                found.extend(test.constants)
     return found

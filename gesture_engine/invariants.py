@@ -33,6 +33,7 @@ from decimal import Decimal
 from typing import Any
 
 from .compiler import Invariant
+from .conditions import domain_cells
 from .errors import ComplaintError
 from .facts import Fact, FactValue
 from .money import MONEY_LIMIT
@@ -107,8 +108,7 @@ def fact_domains(policy: Policy) -> dict[str, tuple[FactValue, ...]]:
     for condition in conditions:
         for test in condition.tests():
             if test.fact in thresholds:
-                operands = test.operand if isinstance(test.operand, (list, tuple)) else (test.operand,)
-                thresholds[test.fact].update(operands)
+                thresholds[test.fact].update(test.constants)
     limits = policy.compiled.limits
     if limits.goodwill_fact in thresholds and limits.goodwill_limit is not None:
         thresholds[limits.goodwill_fact].add(limits.goodwill_limit)
@@ -120,19 +120,17 @@ def fact_domains(policy: Policy) -> dict[str, tuple[FactValue, ...]]:
 
 
 def _domain(fact: Fact, points: set[Any], plain: set[Any], unit: Decimal) -> tuple[FactValue, ...]:
-    if fact.finite:
-        return fact.values
-    if fact.type == "boolean":
-        return (False, True)
-    if fact.type == "string":
-        texts = {p for p in points if isinstance(p, str)} | {fact.default if isinstance(fact.default, str) else ""}
-        return tuple(sorted(texts))
+    """The fact's cells at ``points``: every value of a fact with few, else each threshold with the
+    values a step either side of it (in the neighbouring cells), and the ``plain`` values."""
+    split = domain_cells(fact, points)
+    if fact.type == "string":  # the constants, then the default for any other string
+        return tuple(sorted({*split.values[:-1], fact.default if isinstance(fact.default, str) else ""}))
+    if not fact.numeric:
+        return split.values
     step: Any = {"integer": 1, "money": unit, "number": 0.001}[fact.type]
     numbers = {Decimal(0), fact.minimum, fact.maximum, fact.default, *plain}
-    for point in points:
-        if isinstance(point, (int, float, Decimal)) and not isinstance(point, bool):
-            numbers.update({point - step, point, point + step} if fact.type == "number" else
-                           {Decimal(point) - step, Decimal(point), Decimal(point) + step})
+    for point in split.values:
+        numbers.update({point - step, point, point + step})
     values: set[FactValue] = set()
     for number in numbers:
         if number is None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .compiler import CompiledPolicy, Rule, compile_policy
-from .conditions import Condition, Group, Test
+from .conditions import Condition, Group, Test, domain_cells
 from .facts import INTEGER_LIMIT, NUMBER_LIMIT, Fact, FactValue
 from .loader import Document, PathKey, read_policy_source
 from .money import MONEY_LIMIT
@@ -125,16 +125,13 @@ class LintReport:
 
 # -- the input space ------------------------------------------------------------------------------
 
-_Interval = tuple[Any, bool, Any, bool]  # (low, low closed, high, high closed)
-
-
 @dataclass(frozen=True)
 class _Partition:
     """One input fact's domain cut into cells: a representative and a label for each."""
 
     fact: Fact
     reps: tuple[FactValue, ...]
-    labels: tuple[Any, ...]  # value, interval, or None for "any other string"
+    labels: tuple[Any, ...]  # value, interval (low, low closed, high, high closed), or None for "any other string"
 
 
 def _conditions(policy: CompiledPolicy) -> Iterator[Condition]:
@@ -150,10 +147,6 @@ def _tests(conditions: Iterable[Condition]) -> Iterator[Test]:
         yield from condition.tests()
 
 
-def _operands(test: Test) -> tuple[Any, ...]:
-    return tuple(test.operand) if isinstance(test.operand, (list, tuple)) else (test.operand,)
-
-
 def _bounds(fact: Fact) -> tuple[Any, Any]:
     if fact.type == "money":
         return (fact.minimum if fact.minimum is not None else Decimal(0)), (fact.maximum if fact.maximum is not None else MONEY_LIMIT)
@@ -164,46 +157,12 @@ def _bounds(fact: Fact) -> tuple[Any, Any]:
     return low_f, (float(fact.maximum) if fact.maximum is not None else NUMBER_LIMIT)
 
 
-def _numeric_partition(fact: Fact, points: set[Any]) -> _Partition:
-    """Threshold points and the open intervals between them, within the fact's bounds."""
-    low, high = _bounds(fact)
-    kind = {"money": Decimal, "integer": int, "number": float}[fact.type]
-    integer = fact.type == "integer"
-    cuts = sorted({kind(p) for p in points if low <= p <= high})
-    cells: list[tuple[_Interval, Any]] = []
-
-    def segment(a: Any, a_closed: bool, b: Any, b_closed: bool) -> None:
-        if integer:
-            first, last = (a if a_closed else a + 1), (b if b_closed else b - 1)
-            if first <= last:
-                cells.append(((a, a_closed, b, b_closed), first))
-        elif a < b or (a == b and a_closed and b_closed):
-            cells.append(((a, a_closed, b, b_closed), a if a_closed else b if b_closed else (a + b) / 2))
-
-    start, closed = low, True
-    for cut in cuts:
-        if start < cut:
-            segment(start, closed, cut, False)
-        cells.append(((cut, True, cut, True), cut))
-        start, closed = cut, False
-    if start < high or (closed and start == high):
-        segment(start, closed, high, True)
-    return _Partition(fact, tuple(rep for _, rep in cells), tuple(label for label, _ in cells))
-
-
 def _partition(fact: Fact, tests: list[Test]) -> _Partition:
-    if fact.finite:
-        return _Partition(fact, fact.values, fact.values)
-    if fact.type == "boolean":
-        return _Partition(fact, (False, True), (False, True))
-    constants = {value for test in tests for value in _operands(test)}
-    if fact.numeric:
-        return _numeric_partition(fact, constants)
-    words = sorted(str(c) for c in constants)
-    other = "<other>"
-    while other in constants:
-        other += "_"
-    return _Partition(fact, (*words, other), (*words, None))
+    """The fact's cells that hold a value, within its bounds, each with a representative and a label."""
+    constants = [value for test in tests for value in test.constants]
+    split = domain_cells(fact, constants, _bounds(fact) if fact.numeric else None)
+    kept = [cell for cell in range(len(split)) if not split.empty(cell)]
+    return _Partition(fact, tuple(split.representative(cell) for cell in kept), tuple(split.label(cell) for cell in kept))
 
 
 def _repeat(block: int, width: int, count: int) -> int:
@@ -633,7 +592,7 @@ class _Linter:
         """Level and enum input values named nowhere: a rule, table, budget lookup or default."""
         named: dict[str, set[str]] = {}
         for test in _tests(_conditions(self.c)):
-            values = {str(v) for v in _operands(test)}
+            values = {str(v) for v in test.constants}
             fact = self.c.all_facts.get(test.fact)
             if fact is not None and fact.ordered and test.op in ("at_least", "at_most"):
                 rank = fact.rank[str(test.operand)]

@@ -23,6 +23,7 @@ from .compiler import Catalog, CompiledPolicy, Derived, Ladder, Rule, compile_po
 from .durations import format_duration
 from .encoding import decision_json
 from .errors import ComplaintError
+from .evaluation import evaluate
 from .facts import Fact, FactValue, parse_fact_text
 from .index import PolicyIndex
 from .loader import MAX_FILE_BYTES, read_policy_source
@@ -172,9 +173,9 @@ class Policy:
         return fired[0], fired[1:]
 
     def match_plain(self, facts: Mapping[str, FactValue]) -> tuple[Rule, tuple[Rule, ...]]:
-        """:meth:`match` by evaluating every condition in order: the reference the index is tested against."""
-        primary = next((rule for rule in self._first if rule.when.holds(facts)), self._default)
-        return primary, tuple(rule for rule in self._collect if rule.when.holds(facts))
+        """:meth:`match` by the rule-by-rule evaluator (evaluation.py): the reference the index is tested against."""
+        trace = evaluate(self._c, facts)
+        return trace.rule, trace.collected
 
     def complaint_from_text(self, pairs: Mapping[str, str]) -> dict[str, object]:
         """Turn ``name=text`` pairs (e.g. from a command line) into complaint fields.
@@ -219,7 +220,7 @@ class Policy:
             "approval": self._approver(amount, outcome.demands),
             "policy": self._ref,
             "facts": facts,
-            "trace": self._full_trace(outcome) if full_trace else outcome.trace,
+            "trace": self._full_trace(facts) if full_trace else outcome.trace,
         }, {"_rationale": _Rationale(outcome, facts)})
 
     def decide_json(self, complaint: Mapping[str, Any]) -> str:
@@ -227,18 +228,16 @@ class Policy:
         the one encoder that batches and the decision log use too."""
         return decision_json(self.decide(complaint)).decode()
 
-    def _full_trace(self, outcome: _Outcome) -> tuple[RuleTrace, ...]:
-        """Every rule evaluated: first-hit rules up to the one that fired, then every add-on."""
-        primary = outcome.fired[0]
-        trace = []
-        for rule in self._first:
-            trace.append(_trace(rule, rule is primary))
-            if rule is primary:
-                break
-        else:
-            trace.append(_trace(primary, True))
-        trace.extend(_trace(rule, rule in outcome.fired) for rule in self._collect)
-        return tuple(trace)
+    def _full_trace(self, facts: Mapping[str, FactValue]) -> tuple[RuleTrace, ...]:
+        """Every rule evaluated, read off the evaluator's trace: first-hit rules up to the one that fired
+        (all of them and the default when none did), then every add-on. tests/test_evaluation.py holds
+        the evaluator and the index (which chose the decision's rule) to the same rules."""
+        trace = evaluate(self._c, facts)
+        entries = [_trace(entry.rule, entry.check.held) for entry in trace.first]
+        if trace.default is not None:
+            entries.append(_trace(trace.default, True))
+        entries.extend(_trace(entry.rule, entry.check.held) for entry in trace.add_ons)
+        return tuple(entries)
 
     def _new_outcome(self, key: int) -> _Outcome:
         """What the rules that fired (as the index's key of them) decide, whatever the amounts."""

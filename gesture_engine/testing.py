@@ -26,15 +26,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from .coverage import CoverageRecorder, CoverageReport
 from .durations import format_duration, parse_duration
 from .errors import ComplaintError, GestureError, PolicyError, Problem
+from .evaluation import Trace, evaluate
+from .explain import explain_rule
 from .facts import did_you_mean
 from .invariants import check_invariants
 from .loader import Document, PathKey, read_yaml_file
-from .models import Decision, PolicyRef
+from .models import Decision, Frozen, PolicyRef
 from .policy import Policy
 
 FILE_KEYS = ("description", "cases")
@@ -57,11 +57,7 @@ class PolicyTestError(GestureError):
 
 
 # -- results ---------------------------------------------------------------------------------------
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Mismatch(_Frozen):
+class Mismatch(Frozen):
     """One expectation the decision did not meet."""
 
     field: str
@@ -75,7 +71,7 @@ class Mismatch(_Frozen):
         return f"{self.field}: expected {self.expected}, got {self.actual}{extra}"
 
 
-class CaseResult(_Frozen):
+class CaseResult(Frozen):
     """The outcome of one case; ``error`` is set when the policy rejected its complaint."""
 
     file: str
@@ -86,7 +82,7 @@ class CaseResult(_Frozen):
     error: str | None = None
 
 
-class InvariantResult(_Frozen):
+class InvariantResult(Frozen):
     """One of the policy's declared invariants: kept, or broken with a counterexample."""
 
     invariant: str
@@ -97,7 +93,7 @@ class InvariantResult(_Frozen):
     detail: dict[str, Any] | None = None
 
 
-class SuiteResult(_Frozen):
+class SuiteResult(Frozen):
     """The outcome of every case and invariant (each counts as one test), plus coverage when asked for."""
 
     policy: PolicyRef
@@ -466,20 +462,24 @@ def _fired_ids(decision: Decision) -> str:
 
 # -- running -------------------------------------------------------------------------------------
 def run_case(policy: Policy, case: Case) -> tuple[CaseResult, Decision | None]:
-    """Decide one case and judge every check; a rejected complaint is a failed case, not a crash."""
+    """Decide one case and judge every check; a rejected complaint is a failed case, not a crash.
+
+    A failed check about a rule is told why from the evaluator's trace of the decision, made only then."""
     try:
         decision = policy.decide(case.complaint)
     except ComplaintError as exc:
         error = "complaint rejected: " + "; ".join(str(p) for p in exc.problems)
         return CaseResult(file=case.file, line=case.line, name=case.name, passed=False, error=error), None
+    trace: Trace | None = None
     mismatches: list[Mismatch] = []
     for check in case.checks:
         if check.ok(decision):
             continue
         note = ""
         if check.rule is not None:
-            why = next(r for r in policy.explain(case.complaint).rules if r.rule == check.rule)
-            note = f"{check.rule}: {why.note}"
+            trace = trace or evaluate(policy.compiled, decision.facts)
+            rule = next(r for r in policy.rules if r.id == check.rule)
+            note = f"{check.rule}: {explain_rule(rule, trace).note}"
         mismatches.append(Mismatch(field=check.field, expected=check.expected, actual=check.actual(decision), note=note))
     result = CaseResult(file=case.file, line=case.line, name=case.name, passed=not mismatches, mismatches=tuple(mismatches))
     return result, decision

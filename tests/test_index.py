@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from gesture_engine import Policy, load_policy
-from gesture_engine.conditions import Facts
+from gesture_engine.conditions import Facts, domain_cells
+from gesture_engine.facts import Fact
 
 LEVELS = ["l0", "l1", "l2", "l3"]
 KINDS = ["k0", "k1", "k2"]
@@ -146,3 +147,34 @@ def test_conditions_over_several_facts_become_index_terms() -> None:
     assert len(_terms(goodwill.when) or []) == 3
     wide = Group(goodwill.when.path, "all", tuple([goodwill.when] * 3))
     assert MAX_TERMS < 3 * 3 * 3 and _terms(wide) is None
+
+
+@pytest.mark.parametrize("kind", ["money", "integer", "number"])
+def test_every_numeric_cell_holds_its_representative(kind: str) -> None:
+    """``domain_cells``, which the index, lint and the invariant search share: a cell's representative
+    lies in it, unbounded or within bounds, and only cells without a value of the type are empty."""
+    rnd = random.Random(kind)
+    fact = Fact("x", kind)
+    for _ in range(50):
+        constants = [rnd.choice([Decimal("0.5"), 1, 2, 3, 10, Decimal("10.25"), 400]) for _ in range(rnd.randint(0, 5))]
+        if kind == "integer":
+            constants = [c for c in constants if c == int(c)]
+        for bounds in (None, (0, 100)):
+            split = domain_cells(fact, constants, bounds)
+            assert list(split.values) == sorted(split.values) and len(set(split.values)) == len(split.values)
+            for cell in range(len(split)):
+                low, low_closed, high, high_closed = split.interval(cell)
+                if split.empty(cell):
+                    assert kind == "integer" or low == high, (constants, bounds, cell)
+                    continue
+                value = split.representative(cell)
+                assert split.cell(value) == cell, (constants, bounds, cell, value)
+                assert low is None or (low <= value if low_closed else low < value)
+                assert high is None or (value <= high if high_closed else value < high)
+                assert kind != "integer" or value == int(value)
+
+
+def test_a_string_fact_has_a_cell_for_every_other_string() -> None:
+    split = domain_cells(Fact("tag", "string"), ["vip", "<other>", "press", "vip"])
+    assert split.values == ("<other>", "press", "vip", "<other>_")
+    assert [split.label(cell) for cell in range(len(split))] == ["<other>", "press", "vip", None]
