@@ -87,7 +87,7 @@ def _in_written_order(value: Any, handler: Callable[[Any], dict[str, Any]]) -> d
     return {key: checked[key] for key in value if key in checked}
 
 
-_Operators = TypedDict("Operators", {
+_Operators = TypedDict("Operators", {  # type: ignore[name-match]  # the schema calls it Operators
     "eq": Scalar, "ne": Scalar,
     "in": Annotated[list[Scalar], Field(min_length=1)], "not_in": Annotated[list[Scalar], Field(min_length=1)],
     "gt": Number, "gte": Number, "lt": Number, "lte": Number,
