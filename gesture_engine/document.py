@@ -19,8 +19,10 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     Strict,
+    Tag,
     TypeAdapter,
     ValidationError,
     WithJsonSchema,
@@ -62,7 +64,7 @@ Number = Annotated[int | Decimal, WithJsonSchema({"type": "number"})]
 if TYPE_CHECKING:
     Amount: TypeAlias = Decimal
 else:
-    Amount = Annotated[Annotated[int, _AMOUNT_RANGE] | Annotated[Decimal, _AMOUNT_RANGE], AfterValidator(Decimal), _AMOUNT_SCHEMA]
+    Amount = Annotated[Annotated[int, _AMOUNT_RANGE, AfterValidator(Decimal)] | Annotated[Decimal, _AMOUNT_RANGE], _AMOUNT_SCHEMA]
 """Money or a factor, written as an int or a Decimal and always read as a Decimal."""
 Scalar = Annotated[str | int | Decimal | bool, WithJsonSchema({"type": ["string", "number", "boolean"]})]
 Names = Annotated[tuple[Name, ...], Strict(False), AfterValidator(_unique), Field(json_schema_extra={"uniqueItems": True})]
@@ -76,15 +78,30 @@ class _Model(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
+def _scalar_or_mapping(value: Any) -> str | None:
+    """The branch of a union a value takes, chosen by its type: trying each branch in turn costs more
+    than the value's whole check, and a refusal would come from every branch."""
+    if isinstance(value, dict):
+        return "mapping"
+    return "scalar" if value.__class__ in (str, int, Decimal, bool) else None
+
+
+def _number_or_mapping(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return "mapping"
+    return "number" if value.__class__ is int or value.__class__ is Decimal else None
+
+
 # -- conditions ---------------------------------------------------------------------------------
-# A condition is a mapping (fact -> test, or all/any/not), typed as TypedDicts so it stays the plain
-# mapping the condition compiler reads. Keys keep the order they were written in: it is the order
-# tests are tried and explained.
+# A condition is a mapping (fact -> test, or all/any/not), typed as TypedDicts: it stays the plain
+# mapping the condition compiler reads. Validation changes nothing in a condition (numbers keep their
+# type), so a valid condition is kept exactly as written, in the order it was written (the order its
+# tests are tried and explained) and without a copy.
 
 
-def _in_written_order(value: Any, handler: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
-    checked = handler(value)
-    return {key: checked[key] for key in value if key in checked}
+def _as_written(value: Any, handler: Callable[[Any], Any]) -> Any:
+    handler(value)  # raises when the condition is malformed
+    return value
 
 
 _Operators = TypedDict("Operators", {  # type: ignore[name-match]  # the schema calls it Operators
@@ -95,18 +112,21 @@ _Operators = TypedDict("Operators", {  # type: ignore[name-match]  # the schema 
     "at_least": str, "at_most": str,
 }, total=False, closed=True)
 _Operators.__pydantic_config__ = ConfigDict(strict=True)  # type: ignore[attr-defined]
-Operators = Annotated[_Operators, WrapValidator(_in_written_order)]
 """Operators on one fact, all of which must hold."""
 
-Test = Annotated[Scalar | Operators, Field(description="A scalar (equality) or a mapping of operators, all of which must hold.")]
+Test = Annotated[
+    Annotated[Scalar, Tag("scalar")] | Annotated[_Operators, Tag("mapping")],
+    Discriminator(_scalar_or_mapping, custom_error_type="scalar_or_mapping", custom_error_message="expected a scalar or a mapping"),
+    Field(description="A scalar (equality) or a mapping of operators, all of which must hold."),
+]
 
 _Condition = TypedDict("Condition", {  # type: ignore[misc]
-    "all": Annotated[list["Condition"], Field(min_length=1)],
-    "any": Annotated[list["Condition"], Field(min_length=1)],
-    "not": "Condition",
+    "all": Annotated[list["_Condition"], Field(min_length=1)],
+    "any": Annotated[list["_Condition"], Field(min_length=1)],
+    "not": "_Condition",
 }, total=False, extra_items=Test)
 _Condition.__pydantic_config__ = ConfigDict(strict=True)  # type: ignore[attr-defined]
-Condition = Annotated[_Condition, WrapValidator(_in_written_order)]
+Condition = Annotated[_Condition, WrapValidator(_as_written)]
 """Fact names to tests (all must hold), combined with all/any/not."""
 
 # -- sections -----------------------------------------------------------------------------------
@@ -206,14 +226,20 @@ class PercentOf(_Model):
 class BudgetFormula(_Model):
     """base + percent_of, times multipliers, clamped to min/max."""
 
-    base: Amount | Lookup
+    base: Annotated[
+        Annotated[Amount, Tag("number")] | Annotated[Lookup, Tag("mapping")],
+        Discriminator(_number_or_mapping, custom_error_type="number_or_mapping", custom_error_message="expected a number or a mapping"),
+    ]
     percent_of: PercentOf | None = None
     multipliers: Annotated[tuple[Lookup, ...], Strict(False)] = ()
     min: Amount | None = None
     max: Amount | None = None
 
 
-Budget = Amount | BudgetFormula
+Budget = Annotated[
+    Annotated[Amount, Tag("number")] | Annotated[BudgetFormula, Tag("mapping")],
+    Discriminator(_number_or_mapping, custom_error_type="number_or_mapping", custom_error_message="expected a number or a mapping"),
+]
 
 
 class Then(_Model):
@@ -419,6 +445,8 @@ def _branch(members: tuple[Any, ...], tag: int | str) -> Any:
     label pydantic gives a member's schema (``str``, ``constrained-int``, ``union[...]``, ...)."""
     text = str(tag)
     for member in members:
+        if any(isinstance(m, Tag) and m.tag == text for m in getattr(member, "__metadata__", ())):
+            return member
         core = _strip(member)
         if isinstance(core, type) and issubclass(core, BaseModel):
             if text == core.__name__ or tag in get_args(_strip(_keys(core).get("type"))):
@@ -427,7 +455,7 @@ def _branch(members: tuple[Any, ...], tag: int | str) -> Any:
             if text.startswith(("union[", "function-after[")):
                 return member
         elif hasattr(core, "__total__"):
-            if text.startswith("function-wrap[") or text == core.__name__:
+            if text.startswith("function-wrap[") or text == core.__name__ or text == "typed-dict":
                 return member
         elif text.removeprefix("constrained-") == {str: "str", int: "int", bool: "bool", Decimal: "decimal"}.get(core):
             return member
@@ -465,7 +493,8 @@ def _walk(loc: tuple[int | str, ...]) -> _Where:
 
 _MISMATCH = {"dict_type": "a mapping", "model_type": "a mapping", "model_attributes_type": "a mapping",
              "list_type": "a list", "tuple_type": "a list", "string_type": "a string", "int_type": "a number",
-             "is_instance_of": "a number", "decimal_type": "a number", "bool_type": "true or false"}
+             "is_instance_of": "a number", "decimal_type": "a number", "bool_type": "true or false",
+             "number_or_mapping": "a number or a mapping", "scalar_or_mapping": "a string or a number or true or false or a mapping"}
 """Error types saying a value has the wrong type, and what the type wanted reads as."""
 
 
