@@ -340,7 +340,7 @@ FOUNDATIONS = ("facts", "derived", "gestures", "actions", "approval", "currency"
 """Sections the compiler's later checks build on: when one is broken, only its problems are reported."""
 _NEUTRAL: dict[str, Any] = {"policy": "", "version": "", "description": "", "budget_cap": Decimal(0), "goodwill": None,
                             "rules": (), "invariants": ()}
-"""What a broken section stands in for after a failed validation (the compiler skips broken paths)."""
+"""What a broken or missing section stands in for after a failed validation (the compiler skips broken paths)."""
 
 
 def _unit(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
@@ -364,10 +364,9 @@ def _salvage(data: dict[str, Any], errors: list[ErrorDetails]) -> PolicyDocument
     fields: dict[str, Any] = {}
     for name, info in PolicyDocument.model_fields.items():
         key = info.alias or name
-        if key not in data:
-            continue
-        if (key,) in spoiled:
-            fields[name] = _NEUTRAL[key]
+        if key not in data or (key,) in spoiled:
+            if key in _NEUTRAL:
+                fields[name] = _NEUTRAL[key]
         elif key in ("rules", "invariants"):
             item = TypeAdapter(Rule if key == "rules" else InvariantSpec)
             fields[name] = tuple(item.validate_python(value) for i, value in enumerate(data[key]) if (key, i) not in spoiled)
@@ -376,16 +375,8 @@ def _salvage(data: dict[str, Any], errors: list[ErrorDetails]) -> PolicyDocument
                             for fact, spec in data[key].items()
                             if not any(e["type"] == "missing" for e in spoiled.get((key, fact), []))}
         else:
-            fields[name] = getattr(PolicyDocument.model_validate({**_MINIMAL, key: data[key]}), name)
+            fields[name] = TypeAdapter(info.annotation).validate_python(data[key])  # valid: it had no problem
     return PolicyDocument.model_construct(**fields)
-
-
-_MINIMAL: dict[str, Any] = {
-    "policy": "p", "version": "1", "currency": "USD", "budget_cap": 0, "facts": {"f": {"type": "boolean"}},
-    "gestures": {"g": {"label": "g"}}, "actions": {"a": {"label": "a"}}, "approval": {"levels": ["l"], "ladder": [{"level": "l"}]},
-    "rules": [{"id": "r", "then": {}}],
-}
-"""A valid document one section of another document is validated inside (only after a failure)."""
 
 
 def _fact_without_shape_errors(spec: dict[str, Any], errors: list[ErrorDetails]) -> Any:
@@ -525,7 +516,13 @@ Mapped = tuple[PathKey, str, str]
 def _mapped(errors: list[ErrorDetails]) -> list[Mapped]:
     """Our problems for pydantic's errors, one per mistake: a union's branches that refused the value's
     type are folded into one "expected a number or a mapping", or dropped when a branch took the value."""
-    return _fold([(error, _walk(error["loc"])) for error in errors], 0)
+    return _fold([(error, _walk(error["loc"])) for error in errors if not _echo(error)], 0)
+
+
+def _echo(error: ErrorDetails) -> bool:
+    """A list "too short" only because its items failed: pydantic counts what validated, the author wrote enough."""
+    value = error["input"]
+    return error["type"] == "too_short" and isinstance(value, list) and len(value) >= error.get("ctx", {}).get("min_length", 0)
 
 
 def _fold(errors: list[tuple[ErrorDetails, _Where]], level: int) -> list[Mapped]:

@@ -167,3 +167,23 @@ def test_each_validation_mistake_has_one_coded_problem(write_policy: Callable[..
     with pytest.raises(PolicyError) as info:
         load_policy(write_policy(MINIMAL.replace(old, new)))
     assert [(p.path, p.code) for p in info.value.problems] == [(where, code)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (MINIMAL.replace("budget_cap: 100\n", ""), [("", "required")]),
+        (MINIMAL.split("rules:")[0], [("", "required"), ("rules", "no-default")]),
+        (MINIMAL.replace("  - id: fallback", "  - id: Fallback").replace("  - id: high", "  - id: High"),
+         [("rules[0].id", "pattern"), ("rules[1].id", "pattern")]),  # not also "rules: needs at least 1 item"
+        (MINIMAL + "invariants:\n  - {monotone: cost, in: severity}\n  - {monotone: budget, in: nope}\n",
+         [("invariants[0].monotone", "one-of"), ("invariants[1].in", "unknown-fact")]),  # the sound invariant is still checked
+        (MINIMAL.replace("spend: {type: money, default: 0}", "spend: {type: money, default: 0, colour: 1}"),
+         [("facts.spend.colour", "unknown-key")]),
+    ],
+)
+def test_sound_parts_of_an_invalid_policy_are_still_checked(write_policy: Callable[..., Path], text: str,
+                                                            expected: list[tuple[str, str]]) -> None:
+    with pytest.raises(PolicyError) as info:
+        load_policy(write_policy(text))
+    assert [(p.path, p.code) for p in info.value.problems] == expected
