@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from types import UnionType
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, TypeAlias, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, TypeAlias, Union, cast, get_args, get_origin, get_type_hints
 
 from pydantic import (
     AfterValidator,
@@ -375,7 +375,7 @@ def _salvage(data: dict[str, Any], errors: list[ErrorDetails]) -> PolicyDocument
                             for fact, spec in data[key].items()
                             if not any(e["type"] == "missing" for e in spoiled.get((key, fact), []))}
         else:
-            fields[name] = TypeAdapter(info.annotation).validate_python(data[key])  # valid: it had no problem
+            fields[name] = TypeAdapter(cast(Any, info.annotation)).validate_python(data[key])  # valid: it had no problem
     return PolicyDocument.model_construct(**fields)
 
 
