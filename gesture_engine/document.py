@@ -42,8 +42,9 @@ DURATION_PATTERN = "^([0-9]+d)?([0-9]+h)?([0-9]+m)?$"
 CURRENCY_PATTERN = "^[A-Z]{3}$"
 
 # -- values -------------------------------------------------------------------------------------
-# YAML gives numbers as int or Decimal (never float or bool). Every check here is pydantic's own,
-# in strict mode (no coercion: "50" is not a number, "true" is not true): no Python runs per value.
+# YAML gives numbers as int or Decimal (never float or bool). The checks are pydantic's own, in strict
+# mode (no coercion: "50" is not a number, "true" is not true); Python runs only to pick a union's
+# branch, to check that a list has no repeats, and to make an int amount a Decimal.
 
 
 def _unique(items: tuple[Any, ...]) -> tuple[Any, ...]:
