@@ -1,8 +1,8 @@
-"""From a validated policy document to the immutable structures the evaluator runs on.
+"""From a typed policy document to the immutable structures the evaluator runs on.
 
-Loading pays every cost once: schema validation, semantic checks (unknown facts, gestures and
-values, type mismatches, derived-fact cycles, budget lookups, the default rule) and compiling
-conditions into callables. All problems are collected and reported together.
+Loading pays every cost once: validation against the document models (document.py), semantic checks
+(unknown facts, gestures and values, type mismatches, derived-fact cycles, budget lookups, the
+default rule) and compiling conditions. All problems are collected and reported together.
 """
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
+from . import document as written
 from .budget import BudgetSpec, Limits, Lookup
 from .conditions import Condition, ConditionCompiler, always, show
 from .durations import parse_duration
@@ -24,7 +25,6 @@ from .facts import ENVELOPE, Fact, FactValue, did_you_mean
 from .loader import Document, PathKey
 from .models import Gesture
 from .money import MINOR_UNITS, MONEY_LIMIT, quantizer, round_money
-from .schema import schema_problems
 
 
 @dataclass(frozen=True)
@@ -170,9 +170,8 @@ _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 class _Compiler:
     def __init__(self, document: Document) -> None:
         self.doc = document
-        self.data: dict[str, Any] = document.data
         self.problems: list[Problem] = []
-        self.broken: list[PathKey] = []
+        self.broken: tuple[PathKey, ...] = ()
         self.shared_gestures: dict[str, Gesture] = {}
 
     # -- helpers -------------------------------------------------------------------------------
@@ -180,45 +179,40 @@ class _Compiler:
         self.problems.append(self.doc.problem(path, message, code))
 
     def clean(self, path: PathKey) -> bool:
-        """True when the schema found nothing wrong at or below ``path``."""
+        """True when validation found nothing wrong at or below ``path``."""
         size = len(path)
         return not any(bad[:size] == path for bad in self.broken)
 
     # -- sections ------------------------------------------------------------------------------
     def run(self) -> CompiledPolicy:
-        schema = schema_problems(self.doc)
-        self.problems.extend(problem for _, problem in schema)
-        self.broken = [path for path, _ in schema]
-        foundations = ("policy", "version", "facts", "approval", "currency", "gestures", "actions", "budget_cap")
-        if not isinstance(self.data, dict) or any(key not in self.data for key in foundations) or not all(
-            self.clean((key,)) for key in ("facts", "derived", "approval", "currency", "gestures", "actions")
-        ):
-            raise PolicyError(self.problems)  # later checks build on these sections; the schema said what is wrong
-        currency = self.data["currency"]
+        checked = written.check_document(self.doc)
+        self.problems.extend(checked.problems)
+        self.broken = checked.broken
+        policy = checked.policy
+        if policy is None:
+            raise PolicyError(self.problems)  # later checks build on the broken sections; validation said what is wrong
+        currency = policy.currency
         if currency not in MINOR_UNITS:
             self.fail(("currency",), f"unknown ISO 4217 currency {currency!r}{did_you_mean(currency, MINOR_UNITS)}", "currency")
             raise PolicyError(self.problems)
-        facts = self.input_facts()
+        facts = self.input_facts(policy.facts)
         all_facts = dict(facts)
-        derived = self.derived_facts(all_facts)
-        gestures = {
-            key: Catalog(key, item["label"], item.get("description", ""), item.get("monetary", False))
-            for key, item in self.data["gestures"].items()
-        }
-        actions = {key: Catalog(key, item["label"], item.get("description", "")) for key, item in self.data["actions"].items()}
+        derived = self.derived_facts(policy.derived, all_facts)
+        gestures = {key: Catalog(key, item.label, item.description, item.monetary) for key, item in policy.gestures.items()}
+        actions = {key: Catalog(key, item.label, item.description) for key, item in policy.actions.items()}
         unit = quantizer(currency)
-        ladder = self.ladder(unit)
-        limits = self.limits(all_facts, unit)
-        rules = self.rules(all_facts, gestures, actions, ladder)
-        invariants = self.invariants(facts)
+        ladder = self.ladder(policy.approval, unit)
+        limits = self.limits(policy, all_facts, unit)
+        rules = self.rules(policy.rules, checked.positions("rules", len(policy.rules)), all_facts, gestures, actions, ladder)
+        invariants = self.invariants(policy, checked.positions("invariants", len(policy.invariants)), facts)
         if self.problems:
             raise PolicyError(self.problems)
         return CompiledPolicy(
-            name=self.data["policy"],
-            version=self.data["version"],
-            description=self.data.get("description", ""),
+            name=policy.policy,
+            version=policy.version,
+            description=policy.description,
             currency=currency,
-            fingerprint=fingerprint(self.data),
+            fingerprint=fingerprint(self.doc.data),
             source=self.doc.file,
             facts=MappingProxyType(facts),
             derived=derived,
@@ -231,89 +225,75 @@ class _Compiler:
             invariants=invariants,
         )
 
-    def input_facts(self) -> dict[str, Fact]:
-        facts: dict[str, Fact] = {}
-        for name, spec in self.data["facts"].items():
-            fact = self.fact(name, spec, ("facts", name), derived=False)
-            if fact is not None:
-                facts[name] = fact
-        return facts
+    def input_facts(self, specs: Mapping[str, written.FactSpec]) -> dict[str, Fact]:
+        return {name: self.fact(name, spec, ("facts", name)) for name, spec in specs.items()}
 
-    def fact(self, name: str, spec: dict[str, Any], path: PathKey, derived: bool) -> Fact | None:
-        kind = spec["type"]
+    def fact(self, name: str, spec: written.FactSpec | written.DerivedFact, path: PathKey) -> Fact:
+        """The fact a declaration describes; its own mistakes are reported, and it is still returned so
+        that later sections don't report it as an unknown fact (the problems fail the load anyway)."""
+        kind = spec.type
         if name in ENVELOPE:
             self.fail(path, f"{name!r} is reserved for the complaint envelope; choose another fact name", "reserved")
-        finite = kind in ("level", "enum")
-        if finite and "values" not in spec:
-            self.fail(path, f"{'an' if kind == 'enum' else 'a'} {kind} fact needs 'values'" + (" (lowest first)" if kind == "level" else ""), "fact")
-            return None
-        for key, allowed in (("values", finite), ("max_length", kind == "string"),
-                             ("min", kind in ("money", "integer", "number")), ("max", kind in ("money", "integer", "number"))):
-            if key in spec and not allowed:
-                self.fail(path + (key,), f"'{key}' does not apply to a {kind} fact", "fact")
-        values = tuple(spec.get("values", ()))
-        minimum = spec.get("min", Decimal(0) if kind == "money" else None)
-        maximum = spec.get("max")
-        if kind == "money" and minimum is not None and minimum < 0:
-            self.fail(path + ("min",), "money is never negative; min must be ≥ 0", "fact")
-        if minimum is not None and maximum is not None and minimum > maximum:
-            self.fail(path + ("max",), f"max {maximum} is below min {minimum}", "fact")
-        if kind == "integer":
-            for key in ("min", "max"):
-                if key in spec and not isinstance(spec[key], int):
-                    self.fail(path + (key,), f"an integer fact needs a whole-number {key}", "fact")
+        values: tuple[str, ...] = ()
+        minimum: int | Decimal | None = None
+        maximum: int | Decimal | None = None
+        if isinstance(spec, written.ChoiceFact | written.DerivedFact):
+            values = spec.values
+        elif isinstance(spec, written.NumericFact):
+            minimum = spec.min if spec.min is not None or kind != "money" else Decimal(0)
+            maximum = spec.max
+            if kind == "money" and minimum is not None and minimum < 0:
+                self.fail(path + ("min",), "money is never negative; min must be ≥ 0", "fact")
+            if minimum is not None and maximum is not None and minimum > maximum:
+                self.fail(path + ("max",), f"max {maximum} is below min {minimum}", "fact")
+            if kind == "integer":
+                for key, bound in (("min", spec.min), ("max", spec.max)):
+                    if bound is not None and not isinstance(bound, int):
+                        self.fail(path + (key,), f"an integer fact needs a whole-number {key}", "fact")
         fact = Fact(
             name=name,
             type=kind,
-            description=spec.get("description", ""),
-            required=bool(spec.get("required", False)),
+            description=spec.description,
+            required=False if isinstance(spec, written.DerivedFact) else spec.required,
             values=values,
-            minimum=minimum,
-            maximum=maximum,
-            max_length=spec.get("max_length", 1000),
-            derived=derived,
+            minimum=minimum,  # type: ignore[arg-type]  # an integer fact keeps integer bounds
+            maximum=maximum,  # type: ignore[arg-type]
+            max_length=spec.max_length if isinstance(spec, written.StringFact) else 1000,
+            derived=isinstance(spec, written.DerivedFact),
             rank=MappingProxyType({value: i for i, value in enumerate(values)}),
         )
-        # A fact with problems is still returned: the problems already fail the load, and later
-        # sections then don't report it as an unknown fact.
-        if derived:
+        if isinstance(spec, written.DerivedFact):
             return fact
-        has_default = "default" in spec
-        if fact.required and has_default:
+        if spec.required and spec.default is not None:
             self.fail(path, "a fact is either required or has a default, not both", "fact")
-        elif not fact.required and not has_default:
+        elif not spec.required and spec.default is None:
             self.fail(path, "declare 'required: true' or a 'default'", "fact")
-        elif has_default:
+        elif spec.default is not None:
             try:
-                default = fact.read(spec["default"])
+                fact = replace(fact, default=fact.read(spec.default))
             except ValueError as exc:
                 self.fail(path + ("default",), str(exc), "fact")
-            else:
-                fact = Fact(**{**fact.__dict__, "default": default})
         return fact
 
-    def derived_facts(self, all_facts: dict[str, Fact]) -> tuple[Derived, ...]:
+    def derived_facts(self, specs: Mapping[str, written.DerivedFact], all_facts: dict[str, Fact]) -> tuple[Derived, ...]:
         """Compile derived facts in dependency order, rejecting clashes and cycles."""
-        specs: dict[str, dict[str, Any]] = self.data.get("derived", {})
         declared: dict[str, Fact] = {}
         for name, spec in specs.items():
             path = ("derived", name)
             if name in all_facts:
                 self.fail(path, f"{name!r} is already an input fact", "duplicate-fact")
                 continue
-            fact = self.fact(name, spec, path, derived=True)
-            if fact is None:
-                continue
-            if spec["default"] not in fact.rank:
-                self.fail(path + ("default",), f"{spec['default']!r} is not one of {', '.join(fact.values)}", "unknown-value")
+            fact = self.fact(name, spec, path)
+            if spec.default not in fact.rank:
+                self.fail(path + ("default",), f"{spec.default!r} is not one of {', '.join(fact.values)}", "unknown-value")
             declared[name] = fact
         # dependencies: derived facts mentioned in each table
         known = {**all_facts, **declared}
         depends: dict[str, list[str]] = {}
         for name in declared:
             uses: list[str] = []
-            for row in specs[name]["table"]:
-                uses.extend(_facts_in(row["when"]))
+            for row in specs[name].table:
+                uses.extend(_facts_in(row.when))
             depends[name] = [use for use in dict.fromkeys(uses) if use in declared]
         order = self._topological(depends)
         if order is None:
@@ -323,14 +303,14 @@ class _Compiler:
             spec, fact = specs[name], declared[name]
             compiler = ConditionCompiler(known, self.doc, self.problems)
             rows = []
-            for i, row in enumerate(spec["table"]):
+            for i, row in enumerate(spec.table):
                 row_path: PathKey = ("derived", name, "table", i)
-                condition = compiler.compile(row["when"], row_path + ("when",))
-                if row["value"] not in fact.rank:
-                    hint = did_you_mean(row["value"], fact.values)
-                    self.fail(row_path + ("value",), f"{row['value']!r} is not one of {', '.join(fact.values)}{hint}", "unknown-value")
-                rows.append((condition, row["value"]))
-            compiled.append(Derived(fact, tuple(rows), spec["default"]))
+                condition = compiler.compile(row.when, row_path + ("when",))
+                if row.value not in fact.rank:
+                    hint = did_you_mean(row.value, fact.values)
+                    self.fail(row_path + ("value",), f"{row.value!r} is not one of {', '.join(fact.values)}{hint}", "unknown-value")
+                rows.append((condition, row.value))
+            compiled.append(Derived(fact, tuple(rows), spec.default))
             all_facts[name] = fact
         return tuple(compiled)
 
@@ -358,17 +338,16 @@ class _Compiler:
                 return None
         return order
 
-    def ladder(self, unit: Decimal) -> Ladder:
-        spec = self.data["approval"]
-        levels = tuple(spec["levels"])
+    def ladder(self, spec: written.Approval, unit: Decimal) -> Ladder:
+        levels = spec.levels
         rows: list[tuple[Decimal | None, str]] = []
         previous: Decimal | None = None
-        last = len(spec["ladder"]) - 1
-        for i, row in enumerate(spec["ladder"]):
+        last = len(spec.ladder) - 1
+        for i, row in enumerate(spec.ladder):
             path = ("approval", "ladder", i)
-            if row["level"] not in levels:
-                self.fail(path + ("level",), f"unknown approval level {row['level']!r}{did_you_mean(row['level'], levels)}", "unknown-level")
-            up_to = row.get("up_to")
+            if row.level not in levels:
+                self.fail(path + ("level",), f"unknown approval level {row.level!r}{did_you_mean(row.level, levels)}", "unknown-level")
+            up_to = row.up_to
             if i == last and up_to is not None:
                 self.fail(path, "the last ladder row must have no 'up_to': it covers every larger amount", "ladder")
             if i < last and up_to is None:
@@ -376,34 +355,31 @@ class _Compiler:
             if up_to is not None and previous is not None and up_to <= previous:
                 self.fail(path + ("up_to",), f"up_to must increase down the ladder; {up_to} ≤ {previous}", "ladder")
             previous = up_to if up_to is not None else previous
-            rows.append((None if up_to is None else round_money(up_to, unit), row["level"]))
+            rows.append((None if up_to is None else round_money(up_to, unit), row.level))
         return Ladder(levels, tuple(rows))
 
-    def limits(self, facts: Mapping[str, Fact], unit: Decimal) -> Limits:
+    def limits(self, policy: written.PolicyDocument, facts: Mapping[str, Fact], unit: Decimal) -> Limits:
         if not (self.clean(("goodwill",)) and self.clean(("budget_cap",))):
-            return Limits(unit, Decimal(0))  # already reported by the schema; loading fails anyway
-        goodwill = self.data.get("goodwill")
+            return Limits(unit, Decimal(0))  # already reported by validation; loading fails anyway
+        goodwill = policy.goodwill
         if goodwill is None:
-            return Limits(unit, self.data["budget_cap"])
-        name = goodwill["fact"]
+            return Limits(unit, policy.budget_cap)
+        name = goodwill.fact
         if name not in facts:
             self.fail(("goodwill", "fact"), f"unknown fact {name!r}{did_you_mean(name, facts)}", "unknown-fact")
         elif facts[name].type != "money":
             self.fail(("goodwill", "fact"), f"{name} is a {facts[name].type} fact; goodwill needs a money fact", "type-mismatch")
-        return Limits(unit, self.data["budget_cap"], name, goodwill["window_limit"], goodwill.get("window", ""))
+        return Limits(unit, policy.budget_cap, name, goodwill.window_limit, goodwill.window)
 
-    def invariants(self, facts: Mapping[str, Fact]) -> tuple[Invariant, ...]:
+    def invariants(self, policy: written.PolicyDocument, positions: Iterable[int], facts: Mapping[str, Fact]) -> tuple[Invariant, ...]:
         """``invariants:`` entries, each naming an input fact that has an order."""
         compiled: list[Invariant] = []
-        for i, spec in enumerate(self.data.get("invariants", [])):
+        for i, spec in zip(positions, policy.invariants, strict=True):
             path: PathKey = ("invariants", i)
-            if not self.clean(path):
-                continue
-            name = spec["in"]
+            name = spec.in_
             fact = facts.get(name)
             if fact is None:
-                known = {**facts, **{d: None for d in self.data.get("derived", {})}}
-                derived = " (a derived fact; name the input facts it comes from)" if name in known else ""
+                derived = " (a derived fact; name the input facts it comes from)" if name in policy.derived else ""
                 self.fail(path + ("in",), f"unknown input fact {name!r}{derived}{did_you_mean(name, facts)}", "unknown-fact")
                 continue
             if fact.type not in ORDERED_TYPES:
@@ -411,29 +387,22 @@ class _Compiler:
                           "type-mismatch")
                 continue
             where = self.doc.locate(path)
-            compiled.append(Invariant(spec["monotone"], name, spec.get("direction", "increasing"), spec.get("description", ""),
-                                      where.file, where.line))
+            compiled.append(Invariant(spec.monotone, name, spec.direction, spec.description, where.file, where.line))
         return tuple(compiled)
 
     # -- rules ---------------------------------------------------------------------------------
-    def rules(self, facts: Mapping[str, Fact], gestures: Mapping[str, Catalog],
-              actions: Mapping[str, Catalog], ladder: Ladder) -> tuple[Rule, ...]:
-        specs = self.data.get("rules")
-        if not isinstance(specs, list):
-            return ()
+    def rules(self, specs: Sequence[written.Rule], positions: Iterable[int], facts: Mapping[str, Fact],
+              gestures: Mapping[str, Catalog], actions: Mapping[str, Catalog], ladder: Ladder) -> tuple[Rule, ...]:
         conditions = ConditionCompiler(facts, self.doc, self.problems)
         seen: dict[str, int] = {}
         compiled: list[Rule] = []
         defaults: list[int] = []
-        for i, spec in enumerate(specs):
+        for i, spec in zip(positions, specs, strict=True):
             path: PathKey = ("rules", i)
-            if not self.clean(path) or not isinstance(spec, dict):
-                continue
-            rule_id = spec["id"]
-            if rule_id in seen:
-                self.fail(path + ("id",), f"duplicate rule id {rule_id!r} (first used by rules[{seen[rule_id]}])", "duplicate-rule")
-            seen.setdefault(rule_id, i)
-            if spec.get("default", False):
+            if spec.id in seen:
+                self.fail(path + ("id",), f"duplicate rule id {spec.id!r} (first used by rules[{seen[spec.id]}])", "duplicate-rule")
+            seen.setdefault(spec.id, i)
+            if spec.default:
                 defaults.append(i)
             rule = self.rule(i, spec, path, conditions, facts, gestures, actions, ladder)
             if rule is not None:
@@ -444,49 +413,48 @@ class _Compiler:
             self.fail(("rules", extra, "default"), f"only one default rule is allowed (rules[{defaults[0]}] is already default)", "default")
         return tuple(compiled)
 
-    def rule(self, index: int, spec: dict[str, Any], path: PathKey, conditions: ConditionCompiler,
+    def rule(self, index: int, spec: written.Rule, path: PathKey, conditions: ConditionCompiler,
              facts: Mapping[str, Fact], gestures: Mapping[str, Catalog], actions: Mapping[str, Catalog],
              ladder: Ladder) -> Rule | None:
         before = len(self.problems)
-        then = spec["then"]
-        is_default, is_collect = spec.get("default", False), spec.get("collect", False)
-        hit = "default" if is_default else "collect" if is_collect else "first"
-        if is_default and is_collect:
+        then = spec.then
+        hit = "default" if spec.default else "collect" if spec.collect else "first"
+        if spec.default and spec.collect:
             self.fail(path, "a rule cannot be both default and collect", "rule")
-        if is_default and "when" in spec:
+        if spec.default and spec.when is not None:
             self.fail(path + ("when",), "the default rule answers when nothing else does; remove its 'when'", "rule")
         if hit == "collect":
-            for key in ("action", "budget"):
-                if key in then:
+            for key, value in (("action", then.action), ("budget", then.budget)):
+                if value is not None:
                     self.fail(path + ("then", key), f"a collect rule adds gestures and reasons; it cannot set '{key}'", "rule")
         else:
-            for key in ("action", "respond_within"):
-                if key not in then:
-                    self.fail(path + ("then",), f"{'the default' if is_default else 'a first-hit'} rule must set '{key}'", "rule")
-        when = conditions.compile(spec["when"], path + ("when",)) if "when" in spec else always(path)
-        action = then.get("action")
+            for key, value in (("action", then.action), ("respond_within", then.respond_within)):
+                if value is None:
+                    self.fail(path + ("then",), f"{'the default' if spec.default else 'a first-hit'} rule must set '{key}'", "rule")
+        when = conditions.compile(spec.when, path + ("when",)) if spec.when is not None else always(path)
+        action = then.action
         if action is not None and action not in actions:
             self.fail(path + ("then", "action"), f"unknown action {action!r}{did_you_mean(action, actions)}", "unknown-action")
         chosen: list[Gesture] = []
-        for j, gid in enumerate(then.get("gestures", [])):
+        for j, gid in enumerate(then.gestures):
             if gid not in gestures:
                 self.fail(path + ("then", "gestures", j), f"unknown gesture {gid!r}{did_you_mean(gid, gestures)}", "unknown-gesture")
                 continue
             chosen.append(self.gesture(gestures[gid]))
-        approval = then.get("approval")
+        approval = then.approval
         if approval is not None and approval not in ladder.levels:
             self.fail(path + ("then", "approval"), f"unknown approval level {approval!r}{did_you_mean(approval, ladder.levels)}", "unknown-level")
-        within = then.get("respond_within")
+        within = then.respond_within
         seconds = parse_duration(within) if within is not None else None
         if within is not None and seconds is None:
             self.fail(path + ("then", "respond_within"), f"{within!r} is not a positive duration like 30m, 2h or 1d", "duration")
-        budget = self.budget(then["budget"], path + ("then", "budget"), facts) if "budget" in then else None
-        rationale = self.template(then["rationale"], path + ("then", "rationale"), facts) if "rationale" in then else None
+        budget = self.budget(then.budget, path + ("then", "budget"), facts) if then.budget is not None else None
+        rationale = self.template(then.rationale, path + ("then", "rationale"), facts) if then.rationale is not None else None
         if len(self.problems) > before:
             return None
         where = self.doc.locate(path)
         return Rule(
-            id=spec["id"], index=index, hit=hit, description=spec.get("description", ""), when=when,
+            id=spec.id, index=index, hit=hit, description=spec.description, when=when,
             action=action, gestures=tuple(chosen), budget=budget, respond_within=seconds, approval=approval,
             rationale=rationale, file=where.file, line=where.line,
         )
@@ -498,8 +466,8 @@ class _Compiler:
             made = self.shared_gestures[catalog.id] = Gesture(id=catalog.id, label=catalog.label, monetary=catalog.monetary)
         return made
 
-    def lookup(self, spec: dict[str, Any], path: PathKey, facts: Mapping[str, Fact]) -> Lookup | None:
-        name = spec["by"]
+    def lookup(self, spec: written.Lookup, path: PathKey, facts: Mapping[str, Fact]) -> Lookup | None:
+        name = spec.by
         fact = facts.get(name)
         if fact is None:
             self.fail(path + ("by",), f"unknown fact {name!r}{did_you_mean(name, facts)}", "unknown-fact")
@@ -508,40 +476,38 @@ class _Compiler:
             self.fail(path + ("by",), f"lookups need a level or enum fact; {name} is {fact.type}", "type-mismatch")
             return None
         values: dict[str, Decimal] = {}
-        for key, amount in spec["values"].items():
+        for key, amount in spec.values.items():
             if key not in fact.rank:
                 self.fail(path + ("values", key), f"{key!r} is not a value of {name}{did_you_mean(key, fact.values)}", "unknown-value")
-            values[key] = Decimal(amount)
+            values[key] = amount
         missing = [v for v in fact.values if v not in values]
-        if missing and "default" not in spec:
+        if missing and spec.default is None:
             self.fail(path + ("values",), f"no amount for {name} {', '.join(missing)}; add them or a 'default'", "lookup")
             return None
         for value in missing:
-            values[value] = Decimal(spec["default"])
+            values[value] = spec.default  # type: ignore[assignment]  # not None: checked just above
         return Lookup(name, MappingProxyType(values))
 
-    def budget(self, spec: Any, path: PathKey, facts: Mapping[str, Fact]) -> BudgetSpec | None:
-        if not isinstance(spec, dict):
-            return BudgetSpec(Decimal(spec))
-        raw_base = spec["base"]
-        base = self.lookup(raw_base, path + ("base",), facts) if isinstance(raw_base, dict) else Decimal(raw_base)
+    def budget(self, spec: Decimal | written.BudgetFormula, path: PathKey, facts: Mapping[str, Fact]) -> BudgetSpec | None:
+        if isinstance(spec, Decimal):
+            return BudgetSpec(spec)
+        base = self.lookup(spec.base, path + ("base",), facts) if isinstance(spec.base, written.Lookup) else spec.base
         percent = None
-        if "percent_of" in spec:
-            name = spec["percent_of"]["fact"]
+        if spec.percent_of is not None:
+            name = spec.percent_of.fact
             if name not in facts:
                 self.fail(path + ("percent_of", "fact"), f"unknown fact {name!r}{did_you_mean(name, facts)}", "unknown-fact")
             elif facts[name].type != "money":
                 self.fail(path + ("percent_of", "fact"), f"percent_of needs a money fact; {name} is {facts[name].type}", "type-mismatch")
             else:
-                percent = (name, Decimal(spec["percent_of"]["percent"]))
-        multipliers = [self.lookup(m, path + ("multipliers", i), facts) for i, m in enumerate(spec.get("multipliers", []))]
-        low, high = spec.get("min"), spec.get("max")
+                percent = (name, spec.percent_of.percent)
+        multipliers = [self.lookup(m, path + ("multipliers", i), facts) for i, m in enumerate(spec.multipliers)]
+        low, high = spec.min, spec.max
         if low is not None and high is not None and low > high:
             self.fail(path + ("min",), f"min {low} is above max {high}", "budget")
         if base is None or any(m is None for m in multipliers):
             return None
-        compiled = BudgetSpec(base, percent, tuple(m for m in multipliers if m is not None),
-                              None if low is None else Decimal(low), None if high is None else Decimal(high))
+        compiled = BudgetSpec(base, percent, tuple(m for m in multipliers if m is not None), low, high)
         reach = _reach(compiled, facts)
         if reach > BUDGET_REACH_LIMIT:
             self.fail(path, f"the budget arithmetic can reach {reach:.2E} before any cap (largest base, percentage and "

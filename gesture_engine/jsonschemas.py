@@ -1,5 +1,6 @@
-"""JSON Schemas: the hand-written policy schema, and complaint/decision schemas generated from
-pydantic models so they cannot drift from the code (a test fails when the committed copies are stale).
+"""JSON Schemas generated from pydantic models so they cannot drift from the code: the policy
+document (document.py), complaints (per policy) and decisions. A test fails when the committed
+copies are stale.
 
 Regenerate the committed files with ``python -m gesture_engine.jsonschemas schemas/``.
 """
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from .document import PolicyDocument
 from .facts import ID_LIMIT, Fact
 from .models import Decision
 from .money import MONEY_LIMIT
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from .policy import Policy
 
 SCHEMAS = ("policy", "complaint", "decision")
+POLICY_SCHEMA_ID = "https://gesture-engine.dev/schemas/policy.schema.json"
 
 
 def _fact_field(fact: Fact) -> tuple[Any, Any]:
@@ -79,7 +82,8 @@ def _dump(schema: dict[str, Any]) -> str:
 def schema_text(name: str, policy: Policy | None = None) -> str:
     """The named schema as JSON text; ``complaint`` needs the policy it describes."""
     if name == "policy":
-        return schema_path("policy").read_text(encoding="utf-8")
+        return _dump({"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": POLICY_SCHEMA_ID,
+                      **PolicyDocument.model_json_schema()})
     if name == "decision":
         return _dump({"$schema": "https://json-schema.org/draft/2020-12/schema", **Decision.model_json_schema(mode="serialization")})
     if name == "complaint" and policy is not None:
@@ -93,6 +97,7 @@ def generated_schemas() -> dict[str, str]:
     from .policy import load_policy
 
     return {
+        "policy.schema.json": schema_text("policy"),
         "complaint.schema.json": schema_text("complaint", load_policy()),
         "decision.schema.json": schema_text("decision"),
     }

@@ -118,3 +118,72 @@ def test_duplicate_keys_are_refused(write_policy: Callable[..., Path]) -> None:
 def test_missing_path_and_empty_directory(tmp_path: Path) -> None:
     assert problems(tmp_path / "nope.yaml") == [f"{tmp_path / 'nope.yaml'}:1:1: no such file or directory"]
     assert problems(tmp_path) == [f"{tmp_path}:1:1: directory holds no *.yaml policy files"]
+
+
+def test_validation_problems_have_stable_codes_and_locations(write_policy: Callable[..., Path]) -> None:
+    """Each validation mistake is one problem with our code, at the place it was written, in file order."""
+    text = MINIMAL.replace('version: "1"', "version: 1.0").replace("respond_within: 2h", "respond_within: soon")
+    text = text.replace("  - id: high\n", "  - id: high\n    colect: true\n").replace("budget: 40", "budget: '40'")
+    text = text.replace("spend: {type: money, default: 0}", "spend: {type: mony, default: 0}")
+    text = text.replace("  credit: {label: Credit, monetary: true}", "  credit: {monetary: true}")
+    text = text.replace("    - {up_to: 50, level: agent}", "    - {up_to: -50, level: agent}")
+    path = write_policy(text)
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    found = [(p.line, p.column, p.path, p.code) for p in info.value.problems]
+    assert found == [
+        (2, 10, "version", "type"),
+        (8, 17, "facts.spend.type", "one-of"),
+        (11, 3, "gestures.credit", "required"),
+        (18, 15, "approval.ladder[0].up_to", "range"),
+        (22, 13, "rules[0].colect", "unknown-key"),
+        (27, 15, "rules[0].then.budget", "type"),
+        (28, 23, "rules[0].then.respond_within", "pattern"),
+    ]
+    messages = [p.message for p in info.value.problems]
+    assert messages[1].startswith("expected one of level, enum, money, integer, number, boolean, string; got 'mony' (did you mean 'money'?)")
+    assert messages[2] == "missing required key 'label'"
+    assert messages[3] == "must be ≥ 0; got -50"
+    assert messages[5] == "expected a number or a mapping, got '40'"  # one problem, not one per way a budget can be written
+
+
+@pytest.mark.parametrize(
+    ("change", "where", "code"),
+    [
+        (("{at_least: high}", "{at_least: high, gte: many}"), "rules[0].when.severity.gte", "type"),
+        (("{at_least: high}", "[high]"), "rules[0].when.severity", "type"),
+        (("budget: 40", "budget: {base: 10, percent_of: {fact: spend}}"), "rules[0].then.budget.percent_of", "required"),
+        (("budget: 40", "budget: {base: {by: severity, values: {low: -1}}}"), "rules[0].then.budget.base.values.low", "range"),
+        (("budget: 40", "budget: {base: 10, mx: 5}"), "rules[0].then.budget.mx", "unknown-key"),
+        (("gestures: [apology, credit]", "gestures: [apology, apology]"), "rules[0].then.gestures", "unique"),
+        (("levels: [agent, manager]", "levels: []"), "approval.levels", "length"),
+        (("spend: {type: money, default: 0}", "spend: {type: money, default: 0, max_length: 3}"), "facts.spend.max_length", "fact"),
+    ],
+)
+def test_each_validation_mistake_has_one_coded_problem(write_policy: Callable[..., Path], change: tuple[str, str], where: str,
+                                                       code: str) -> None:
+    old, new = change
+    assert old in MINIMAL
+    with pytest.raises(PolicyError) as info:
+        load_policy(write_policy(MINIMAL.replace(old, new)))
+    assert [(p.path, p.code) for p in info.value.problems] == [(where, code)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (MINIMAL.replace("budget_cap: 100\n", ""), [("", "required")]),
+        (MINIMAL.split("rules:")[0], [("", "required"), ("rules", "no-default")]),
+        (MINIMAL.replace("  - id: fallback", "  - id: Fallback").replace("  - id: high", "  - id: High"),
+         [("rules[0].id", "pattern"), ("rules[1].id", "pattern")]),  # not also "rules: needs at least 1 item"
+        (MINIMAL + "invariants:\n  - {monotone: cost, in: severity}\n  - {monotone: budget, in: nope}\n",
+         [("invariants[0].monotone", "one-of"), ("invariants[1].in", "unknown-fact")]),  # the sound invariant is still checked
+        (MINIMAL.replace("spend: {type: money, default: 0}", "spend: {type: money, default: 0, colour: 1}"),
+         [("facts.spend.colour", "unknown-key")]),
+    ],
+)
+def test_sound_parts_of_an_invalid_policy_are_still_checked(write_policy: Callable[..., Path], text: str,
+                                                            expected: list[tuple[str, str]]) -> None:
+    with pytest.raises(PolicyError) as info:
+        load_policy(write_policy(text))
+    assert [(p.path, p.code) for p in info.value.problems] == expected

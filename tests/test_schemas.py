@@ -15,7 +15,7 @@ from gesture_engine.resources import schema_path
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 
 
-@pytest.mark.parametrize("name", ["complaint.schema.json", "decision.schema.json"])
+@pytest.mark.parametrize("name", ["policy.schema.json", "complaint.schema.json", "decision.schema.json"])
 def test_generated_schemas_are_current(name: str) -> None:
     expected = generated_schemas()[name]
     actual = (SCHEMAS / name).read_text(encoding="utf-8")

@@ -1,0 +1,605 @@
+"""The policy document as written, typed once: pydantic models are the single source of its shape.
+
+``schemas/policy.schema.json`` is generated from these models (``python -m gesture_engine.jsonschemas
+schemas/``), and loading validates a document against them. pydantic's structured errors (type, loc,
+input, context: never its message text) become our own located problems with stable codes, so
+messages and codes do not move when pydantic does. What the shape cannot say (unknown facts, cycles,
+budgets) is checked by the compiler on the typed result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from types import UnionType
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, TypeAlias, Union, cast, get_args, get_origin, get_type_hints
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Strict,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+    WrapValidator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+from typing_extensions import TypedDict
+
+from .errors import PolicyError, Problem
+from .facts import FACT_TYPES, did_you_mean
+from .loader import Document, PathKey
+from .money import MONEY_LIMIT
+
+NAME_PATTERN = "^[a-z][a-z0-9_]*$"
+RULE_ID_PATTERN = "^[a-z0-9][a-z0-9_.-]*$"
+DURATION_PATTERN = "^([0-9]+d)?([0-9]+h)?([0-9]+m)?$"
+CURRENCY_PATTERN = "^[A-Z]{3}$"
+
+# -- values -------------------------------------------------------------------------------------
+# YAML gives numbers as int or Decimal (never float or bool). The checks are pydantic's own, in strict
+# mode (no coercion: "50" is not a number, "true" is not true); Python runs only to pick a union's
+# branch, to check that a list has no repeats, and to make an int amount a Decimal.
+
+
+def _unique(items: tuple[Any, ...]) -> tuple[Any, ...]:
+    if len(set(items)) != len(items):
+        raise PydanticCustomError("unique", "items must be unique")
+    return items
+
+
+_AMOUNT_RANGE = Field(ge=0, le=int(MONEY_LIMIT))
+_AMOUNT_SCHEMA = WithJsonSchema({
+    "type": "number", "minimum": 0, "maximum": int(MONEY_LIMIT),
+    "description": "Money or a factor: 0 to 10^12 (larger values are mistakes and would overflow budget arithmetic).",
+})
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
+Number = Annotated[int | Decimal, WithJsonSchema({"type": "number"})]
+"""A number as written: condition operands keep their type (5 is an integer, 5.0 a Decimal)."""
+if TYPE_CHECKING:
+    Amount: TypeAlias = Decimal
+else:
+    Amount = Annotated[Annotated[int, _AMOUNT_RANGE, AfterValidator(Decimal)] | Annotated[Decimal, _AMOUNT_RANGE], _AMOUNT_SCHEMA]
+"""Money or a factor, written as an int or a Decimal and always read as a Decimal."""
+Scalar = Annotated[str | int | Decimal | bool, WithJsonSchema({"type": ["string", "number", "boolean"]})]
+Names = Annotated[tuple[Name, ...], Strict(False), AfterValidator(_unique), Field(json_schema_extra={"uniqueItems": True})]
+Values = Annotated[tuple[Name, ...], Strict(False), Field(min_length=1), AfterValidator(_unique), Field(json_schema_extra={"uniqueItems": True})]
+"""Lists arrive as lists; ``Strict(False)`` lets a list become a tuple (its items stay strict)."""
+
+
+class _Model(BaseModel):
+    """Strict (no coercion), closed (unknown keys are mistakes) and immutable."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+def _scalar_or_mapping(value: Any) -> str | None:
+    """The branch of a union a value takes, chosen by its type: trying each branch in turn costs more
+    than the value's whole check, and a refusal would come from every branch."""
+    if isinstance(value, dict):
+        return "mapping"
+    return "scalar" if value.__class__ in (str, int, Decimal, bool) else None
+
+
+def _number_or_mapping(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return "mapping"
+    return "number" if value.__class__ is int or value.__class__ is Decimal else None
+
+
+# -- conditions ---------------------------------------------------------------------------------
+# A condition is a mapping (fact -> test, or all/any/not), typed as TypedDicts: it stays the plain
+# mapping the condition compiler reads. Validation changes nothing in a condition (numbers keep their
+# type), so a valid condition is kept exactly as written, in the order it was written (the order its
+# tests are tried and explained) and without a copy.
+
+
+def _as_written(value: Any, handler: Callable[[Any], Any]) -> Any:
+    handler(value)  # raises when the condition is malformed
+    return value
+
+
+_Operators = TypedDict("Operators", {  # type: ignore[name-match]  # the schema calls it Operators
+    "eq": Scalar, "ne": Scalar,
+    "in": Annotated[list[Scalar], Field(min_length=1)], "not_in": Annotated[list[Scalar], Field(min_length=1)],
+    "gt": Number, "gte": Number, "lt": Number, "lte": Number,
+    "between": Annotated[list[Number], Field(min_length=2, max_length=2)],
+    "at_least": str, "at_most": str,
+}, total=False, closed=True)
+_Operators.__pydantic_config__ = ConfigDict(strict=True)  # type: ignore[attr-defined]
+"""Operators on one fact, all of which must hold."""
+
+Test = Annotated[
+    Annotated[Scalar, Tag("scalar")] | Annotated[_Operators, Tag("mapping")],
+    Discriminator(_scalar_or_mapping, custom_error_type="scalar_or_mapping", custom_error_message="expected a scalar or a mapping"),
+    Field(description="A scalar (equality) or a mapping of operators, all of which must hold."),
+]
+
+_Condition = TypedDict("Condition", {  # type: ignore[misc]
+    "all": Annotated[list["_Condition"], Field(min_length=1)],
+    "any": Annotated[list["_Condition"], Field(min_length=1)],
+    "not": "_Condition",
+}, total=False, extra_items=Test)
+_Condition.__pydantic_config__ = ConfigDict(strict=True)  # type: ignore[attr-defined]
+Condition = Annotated[_Condition, WrapValidator(_as_written)]
+"""Fact names to tests (all must hold), combined with all/any/not."""
+
+# -- sections -----------------------------------------------------------------------------------
+
+
+class _FactBase(_Model):
+    description: str = ""
+    required: bool = False
+    default: Scalar | None = None
+
+
+class ChoiceFact(_FactBase):
+    """A level (values lowest first) or enum fact: one of a fixed list of names."""
+
+    type: Literal["level", "enum"]
+    values: Values
+
+
+class NumericFact(_FactBase):
+    """A money, integer or number fact, optionally bounded."""
+
+    type: Literal["money", "integer", "number"]
+    min: Number | None = None
+    max: Number | None = None
+
+
+class BooleanFact(_FactBase):
+    type: Literal["boolean"]
+
+
+class StringFact(_FactBase):
+    type: Literal["string"]
+    max_length: int = Field(default=1000, ge=1)
+
+
+FactSpec = Annotated[ChoiceFact | NumericFact | BooleanFact | StringFact, Field(discriminator="type")]
+"""An input fact, its keys depending on its type."""
+
+
+class DerivedRow(_Model):
+    when: Condition
+    value: Name
+
+
+class DerivedFact(_Model):
+    """A level or enum fact computed from others: the first row whose condition holds, else the default."""
+
+    type: Literal["level", "enum"]
+    description: str = ""
+    values: Values
+    table: Annotated[tuple[DerivedRow, ...], Strict(False)]
+    default: Name
+
+
+class GestureSpec(_Model):
+    label: str = Field(min_length=1)
+    description: str = ""
+    monetary: bool = Field(default=False, description="True when the gesture spends budget.")
+
+
+class ActionSpec(_Model):
+    label: str = Field(min_length=1)
+    description: str = ""
+
+
+class LadderRow(_Model):
+    up_to: Amount | None = None
+    level: Name
+
+
+class Approval(_Model):
+    levels: Values = Field(description="Approvers, lowest first.")
+    ladder: Annotated[tuple[LadderRow, ...], Strict(False)] = Field(min_length=1)
+
+
+class Goodwill(_Model):
+    """Rolling-window goodwill limit: a budget never exceeds window_limit minus the goodwill already given."""
+
+    fact: Name
+    window_limit: Amount
+    window: str = Field(default="", description="Label of the window, for reasons (e.g. '90 days').")
+
+
+class Lookup(_Model):
+    """An amount or factor chosen by the value of a level or enum fact."""
+
+    by: Name
+    values: Mapping[str, Amount]
+    default: Amount | None = None
+
+
+class PercentOf(_Model):
+    fact: Name
+    percent: Amount
+
+
+class BudgetFormula(_Model):
+    """base + percent_of, times multipliers, clamped to min/max."""
+
+    base: Annotated[
+        Annotated[Amount, Tag("number")] | Annotated[Lookup, Tag("mapping")],
+        Discriminator(_number_or_mapping, custom_error_type="number_or_mapping", custom_error_message="expected a number or a mapping"),
+    ]
+    percent_of: PercentOf | None = None
+    multipliers: Annotated[tuple[Lookup, ...], Strict(False)] = ()
+    min: Amount | None = None
+    max: Amount | None = None
+
+
+Budget = Annotated[
+    Annotated[Amount, Tag("number")] | Annotated[BudgetFormula, Tag("mapping")],
+    Discriminator(_number_or_mapping, custom_error_type="number_or_mapping", custom_error_message="expected a number or a mapping"),
+]
+
+
+class Then(_Model):
+    action: Name | None = None
+    gestures: Names = ()
+    budget: Budget | None = Field(default=None, description="A fixed amount, or base + percent_of, times multipliers, clamped to min/max.")
+    respond_within: str | None = Field(default=None, pattern=DURATION_PATTERN, min_length=2)
+    approval: Name | None = None
+    rationale: str | None = Field(default=None, min_length=1)
+
+
+class Rule(_Model):
+    id: str = Field(pattern=RULE_ID_PATTERN, max_length=100)
+    description: str = ""
+    collect: bool = Field(default=False, description="An add-on: every matching collect rule adds its gestures and reasons.")
+    default: bool = Field(default=False, description="The fallback rule, answering when no other first-hit rule matches.")
+    when: Condition | None = None
+    then: Then
+
+
+class InvariantSpec(_Model):
+    monotone: Literal["budget"] = Field(description="The decision output that must move in one direction.")
+    in_: Name = Field(alias="in", description="An input fact of type level, money, integer or number.")
+    direction: Literal["increasing", "decreasing"] = Field(
+        default="increasing", description="increasing (default): a higher fact never lowers the output.")
+    description: str = ""
+
+
+_NAMED: dict[str, Any] = {"additionalProperties": False}
+"""In the JSON Schema, a section's keys must be names (pydantic lists them as patternProperties)."""
+
+
+class PolicyDocument(_Model):
+    """A service-recovery policy: typed facts, derived facts, a gesture and action catalog, ordered rules,
+    budget limits and an approval ladder. See docs/policy-format.md."""
+
+    model_config = ConfigDict(title="gesture-engine policy")
+
+    policy: Name = Field(description="Policy name.")
+    version: str = Field(min_length=1, description='Version string; quote it in YAML ("1.0").')
+    description: str = ""
+    currency: str = Field(pattern=CURRENCY_PATTERN, description="ISO 4217 code; amounts round to its minor unit.")
+    budget_cap: Amount = Field(description="Policy-wide maximum budget for any one decision.")
+    goodwill: Goodwill | None = None
+    facts: Mapping[Name, FactSpec] = Field(min_length=1, json_schema_extra=_NAMED)
+    derived: Mapping[Name, DerivedFact] = Field(default_factory=dict, json_schema_extra=_NAMED)
+    gestures: Mapping[Name, GestureSpec] = Field(min_length=1, json_schema_extra=_NAMED)
+    actions: Mapping[Name, ActionSpec] = Field(min_length=1, json_schema_extra=_NAMED)
+    approval: Approval
+    rules: Annotated[tuple[Rule, ...], Strict(False)] = Field(min_length=1)
+    invariants: Annotated[tuple[InvariantSpec, ...], Strict(False)] = Field(
+        default=(), description="Properties the policy promises, checked by gesture test (gesture_engine.invariants.check_invariants).")
+
+
+# -- validation ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A document validated: the typed policy, or (when it failed) its problems and what is still usable.
+
+    ``policy`` is always the document to run later checks on. After a failure it holds the parts that
+    validated (broken sections fall back to neutral values, broken rules and invariants are left
+    out: ``rule_positions``/``invariant_positions`` give each kept item's index in the document), or
+    is None when a foundation (facts, catalogs, approval, currency) is broken and later checks would
+    only repeat the same mistakes.
+    """
+
+    policy: PolicyDocument | None
+    problems: tuple[Problem, ...] = ()
+    broken: tuple[PathKey, ...] = ()
+    rule_positions: tuple[int, ...] | None = None
+    invariant_positions: tuple[int, ...] | None = None
+
+    def positions(self, section: str, count: int) -> Iterator[int]:
+        kept = self.rule_positions if section == "rules" else self.invariant_positions
+        return iter(range(count) if kept is None else kept)
+
+
+def check_document(document: Document) -> Checked:
+    """Validate ``document`` against the models; every problem at once, located and coded."""
+    try:
+        return Checked(PolicyDocument.model_validate(document.data))
+    except ValidationError as error:
+        errors = error.errors(include_url=False)
+    data = document.data
+    if not isinstance(data, dict):  # the loader refuses these; kept so the shape is never assumed
+        return Checked(None, (document.problem((), "a policy file must be a mapping of sections", "file-shape"),))
+    mapped = _mapped(errors)
+    shapeless = {path[:2] for path, _, code in mapped if code == "fact-values"}  # a fact without values: that alone
+    reported = [(path, message, code) for path, message, code in mapped if path[:2] not in shapeless or code == "fact-values"]
+    problems = tuple(document.problem(path, message, "fact" if code == "fact-values" else code) for path, message, code in reported)
+    broken = tuple(path for path, _, _ in reported)
+    return Checked(_salvage(data, errors), problems, broken, *_kept_positions(data, errors))
+
+
+FOUNDATIONS = ("facts", "derived", "gestures", "actions", "approval", "currency")
+"""Sections the compiler's later checks build on: when one is broken, only its problems are reported."""
+_NEUTRAL: dict[str, Any] = {"policy": "", "version": "", "description": "", "budget_cap": Decimal(0), "goodwill": None,
+                            "rules": (), "invariants": ()}
+"""What a broken or missing section stands in for after a failed validation (the compiler skips broken paths)."""
+
+
+def _unit(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """The part of the document an error spoils: an entry of a section with entries, else the section."""
+    return loc[:2] if loc[0] in ("facts", "derived", "gestures", "actions", "rules", "invariants") and len(loc) > 1 else loc[:1]
+
+
+def _fact_shape(error: ErrorDetails) -> bool:
+    """A fact's key its type does not take, or its missing values: the fact is still known to later checks."""
+    return error["loc"][0] == "facts" and len(error["loc"]) == 4 and error["type"] in ("extra_forbidden", "missing")
+
+
+def _salvage(data: dict[str, Any], errors: list[ErrorDetails]) -> PolicyDocument | None:
+    spoiled: dict[tuple[int | str, ...], list[ErrorDetails]] = {}
+    for error in errors:
+        spoiled.setdefault(_unit(error["loc"]), []).append(error)
+    if any(unit[0] in FOUNDATIONS and not all(_fact_shape(e) for e in unit_errors) for unit, unit_errors in spoiled.items()):
+        return None
+    if any(key not in data for key in ("facts", "gestures", "actions", "approval", "currency")):
+        return None
+    fields: dict[str, Any] = {}
+    for name, info in PolicyDocument.model_fields.items():
+        key = info.alias or name
+        if key not in data or (key,) in spoiled:
+            if key in _NEUTRAL:
+                fields[name] = _NEUTRAL[key]
+        elif key in ("rules", "invariants"):
+            item = TypeAdapter(Rule if key == "rules" else InvariantSpec)
+            fields[name] = tuple(item.validate_python(value) for i, value in enumerate(data[key]) if (key, i) not in spoiled)
+        elif key == "facts":
+            fields[name] = {fact: _fact_without_shape_errors(spec, spoiled.get((key, fact), []))
+                            for fact, spec in data[key].items()
+                            if not any(e["type"] == "missing" for e in spoiled.get((key, fact), []))}
+        else:
+            fields[name] = TypeAdapter(cast(Any, info.annotation)).validate_python(data[key])  # valid: it had no problem
+    return PolicyDocument.model_construct(**fields)
+
+
+def _fact_without_shape_errors(spec: dict[str, Any], errors: list[ErrorDetails]) -> Any:
+    unknown = {e["loc"][3] for e in errors}
+    return TypeAdapter(FactSpec).validate_python({k: v for k, v in spec.items() if k not in unknown})
+
+
+def _kept_positions(data: dict[str, Any], errors: list[ErrorDetails]) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
+    spoiled = {_unit(e["loc"]) for e in errors}
+    kept = []
+    for section in ("rules", "invariants"):
+        items = data.get(section)
+        count = len(items) if isinstance(items, list) and (section,) not in spoiled else 0
+        kept.append(tuple(i for i in range(count) if (section, i) not in spoiled))
+    return kept[0], kept[1]
+
+
+# -- pydantic errors -> our problems --------------------------------------------------------------
+
+
+class _Where(NamedTuple):
+    """Where a pydantic ``loc`` points in the document, and the types met on the way."""
+
+    path: PathKey
+    parent: Any  # the model or TypedDict holding the last key, if any
+    node: Any  # the type at the path
+    unions: tuple[PathKey, ...]  # the paths at which a union chose a branch, outermost first
+
+
+def _strip(kind: Any) -> Any:
+    """The type inside Annotated and Optional wrappers."""
+    while True:
+        if get_origin(kind) is Annotated:
+            kind = get_args(kind)[0]
+        elif _members(kind) and len(_members(kind)) == 1:
+            kind = _members(kind)[0]
+        else:
+            return kind
+
+
+def _members(kind: Any) -> tuple[Any, ...]:
+    """A union's members other than None (empty for anything else)."""
+    if get_origin(kind) not in (Union, UnionType):
+        return ()
+    return tuple(arg for arg in get_args(kind) if arg is not type(None))
+
+
+def _keys(kind: Any) -> dict[str, Any]:
+    """Key -> type of a model or TypedDict, by the key as written."""
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        return {info.alias or name: info.annotation for name, info in kind.model_fields.items()}
+    return get_type_hints(kind, include_extras=True)
+
+
+def _branch(members: tuple[Any, ...], tag: int | str) -> Any:
+    """The union member pydantic's ``loc`` names by ``tag``: a fact's type, a model's name, or the
+    label pydantic gives a member's schema (``str``, ``constrained-int``, ``union[...]``, ...)."""
+    text = str(tag)
+    for member in members:
+        if any(isinstance(m, Tag) and m.tag == text for m in getattr(member, "__metadata__", ())):
+            return member
+        core = _strip(member)
+        if isinstance(core, type) and issubclass(core, BaseModel):
+            if text == core.__name__ or tag in get_args(_strip(_keys(core).get("type"))):
+                return member
+        elif _members(core):
+            if text.startswith(("union[", "function-after[")):
+                return member
+        elif hasattr(core, "__total__"):
+            if text.startswith("function-wrap[") or text == core.__name__ or text == "typed-dict":
+                return member
+        elif text.removeprefix("constrained-") == {str: "str", int: "int", bool: "bool", Decimal: "decimal"}.get(core):
+            return member
+    return Any
+
+
+def _walk(loc: tuple[int | str, ...]) -> _Where:
+    """Follow pydantic's ``loc`` through the models to the document path it means."""
+    node: Any = PolicyDocument
+    parent: Any = None
+    path: list[int | str] = []
+    unions: list[PathKey] = []
+    for part in loc:
+        kind = _strip(node)
+        members = _members(kind)
+        if members:  # ``part`` names the branch taken, not a place in the document
+            unions.append(tuple(path))
+            node = _branch(members, part)
+            continue
+        if part == "[key]":
+            return _Where(tuple(path), parent, Name, tuple(unions))
+        path.append(part)
+        origin = get_origin(kind)
+        if origin in (tuple, list):
+            node = get_args(kind)[0]
+        elif origin in (dict, Mapping):
+            node = get_args(kind)[1]
+        elif isinstance(kind, type) and (issubclass(kind, BaseModel) or hasattr(kind, "__total__")):
+            parent = kind
+            node = _keys(kind).get(str(part), getattr(kind, "__extra_items__", Any))
+        else:
+            node = Any
+    return _Where(tuple(path), parent, node, tuple(unions))
+
+
+_MISMATCH = {"dict_type": "a mapping", "model_type": "a mapping", "model_attributes_type": "a mapping",
+             "list_type": "a list", "tuple_type": "a list", "string_type": "a string", "int_type": "a number",
+             "is_instance_of": "a number", "decimal_type": "a number", "bool_type": "true or false",
+             "number_or_mapping": "a number or a mapping", "scalar_or_mapping": "a string or a number or true or false or a mapping"}
+"""Error types saying a value has the wrong type, and what the type wanted reads as."""
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+_PATTERN_WORDS = {
+    NAME_PATTERN: "is not a valid name (lower case letters, digits and _, starting with a letter)",
+    DURATION_PATTERN: "is not a duration like 30m, 2h, 1d or 1h30m",
+    RULE_ID_PATTERN: "is not a valid rule id (lower case letters, digits, '.', '_' and '-')",
+    CURRENCY_PATTERN: "is not an ISO 4217 currency code like USD",
+}
+
+Mapped = tuple[PathKey, str, str]
+"""A problem before it is located: path, message, code."""
+
+
+def _mapped(errors: list[ErrorDetails]) -> list[Mapped]:
+    """Our problems for pydantic's errors, one per mistake: a union's branches that refused the value's
+    type are folded into one "expected a number or a mapping", or dropped when a branch took the value."""
+    return _fold([(error, _walk(error["loc"])) for error in errors if not _echo(error)], 0)
+
+
+def _echo(error: ErrorDetails) -> bool:
+    """A list "too short" only because its items failed: pydantic counts what validated, the author wrote enough."""
+    value = error["input"]
+    return error["type"] == "too_short" and isinstance(value, list) and len(value) >= error.get("ctx", {}).get("min_length", 0)
+
+
+def _fold(errors: list[tuple[ErrorDetails, _Where]], level: int) -> list[Mapped]:
+    out: list[Mapped] = []
+    groups: dict[PathKey, list[tuple[ErrorDetails, _Where]]] = {}
+    for error, where in errors:
+        if len(where.unions) <= level:
+            out.append(_problem(error, where))
+        else:
+            groups.setdefault(where.unions[level], []).append((error, where))
+    for at, members in groups.items():
+        refused = [(e, w) for e, w in members if w.path == at and e["type"] in _MISMATCH]
+        if len(refused) == len(members):
+            words = list(dict.fromkeys(_MISMATCH[e["type"]] for e, _ in refused))
+            value = refused[0][0]["input"]
+            hint = " (quote it in YAML)" if words == ["a string"] and not isinstance(value, (dict, list)) else ""
+            out.append((at, f"expected {' or '.join(words)}, got {_shown(value)}{hint}", "type"))
+        else:
+            out.extend(_fold([m for m in members if m not in refused], level + 1))
+    return out
+
+
+def _problem(error: ErrorDetails, where: _Where) -> Mapped:
+    """Path, message and code of one pydantic error, from its type, location, input and context."""
+    kind, value, ctx = error["type"], error["input"], error.get("ctx", {})
+    path, parent = where.path, where.parent
+    if kind == "extra_forbidden":
+        key = str(path[-1])
+        if isinstance(parent, type) and issubclass(parent, _FactBase) and key in ("values", "min", "max", "max_length"):
+            return path, f"'{key}' does not apply to a {error['loc'][2]} fact", "fact"
+        known = list(_keys(parent)) if parent is not None else []
+        expected = f"; expected one of {', '.join(known)}" if known else ""
+        return path, f"unknown key {key!r}{did_you_mean(key, known)}{expected}", "unknown-key"
+    if kind == "missing":
+        key = str(path[-1])
+        if parent is ChoiceFact and key == "values":
+            kind_name = str(error["loc"][2])
+            article = "an" if kind_name == "enum" else "a"
+            return path[:-1], f"{article} {kind_name} fact needs 'values'" + (" (lowest first)" if kind_name == "level" else ""), "fact-values"
+        return path[:-1], f"missing required key {key!r}", "required"
+    if kind in ("union_tag_invalid", "union_tag_not_found") and not isinstance(value, dict):
+        return path, f"expected a mapping, got {_shown(value)}", "type"
+    if kind == "union_tag_not_found":
+        return path, "missing required key 'type'", "required"
+    if kind == "union_tag_invalid":
+        tag = str(value.get("type"))
+        return path + ("type",), f"expected one of {', '.join(FACT_TYPES)}; got {_shown(value.get('type'))}{did_you_mean(tag, FACT_TYPES)}", "one-of"
+    if kind in _MISMATCH:
+        hint = " (quote it in YAML)" if kind == "string_type" and not isinstance(value, (dict, list)) else ""
+        return path, f"expected {_MISMATCH[kind]}, got {_shown(value)}{hint}", "type"
+    if kind == "literal_error":
+        options = [str(option) for option in get_args(_strip(where.node))]
+        return path, f"expected one of {', '.join(options)}; got {_shown(value)}{did_you_mean(str(value), options)}", "one-of"
+    if kind == "string_pattern_mismatch":
+        return path, f"{_shown(value)} {_PATTERN_WORDS.get(ctx['pattern'], 'does not match ' + ctx['pattern'])}", "pattern"
+    if kind == "greater_than_equal":
+        return path, f"must be ≥ {ctx['ge']}; got {_shown(value)}", "range"
+    if kind == "less_than_equal":
+        return path, f"must be ≤ {ctx['le']}; got {_shown(value)}", "range"
+    if kind == "string_too_short" or (kind == "too_short" and isinstance(value, dict)):
+        return path, "must not be empty", "length"
+    if kind == "too_short":
+        least = ctx["min_length"]
+        return path, f"needs at least {least} item{'s' if least != 1 else ''}", "length"
+    if kind == "string_too_long":
+        return path, f"is longer than {ctx['max_length']} characters", "length"
+    if kind == "too_long":
+        return path, f"takes at most {ctx['max_length']} items", "length"
+    if kind == "unique":
+        return path, "items must be unique", "unique"
+    return path, f"{_shown(value)} is not valid here", "invalid"
+
+
+def validate_document(document: Document) -> PolicyDocument:
+    """The typed document, or PolicyError with every problem the models find."""
+    checked = check_document(document)
+    if checked.problems or checked.policy is None:
+        raise PolicyError(list(checked.problems))
+    return checked.policy
