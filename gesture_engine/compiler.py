@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .budget import BudgetSpec, Limits, Lookup
+from .complaint import read_value
 from .conditions import Condition, ConditionCompiler, always, show
 from .durations import parse_duration
 from .errors import PolicyError, Problem
@@ -285,7 +286,7 @@ class _Compiler:
             self.fail(path, "declare 'required: true' or a 'default'", "fact")
         elif has_default:
             try:
-                default = fact.read(spec["default"])
+                default = read_value(fact, spec["default"])
             except ValueError as exc:
                 self.fail(path + ("default",), str(exc), "fact")
             else:

@@ -21,13 +21,13 @@ from pydantic import TypeAdapter
 
 from .budget import compute_budget, summarize
 from .compiler import Catalog, CompiledPolicy, Derived, Rule, compile_policy
+from .complaint import NO_ENVELOPE, ComplaintReader, Envelope, parse_fact_text, tuple_getter
 from .durations import format_duration
 from .errors import ComplaintError
-from .facts import Fact, FactValue, parse_fact_text
+from .facts import Fact, FactValue
 from .index import PolicyIndex
 from .loader import MAX_FILE_BYTES, read_policy_source
 from .models import Approval, BudgetStep, Decision, Gesture, Money, PolicyRef, RuleTrace, builder
-from .reader import NO_ENVELOPE, ComplaintReader, Envelope, tuple_getter
 from .resources import default_policy_path
 
 _V = TypeVar("_V")
