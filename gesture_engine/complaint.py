@@ -358,8 +358,7 @@ class ComplaintReader:
             return self.diagnose(complaint)
         mask = shape.base
         try:
-            for raw, table in zip(shape.finite(complaint), shape.finite_tables, strict=True):
-                bits = table.get(raw)
+            for bits in map(dict.get, shape.finite_tables, shape.finite(complaint)):  # each value's bits, None if not valid
                 if bits is None:
                     return self.diagnose(complaint)
                 mask &= bits
