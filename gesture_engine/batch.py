@@ -23,9 +23,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import IO, Any, TypeVar
 
+from .complaint import parse_complaint_json
 from .encoding import decision_json
 from .errors import ComplaintError, FieldProblem, PolicyError, Problem
-from .inputs import parse_complaint_json, parse_flat_line
 from .policy import Policy, load_policy
 
 
@@ -264,23 +264,19 @@ def jsonl_blocks(stream: IO[bytes], size: int = BLOCK_BYTES) -> Iterator[tuple[i
 def _decide_jsonl_block(policy: Policy, first: int, block: bytes) -> Iterator[tuple[int, bytes]]:
     """``(complaints, their decisions or error records as UTF-8 lines)`` for every ``GROUP`` lines of a
     block. Lines are split on ``\n`` only, as reading the file line by line does; blank lines are
-    skipped. Flat lines take the quick parse; any other goes the careful way (:func:`decide_payload`)."""
+    skipped."""
     decide = policy.decide
     lines = block.split(b"\n")
     for start in range(0, len(lines), GROUP):
         out: list[bytes] = []
         count = 0
         for number, raw in enumerate(lines[start:start + GROUP], first + start):
-            complaint = parse_flat_line(raw)
-            if complaint is None:
-                if not raw.strip():
-                    continue
-                out.append(decide_payload(policy, number, raw).encode() + b"\n")
-            else:
-                try:
-                    out += (decision_json(decide(complaint)), b"\n")
-                except ComplaintError as error:
-                    out.append(error_record(number, error).encode() + b"\n")
+            if not raw.strip():
+                continue
+            try:
+                out += (decision_json(decide(parse_complaint_json(raw, f"line {number}"))), b"\n")
+            except ComplaintError as error:
+                out.append(error_record(number, error).encode() + b"\n")
             count += 1
         if count:
             yield count, b"".join(out)

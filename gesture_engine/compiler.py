@@ -18,6 +18,7 @@ from typing import Any
 
 from . import document as written
 from .budget import BudgetSpec, Limits, Lookup
+from .complaint import read_value
 from .conditions import Condition, ConditionCompiler, always, show
 from .durations import parse_duration
 from .errors import PolicyError, Problem
@@ -270,7 +271,7 @@ class _Compiler:
             self.fail(path, "declare 'required: true' or a 'default'", "fact")
         elif spec.default is not None:
             try:
-                fact = replace(fact, default=fact.read(spec.default))
+                fact = replace(fact, default=read_value(fact, spec.default))
             except ValueError as exc:
                 self.fail(path + ("default",), str(exc), "fact")
         return fact

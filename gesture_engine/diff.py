@@ -19,11 +19,11 @@ from typing import Any
 from .batch import BadRow, format_of, read_records
 from .budget import BudgetSpec, Lookup
 from .compiler import Catalog, Derived, Rule, Template
+from .complaint import parse_complaint_json
 from .conditions import Condition, Group, Test, describe, show
 from .durations import format_duration
 from .errors import ComplaintError
 from .facts import Fact
-from .inputs import parse_complaint_json
 from .models import Decision
 from .money import plain
 from .policy import Policy

@@ -27,11 +27,13 @@ class Problem:
 
 @dataclass(frozen=True)
 class FieldProblem:
-    """One mistake in a complaint: which field, the value given, and what was expected."""
+    """One mistake in a complaint: which field, the value given, what was expected, and a stable ``code``
+    (e.g. ``required``, ``wrong_type``, ``out_of_range``, ``invalid_json``) for programs to act on."""
 
     field: str
     message: str
     value: object = None
+    code: str = "invalid"
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}"

@@ -33,6 +33,7 @@ from decimal import Decimal
 from typing import Any
 
 from .compiler import Invariant
+from .complaint import read_value
 from .conditions import domain_cells
 from .errors import ComplaintError
 from .facts import Fact, FactValue
@@ -137,7 +138,7 @@ def _domain(fact: Fact, points: set[Any], plain: set[Any], unit: Decimal) -> tup
             continue
         value = _typed(fact, number)
         try:
-            values.add(fact.read(value))
+            values.add(read_value(fact, value))
         except ValueError:
             continue  # outside the fact's bounds
     return tuple(sorted(values))

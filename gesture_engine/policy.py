@@ -20,15 +20,15 @@ from typing import Any, Literal, NamedTuple, overload
 
 from .budget import BudgetPlan, BudgetSpec, Limits
 from .compiler import Catalog, CompiledPolicy, Derived, Ladder, Rule, compile_policy
+from .complaint import ComplaintReader, Envelope, parse_fact_text, tuple_getter
 from .durations import format_duration
 from .encoding import decision_json
 from .errors import ComplaintError
 from .evaluation import evaluate
-from .facts import Fact, FactValue, parse_fact_text
+from .facts import Fact, FactValue
 from .index import PolicyIndex
 from .loader import MAX_FILE_BYTES, read_policy_source
 from .models import Approval, Budget, Decision, FrozenFacts, Gesture, PolicyRef, RuleTrace, builder
-from .reader import ComplaintReader, Envelope, tuple_getter
 from .resources import default_policy_path
 
 OUTCOME_CACHE_SIZE = 4096

@@ -26,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from .complaint import read_value
 from .coverage import CoverageRecorder, CoverageReport
 from .durations import format_duration, parse_duration
 from .errors import ComplaintError, GestureError, PolicyError, Problem
@@ -392,7 +393,7 @@ class _Reader:
                 self.fail(path + (name,), f"unknown fact {name!r}{did_you_mean(name, known)}", "unknown-fact")
                 continue
             try:
-                expected = fact.read(raw)
+                expected = read_value(fact, raw)
             except ValueError as exc:
                 self.fail(path + (name,), f"{name}: {exc}", "type-mismatch")
                 continue

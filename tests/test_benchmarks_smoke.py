@@ -173,12 +173,17 @@ def test_zen_budget_expression_is_the_arithmetic_of_the_budget() -> None:
     assert text.count("round(") == 1 + len(budget.multipliers)
 
 
-def test_no_cache_run_says_which_cache_sizes_it_found(monkeypatch: pytest.MonkeyPatch) -> None:
-    for module_name, attribute in engines.CACHE_KNOBS:  # put back whatever --no-cache sets to 0
+def _restore_cache_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Put back, after the test, whatever ``disable_caches`` sets to 0 (other tests rely on the caches)."""
+    for module_name, attribute in engines.CACHE_KNOBS:
         with contextlib.suppress(ImportError):
             module = importlib.import_module(module_name)
             if hasattr(module, attribute):
                 monkeypatch.setattr(module, attribute, getattr(module, attribute))
+
+
+def test_no_cache_run_says_which_cache_sizes_it_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    _restore_cache_sizes(monkeypatch)
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
         assert main(["--quick", "--no-cache", "--only", "table8"]) == 0
@@ -191,6 +196,7 @@ def test_no_cache_run_says_which_cache_sizes_it_found(monkeypatch: pytest.Monkey
 def test_disable_caches_sets_only_the_sizes_that_exist(monkeypatch: pytest.MonkeyPatch) -> None:
     import gesture_engine.policy
 
+    _restore_cache_sizes(monkeypatch)
     monkeypatch.setattr(gesture_engine.policy, "OUTCOME_CACHE_SIZE", 4096, raising=False)
     found = engines.disable_caches()
     assert "gesture_engine.policy.OUTCOME_CACHE_SIZE" in found

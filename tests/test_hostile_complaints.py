@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from gesture_cli.main import cli
 from gesture_engine import ComplaintError, Policy
-from gesture_engine.inputs import parse_complaint_json
+from gesture_engine.complaint import parse_complaint_json
 
 OK = {"severity": "low", "channel": "email"}
 MONEY = "an amount of money ≥ 0"

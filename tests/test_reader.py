@@ -1,7 +1,7 @@
 """The shape-planned complaint reader agrees with the careful path (``diagnose``) on every complaint.
 
 ``diagnose`` checks field by field with the plain fact readers; the fast path takes shortcuts (a
-plan per key sequence, one dict hit per level/enum combination, fused check-and-lookup for numbers).
+plan per key sequence, one dict hit per level/enum value, fused check-and-lookup for numbers).
 Over random complaints, valid and not, both must accept the same complaints with the same facts in
 the same order and the same index bits, and reject the same ones with the same problems.
 """
@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from gesture_engine import ComplaintError, Policy, load_policy
+from gesture_engine import complaint as reading
 from gesture_engine.compiler import compile_policy
 from gesture_engine.loader import Document
 
@@ -134,14 +135,24 @@ def test_facts_come_in_declared_order_whatever_the_key_order(policy: Policy) -> 
     assert list(policy.decide(complaint).facts) == list(policy.decide(again).facts) == list(POLICY["facts"])
 
 
-def test_shapes_and_combinations_stay_bounded(policy: Policy) -> None:
+def test_shape_plans_stay_bounded(policy: Policy) -> None:
     reader = policy._read
     rnd = random.Random(3)
     for _ in range(3000):  # many key orders: more shapes than are kept
         names = list(GOOD)
         rnd.shuffle(names)
         policy.decide({name: GOOD[name][0] for name in names})
-    assert 0 < len(reader.shapes) <= 256
+    info = reader.plan.cache_info()
+    assert info.maxsize == reading.SHAPE_CACHE_SIZE and 0 < info.currsize <= reading.SHAPE_CACHE_SIZE
+
+
+def test_without_the_shape_cache_every_complaint_is_planned_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reading, "SHAPE_CACHE_SIZE", 0)
+    uncached = Policy(compile_policy(Document(POLICY, {}, "reader.yaml")))
+    for given in complaints(7, 600):
+        fast = _outcome(uncached._read, given)
+        assert fast == _outcome(uncached._read.diagnose, given), given
+    assert uncached._read.plan.cache_info().currsize == 0
 
 
 def test_template_patterns_write_values_as_show_does() -> None:
@@ -169,9 +180,8 @@ def test_template_patterns_write_values_as_show_does() -> None:
 def test_fused_checks_look_up_exactly_what_the_index_does(policy: Policy) -> None:
     """The fused check-and-lookup must not lean on the careful path: for values valid as sent it
     answers itself, with the index's own bits; for anything else it declines (None)."""
-    policy.decide({"lvl": "l0", "count": 1, "spend": Decimal(1), "worth": Decimal(1), "unread": 1, "ratio": 0.5, "gift": Decimal(1),
-                   "age": 1})
-    shape = next(shape for shape in policy._read.shapes.values() if shape is not None)
+    shape = policy._read.plan(("lvl", "count", "spend", "worth", "unread", "ratio", "gift", "age"))
+    assert shape is not None
     everything = policy._index.everything
     fused = {name: lambda value, check=check: None if check(value) is None else check(value) & everything
              for name, check, _, _ in shape.numeric}
@@ -188,3 +198,19 @@ def test_fused_checks_look_up_exactly_what_the_index_does(policy: Policy) -> Non
             assert fused[name](value) == expected, (name, value)
         assert fused[name](Decimal("1.00000000001")) is None and fused[name](Decimal("-1")) is None
         assert fused[name](12) is None  # an int is converted to money on the careful path
+
+
+def test_every_problem_carries_a_stable_code(policy: Policy) -> None:
+    bad = {"lvl": "l9", "count": 501, "spend": Decimal("1.00000000001"), "flag": 1, "lvll": 1, 3: 1, "complaint_id": 3.5}
+    try:
+        policy.decide({"kind": "k0", **{k: v for k, v in bad.items() if k != "lvl"}})
+    except ComplaintError as error:
+        assert {p.field: p.code for p in error.problems} == {
+            "lvl": "required", "count": "out_of_range", "spend": "too_precise", "flag": "wrong_type",
+            "lvll": "unknown_field", "3": "bad_field_name", "complaint_id": "wrong_type"}
+    else:
+        pytest.fail("the complaint was accepted")
+    for given in (None, [1]):
+        with pytest.raises(ComplaintError) as info:
+            policy.decide(given)  # type: ignore[arg-type]
+        assert [p.code for p in info.value.problems] == ["not_an_object"]

@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 import click
 
 from gesture_engine import ComplaintError, FieldProblem, Policy, PolicyError, load_policy
-from gesture_engine.inputs import parse_complaint_json
+from gesture_engine.complaint import parse_complaint_json
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -1,0 +1,549 @@
+"""Reading a complaint, start to finish: JSON text -> mapping -> checked facts, envelope and index bits.
+
+Everything a complaint goes through before the rules see it lives here, in pipeline order:
+
+1. :func:`parse_complaint_json`: JSON text or bytes to a mapping, with exact decimals. JSON that parsers
+   disagree about is refused rather than guessed at: a key given twice in one object (most parsers
+   silently keep the last), NaN/Infinity, integers of more than 400 digits, nesting deeper than the
+   parser can follow.
+2. :func:`read_value`: one value checked against its fact's declaration (:class:`~.facts.Fact`).
+   Coercion is deliberately narrow: money also accepts a decimal string (``"12.50"``), because money is
+   often sent as text to keep its precision; nothing else is coerced (``true`` is not an integer,
+   ``"12"`` is not an integer).
+3. :class:`ComplaintReader`: the whole complaint, every fact looked up in the policy's index as it is
+   checked, so the rules start from the bits the facts let through. Every problem is collected before
+   raising, so a helpdesk integration learns everything wrong with a payload at once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from functools import lru_cache
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from .errors import ComplaintError, FieldProblem
+from .facts import ENVELOPE, ID_LIMIT, INTEGER_LIMIT, NUMBER_LIMIT, Fact, FactValue, did_you_mean
+from .money import MONEY_LIMIT
+
+if TYPE_CHECKING:
+    from .index import PolicyIndex
+
+Values = dict[str, FactValue]
+
+# -- 1. JSON -> mapping ----------------------------------------------------------------------------
+
+MAX_INTEGER_DIGITS = 400
+_BOM = "\ufeff".encode()
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _integer(text: str) -> int:
+    if len(text) > MAX_INTEGER_DIGITS:
+        raise ValueError(f"an integer of {len(text)} digits is too large")
+    return int(text)
+
+
+class _RepeatedKeys(ValueError):
+    def __init__(self, keys: list[str]) -> None:
+        super().__init__("repeated keys")
+        self.keys = keys
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object's members as a dict, refusing a key given twice (most parsers keep the last silently)."""
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        raise _RepeatedKeys([key for key, _ in pairs if key in seen or seen.add(key)])  # type: ignore[func-returns-value]
+    return result
+
+
+# Built once: ``json.loads`` with options builds a new decoder on every call, which costs more than decoding.
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=_integer, parse_constant=_refuse_constant, object_pairs_hook=_unique)
+_FLAT = json.JSONDecoder(parse_float=Decimal, parse_constant=_refuse_constant)
+"""The same without a Python call per integer and per object, for flat complaints (see parse_complaint_json)."""
+
+
+def parse_complaint_json(data: bytes | str, source: str = "<complaint>") -> Any:
+    """Parse one JSON complaint. Floats become ``Decimal`` so money keeps every digit.
+
+    Most complaints are short flat objects: they are parsed first without the careful decoder's Python
+    hooks, and that answer is kept only when the hooks could not have changed it. Short: no integer in
+    the text can have more than MAX_INTEGER_DIGITS digits (nor nest deeply). No repeated key: every
+    member of every object has its own ``:``, so as many colons in the text as keys in the top-level
+    dict means there is no nested member and no member was lost to a repeat (a colon inside a string,
+    as in a timestamp, just sends the complaint the careful way). ``raw_decode`` from the first
+    character, with nothing after the object, skips ``decode``'s two whitespace scans; anything else,
+    and anything the quick parse refuses, goes the careful way, which says what is wrong.
+    """
+    if isinstance(data, bytes):
+        try:
+            data = (data[3:] if data.startswith(_BOM) else data).decode()  # a leading byte-order mark is harmless
+        except UnicodeDecodeError as exc:
+            raise ComplaintError([FieldProblem(source, f"is not valid UTF-8 (byte {exc.start})", None, "not_utf8")]) from None
+    if len(data) <= MAX_INTEGER_DIGITS:
+        try:
+            flat, end = _FLAT.raw_decode(data)
+        except (ValueError, RecursionError):  # JSONDecodeError and a refused NaN included: the careful parse says which
+            flat = end = None
+        if end == len(data) and flat.__class__ is dict and data.count(":") == len(flat):
+            return flat
+    try:
+        return _DECODER.decode(data)
+    except json.JSONDecodeError as exc:
+        where = f"{source}:{exc.lineno}:{exc.colno}"
+        raise ComplaintError([FieldProblem(where, f"invalid JSON: {exc.msg}", None, "invalid_json")]) from None
+    except RecursionError:
+        raise ComplaintError([FieldProblem(source, "invalid JSON: nested too deeply", None, "invalid_json")]) from None
+    except _RepeatedKeys as exc:
+        raise ComplaintError([FieldProblem(ascii(key)[1:-1], "appears more than once in one JSON object; send it once", None, "repeated_key")
+                              for key in exc.keys]) from None
+    except ValueError as exc:
+        raise ComplaintError([FieldProblem(source, f"invalid JSON: {exc}", None, "invalid_json")]) from None
+
+
+# -- 2. one value against its fact ------------------------------------------------------------------
+
+_DECIMAL_TEXT = re.compile(r"^-?\d{1,40}(?:\.\d{1,40})?$")
+"""Money may come as a plain decimal string; its range and places are then checked like a number's."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class ValueRefused(ValueError):
+    """A value its fact does not accept; ``code`` is the stable code its FieldProblem carries."""
+
+    def __init__(self, message: str, code: str = "wrong_type") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def is_text(value: str) -> bool:
+    """False for lone surrogates (JSON ``"\\ud800"``): no UTF-8 output could carry them."""
+    return value.isascii() or _SURROGATE.search(value) is None
+
+
+def describe(value: object) -> str:
+    """A value as an error message shows it: short, and never failing."""
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:37] + "...")
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) and value.bit_length() > 1000:
+        return f"an integer of {value.bit_length() * 3 // 10}+ digits"  # str() would refuse it
+    if isinstance(value, (int, float, Decimal)):
+        text = str(value)
+        return text if len(text) <= 40 else text[:37] + "..."
+    return f"a {type(value).__name__}"
+
+
+def _wrong(fact: Fact, value: object) -> ValueRefused:
+    return ValueRefused(f"expected {fact.expected()}; got {describe(value)}")
+
+
+def _read_choice(fact: Fact, value: object) -> FactValue:
+    if isinstance(value, str) and value in fact.rank:
+        return value
+    hint = did_you_mean(value, fact.values) if isinstance(value, str) else ""
+    raise ValueRefused(f"expected {fact.expected()}; got {describe(value)}{hint}")
+
+
+def _bounded(fact: Fact, number: Any, shown: object) -> None:
+    if fact.minimum is not None and number < fact.minimum:
+        raise ValueRefused(f"must be ≥ {fact.minimum}; got {describe(shown)}", "out_of_range")
+    if fact.maximum is not None and number > fact.maximum:
+        raise ValueRefused(f"must be ≤ {fact.maximum}; got {describe(shown)}", "out_of_range")
+
+
+def _to_decimal(value: object) -> Decimal | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
+    if isinstance(value, float):
+        return Decimal(repr(value)) if math.isfinite(value) else None
+    if isinstance(value, str) and _DECIMAL_TEXT.match(value):
+        return Decimal(value)
+    return None
+
+
+def _read_money(fact: Fact, value: object) -> FactValue:
+    amount = _to_decimal(value)
+    if amount is None:
+        raise _wrong(fact, value)
+    if amount < 0:
+        raise ValueRefused(f"must be ≥ 0; got {describe(value)}", "out_of_range")
+    if amount > MONEY_LIMIT:
+        raise ValueRefused(f"must be ≤ {MONEY_LIMIT:f}; got {describe(value)}", "out_of_range")
+    if amount.as_tuple().exponent < -10:  # type: ignore[operator]
+        raise ValueRefused(f"has more than 10 decimal places; got {describe(value)}", "too_precise")
+    _bounded(fact, amount, value)
+    return amount
+
+
+def _read_integer(fact: Fact, value: object) -> FactValue:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _wrong(fact, value)
+    if abs(value) > INTEGER_LIMIT:
+        raise ValueRefused(f"must be between -{INTEGER_LIMIT} and {INTEGER_LIMIT}; got {describe(value)}", "out_of_range")
+    _bounded(fact, value, value)
+    return value
+
+
+def _read_number(fact: Fact, value: object) -> FactValue:
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        raise _wrong(fact, value)
+    try:
+        number = float(value)
+    except (OverflowError, InvalidOperation):
+        number = math.inf
+    if not math.isfinite(number) or abs(number) > NUMBER_LIMIT:
+        raise ValueRefused(f"expected a finite number of magnitude ≤ 1e15; got {describe(value)}", "out_of_range")
+    _bounded(fact, number, value)
+    return number
+
+
+def _read_boolean(fact: Fact, value: object) -> FactValue:
+    if not isinstance(value, bool):
+        raise _wrong(fact, value)
+    return value
+
+
+def _read_string(fact: Fact, value: object) -> FactValue:
+    if not isinstance(value, str) or len(value) > fact.max_length or not is_text(value):
+        raise _wrong(fact, value)
+    return value
+
+
+_READERS: dict[str, Callable[[Fact, object], FactValue]] = {
+    "level": _read_choice,
+    "enum": _read_choice,
+    "money": _read_money,
+    "integer": _read_integer,
+    "number": _read_number,
+    "boolean": _read_boolean,
+    "string": _read_string,
+}
+
+
+def read_value(fact: Fact, value: object) -> FactValue:
+    """``value`` in ``fact``'s type, or raise :class:`ValueRefused` (a ValueError) saying what was expected."""
+    return _READERS[fact.type](fact, value)
+
+
+_TRUE = ("true", "yes", "1")
+_FALSE = ("false", "no", "0")
+
+
+def parse_fact_text(fact: Fact, text: str) -> object:
+    """A fact value typed on a command line, converted to what the JSON would have held.
+
+    Only the syntax is converted here (``"120000"`` -> 120000 for an integer fact); the value is
+    then checked like any other complaint field, so errors read the same everywhere.
+    """
+    if fact.type == "integer":
+        try:
+            return int(text)
+        except ValueError:
+            return text
+    if fact.type == "number":
+        try:
+            return float(text)
+        except ValueError:
+            return text
+    if fact.type == "boolean":
+        lowered = text.lower()
+        return True if lowered in _TRUE else False if lowered in _FALSE else text
+    return text
+
+
+# -- 3. the whole complaint, looked up in the index as it is checked ---------------------------------
+
+class Envelope(NamedTuple):
+    """The non-fact parts of a complaint, echoed into the decision."""
+
+    complaint_id: str | None = None
+    customer_id: str | None = None
+    received_at: datetime | None = None
+
+
+NO_ENVELOPE = Envelope()
+SHAPE_CACHE_SIZE = 256
+"""Plans (one per sequence of complaint keys) kept per policy, least recently used dropped; 0 plans
+every complaint afresh. Read when a policy is built."""
+_BAD: Any = object()
+"""What a fast reader returns for a value it will not vouch for; the careful path then says why."""
+_PLACE = Decimal("1e-10")
+"""The smallest step of money in a complaint (10 decimal places)."""
+
+
+def tuple_getter(names: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """``itemgetter`` that always returns a tuple, even for one name or none."""
+    if len(names) > 1:
+        return itemgetter(*names)
+    if names:
+        name = names[0]
+        return lambda complaint: (complaint[name],)
+    return lambda complaint: ()
+
+
+class _Shape:
+    """How to read complaints with one particular sequence of keys: which facts are sent, which take
+    their defaults (their bits are ANDed into ``base`` once), which are envelope fields."""
+
+    __slots__ = ("base", "defaults", "envelope", "finite", "finite_tables", "numeric", "template")
+
+    def __init__(self, reader: ComplaintReader, keys: tuple[Any, ...]) -> None:
+        facts, index = reader.facts, reader.index
+        sent = [key for key in keys if key in facts]
+        # every fact in declared order, absent ones holding their defaults: sent values are copied over it
+        self.template: Values = {name: (None if name in keys else fact.default) for name, fact in facts.items()}  # type: ignore[misc]
+        self.envelope = tuple(key for key in keys if key in ENVELOPE)
+        # when the keys come in declared order, followed by nothing but absent facts: the defaults to add to a copy
+        absent = [name for name in facts if name not in keys]
+        in_order = not self.envelope and [*keys, *absent] == list(facts)
+        self.defaults: dict[str, Any] | None = {name: facts[name].default for name in absent} if in_order else None
+        base = index.everything
+        for name in absent:
+            base &= index.bits_of(name, facts[name].default)
+        self.base = base
+        finite = [name for name in sent if facts[name].finite]
+        self.finite = tuple_getter(finite)
+        self.finite_tables = tuple(index.finite_table(name) for name in finite)  # value -> bits: check and lookup in one hit
+        self.numeric = tuple(
+            (name, _fused_reader(facts[name], index), _fast_reader(facts[name]), index.bits_reader(name))
+            for name in sent if not facts[name].finite
+        )
+
+
+class ComplaintReader:
+    """Reads complaints for one policy's input facts; built once per policy (it runs on every decision).
+
+    Complaints from one integration nearly always carry the same fields, so the reader plans once per
+    *shape* (the complaint's keys, in order) and keeps the plans in a bounded, thread-safe LRU cache.
+    A plan then reads a complaint with a few calls: ``itemgetter`` for the level and enum values and one
+    dict hit each (checking and looking up the value at once), one dict copy for the defaults, and one
+    fused check-and-lookup per numeric fact. Anything unusual (a bad value, an unknown field, an explicit
+    null) goes to :meth:`diagnose`, which collects every problem and raises them together.
+    """
+
+    def __init__(self, facts: Mapping[str, Fact], derived: Mapping[str, Fact], index: PolicyIndex) -> None:
+        self.facts = facts
+        self.derived = derived
+        self.index = index
+        self.required = frozenset(name for name, fact in facts.items() if fact.required)
+        self.known = frozenset((*facts, *ENVELOPE))
+        self.plan = lru_cache(maxsize=SHAPE_CACHE_SIZE)(self._plan)
+        """The plan for complaints with these keys (a tuple); None sends them all to :meth:`diagnose`."""
+
+    def __call__(self, complaint: object) -> tuple[Values, Envelope, int]:
+        """The complaint's facts, its envelope, and the index bits its input facts let through."""
+        if complaint.__class__ is not dict and not isinstance(complaint, Mapping):
+            return self.diagnose(complaint)
+        shape = self.plan(tuple(complaint))
+        if shape is None:
+            return self.diagnose(complaint)
+        mask = shape.base
+        try:
+            for bits in map(dict.get, shape.finite_tables, shape.finite(complaint)):  # each value's bits, None if not valid
+                if bits is None:
+                    return self.diagnose(complaint)
+                mask &= bits
+        except (KeyError, TypeError):  # a mapping whose keys and items disagree, or an unhashable value
+            return self.diagnose(complaint)
+        if shape.defaults is None:  # keys in an order that is not the declared one: copy them over a template
+            values = shape.template.copy()
+            values.update(complaint)
+        else:  # the declared order already (the cheapest dict to make is a copy)
+            values = complaint.copy() if complaint.__class__ is dict else dict(complaint)
+            if shape.defaults:
+                values.update(shape.defaults)
+        for name, fused, read, bits_of in shape.numeric:
+            raw = values[name]
+            bits = fused(raw)
+            if bits is None:  # not a value the fused check vouches for as it is: read it, maybe converting it
+                value = read(raw)
+                if value is _BAD:
+                    return self.diagnose(complaint)
+                values[name] = value
+                bits = bits_of(value)
+            mask &= bits
+        if not shape.envelope:
+            return values, NO_ENVELOPE, mask
+        for key in shape.envelope:
+            del values[key]
+        get = complaint.get
+        complaint_id, customer_id, received_at = get("complaint_id"), get("customer_id"), get("received_at")
+        if received_at is None and _plain_id(complaint_id) and _plain_id(customer_id):
+            return values, Envelope(complaint_id, customer_id), mask
+        problems: list[FieldProblem] = []
+        envelope = _read_envelope(complaint, problems)
+        if problems:
+            raise ComplaintError(problems)
+        return values, envelope, mask
+
+    def _plan(self, keys: tuple[Any, ...]) -> _Shape | None:
+        names = frozenset(keys)
+        fine = len(names) == len(keys) and names <= self.known and self.required <= names
+        return _Shape(self, keys) if fine else None
+
+    def diagnose(self, complaint: object) -> tuple[Values, Envelope, int]:
+        """The careful path: every problem with the complaint, raised together."""
+        if not isinstance(complaint, Mapping):
+            raise ComplaintError([FieldProblem("(complaint)", f"expected an object of facts; got {describe(complaint)}", None, "not_an_object")])
+        problems: list[FieldProblem] = []
+        values: Values = {}
+        for name, fact in self.facts.items():
+            raw = complaint.get(name)
+            if raw is None:
+                if fact.required:
+                    problems.append(FieldProblem(name, f"is required: {fact.expected()}", None, "required"))
+                else:
+                    values[name] = fact.default  # type: ignore[assignment]
+                continue
+            try:
+                values[name] = read_value(fact, raw)
+            except ValueRefused as exc:
+                problems.append(FieldProblem(name, str(exc), raw, exc.code))
+        for name in complaint:
+            if name in self.facts or name in ENVELOPE:
+                continue
+            if not isinstance(name, str) or not is_text(name):
+                problems.append(FieldProblem(repr(name), "field names must be strings of valid Unicode", None, "bad_field_name"))
+            elif name in self.derived:
+                problems.append(FieldProblem(name, "is derived by the policy from other facts; do not send it", complaint[name], "derived_field"))
+            else:
+                hint = did_you_mean(name, [*self.facts, *ENVELOPE])
+                problems.append(FieldProblem(name, f"is not a fact of this policy{hint}", complaint[name], "unknown_field"))
+        envelope = _read_envelope(complaint, problems)
+        if problems:
+            raise ComplaintError(problems)
+        return values, envelope, self.index.mask_of(values, self.facts)
+
+
+def _read_id(name: str, value: object, problems: list[FieldProblem]) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**ID_LIMIT:
+        return str(value)
+    if not isinstance(value, str) or len(value) > ID_LIMIT or not is_text(value):
+        problems.append(FieldProblem(name, f"expected a string or integer id of at most {ID_LIMIT} characters; got {describe(value)}", value,
+                                     "wrong_type"))
+        return None
+    return str(value)
+
+
+def _read_time(value: object, problems: list[FieldProblem]) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and len(value) <= 64:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            return moment
+    problems.append(
+        FieldProblem("received_at", f"expected an ISO 8601 time with a timezone, e.g. 2026-11-23T09:30:00Z; got {describe(value)}", value,
+                     "wrong_type")
+    )
+    return None
+
+
+def _read_envelope(complaint: Mapping[str, Any], problems: list[FieldProblem]) -> Envelope:
+    return Envelope(
+        _read_id("complaint_id", complaint.get("complaint_id"), problems),
+        _read_id("customer_id", complaint.get("customer_id"), problems),
+        _read_time(complaint.get("received_at"), problems),
+    )
+
+
+def _plain_id(value: object) -> bool:
+    """An id that needs no checking beyond this: absent, or a short string."""
+    return value is None or (value.__class__ is str and len(value) <= ID_LIMIT and value.isprintable())
+
+
+def _integer_bounds(fact: Fact) -> tuple[int, int]:
+    """The least and greatest integer an integer fact accepts."""
+    low = -INTEGER_LIMIT if fact.minimum is None else math.ceil(fact.minimum)
+    high = INTEGER_LIMIT if fact.maximum is None else math.floor(fact.maximum)
+    return low, high
+
+
+def _money_bounds(fact: Fact) -> tuple[Decimal, Decimal]:
+    """The least and greatest amount a money fact accepts."""
+    low = fact.minimum if fact.minimum is not None else Decimal(0)
+    high = MONEY_LIMIT if fact.maximum is None else min(Decimal(fact.maximum), MONEY_LIMIT)
+    return low, high
+
+
+def _fast_reader(fact: Fact) -> Callable[[object], Any]:
+    """The value in the fact's type (converted if need be), or ``_BAD`` to ask :meth:`ComplaintReader.diagnose`."""
+    if fact.type == "integer":
+        low, high = _integer_bounds(fact)
+        return lambda value: value if value.__class__ is int and low <= value <= high else _BAD
+    reader = _READERS[fact.type]
+
+    def read(value: object) -> Any:
+        try:
+            return reader(fact, value)
+        except ValueError:
+            return _BAD
+
+    return read
+
+
+def _fused_reader(fact: Fact, index: PolicyIndex) -> Callable[[Any], int | None]:
+    """Check a value and look it up in one call: its index bits when the value is valid *as sent* (an
+    int for an integer fact, a Decimal for money, ...), else None (convert it, or reject it)."""
+    if fact.type == "integer":
+        low, high = _integer_bounds(fact)
+        points, table, direct = index.locator(fact.name, low, high + 1)
+        count = len(points)
+        if direct:
+            return lambda value: table[bisect_right(points, value)] if value.__class__ is int else None
+
+        def integer(value: Any) -> int | None:
+            if value.__class__ is int:
+                i = bisect_left(points, value)
+                return table[2 * i + 1 if i < count and points[i] == value else 2 * i]
+            return None
+
+        return integer
+    if fact.type == "money":
+        least, most = _money_bounds(fact)
+        # amounts have at most 10 places, so "<= most" is "< the next amount of 10 places after most"
+        points, table, direct = index.locator(fact.name, least, most.quantize(_PLACE, ROUND_FLOOR) + _PLACE)
+        count = len(points)
+
+        def money(value: Any) -> int | None:  # JSON parsed with parse_float=Decimal: the common case
+            if value.__class__ is Decimal and value.is_finite():
+                # at most 10 places: read off the plain text (as_tuple() costs 3x more), else from the exponent
+                text = str(value)
+                if ("E" not in text and ("." in text[-11:] or "." not in text)) or value.as_tuple().exponent >= -10:  # type: ignore[operator]
+                    if direct:
+                        return table[bisect_right(points, value)]
+                    i = bisect_left(points, value)
+                    return table[2 * i + 1 if i < count and points[i] == value else 2 * i]
+            return None
+
+        return money
+    read, bits_of = _fast_reader(fact), index.bits_reader(fact.name)
+
+    def other(value: Any) -> int | None:
+        return bits_of(value) if read(value) is value else None
+
+    return other
