@@ -23,10 +23,10 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import IO, Any, TypeVar
 
-from .complaint import parse_complaint_json
-from .encoding import decision_json
-from .errors import ComplaintError, FieldProblem, PolicyError, Problem
-from .policy import Policy, load_policy
+from gesture_engine.complaint import parse_complaint_json
+from gesture_engine.encoding import decision_json
+from gesture_engine.errors import ComplaintError, FieldProblem, PolicyError, Problem
+from gesture_engine.policy import Policy, load_policy
 
 
 @dataclass(frozen=True)

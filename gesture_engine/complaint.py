@@ -28,12 +28,12 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .errors import ComplaintError, FieldProblem
-from .facts import ENVELOPE, ID_LIMIT, INTEGER_LIMIT, NUMBER_LIMIT, Fact, FactValue, did_you_mean
-from .money import MONEY_LIMIT
+from gesture_engine.engine.facts import ENVELOPE, ID_LIMIT, INTEGER_LIMIT, NUMBER_LIMIT, Fact, FactValue, did_you_mean
+from gesture_engine.errors import ComplaintError, FieldProblem
+from gesture_engine.money import MONEY_LIMIT
 
 if TYPE_CHECKING:
-    from .index import PolicyIndex
+    from gesture_engine.engine.index import PolicyIndex
 
 Values = dict[str, FactValue]
 

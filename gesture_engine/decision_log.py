@@ -47,8 +47,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .encoding import decision_json
-from .models import Decision
+from gesture_engine.decision import Decision
+from gesture_engine.encoding import decision_json
 
 try:  # POSIX; elsewhere O_APPEND alone keeps short lines whole
     import fcntl

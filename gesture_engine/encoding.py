@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import TypeAdapter
 
-from .models import Decision
+from gesture_engine.decision import Decision
 
 _DECISION: TypeAdapter[Decision] = TypeAdapter(Decision)
 

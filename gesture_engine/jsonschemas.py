@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from .document import PolicyDocument
-from .facts import ID_LIMIT, Fact
-from .models import Decision
-from .money import MONEY_LIMIT
-from .resources import schema_path
+from gesture_engine.decision import Decision
+from gesture_engine.engine.facts import ID_LIMIT, Fact
+from gesture_engine.load.document import PolicyDocument
+from gesture_engine.money import MONEY_LIMIT
+from gesture_engine.resources import schema_path
 
 if TYPE_CHECKING:
-    from .policy import Policy
+    from gesture_engine.policy import Policy
 
 SCHEMAS = ("policy", "complaint", "decision")
 POLICY_SCHEMA_ID = "https://gesture-engine.dev/schemas/policy.schema.json"
@@ -94,7 +94,7 @@ def schema_text(name: str, policy: Policy | None = None) -> str:
 
 def generated_schemas() -> dict[str, str]:
     """File name -> text of every generated schema (complaint schema for the default policy)."""
-    from .policy import load_policy
+    from gesture_engine.policy import load_policy
 
     return {
         "policy.schema.json": schema_text("policy"),

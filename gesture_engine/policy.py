@@ -18,18 +18,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, overload
 
-from .budget import BudgetPlan, BudgetSpec, Limits
-from .compiler import Catalog, CompiledPolicy, Derived, Ladder, Rule, compile_policy
-from .complaint import ComplaintReader, Envelope, parse_fact_text, tuple_getter
-from .durations import format_duration
-from .encoding import decision_json
-from .errors import ComplaintError
-from .evaluation import evaluate
-from .facts import Fact, FactValue
-from .index import PolicyIndex
-from .loader import MAX_FILE_BYTES, read_policy_source
-from .models import Approval, Budget, Decision, FrozenFacts, Gesture, PolicyRef, RuleTrace, builder
-from .resources import default_policy_path
+from gesture_engine.complaint import ComplaintReader, Envelope, parse_fact_text, tuple_getter
+from gesture_engine.decision import Approval, Budget, Decision, FrozenFacts, Gesture, PolicyRef, RuleTrace, builder
+from gesture_engine.durations import format_duration
+from gesture_engine.encoding import decision_json
+from gesture_engine.engine.budget import BudgetPlan, BudgetSpec, Limits
+from gesture_engine.engine.evaluation import evaluate
+from gesture_engine.engine.facts import Fact, FactValue
+from gesture_engine.engine.index import PolicyIndex
+from gesture_engine.errors import ComplaintError
+from gesture_engine.load.compiler import Catalog, CompiledPolicy, Derived, Ladder, Rule, compile_policy
+from gesture_engine.load.source import MAX_FILE_BYTES, parse_policy_text, read_policy_source
+from gesture_engine.resources import default_policy_path
 
 OUTCOME_CACHE_SIZE = 4096
 """Outcomes (what a combination of fired rules decides, whatever the amounts) kept per policy, least
@@ -49,6 +49,15 @@ def load_policy(path: str | os.PathLike[str] | None = None, *, max_file_bytes: i
     source = Path(path) if path is not None else default_policy_path()
     with _collector_paused():
         return Policy(compile_policy(read_policy_source(source, max_file_bytes)))
+
+
+def loads_policy(text: str, *, name: str = "<policy>", max_bytes: int = MAX_FILE_BYTES) -> Policy:
+    """Load, validate and compile a policy from YAML text (one file's content), e.g. kept in a database.
+
+    ``name`` stands for the file in locations: ``PolicyError`` problems read ``name:line:col``.
+    """
+    with _collector_paused():
+        return Policy(compile_policy(parse_policy_text(text, name, max_bytes)))
 
 
 @contextmanager
@@ -276,8 +285,8 @@ class Policy:
         return _explain(self, complaint)
 
 
-from .explain import Explanation  # noqa: E402  (after Policy: explain.py needs Policy only for typing)
-from .explain import explain as _explain  # noqa: E402
+from gesture_engine.tools.explain import Explanation  # noqa: E402  (after Policy: explain.py needs Policy only for typing)
+from gesture_engine.tools.explain import explain as _explain  # noqa: E402
 
 
 class _Outcome:

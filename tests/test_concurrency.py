@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from gesture_engine import Policy, load_policy
-from gesture_engine.invariants import fact_domains
+from gesture_engine.tools.invariants import fact_domains
 from tests.conftest import MINIMAL
 
 

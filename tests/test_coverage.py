@@ -1,4 +1,4 @@
-"""gesture_engine.coverage and ``gesture test --coverage``: what a set of cases exercised."""
+"""gesture_engine.tools.coverage and ``gesture test --coverage``: what a set of cases exercised."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from gesture_cli.main import cli
 from gesture_engine import Policy, load_policy
-from gesture_engine.coverage import CoverageRecorder, coverage_of
 from gesture_engine.resources import default_policy_path
-from gesture_engine.testing import find_test_files, load_suite, run_suite
+from gesture_engine.tools.coverage import CoverageRecorder, coverage_of
+from gesture_engine.tools.testing import find_test_files, load_suite, run_suite
 
 
 def run(*args: str) -> tuple[int, str, str]:

@@ -1,4 +1,4 @@
-"""gesture_engine.diff and .revisions: structural diff, git revision specs, replay of JSONL and CSV."""
+"""gesture_engine.tools.diff and .revisions: structural diff, git revision specs, replay of JSONL and CSV."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from click.testing import CliRunner
 
 from gesture_cli.main import cli
 from gesture_engine import PolicyError, load_policy
-from gesture_engine.diff import BadLine, Record, diff_policies, read_replay, replay
 from gesture_engine.resources import default_policy_path
-from gesture_engine.revisions import RevisionError, is_revision, load_spec
+from gesture_engine.tools.diff import BadLine, Record, diff_policies, read_replay, replay
+from gesture_engine.tools.revisions import RevisionError, is_revision, load_spec
 
 FIXTURES = Path(__file__).parent / "fixtures" / "diff"
 

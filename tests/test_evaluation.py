@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
 from gesture_engine import Policy, load_policy
-from gesture_engine import evaluation as evaluation_module
-from gesture_engine.conditions import Group
-from gesture_engine.coverage import coverage_of
-from gesture_engine.evaluation import blame, branch_parts, check, evaluate
+from gesture_engine.engine import evaluation as evaluation_module
+from gesture_engine.engine.conditions import Group
+from gesture_engine.engine.evaluation import blame, branch_parts, check, evaluate
+from gesture_engine.tools.coverage import coverage_of
 
 settings.register_profile("evaluation", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("evaluation-thorough", parent=settings.get_profile("evaluation"), max_examples=1000)

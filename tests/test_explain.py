@@ -1,4 +1,4 @@
-"""gesture_engine.explain and ``gesture explain``: the story behind a decision, which must match it."""
+"""gesture_engine.tools.explain and ``gesture explain``: the story behind a decision, which must match it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from gesture_cli.main import cli
 from gesture_engine import ComplaintError, Policy, load_policy
-from gesture_engine.explain import Explanation, blame, describe, failure
+from gesture_engine.tools.explain import Explanation, blame, describe, failure
 from tests.conftest import MINIMAL
 
 SEVERITIES = ("low", "medium", "high", "critical")

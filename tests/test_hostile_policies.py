@@ -16,8 +16,9 @@ import yaml
 from click.testing import CliRunner
 
 from gesture_cli.main import cli
-from gesture_engine import PolicyError, Problem, load_policy, loader
-from gesture_engine.loader import MAX_NODES
+from gesture_engine import PolicyError, Problem, load_policy
+from gesture_engine.load import source as loader
+from gesture_engine.load.source import MAX_NODES
 
 HOSTILE = Path(__file__).parent / "hostile"
 CASES = HOSTILE / "policies"

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from gesture_engine import Policy, load_policy
-from gesture_engine.conditions import Facts, domain_cells
-from gesture_engine.facts import Fact
+from gesture_engine.engine.conditions import Facts, domain_cells
+from gesture_engine.engine.facts import Fact
 
 LEVELS = ["l0", "l1", "l2", "l3"]
 KINDS = ["k0", "k1", "k2"]
@@ -138,8 +138,8 @@ def test_dead_rules_before_the_match_are_skipped(tmp_path: Any) -> None:
 def test_conditions_over_several_facts_become_index_terms() -> None:
     """``any`` across facts (the default policy's goodwill-credit and remember-when) is matched by
     bits alone, and a condition too tangled to expand keeps a whole-condition check."""
-    from gesture_engine.conditions import Group
-    from gesture_engine.index import MAX_TERMS, _terms
+    from gesture_engine.engine.conditions import Group
+    from gesture_engine.engine.index import MAX_TERMS, _terms
 
     policy = load_policy()
     assert policy._index._plain and not policy._index._residual

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gesture_engine import Policy, PolicyError, load_policy
-from gesture_engine.invariants import check_invariants, fact_domains
+from gesture_engine.tools.invariants import check_invariants, fact_domains
 
 POLICY = """\
 policy: tiny

@@ -1,4 +1,4 @@
-"""gesture_engine.lint: every finding fires on a fixture, the default policy is clean, and the
+"""gesture_engine.tools.lint: every finding fires on a fixture, the default policy is clean, and the
 analysis agrees with the engine on every cell of the default policy's input space."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from gesture_cli.main import cli
 from gesture_engine import Policy, load_policy
-from gesture_engine.budget import BudgetSpec
-from gesture_engine.lint import CODES, Finding, _Linter, _partition, lint, lint_path
+from gesture_engine.engine.budget import BudgetSpec
+from gesture_engine.tools.lint import CODES, Finding, _Linter, _partition, lint, lint_path
 from tests.conftest import MINIMAL
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lint"

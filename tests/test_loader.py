@@ -18,8 +18,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gesture_engine import PolicyError, load_policy, loader
-from gesture_engine.loader import Document, Location, PathKey, parse_policy_text, parse_yaml, read_policy_source
+from gesture_engine import PolicyError, load_policy
+from gesture_engine.load import source as loader
+from gesture_engine.load.source import Document, Location, PathKey, parse_policy_text, parse_yaml, read_policy_source
 
 ROOT = Path(__file__).parent.parent
 YAML_FILES = sorted(

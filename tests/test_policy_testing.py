@@ -1,4 +1,4 @@
-"""gesture_engine.testing and ``gesture test``: policy test files, their validation, and the runner."""
+"""gesture_engine.tools.testing and ``gesture test``: policy test files, their validation, and the runner."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from gesture_cli.main import cli
 from gesture_engine import Policy, load_policy
 from gesture_engine.resources import default_policy_path
-from gesture_engine.testing import PolicyTestError, find_test_files, load_suite, run_suite
+from gesture_engine.tools.testing import PolicyTestError, find_test_files, load_suite, run_suite
 from tests.conftest import MINIMAL
 
 SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed$", re.MULTILINE)

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from gesture_engine import ComplaintError, Policy, load_policy
-from gesture_engine.compiler import compile_policy
-from gesture_engine.loader import Document
+from gesture_engine.load.compiler import compile_policy
+from gesture_engine.load.source import Document
 
 settings.register_profile("properties", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("properties-thorough", parent=settings.get_profile("properties"), max_examples=1000)

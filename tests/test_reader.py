@@ -17,8 +17,8 @@ import pytest
 
 from gesture_engine import ComplaintError, Policy, load_policy
 from gesture_engine import complaint as reading
-from gesture_engine.compiler import compile_policy
-from gesture_engine.loader import Document
+from gesture_engine.load.compiler import compile_policy
+from gesture_engine.load.source import Document
 
 POLICY: dict[str, Any] = {
     "policy": "reader", "version": "1", "currency": "EUR", "budget_cap": 100,
@@ -157,7 +157,7 @@ def test_without_the_shape_cache_every_complaint_is_planned_afresh(monkeypatch: 
 
 def test_template_patterns_write_values_as_show_does() -> None:
     policy = load_policy()
-    from gesture_engine.conditions import show
+    from gesture_engine.engine.conditions import show
     rnd = random.Random(5)
     for rule in policy.rules:
         template = rule.rationale

@@ -18,9 +18,9 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from gesture_engine import PolicyError
-from gesture_engine.document import check_document
 from gesture_engine.jsonschemas import schema_text
-from gesture_engine.loader import Document, read_policy_source
+from gesture_engine.load.document import check_document
+from gesture_engine.load.source import Document, read_policy_source
 from gesture_engine.resources import default_policy_path
 
 HOSTILE = Path(__file__).parent / "hostile" / "policies"

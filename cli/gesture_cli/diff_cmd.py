@@ -9,8 +9,8 @@ from decimal import Decimal
 import click
 
 from gesture_engine import Policy, PolicyError
-from gesture_engine.diff import Replay, StructuralDiff, diff_policies, read_replay, replay
-from gesture_engine.revisions import RevisionError, load_spec
+from gesture_engine.tools.diff import Replay, StructuralDiff, diff_policies, read_replay, replay
+from gesture_engine.tools.revisions import RevisionError, load_spec
 
 from ._shared import EXIT_BAD_POLICY, EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail_policy, json_option
 

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gesture_engine import ComplaintError
-from gesture_engine.explain import Explanation, show
+from gesture_engine.tools.explain import Explanation, show
 
 from ._shared import complaint_from_args, fail_complaint, json_option, load, policy_option
 

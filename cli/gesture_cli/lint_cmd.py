@@ -8,7 +8,7 @@ import sys
 import click
 
 from gesture_engine import PolicyError
-from gesture_engine.lint import lint_path
+from gesture_engine.tools.lint import lint_path
 
 from ._shared import EXIT_FAILED, EXIT_OK, fail_policy, json_option
 

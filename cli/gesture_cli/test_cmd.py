@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from gesture_engine.resources import default_policy_path
-from gesture_engine.testing import PolicyTestError, SuiteResult, expand, find_test_files, load_suite, run_suite
+from gesture_engine.tools.testing import PolicyTestError, SuiteResult, expand, find_test_files, load_suite, run_suite
 
 from ._shared import EXIT_BAD_POLICY, EXIT_FAILED, EXIT_OK, json_option, load
 

@@ -26,17 +26,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .complaint import read_value
-from .coverage import CoverageRecorder, CoverageReport
-from .durations import format_duration, parse_duration
-from .errors import ComplaintError, GestureError, PolicyError, Problem
-from .evaluation import Trace, evaluate
-from .explain import explain_rule
-from .facts import did_you_mean
-from .invariants import check_invariants
-from .loader import Document, PathKey, read_yaml_file
-from .models import Decision, Frozen, PolicyRef
-from .policy import Policy
+from gesture_engine.complaint import read_value
+from gesture_engine.decision import Decision, Frozen, PolicyRef
+from gesture_engine.durations import format_duration, parse_duration
+from gesture_engine.engine.evaluation import Trace, evaluate
+from gesture_engine.engine.facts import did_you_mean
+from gesture_engine.errors import ComplaintError, GestureError, PolicyError, Problem
+from gesture_engine.load.source import Document, PathKey, read_yaml_file
+from gesture_engine.policy import Policy
+from gesture_engine.tools.coverage import CoverageRecorder, CoverageReport
+from gesture_engine.tools.explain import explain_rule
+from gesture_engine.tools.invariants import check_invariants
 
 FILE_KEYS = ("description", "cases")
 CASE_KEYS = ("name", "description", "complaint", "expect")
@@ -489,7 +489,7 @@ def run_case(policy: Policy, case: Case) -> tuple[CaseResult, Decision | None]:
 def run_suite(policy: Policy, suite: Suite, *, coverage: bool = False, invariants: bool = True) -> SuiteResult:
     """Run every case, then search for counterexamples to the policy's declared ``invariants``.
 
-    With ``coverage`` also record what the cases exercised (see ``gesture_engine.coverage``).
+    With ``coverage`` also record what the cases exercised (see ``gesture_engine.tools.coverage``).
     """
     recorder = CoverageRecorder(policy) if coverage else None
     results: list[CaseResult] = []
@@ -512,7 +512,7 @@ def run_suite(policy: Policy, suite: Suite, *, coverage: bool = False, invariant
 
 
 def check_policy_invariants(policy: Policy) -> tuple[InvariantResult, ...]:
-    """Each declared invariant with the counterexample found for it, if any (see ``gesture_engine.invariants``)."""
+    """Each declared invariant with the counterexample found for it, if any (see ``gesture_engine.tools.invariants``)."""
     broken = {id(example.invariant): example for example in check_invariants(policy)}
     results = []
     for invariant in policy.compiled.invariants:

@@ -18,8 +18,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from .conditions import Cells, Condition, Facts, Group, Test, domain_cells
-from .facts import Fact
+from gesture_engine.engine.conditions import Cells, Condition, Facts, Group, Test, domain_cells
+from gesture_engine.engine.facts import Fact
 
 Lookup = Callable[[Any], int]
 

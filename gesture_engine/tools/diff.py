@@ -16,17 +16,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .batch import BadRow, format_of, read_records
-from .budget import BudgetSpec, Lookup
-from .compiler import Catalog, Derived, Rule, Template
-from .complaint import parse_complaint_json
-from .conditions import Condition, Group, Test, describe, show
-from .durations import format_duration
-from .errors import ComplaintError
-from .facts import Fact
-from .models import Decision
-from .money import plain
-from .policy import Policy
+from gesture_engine.batch import BadRow, format_of, read_records
+from gesture_engine.complaint import parse_complaint_json
+from gesture_engine.decision import Decision
+from gesture_engine.durations import format_duration
+from gesture_engine.engine.budget import BudgetSpec, Lookup
+from gesture_engine.engine.conditions import Condition, Group, Test, describe, show
+from gesture_engine.engine.facts import Fact
+from gesture_engine.errors import ComplaintError
+from gesture_engine.load.compiler import Catalog, Derived, Rule, Template
+from gesture_engine.money import plain
+from gesture_engine.policy import Policy
 
 INVALID = "(invalid)"
 """The pseudo-action of a complaint one policy cannot decide (e.g. a fact became required)."""

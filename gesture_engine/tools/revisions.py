@@ -14,9 +14,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .errors import GestureError, PolicyError
-from .loader import MAX_FILE_BYTES
-from .policy import Policy, load_policy
+from gesture_engine.errors import GestureError, PolicyError
+from gesture_engine.load.source import MAX_FILE_BYTES
+from gesture_engine.policy import Policy, load_policy
 
 GIT_TIMEOUT = 60
 """Seconds any one git command may take."""

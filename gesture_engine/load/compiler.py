@@ -16,16 +16,16 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from . import document as written
-from .budget import BudgetSpec, Limits, Lookup
-from .complaint import read_value
-from .conditions import Condition, ConditionCompiler, always, show
-from .durations import parse_duration
-from .errors import PolicyError, Problem
-from .facts import ENVELOPE, Fact, FactValue, did_you_mean
-from .loader import Document, PathKey
-from .models import Gesture
-from .money import MINOR_UNITS, MONEY_LIMIT, quantizer, round_money
+from gesture_engine.complaint import read_value
+from gesture_engine.decision import Gesture
+from gesture_engine.durations import parse_duration
+from gesture_engine.engine.budget import BudgetSpec, Limits, Lookup
+from gesture_engine.engine.conditions import Condition, ConditionCompiler, always, show
+from gesture_engine.engine.facts import ENVELOPE, Fact, FactValue, did_you_mean
+from gesture_engine.errors import PolicyError, Problem
+from gesture_engine.load import document as written
+from gesture_engine.load.source import Document, PathKey
+from gesture_engine.money import MINOR_UNITS, MONEY_LIMIT, quantizer, round_money
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class Ladder:
 class Invariant:
     """A promise the policy makes about itself, e.g. the budget never falls as severity rises.
 
-    Checked by :func:`gesture_engine.invariants.check_invariants`, not while deciding.
+    Checked by :func:`gesture_engine.tools.invariants.check_invariants`, not while deciding.
     """
 
     output: str  # "budget"

@@ -18,8 +18,8 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
-from .models import BudgetStep, builder
-from .money import multiply, plain, round_money
+from gesture_engine.decision import BudgetStep, builder
+from gesture_engine.money import multiply, plain, round_money
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)

@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import computed_field
 
-from .conditions import Condition, describe
-from .evaluation import Check, Trace, branch_parts, evaluate
-from .loader import format_path
-from .models import Decision, Frozen
+from gesture_engine.decision import Decision, Frozen
+from gesture_engine.engine.conditions import Condition, describe
+from gesture_engine.engine.evaluation import Check, Trace, branch_parts, evaluate
+from gesture_engine.load.source import format_path
 
 if TYPE_CHECKING:
-    from .policy import Policy
+    from gesture_engine.policy import Policy
 
 
 class RuleCoverage(Frozen):

@@ -31,10 +31,10 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 from typing_extensions import TypedDict
 
-from .errors import PolicyError, Problem
-from .facts import FACT_TYPES, did_you_mean
-from .loader import Document, PathKey
-from .money import MONEY_LIMIT
+from gesture_engine.engine.facts import FACT_TYPES, did_you_mean
+from gesture_engine.errors import PolicyError, Problem
+from gesture_engine.load.source import Document, PathKey
+from gesture_engine.money import MONEY_LIMIT
 
 NAME_PATTERN = "^[a-z][a-z0-9_]*$"
 RULE_ID_PATTERN = "^[a-z0-9][a-z0-9_.-]*$"
@@ -292,7 +292,7 @@ class PolicyDocument(_Model):
     approval: Approval
     rules: Annotated[tuple[Rule, ...], Strict(False)] = Field(min_length=1)
     invariants: Annotated[tuple[InvariantSpec, ...], Strict(False)] = Field(
-        default=(), description="Properties the policy promises, checked by gesture test (gesture_engine.invariants.check_invariants).")
+        default=(), description="Properties the policy promises, checked by gesture test (gesture_engine.tools.invariants.check_invariants).")
 
 
 # -- validation ---------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ class BudgetStep(Frozen):
 
 
 class Arithmetic(Protocol):
-    """How a budget was reached, kept as numbers (``gesture_engine.budget.Figures``)."""
+    """How a budget was reached, kept as numbers (``gesture_engine.engine.budget.Figures``)."""
 
     def steps(self) -> tuple[BudgetStep, ...]: ...
 

@@ -24,13 +24,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .compiler import CompiledPolicy, Rule, compile_policy
-from .conditions import Condition, Group, Test, domain_cells
-from .facts import INTEGER_LIMIT, NUMBER_LIMIT, Fact, FactValue
-from .loader import Document, PathKey, read_policy_source
-from .money import MONEY_LIMIT
-from .policy import Policy
-from .resources import default_policy_path
+from gesture_engine.engine.conditions import Condition, Group, Test, domain_cells
+from gesture_engine.engine.facts import INTEGER_LIMIT, NUMBER_LIMIT, Fact, FactValue
+from gesture_engine.load.compiler import CompiledPolicy, Rule, compile_policy
+from gesture_engine.load.source import Document, PathKey, read_policy_source
+from gesture_engine.money import MONEY_LIMIT
+from gesture_engine.policy import Policy
+from gesture_engine.resources import default_policy_path
 
 MAX_CELLS = 2_000_000
 """Largest input space analysed as a whole; larger policies are analysed rule by rule."""

@@ -18,7 +18,7 @@ Same policy, same arguments, same result.
 Usage (this is what ``gesture test`` calls)::
 
     from gesture_engine import load_policy
-    from gesture_engine.invariants import check_invariants
+    from gesture_engine.tools.invariants import check_invariants
 
     for counterexample in check_invariants(load_policy("my-policy")):
         print(counterexample)          # or counterexample.to_dict() for JSON
@@ -32,13 +32,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .compiler import Invariant
-from .complaint import read_value
-from .conditions import domain_cells
-from .errors import ComplaintError
-from .facts import Fact, FactValue
-from .money import MONEY_LIMIT
-from .policy import Policy
+from gesture_engine.complaint import read_value
+from gesture_engine.engine.conditions import domain_cells
+from gesture_engine.engine.facts import Fact, FactValue
+from gesture_engine.errors import ComplaintError
+from gesture_engine.load.compiler import Invariant
+from gesture_engine.money import MONEY_LIMIT
+from gesture_engine.policy import Policy
 
 __all__ = ["Counterexample", "Invariant", "check_invariants", "fact_domains"]
 

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple, Protocol
 
 import yaml
 
-from .errors import PolicyError, Problem
+from gesture_engine.errors import PolicyError, Problem
 
 PathKey = tuple[str | int, ...]
 

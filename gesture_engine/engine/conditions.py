@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from .errors import Problem
-from .facts import Fact, FactValue, did_you_mean
-from .loader import Document, PathKey
+from gesture_engine.engine.facts import Fact, FactValue, did_you_mean
+from gesture_engine.errors import Problem
+from gesture_engine.load.source import Document, PathKey
 
 Facts = Mapping[str, FactValue]
 

@@ -16,9 +16,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .compiler import CompiledPolicy, Derived, Rule
-from .conditions import Condition, Facts, Group, Test
-from .facts import FactValue
+from gesture_engine.engine.conditions import Condition, Facts, Group, Test
+from gesture_engine.engine.facts import FactValue
+from gesture_engine.load.compiler import CompiledPolicy, Derived, Rule
 
 Truth = Mapping[int, bool]
 """Every node of a condition tree, by ``id``, to its value on some facts."""

@@ -18,14 +18,14 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
-from .compiler import Rule
-from .conditions import Condition, Facts, describe, show
-from .durations import format_duration
-from .evaluation import Check, TableTrace, Trace, blame, check, evaluate
-from .models import Approval, BudgetStep, FactJSON, Frozen, Gesture, Money, PolicyRef
+from gesture_engine.decision import Approval, BudgetStep, FactJSON, Frozen, Gesture, Money, PolicyRef
+from gesture_engine.durations import format_duration
+from gesture_engine.engine.conditions import Condition, Facts, describe, show
+from gesture_engine.engine.evaluation import Check, TableTrace, Trace, blame, check, evaluate
+from gesture_engine.load.compiler import Rule
 
 if TYPE_CHECKING:
-    from .policy import Policy
+    from gesture_engine.policy import Policy
 
 NOT_EVALUATED = "not evaluated (an earlier rule matched)"
 NOT_REACHED = "not evaluated (an earlier row matched)"
