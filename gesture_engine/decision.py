@@ -14,9 +14,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal, NoReturn, Protocol, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, NoReturn, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, WithJsonSchema, computed_field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    TypeAdapter,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    computed_field,
+    model_validator,
+)
 
 FactJSON = Annotated[Any, WithJsonSchema({"type": ["boolean", "integer", "number", "string"]})]
 """A fact value: bool, int, float, ``Decimal`` (money, serialised as a string) or str. Typed ``Any`` for
@@ -51,53 +61,103 @@ class BudgetStep(Frozen):
     amount: Decimal
 
 
-class Arithmetic(Protocol):
-    """How a budget was reached, kept as numbers (``gesture_engine.engine.budget.Figures``)."""
+class Working(Protocol):
+    """Why a decision is what it is, kept as the numbers and the rules behind it: the texts that explain
+    it are written from them when first read (``policy.py`` keeps one such record per decision)."""
 
-    def steps(self) -> tuple[BudgetStep, ...]: ...
+    def budget_steps(self) -> tuple[BudgetStep, ...]: ...
 
-    def summary(self) -> str: ...
+    def budget_summary(self) -> str: ...
 
-
-# Computed fields read their record from ``__pydantic_private__`` itself: ``self._figures`` goes through
-# pydantic's ``__getattr__``, which costs more than writing the text it leads to.
-
-
-class Reasoning(Protocol):
-    """Why, kept as the rules and numbers behind it; the sentences are written on demand."""
+    def approval_reasons(self) -> tuple[str, ...]: ...
 
     def reasons(self) -> tuple[str, ...]: ...
 
 
-class Budget(Money):
+class _Given:
+    """The texts of one model read back from JSON (``Decision.model_validate_json``), kept as given:
+    a budget's ``steps`` and ``summary``, an approval's or a decision's ``reasons``."""
+
+    __slots__ = ("given",)
+
+    def __init__(self, given: Mapping[str, Any]) -> None:
+        self.given = given
+
+    def budget_steps(self) -> tuple[BudgetStep, ...]:
+        return self.given.get("steps", ())  # type: ignore[no-any-return]
+
+    def budget_summary(self) -> str:
+        return self.given.get("summary", "")  # type: ignore[no-any-return]
+
+    def approval_reasons(self) -> tuple[str, ...]:
+        return self.given.get("reasons", ())  # type: ignore[no-any-return]
+
+    reasons = approval_reasons
+
+
+# Computed fields read their record from ``__pydantic_private__`` itself: ``self._why`` goes through
+# pydantic's ``__getattr__``, which costs more than writing the text it leads to.
+
+
+class Explained(Frozen):
+    """A model some of whose fields are texts written from a private record (``_why``) when read.
+
+    Read back from its own JSON (or dict), a model keeps the texts it is given, so
+    ``Decision.model_validate_json(d.model_dump_json()) == d``. Two such models are equal when their
+    JSON is: the record behind the texts is not part of the contract, the texts are."""
+
+    _why: Working = PrivateAttr()
+    _written: ClassVar[dict[str, Any]] = {}
+    """Each computed field's name and the type its given value is validated as."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_given_texts(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        if not isinstance(data, Mapping) or not cls._written:
+            return handler(data)
+        given = {name: adapter.validate_python(data[name]) for name, adapter in cls._written.items() if name in data}
+        instance = handler({key: value for key, value in data.items() if key not in cls._written})
+        instance.__pydantic_private__["_why"] = _Given(given)
+        return instance
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Explained):
+            return NotImplemented
+        return type(self) is type(other) and self.model_dump_json() == other.model_dump_json()
+
+    def __hash__(self) -> int:
+        return hash(self.model_dump_json())
+
+
+class Budget(Money, Explained):
     """The budget: an amount with the arithmetic that produced it (a ``Money`` with its working)."""
 
-    _figures: Arithmetic = PrivateAttr()
+    _written: ClassVar[dict[str, Any]] = {}
 
     @computed_field(description="Each step of the arithmetic, rounded half-up to the minor unit, with the running amount.")  # type: ignore[prop-decorator]
     @property
     def steps(self) -> tuple[BudgetStep, ...]:
-        figures: Arithmetic = self.__pydantic_private__["_figures"]  # type: ignore[index]
-        return figures.steps()
+        why: Working = self.__pydantic_private__["_why"]  # type: ignore[index]
+        return why.budget_steps()
 
     @computed_field(description="The arithmetic in one line, e.g. 'base 20.00 (severity high) × 1.5 (tier gold) = 30.00'.")  # type: ignore[prop-decorator]
     @property
     def summary(self) -> str:
-        figures: Arithmetic = self.__pydantic_private__["_figures"]  # type: ignore[index]
-        return figures.summary()
+        why: Working = self.__pydantic_private__["_why"]  # type: ignore[index]
+        return why.budget_summary()
 
 
-class Approval(Frozen):
+class Approval(Explained):
     """Who must approve, and why that level."""
 
     level: str
-    _basis: Reasoning = PrivateAttr()
+    _written: ClassVar[dict[str, Any]] = {}
 
     @computed_field(description="The ladder row the budget falls in, then any rule that demands a higher level.")  # type: ignore[prop-decorator]
     @property
     def reasons(self) -> tuple[str, ...]:
-        basis: Reasoning = self.__pydantic_private__["_basis"]  # type: ignore[index]
-        return basis.reasons()
+        why: Working = self.__pydantic_private__["_why"]  # type: ignore[index]
+        return why.approval_reasons()
 
 
 class RuleTrace(Frozen):
@@ -132,7 +192,7 @@ class FrozenFacts(dict[str, Any]):
     __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse
 
 
-class Decision(Frozen):
+class Decision(Explained):
     """What to do for one complaint, and why.
 
     In JSON the answer comes first (action, gestures, budget, deadline, approval), then what it rests
@@ -153,13 +213,19 @@ class Decision(Frozen):
     policy: PolicyRef
     facts: Mapping[str, FactJSON] = Field(description="Every fact the decision used, derived facts included.")
     trace: tuple[RuleTrace, ...]
-    _rationale: Reasoning = PrivateAttr()
+    _written: ClassVar[dict[str, Any]] = {}
 
     @computed_field(description="Why: the rationale of every rule that fired, in order.")  # type: ignore[prop-decorator]
     @property
     def reasons(self) -> tuple[str, ...]:
-        rationale: Reasoning = self.__pydantic_private__["_rationale"]  # type: ignore[index]
-        return rationale.reasons()
+        why: Working = self.__pydantic_private__["_why"]  # type: ignore[index]
+        return why.reasons()
+
+
+_TEXTS: TypeAdapter[tuple[str, ...]] = TypeAdapter(tuple[str, ...])
+Budget._written = {"steps": TypeAdapter(tuple[BudgetStep, ...]), "summary": TypeAdapter(str)}
+Approval._written = {"reasons": _TEXTS}
+Decision._written = {"reasons": _TEXTS}
 
 
 # BaseModel's own slot descriptors: setting through them skips the attribute lookup of

@@ -37,3 +37,23 @@ def test_loads_policy_locates_problems_in_the_named_text() -> None:
         loads_policy(MINIMAL.replace("at_least: high", "at_least: hihg"), name="from-db")
     [problem] = info.value.problems
     assert (problem.file, problem.line, problem.code) == ("from-db", 22, "unknown-value")
+
+
+def test_a_decision_reads_back_from_its_json_unchanged(default_policy: gesture_engine.Policy) -> None:
+    complaint = {"severity": "high", "channel": "social_media", "audience": 250_000, "order_value": "80.15",
+                 "complaint_id": "c-1", "received_at": "2026-12-01T09:30:00Z"}
+    decision = default_policy.decide(complaint)
+    text = decision.model_dump_json()
+    again = gesture_engine.Decision.model_validate_json(text)
+    assert again == decision and hash(again) == hash(decision)
+    assert again.model_dump_json() == text
+    assert again.budget.steps == decision.budget.steps and again.reasons == decision.reasons
+    other = default_policy.decide({**complaint, "order_value": "80.16"})
+    assert other != decision
+
+
+def test_a_one_row_ladder_says_its_level_approves_every_budget() -> None:
+    one_row = MINIMAL.replace("    - {up_to: 50, level: agent}\n    - {level: manager}", "    - {level: manager}")
+    decision = loads_policy(one_row).decide({"severity": "high"})
+    assert decision.approval.level == "manager"
+    assert decision.approval.reasons == ("budget 40.00 USD: manager approves every budget (the ladder has one row)",)

@@ -3,8 +3,9 @@ limited by goodwill already given.
 
 Each rule's budget is compiled at load into a :class:`BudgetPlan`: straight-line ``Decimal``
 arithmetic over constants worked out once (amounts already rounded, the percentage as a rate, lookup
-tables). Deciding computes only the numbers, kept in a small :class:`Figures` record; the steps that
-show the arithmetic, and its one-line summary, are written from those numbers only when read.
+tables). Deciding computes only the amount (:meth:`BudgetPlan.amount`); the steps that show the
+arithmetic, and its one-line summary, are written only when read (:meth:`BudgetPlan.write`), by the
+same arithmetic run again with a record of each step.
 
 Each step's result is rounded half-up to the currency's minor unit, so the arithmetic shown to a
 person is exactly the arithmetic that produced the amount.
@@ -19,12 +20,14 @@ from functools import cached_property
 from typing import Any
 
 from gesture_engine.decision import BudgetStep, builder
-from gesture_engine.money import multiply, plain, round_money
+from gesture_engine.money import CONTEXT as _CONTEXT
+from gesture_engine.money import plain, round_money
 
 ZERO = Decimal(0)
+_multiply = _CONTEXT.multiply
+_quantize = _CONTEXT.quantize
+"""``_quantize(x, unit)`` is ``round_money(x, unit)`` without a call and a check: the arithmetic of every decision."""
 HUNDRED = Decimal(100)
-# which limits a decision's budget ran into (Figures.limited): one bit each, in the order they apply
-RAISED, CAPPED_BY_RULE, CAPPED_BY_POLICY, REDUCED_BY_GOODWILL = 1, 2, 4, 8
 
 
 @dataclass(frozen=True)
@@ -64,39 +67,6 @@ class Limits:
     goodwill_fact: str | None = None
     goodwill_limit: Decimal | None = None
     goodwill_window: str = ""
-
-
-class Figures:
-    """One decision's budget as numbers: the amount, the running amount after each arithmetic step
-    (base, percentage, each multiplier) and which limits applied. With the facts it was computed from
-    (the decision's own, read-only), that is all the steps and the summary need; they are written
-    together when first read (serialising reads both)."""
-
-    __slots__ = ("_written", "amount", "facts", "limited", "plan", "trail")
-
-    def __init__(self, plan: BudgetPlan, amount: Decimal, trail: tuple[Decimal, ...], limited: int, facts: Mapping[str, Any]) -> None:
-        self.plan, self.amount, self.trail, self.limited, self.facts = plan, amount, trail, limited, facts
-        self._written: tuple[tuple[BudgetStep, ...], str] | None = None
-
-    def _write(self) -> tuple[tuple[BudgetStep, ...], str]:
-        written = self._written
-        if written is None:  # two threads may both write it: the same text
-            written = self._written = self.plan.write(self)
-        return written
-
-    def steps(self) -> tuple[BudgetStep, ...]:
-        return self._write()[0]
-
-    def summary(self) -> str:
-        return self._write()[1]
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Figures):
-            return NotImplemented
-        return (self.plan, self.amount, self.trail, self.limited, self.facts) == (other.plan, other.amount, other.trail, other.limited, other.facts)
-
-    # equal by value, and the facts are a mapping: no hash
-    __hash__ = None  # type: ignore[assignment]
 
 
 _new_step = builder(BudgetStep)
@@ -155,61 +125,78 @@ class BudgetPlan:
 
     __hash__ = None  # type: ignore[assignment]
 
-    def figures(self, facts: Mapping[str, Any]) -> Figures:
-        """The budget for ``facts`` (derived facts included): numbers only."""
+    def amount(self, facts: Mapping[str, Any], trail: list[tuple[str, Decimal]] | None = None) -> Decimal:
+        """The budget for ``facts`` (derived facts included). Deciding asks for the amount alone;
+        :meth:`write` passes a ``trail`` to record each step's kind and running amount as well, so the
+        steps shown are, by construction, the arithmetic that made the amount."""
         unit = self.unit
         amount = self.base if self.base_fact is None else self.base_values[facts[self.base_fact]]
-        trail = [amount]
+        if trail is not None:
+            trail.append(("base", amount))
         if self.percent is not None:
-            amount += round_money(multiply(facts[self.percent[0]], self.percent[1]), unit)
-            trail.append(amount)
+            amount += _quantize(_multiply(facts[self.percent[0]], self.percent[1]), unit)
+            if trail is not None:
+                trail.append(("percent", amount))
         for fact, factors, _ in self.multipliers:
-            amount = round_money(multiply(amount, factors[facts[fact]]), unit)
-            trail.append(amount)
-        limited = 0
+            amount = _quantize(_multiply(amount, factors[facts[fact]]), unit)
+            if trail is not None:
+                trail.append(("multiply", amount))
         if self.minimum is not None and amount < self.minimum[0]:
-            amount, limited = self.minimum[1], RAISED
+            amount = self.minimum[1]
+            if trail is not None:
+                trail.append(("min", amount))
         if self.maximum is not None and amount > self.maximum[0]:
-            amount, limited = self.maximum[1], limited | CAPPED_BY_RULE
+            amount = self.maximum[1]
+            if trail is not None:
+                trail.append(("max", amount))
         if amount > self.cap[0]:
-            amount, limited = self.cap[1], limited | CAPPED_BY_POLICY
-        if amount and self.goodwill is not None:  # nothing to reduce at zero
+            amount = self.cap[1]
+            if trail is not None:
+                trail.append(("cap", amount))
+        if self.goodwill is not None and amount:  # nothing to reduce at zero
             remaining = self.goodwill[1] - facts[self.goodwill[0]]
             if amount > remaining:
-                amount, limited = round_money(max(ZERO, remaining), unit), limited | REDUCED_BY_GOODWILL
-        return Figures(self, amount, tuple(trail), limited, facts)
+                amount = _quantize(max(ZERO, remaining), unit)
+                if trail is not None:
+                    trail.append(("goodwill", amount))
+        return amount
 
-    def write(self, figures: Figures) -> tuple[tuple[BudgetStep, ...], str]:
-        """The arithmetic of ``figures`` in words: step by step, and in one line, e.g.
+    def write(self, facts: Mapping[str, Any]) -> tuple[tuple[BudgetStep, ...], str]:
+        """The arithmetic of :meth:`amount` for ``facts``, in words: step by step, and in one line, e.g.
         ``(base 50.00 (severity high) + 8.00 (10% of order_value 80)) × 1.5 (tier gold) = 87.00; capped at …``."""
-        facts, trail, limited = figures.facts, figures.trail, figures.limited
-        base = trail[0]
-        text = self.base_text if self.base_fact is None else self.base_texts[facts[self.base_fact]]
-        steps = [_step("base", text, base)]
-        texts = [text]
-        if self.percent is not None:
-            name, _, percent = self.percent
-            text = f"+ {trail[1] - base} ({percent}% of {name} {facts[name]})"
-            steps.append(_step("percent", text, trail[1]))
-            texts.append(text)
-            if self.multipliers:  # what is added is multiplied: in brackets
-                texts[0], texts[1] = "(" + texts[0], text + ")"
-        for (fact, _, texts_by_value), amount in zip(self.multipliers, trail[len(trail) - len(self.multipliers):], strict=True):
-            text = texts_by_value[facts[fact]]
-            steps.append(_step("multiply", text, amount))
-            texts.append(text)
-        line = " ".join(texts) if len(trail) == 1 else f"{' '.join(texts)} = {trail[-1]}"
-        limits = []
-        if self.minimum is not None and limited & RAISED:
-            limits.append(("min", f"raised to {self.minimum[1]} (rule minimum)", self.minimum[1]))
-        if self.maximum is not None and limited & CAPPED_BY_RULE:
-            limits.append(("max", f"capped at {self.maximum[1]} (rule maximum)", self.maximum[1]))
-        if limited & CAPPED_BY_POLICY:
-            limits.append(("cap", f"capped at {self.cap[1]} (policy cap)", self.cap[1]))
-        if self.goodwill is not None and limited & REDUCED_BY_GOODWILL:
-            fact, _, limit = self.goodwill
-            limits.append(("goodwill", f"reduced to {figures.amount} (goodwill limit {limit}, {facts[fact]} already given)", figures.amount))
-        for kind, text, amount in limits:
+        trail: list[tuple[str, Decimal]] = []
+        self.amount(facts, trail)
+        multipliers = iter(self.multipliers)
+        steps: list[BudgetStep] = []
+        arithmetic: list[str] = []  # base, percentage and multipliers: one expression
+        limits: list[str] = []  # then each limit that applied
+        previous = ZERO
+        for kind, amount in trail:
+            if kind == "base":
+                text = self.base_text if self.base_fact is None else self.base_texts[facts[self.base_fact]]
+            elif kind == "percent":
+                name, _, percent = self.percent  # type: ignore[misc]
+                text = f"+ {amount - previous} ({percent}% of {name} {facts[name]})"
+            elif kind == "multiply":
+                fact, _, texts_by_value = next(multipliers)
+                text = texts_by_value[facts[fact]]
+            elif kind == "min":
+                text = f"raised to {amount} (rule minimum)"
+            elif kind == "max":
+                text = f"capped at {amount} (rule maximum)"
+            elif kind == "cap":
+                text = f"capped at {amount} (policy cap)"
+            else:
+                fact, _, limit = self.goodwill  # type: ignore[misc]
+                text = f"reduced to {amount} (goodwill limit {limit}, {facts[fact]} already given)"
             steps.append(_step(kind, text, amount))
-            line = f"{line}; {text}"
-        return tuple(steps), line
+            (arithmetic if kind in _ARITHMETIC else limits).append(text)
+            if kind in _ARITHMETIC:
+                previous = amount
+        if self.percent is not None and self.multipliers:  # what is added is multiplied: in brackets
+            arithmetic[0], arithmetic[1] = "(" + arithmetic[0], arithmetic[1] + ")"
+        line = " ".join(arithmetic) if len(arithmetic) == 1 else f"{' '.join(arithmetic)} = {previous}"
+        return tuple(steps), "; ".join([line, *limits])
+
+
+_ARITHMETIC = frozenset(("base", "percent", "multiply"))
