@@ -47,8 +47,10 @@ EXPECT_KEYS = (
 BOUND_KEYS = {"budget": ("min", "max"), "approval": ("at_least", "at_most"), "respond_within": ("at_least", "at_most")}
 
 
-class PolicyTestError(GestureError):
-    """Test files could not be read; ``problems`` lists every mistake, located, sorted by position."""
+class PolicyTestError(GestureError, ValueError):
+    """Test files could not be read; ``problems`` lists every mistake, located, sorted by position.
+
+    A ``ValueError`` too, like the other errors about bad input."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = tuple(sorted(problems))
