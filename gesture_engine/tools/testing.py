@@ -97,7 +97,10 @@ class InvariantResult(Frozen):
 
 
 class SuiteResult(Frozen):
-    """The outcome of every case and invariant (each counts as one test), plus coverage when asked for."""
+    """The outcome of every case and invariant, plus coverage when asked for.
+
+    Cases and invariants are counted apart (``passed``/``failed`` are cases only): 25 cases and 4
+    invariants are not "29 tests", and an author reading the summary needs to know which failed."""
 
     policy: PolicyRef
     files: tuple[str, ...]
@@ -105,7 +108,14 @@ class SuiteResult(Frozen):
     invariants: tuple[InvariantResult, ...] = ()
     passed: int
     failed: int
+    invariants_kept: int
+    invariants_broken: int
     coverage: CoverageReport | None = None
+
+    @property
+    def ok(self) -> bool:
+        """No case failed and no invariant is broken (coverage minimums are the caller's to judge)."""
+        return not self.failed and not self.invariants_broken
 
 
 # -- loaded cases --------------------------------------------------------------------------------
@@ -500,15 +510,18 @@ def run_suite(policy: Policy, suite: Suite, *, coverage: bool = False, invariant
         results.append(result)
         if recorder is not None and decision is not None:
             recorder.observe(decision)
-    kept = check_policy_invariants(policy) if invariants else ()
-    passed = sum(r.passed for r in results) + sum(r.passed for r in kept)
+    checked = check_policy_invariants(policy) if invariants else ()
+    passed = sum(r.passed for r in results)
+    kept = sum(r.passed for r in checked)
     return SuiteResult(
         policy=PolicyRef(name=policy.name, version=policy.version, fingerprint=policy.fingerprint),
         files=suite.files,
         cases=tuple(results),
-        invariants=kept,
+        invariants=checked,
         passed=passed,
-        failed=len(results) + len(kept) - passed,
+        failed=len(results) - passed,
+        invariants_kept=kept,
+        invariants_broken=len(checked) - kept,
         coverage=None if recorder is None else recorder.report(),
     )
 
