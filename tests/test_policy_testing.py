@@ -159,6 +159,52 @@ def test_json_output_lists_every_case(write_policy: Callable[..., Path], tmp_pat
     assert data["cases"][0]["mismatches"] == [{"field": "budget", "expected": "41", "actual": "40.00", "note": ""}]
 
 
+def test_reasons_include_finds_text_in_every_reason_of_the_decision(write_policy: Callable[..., Path], tmp_path: Path) -> None:
+    policy = load_policy(write_policy())
+    tests = write(tmp_path / "t.yaml", """\
+        cases:
+          - name: one text from each kind of reason
+            complaint: {severity: high}
+            expect:
+              reasons_include:
+                - rule high applies          # the rules' reasons
+                - base 40.00                 # the budget's arithmetic
+                - "within agent's limit"     # the approval's reasons
+          - name: case-sensitive and every text must appear
+            complaint: {severity: high}
+            expect: {reasons_include: [rule high, Rule high, manager]}
+    """)
+    result = run_suite(policy, load_suite(policy, [tests]))
+    assert [c.passed for c in result.cases] == [True, False]
+    shown = """["rule high applies", "base 40.00", "budget 40.00 USD is within agent's limit of 50.00 USD"]"""
+    assert [str(m) for m in result.cases[1].mismatches] == [
+        f'reasons_include: expected "Rule high", got {shown}',
+        f'reasons_include: expected "manager", got {shown}',
+    ]
+    code, out, _ = run("test", str(write_policy(name="p.yaml")), "--tests", str(tests))
+    assert code == 1 and f'{tests}:9: case-sensitive and every text must appear: reasons_include: expected "manager", got {shown}' in out
+    assert out.splitlines()[-1] == "1 passed, 1 failed"
+
+
+@pytest.mark.parametrize(
+    ("value", "where", "column"),
+    [
+        ("within the hour", "cases[0].expect.reasons_include", 31),
+        ("[]", "cases[0].expect.reasons_include", 14),  # an empty list is located at its key
+        ("[ok, 3]", "cases[0].expect.reasons_include[1]", 36),
+        ('[ok, ""]', "cases[0].expect.reasons_include[1]", 36),
+        ("[ok, '  ']", "cases[0].expect.reasons_include[1]", 36),
+        ("[ok, [nested]]", "cases[0].expect.reasons_include[1]", 36),
+    ],
+)
+def test_reasons_include_takes_a_list_of_non_empty_texts(write_policy: Callable[..., Path], tmp_path: Path,
+                                                         value: str, where: str, column: int) -> None:
+    tests = write(tmp_path / "t.yaml", f"cases:\n  - name: x\n    complaint: {{severity: high}}\n    expect: {{reasons_include: {value}}}\n")
+    with pytest.raises(PolicyTestError) as caught:
+        load_suite(load_policy(write_policy()), [tests])
+    assert [(p.line, p.column, p.path, p.code) for p in caught.value.problems] == [(4, column, where, "type-mismatch")]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
