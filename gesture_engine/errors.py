@@ -43,8 +43,10 @@ class GestureError(Exception):
     """Base of every error the engine raises on purpose."""
 
 
-class PolicyError(GestureError):
-    """A policy could not be loaded; ``problems`` lists every mistake found, sorted by position."""
+class PolicyError(GestureError, ValueError):
+    """A policy could not be loaded; ``problems`` lists every mistake found, sorted by position.
+
+    Also a ``ValueError``: bad input, so integrations that map ValueError to a client error just work."""
 
     def __init__(self, problems: list[Problem] | tuple[Problem, ...]) -> None:
         self.problems = tuple(sorted(problems))
@@ -56,8 +58,10 @@ class PolicyError(GestureError):
         return "\n".join([head, *(f"  {p}" for p in self.problems)])
 
 
-class ComplaintError(GestureError):
-    """A complaint cannot be decided; ``problems`` lists every field that is missing or wrong."""
+class ComplaintError(GestureError, ValueError):
+    """A complaint cannot be decided; ``problems`` lists every field that is missing or wrong.
+
+    Also a ``ValueError``, so web frameworks that map ValueError to a client error (4xx) do so here."""
 
     def __init__(self, problems: list[FieldProblem] | tuple[FieldProblem, ...]) -> None:
         self.problems = tuple(problems)

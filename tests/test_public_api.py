@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import doctest
+from pathlib import Path
 
 import pytest
 
 import gesture_engine
 import gesture_engine.tools
-from gesture_engine import PolicyError, loads_policy
+from gesture_engine import ComplaintError, GestureError, PolicyError, loads_policy
+from gesture_engine.tools import PolicyTestError, load_suite
 from tests.conftest import MINIMAL
 
 
@@ -57,3 +59,24 @@ def test_a_one_row_ladder_says_its_level_approves_every_budget() -> None:
     decision = loads_policy(one_row).decide({"severity": "high"})
     assert decision.approval.level == "manager"
     assert decision.approval.reasons == ("budget 40.00 USD: manager approves every budget (the ladder has one row)",)
+
+
+def test_bad_input_errors_are_value_errors_and_gesture_errors(tmp_path: Path) -> None:
+    """Integrators map ValueError to a client error; each error still carries its located problems."""
+    policy = loads_policy(MINIMAL)
+    with pytest.raises(ValueError) as complaint:
+        policy.decide({"severity": "extreme"})
+    assert isinstance(complaint.value, ComplaintError) and isinstance(complaint.value, GestureError)
+    assert [(p.field, p.code) for p in complaint.value.problems] == [("severity", "wrong_type")]
+
+    with pytest.raises(ValueError) as bad_policy:
+        loads_policy(MINIMAL.replace("at_least: high", "at_least: hihg"), name="p")
+    assert isinstance(bad_policy.value, PolicyError) and isinstance(bad_policy.value, GestureError)
+    assert [(p.line, p.code) for p in bad_policy.value.problems] == [(22, "unknown-value")]
+
+    tests = tmp_path / "t.yaml"
+    tests.write_text("cases:\n  - {name: x, complaint: {severity: high}, expect: {acton: pay}}\n", encoding="utf-8")
+    with pytest.raises(ValueError) as bad_tests:
+        load_suite(policy, [tests])
+    assert isinstance(bad_tests.value, PolicyTestError) and isinstance(bad_tests.value, GestureError)
+    assert [(p.line, p.path, p.code) for p in bad_tests.value.problems] == [(2, "cases[0].expect.acton", "unknown-key")]
