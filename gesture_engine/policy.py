@@ -223,7 +223,7 @@ class Policy:
             "action": outcome.action,
             "action_label": outcome.action_label,
             "rule": outcome.rule,
-            "gestures": outcome.gestures,
+            "gestures": outcome.gestures if amount or not outcome.monetary else outcome.unpaid,
             "budget": _new_budget({"amount": amount, "currency": outcome.currency}, {"_why": why}),
             "respond_within": outcome.respond_within,
             "respond_within_seconds": outcome.seconds,
@@ -296,8 +296,8 @@ class _Outcome:
     the trace, the budget plan, and the approval level for each row of the ladder (raised to any level
     a fired rule demands)."""
 
-    __slots__ = ("action", "action_label", "currency", "fired", "gestures", "ladder", "levels", "plan", "raised", "reasons", "respond_within",
-                 "rule", "rule_ids", "seconds", "trace")
+    __slots__ = ("action", "action_label", "currency", "fired", "gestures", "ladder", "levels", "monetary", "plan", "raised", "reasons",
+                 "respond_within", "rule", "rule_ids", "seconds", "trace", "unpaid")
 
     def __init__(self, compiled: CompiledPolicy, fired: tuple[Rule, ...], plan: BudgetPlan) -> None:
         primary = fired[0]
@@ -311,6 +311,9 @@ class _Outcome:
             for gesture in rule.gestures:
                 gestures.setdefault(gesture.id, gesture)
         self.gestures = tuple(gestures.values())
+        # with nothing to spend, a decision offers no monetary gesture (its reasons say why)
+        self.monetary = tuple(g for g in self.gestures if g.monetary)
+        self.unpaid = tuple(g for g in self.gestures if not g.monetary)
         self.seconds = min(rule.respond_within for rule in fired if rule.respond_within is not None)
         self.respond_within = format_duration(self.seconds)
         self.trace = tuple(_trace(rule, True) for rule in fired)
@@ -406,8 +409,12 @@ class _Working:
         return tuple(reasons)
 
     def reasons(self) -> tuple[str, ...]:
-        facts = self.facts
-        return tuple([made if made.__class__ is str else made(facts) for made in self.outcome.reasons])  # type: ignore[operator]
+        facts, outcome = self.facts, self.outcome
+        reasons = [made if made.__class__ is str else made(facts) for made in outcome.reasons]  # type: ignore[operator]
+        if not self.amount and outcome.monetary:
+            labels = ", ".join(gesture.label for gesture in outcome.monetary)
+            reasons.append(f"{outcome.plan.why_nothing(facts)}: {labels} not offered")
+        return tuple(reasons)
 
 
 def _reason(rule: Rule) -> str | Callable[[Mapping[str, FactValue]], str]:

@@ -164,3 +164,13 @@ def test_equal_but_differently_written_amounts_are_shown_as_written(default_poli
     assert "10% of order_value 80.00)" in second.budget.summary
     fresh = load_policy().decide({**base, "order_value": "80.00"})
     assert fresh.model_dump_json() == second.model_dump_json()
+
+
+def test_nothing_to_spend_offers_no_monetary_gesture(write_policy: Callable[..., Path]) -> None:
+    """A credit of 0.00 is not a gesture: it is dropped, and the reasons say why."""
+    policy = load_policy(write_policy(MINIMAL.replace("budget: 40", "budget: 0")))
+    decision = policy.decide({"severity": "high"})
+    assert [g.id for g in decision.gestures] == ["apology"]
+    assert decision.reasons[-1] == "the budget is 0.00: Credit not offered"
+    paid = load_policy(write_policy(MINIMAL)).decide({"severity": "high"})
+    assert [g.id for g in paid.gestures] == ["apology", "credit"] and paid.reasons == ("rule high applies",)

@@ -161,6 +161,15 @@ class BudgetPlan:
                     trail.append(("goodwill", amount))
         return amount
 
+    def why_nothing(self, facts: Mapping[str, Any]) -> str:
+        """Why the budget for ``facts`` is zero, in words (a decision then offers no monetary gesture)."""
+        trail: list[tuple[str, Decimal]] = []
+        self.amount(facts, trail)
+        if trail[-1][0] == "goodwill" and self.goodwill is not None:
+            fact, _, limit = self.goodwill
+            return f"the goodwill limit of {limit} is used up ({facts[fact]} already given)"
+        return f"the budget is {trail[-1][1]}"
+
     def write(self, facts: Mapping[str, Any]) -> tuple[tuple[BudgetStep, ...], str]:
         """The arithmetic of :meth:`amount` for ``facts``, in words: step by step, and in one line, e.g.
         ``(base 50.00 (severity high) + 8.00 (10% of order_value 80)) × 1.5 (tier gold) = 87.00; capped at …``."""
