@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, overload
 
-from gesture_engine.complaint import ComplaintReader, Envelope, parse_fact_text, tuple_getter
+from gesture_engine.complaint import ComplaintReader, parse_fact_text, tuple_getter
 from gesture_engine.decision import Approval, Budget, BudgetStep, Decision, FrozenFacts, Gesture, PolicyRef, RuleTrace, builder
 from gesture_engine.durations import format_duration
 from gesture_engine.encoding import decision_json
@@ -164,29 +164,6 @@ class Policy:
         return self._c
 
     # -- deciding --------------------------------------------------------------------------------
-    def facts_of(self, complaint: object) -> tuple[dict[str, FactValue], dict[str, Any]]:
-        """Read and check a complaint, then add derived facts. Raises ``ComplaintError``."""
-        values, envelope, _ = self._facts(complaint)
-        return values, envelope._asdict()
-
-    def _facts(self, complaint: object) -> tuple[dict[str, FactValue], Envelope, int]:
-        """Facts, derived ones included, the envelope, and the index bits the facts let through."""
-        values, envelope, mask = self._read(complaint)
-        if self._derive:
-            mask = self._derive(values, mask)
-        return values, envelope, mask
-
-    def match(self, facts: Mapping[str, FactValue]) -> tuple[Rule, tuple[Rule, ...]]:
-        """The rule that chooses the action (first hit, else the default) and the add-ons that hold,
-        for facts that include the derived ones."""
-        fired = self._outcome(self._index.fired_key(facts, self._index.mask_of(facts, self._c.all_facts))).fired
-        return fired[0], fired[1:]
-
-    def match_plain(self, facts: Mapping[str, FactValue]) -> tuple[Rule, tuple[Rule, ...]]:
-        """:meth:`match` by the rule-by-rule evaluator (evaluation.py): the reference the index is tested against."""
-        trace = evaluate(self._c, facts)
-        return trace.rule, trace.collected
-
     def complaint_from_text(self, pairs: Mapping[str, str]) -> dict[str, object]:
         """Turn ``name=text`` pairs (e.g. from a command line) into complaint fields.
 
@@ -208,7 +185,7 @@ class Policy:
         (``explain`` says why).
         Raises ``ComplaintError`` listing every missing, unknown or ill-typed field.
         """
-        values, envelope, mask = self._read(complaint)  # self._facts(), inlined: this is the hot path
+        values, envelope, mask = self._read(complaint)
         if self._derive:
             mask = self._derive(values, mask)
         outcome = self._outcome(self._index.fired_key(values, mask))
