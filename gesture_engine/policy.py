@@ -343,8 +343,8 @@ def _spec_key(spec: BudgetSpec | None) -> Any:
     """What makes two budgets the same arithmetic (a ``BudgetSpec`` holds mappings, so it has no hash)."""
     if spec is None:
         return None
-    lookups = [(m.fact, tuple(m.values.items())) for m in spec.multipliers]
-    base = spec.base if isinstance(spec.base, Decimal) else (spec.base.fact, tuple(spec.base.values.items()))
+    lookups = [(m.fact, tuple(m.values.items()), m.bounds) for m in spec.multipliers]
+    base = spec.base if isinstance(spec.base, Decimal) else (spec.base.fact, tuple(spec.base.values.items()), spec.base.bounds)
     # Decimal('5') and Decimal('5.0') are equal but are written differently in the steps: key by text
     return repr((base, spec.percent_of, lookups, spec.minimum, spec.maximum))
 

@@ -8,8 +8,9 @@ from textwrap import dedent
 from typing import Any
 
 import pytest
+import yaml
 
-from gesture_engine import Decision, Policy, load_policy
+from gesture_engine import Decision, Policy, load_policy, loads_policy
 from gesture_engine.engine.evaluation import evaluate
 
 
@@ -79,3 +80,16 @@ def fired_plainly(policy: Policy, facts: Mapping[str, Any]) -> tuple[str, tuple[
     """:func:`fired` by the rule-by-rule evaluator: the reference the index is tested against."""
     trace = evaluate(policy.compiled, facts)
     return trace.rule.id, tuple(rule.id for rule in trace.collected)
+
+
+def policy_text(**parts: Any) -> str:
+    """YAML for :data:`MINIMAL` with top-level keys replaced (``rules=[...]``, ``facts={...}``, ...)."""
+    document = yaml.safe_load(MINIMAL)
+    document.update(parts)
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def make_policy(**parts: Any) -> Policy:
+    """A policy from :data:`MINIMAL` with top-level keys replaced (loaded from text named ``policy.yaml``):
+    the shared builder for small policies, so a test shows only what it is about."""
+    return loads_policy(policy_text(**parts), name="policy.yaml")

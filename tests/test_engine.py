@@ -10,7 +10,7 @@ import pytest
 
 import gesture_engine
 from gesture_engine import ComplaintError, Decision, Policy, load_policy
-from tests.conftest import MINIMAL
+from tests.conftest import MINIMAL, make_policy
 
 
 def test_public_surface_is_deliberate() -> None:
@@ -174,3 +174,12 @@ def test_nothing_to_spend_offers_no_monetary_gesture(write_policy: Callable[...,
     assert decision.reasons[-1] == "the budget is 0.00: Credit not offered"
     paid = load_policy(write_policy(MINIMAL)).decide({"severity": "high"})
     assert [g.id for g in paid.gestures] == ["apology", "credit"] and paid.reasons == ("rule high applies",)
+
+
+def test_a_signalling_nan_number_is_refused_not_raised() -> None:
+    policy = make_policy(facts={"severity": {"type": "level", "values": ["low", "high"], "required": True},
+                                "score": {"type": "number", "default": 0}}, rules=[
+        {"id": "fallback", "default": True, "then": {"action": "sorry", "respond_within": "1d"}}])
+    with pytest.raises(ComplaintError) as info:
+        policy.decide({"severity": "low", "score": Decimal("sNaN")})
+    assert [(p.field, p.code) for p in info.value.problems] == [("score", "out_of_range")]

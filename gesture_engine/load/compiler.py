@@ -19,13 +19,13 @@ from typing import Any
 from gesture_engine.complaint import read_value
 from gesture_engine.decision import Gesture
 from gesture_engine.durations import parse_duration
-from gesture_engine.engine.budget import BudgetSpec, Limits, Lookup
+from gesture_engine.engine.budget import BudgetSpec, Limits, Lookup, band_labels
 from gesture_engine.engine.conditions import Condition, ConditionCompiler, always, show
 from gesture_engine.engine.facts import ENVELOPE, Fact, FactValue, did_you_mean
 from gesture_engine.errors import PolicyError, Problem
 from gesture_engine.load import document as written
 from gesture_engine.load.source import Document, PathKey
-from gesture_engine.money import MINOR_UNITS, MONEY_LIMIT, quantizer, round_money
+from gesture_engine.money import MINOR_UNITS, MONEY_LIMIT, plain, quantizer, round_money
 
 
 @dataclass(frozen=True)
@@ -473,21 +473,73 @@ class _Compiler:
         if fact is None:
             self.fail(path + ("by",), f"unknown fact {name!r}{did_you_mean(name, facts)}", "unknown-fact")
             return None
-        if not fact.finite:
-            self.fail(path + ("by",), f"lookups need a level or enum fact; {name} is {fact.type}", "type-mismatch")
+        if (spec.values is None) == (spec.ranges is None):
+            self.fail(path, "a lookup has 'values' (by a level, enum or boolean fact) or 'ranges' (by a number), one of them", "lookup")
             return None
-        values: dict[str, Decimal] = {}
+        if spec.ranges is not None:
+            return self.bands(spec, spec.ranges, path, fact)
+        assert spec.values is not None
+        if fact.type == "boolean":
+            choices: dict[str, Any] = {"true": True, "false": False}
+            known: tuple[Any, ...] = (False, True)
+        elif fact.finite:
+            choices, known = {value: value for value in fact.values}, fact.values
+        else:
+            self.fail(path + ("by",), f"'values' lookups need a level, enum or boolean fact; {name} is {fact.type} (use 'ranges')",
+                      "type-mismatch")
+            return None
+        values: dict[Any, Decimal] = {}
         for key, amount in spec.values.items():
-            if key not in fact.rank:
-                self.fail(path + ("values", key), f"{key!r} is not a value of {name}{did_you_mean(key, fact.values)}", "unknown-value")
-            values[key] = amount
-        missing = [v for v in fact.values if v not in values]
+            if key not in choices:
+                self.fail(path + ("values", key), f"{key!r} is not a value of {name}{did_you_mean(key, [show(v) for v in known])}", "unknown-value")
+                continue
+            values[choices[key]] = amount
+        missing = [v for v in known if v not in values]
         if missing and spec.default is None:
-            self.fail(path + ("values",), f"no amount for {name} {', '.join(missing)}; add them or a 'default'", "lookup")
+            self.fail(path + ("values",), f"no amount for {name} {', '.join(show(v) for v in missing)}; add them or a 'default'", "lookup")
             return None
         for value in missing:
             values[value] = spec.default  # type: ignore[assignment]  # not None: checked just above
         return Lookup(name, MappingProxyType(values))
+
+    def bands(self, spec: written.Lookup, ranges: Sequence[written.Band], path: PathKey, fact: Fact) -> Lookup | None:
+        """A ``ranges`` lookup: bands rising from the lowest value, each up to its bound."""
+        if not fact.numeric:
+            self.fail(path + ("by",), f"'ranges' need a money, integer or number fact; {fact.name} is {fact.type} (use 'values')", "type-mismatch")
+            return None
+        before = len(self.problems)
+        bounds: list[tuple[Decimal, bool]] = []
+        amounts: list[Decimal] = []
+        open_ended = False
+        for i, band in enumerate(ranges):
+            here = path + ("ranges", i)
+            if band.lt is not None and band.lte is not None:
+                self.fail(here, "a band is bounded by 'lt' or 'lte', not both", "lookup")
+                continue
+            amounts.append(band.value)
+            written_bound = band.lt if band.lt is not None else band.lte
+            if written_bound is None:
+                if i != len(ranges) - 1:
+                    self.fail(here, "only the last band may leave out 'lt'/'lte': it covers every larger value", "lookup")
+                open_ended = True
+                continue
+            bound, included = Decimal(written_bound), band.lte is not None
+            if bounds:
+                previous, previous_included = bounds[-1]
+                if bound < previous or (bound == previous and (previous_included or not included)):
+                    self.fail(here + ("lte" if included else "lt",), f"bands must rise: {plain(bound)} does not end above the band before", "lookup")
+            bounds.append((bound, included))
+        if not open_ended:
+            if spec.default is None:
+                self.fail(path + ("ranges",), "values above the last band get no amount: end with a band without 'lt'/'lte', or add a 'default'",
+                          "lookup")
+            else:
+                amounts.append(spec.default)
+        elif spec.default is not None:
+            self.fail(path + ("default",), "the last band has no bound, so 'default' would never be used", "lookup")
+        if len(self.problems) > before:
+            return None
+        return Lookup(fact.name, MappingProxyType(dict(zip(band_labels(bounds, open_ended), amounts, strict=True))), tuple(bounds))
 
     def budget(self, spec: Decimal | written.BudgetFormula, path: PathKey, facts: Mapping[str, Fact]) -> BudgetSpec | None:
         if isinstance(spec, Decimal):

@@ -211,11 +211,21 @@ class Goodwill(_Model):
     window: str = Field(default="", description="Label of the window, for reasons (e.g. '90 days').")
 
 
+class Band(_Model):
+    """One band of a ``ranges`` lookup: values up to ``lte`` (or under ``lt``) not in an earlier band."""
+
+    lt: Number | None = None
+    lte: Number | None = None
+    value: Amount
+
+
 class Lookup(_Model):
-    """An amount or factor chosen by the value of a level or enum fact."""
+    """An amount or factor chosen by a fact's value: ``values`` by the value of a level, enum or boolean
+    fact; ``ranges`` by the band a money, integer or number fact falls in."""
 
     by: Name
-    values: Mapping[str, Amount]
+    values: Mapping[str, Amount] | None = None
+    ranges: Annotated[tuple[Band, ...], Strict(False)] | None = Field(default=None, min_length=1)
     default: Amount | None = None
 
 
