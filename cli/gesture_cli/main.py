@@ -19,6 +19,7 @@ from gesture_engine.jsonschemas import SCHEMAS, schema_text
 from . import render
 from ._shared import EXIT_BAD_POLICY, EXIT_OK, complaint_from_args, fail_complaint, json_option, load, policy_option
 from .batch_run import run_batch
+from .fact_options import FactCommand, complete_fact_args
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,7 +32,7 @@ def cli() -> None:
     """
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True})
+@cli.command(cls=FactCommand, context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True})
 @policy_option
 @json_option
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Set a fact (repeatable).")
@@ -40,13 +41,13 @@ def cli() -> None:
 @click.option("--out", "out_path", metavar="FILE", help="With --batch: write decisions to FILE instead of stdout.")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="With --batch: worker processes.")
 @click.option("--format", "batch_format", type=click.Choice(["jsonl", "csv"]), help="With --batch: input format [default: by extension].")
-@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[COMPLAINT] [--FACT VALUE]...")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[COMPLAINT] [--FACT VALUE]...", shell_complete=complete_fact_args)
 def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_path: str | None, batch_path: str | None,
            out_path: str | None, workers: int, batch_format: str | None, args: tuple[str, ...]) -> None:
     """Decide what to do for one complaint.
 
-    Facts come as options named after the policy's facts, as --set key=value, or as a JSON
-    COMPLAINT file ('-' reads stdin); options override the file.
+    Facts come as options named after the policy's facts (listed below), as --set key=value, or as
+    a JSON COMPLAINT file ('-' reads stdin); options override the file.
 
     \b
     Example:
