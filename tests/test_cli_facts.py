@@ -1,4 +1,4 @@
-"""The policy's facts as command-line options: help, typo hints and exit codes, completion."""
+"""The policy's facts as command-line options: help, typo hints and exit codes, prompts, completion."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from click.shell_completion import ShellComplete
 from click.testing import CliRunner
+from rich.prompt import PromptBase
 
+from gesture_cli import prompting
 from gesture_cli.main import cli
 from tests.conftest import MINIMAL
 
@@ -91,6 +93,62 @@ def test_an_unknown_fact_is_an_invalid_complaint_exit_3() -> None:
     assert code == 3 and "complaint: tier: is derived by the policy" in err
     code, out, _ = run("decide", "--severity", "high", "--channel", "email", "--complaint-id", "T-1", "--json")
     assert code == 0 and json.loads(out)["complaint_id"] == "T-1"
+
+
+# -- prompting on a terminal ---------------------------------------------------------------------------
+
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prompting, "interactive", lambda: True)
+
+
+@pytest.mark.usefixtures("terminal")
+def test_no_facts_on_a_terminal_asks_for_the_required_ones() -> None:
+    code, out, err = run("decide", "--json", stdin="\nhgh\nhigh\nemail\n")
+    assert code == 0 and err == ""
+    assert "severity [low/medium/high/critical]" in out and "channel [email/phone/chat" in out
+    assert "got 'hgh' (did you mean 'high'?)" in out  # refused by the reader, then asked again
+    decision = json.loads(out[out.index("{"):])
+    assert decision["facts"]["severity"] == "high" and decision["facts"]["channel"] == "email"
+
+
+@pytest.mark.usefixtures("terminal")
+def test_prompts_check_typed_values_with_the_command_line_reader(write_policy: Callable[..., Path]) -> None:
+    path = write_policy(TYPED)
+    code, out, _ = run("decide", "-p", str(path), "--json", stdin="y\nhigh\nlots\n-1\n12.50\nmaybe\ntrue\n")
+    assert code == 0
+    assert "spend (amount in USD ≥ 0)" in out and "What the customer paid." in out and "vip [true/false]" in out
+    assert "expected an amount of money" in out and "must be ≥ 0; got '-1'" in out and "maybe" in out
+    assert "visits" not in out.split("{")[0]  # optional facts are not asked
+    facts = json.loads(out[out.index("{"):])["facts"]
+    assert (facts["spend"], facts["vip"], facts["visits"]) == ("12.50", True, 1)
+
+
+@pytest.mark.usefixtures("terminal")
+def test_declining_or_giving_facts_keeps_todays_behaviour() -> None:
+    code, out, err = run("decide", stdin="n\n")
+    assert code == 3 and "complaint: severity: is required" in err
+    code, out, _ = run("decide", "--severity", "low", "--channel", "email", stdin="")
+    assert code == 0 and "required one(s)" not in out
+
+
+def test_no_prompt_off_a_terminal() -> None:
+    code, out, err = run("decide", stdin="high\nemail\n")  # the runner's stdin and stdout are not terminals
+    assert code == 3 and "required one(s)" not in out
+    assert "complaint: severity: is required" in err and "complaint: channel: is required" in err
+
+
+@pytest.mark.usefixtures("terminal")
+def test_end_of_input_exits_2_and_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
+    code, _, err = run("decide", stdin="y\nhigh\n")
+    assert code == 2 and "gesture: input ended before channel was given" in err and "Traceback" not in err
+
+    def interrupt(*args: object, **kwargs: object) -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(PromptBase, "get_input", classmethod(interrupt))
+    code, _, err = run("decide")
+    assert code == 130 and "gesture: interrupted" in err and "Traceback" not in err
 
 
 # -- shell completion ----------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """``gesture``: ask a policy what to do for a complaint, and check policies.
 
 Every command calls one library function and turns library errors into exit codes:
-0 success, 1 a check found failures, 2 usage error, 3 invalid complaint, 4 invalid policy.
+0 success, 1 a check found failures, 2 usage error, 3 invalid complaint, 4 invalid policy (130 when
+a prompt for facts is interrupted).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from gesture_engine import ComplaintError, PolicyError, __version__, load_policy
 from gesture_engine.decision_log import DecisionLog
 from gesture_engine.jsonschemas import SCHEMAS, schema_text
 
-from . import render
+from . import prompting, render
 from ._shared import EXIT_BAD_POLICY, EXIT_OK, complaint_from_args, fail_complaint, json_option, load, policy_option
 from .batch_run import run_batch
 from .fact_options import FactCommand, complete_fact_args
@@ -28,7 +29,8 @@ def cli() -> None:
     """gesture-engine: what should we do for this unhappy customer?
 
     Policies are YAML rules over a complaint's severity, the customer's value and the channel's
-    visibility. Exit codes: 0 ok, 1 check failed, 2 usage, 3 invalid complaint, 4 invalid policy.
+    visibility. Exit codes: 0 ok, 1 check failed, 2 usage, 3 invalid complaint, 4 invalid policy,
+    130 interrupted.
     """
 
 
@@ -47,7 +49,8 @@ def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_p
     """Decide what to do for one complaint.
 
     Facts come as options named after the policy's facts (listed below), as --set key=value, or as
-    a JSON COMPLAINT file ('-' reads stdin); options override the file.
+    a JSON COMPLAINT file ('-' reads stdin); options override the file. Given no facts on a
+    terminal, it offers to ask for the required ones.
 
     \b
     Example:
@@ -66,6 +69,8 @@ def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_p
         return
     if out_path is not None or workers != 1 or batch_format is not None:
         raise click.UsageError("--out, --workers and --format go with --batch")
+    if not args and not pairs and prompting.interactive():
+        pairs = prompting.ask_required_facts(policy)
     try:
         complaint = complaint_from_args(policy, args, pairs)
         decision = policy.decide(complaint)
