@@ -95,6 +95,13 @@ def test_an_unknown_fact_is_an_invalid_complaint_exit_3() -> None:
     assert code == 0 and json.loads(out)["complaint_id"] == "T-1"
 
 
+def test_readme_documents_both_exit_codes_of_unknown_options() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### Exit codes"):]
+    assert "| 2 | usage error" in table and "`--jsn 1`" in table
+    assert "| 3 | invalid complaint" in table and "`--sevrity high`" in table
+
+
 # -- prompting on a terminal ---------------------------------------------------------------------------
 
 @pytest.fixture
