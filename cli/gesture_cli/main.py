@@ -1,7 +1,8 @@
 """``gesture``: ask a policy what to do for a complaint, and check policies.
 
 Every command calls one library function and turns library errors into exit codes:
-0 success, 1 a check found failures, 2 usage error, 3 invalid complaint, 4 invalid policy.
+0 success, 1 a check found failures, 2 usage error, 3 invalid complaint, 4 invalid policy (130 when
+a prompt for facts is interrupted).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from gesture_engine import ComplaintError, PolicyError, __version__, load_policy
 from gesture_engine.decision_log import DecisionLog
 from gesture_engine.jsonschemas import SCHEMAS, schema_text
 
-from . import render
+from . import prompting, render
 from ._shared import EXIT_BAD_POLICY, EXIT_OK, complaint_from_args, fail_complaint, json_option, load, policy_option
 from .batch_run import run_batch
+from .fact_options import FactCommand, complete_fact_args
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,11 +29,12 @@ def cli() -> None:
     """gesture-engine: what should we do for this unhappy customer?
 
     Policies are YAML rules over a complaint's severity, the customer's value and the channel's
-    visibility. Exit codes: 0 ok, 1 check failed, 2 usage, 3 invalid complaint, 4 invalid policy.
+    visibility. Exit codes: 0 ok, 1 check failed, 2 usage, 3 invalid complaint, 4 invalid policy,
+    130 interrupted.
     """
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True})
+@cli.command(cls=FactCommand, context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True})
 @policy_option
 @json_option
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Set a fact (repeatable).")
@@ -40,13 +43,14 @@ def cli() -> None:
 @click.option("--out", "out_path", metavar="FILE", help="With --batch: write decisions to FILE instead of stdout.")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="With --batch: worker processes.")
 @click.option("--format", "batch_format", type=click.Choice(["jsonl", "csv"]), help="With --batch: input format [default: by extension].")
-@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[COMPLAINT] [--FACT VALUE]...")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[COMPLAINT] [--FACT VALUE]...", shell_complete=complete_fact_args)
 def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_path: str | None, batch_path: str | None,
            out_path: str | None, workers: int, batch_format: str | None, args: tuple[str, ...]) -> None:
     """Decide what to do for one complaint.
 
-    Facts come as options named after the policy's facts, as --set key=value, or as a JSON
-    COMPLAINT file ('-' reads stdin); options override the file.
+    Facts come as options named after the policy's facts (listed below), as --set key=value, or as
+    a JSON COMPLAINT file ('-' reads stdin); options override the file. Given no facts on a
+    terminal, it offers to ask for the required ones.
 
     \b
     Example:
@@ -65,6 +69,8 @@ def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_p
         return
     if out_path is not None or workers != 1 or batch_format is not None:
         raise click.UsageError("--out, --workers and --format go with --batch")
+    if not args and not pairs and prompting.interactive():
+        pairs = prompting.ask_required_facts(policy)
     try:
         complaint = complaint_from_args(policy, args, pairs)
         decision = policy.decide(complaint)
