@@ -174,6 +174,7 @@ class _Compiler:
         self.problems: list[Problem] = []
         self.broken: tuple[PathKey, ...] = ()
         self.shared_gestures: dict[str, Gesture] = {}
+        self.respond_within: int | None = None  # the policy-wide default deadline, in seconds
 
     # -- helpers -------------------------------------------------------------------------------
     def fail(self, path: PathKey, message: str, code: str) -> None:
@@ -203,6 +204,9 @@ class _Compiler:
         actions = {key: Catalog(key, item.label, item.description) for key, item in policy.actions.items()}
         unit = quantizer(currency)
         ladder = self.ladder(policy.approval, unit)
+        self.respond_within = parse_duration(policy.respond_within)
+        if self.respond_within is None:
+            self.fail(("respond_within",), f"{policy.respond_within!r} is not a positive duration like 30m, 2h or 1d", "duration")
         limits = self.limits(policy, all_facts, unit)
         rules = self.rules(policy.rules, checked.positions("rules", len(policy.rules)), all_facts, gestures, actions, ladder)
         invariants = self.invariants(policy, checked.positions("invariants", len(policy.invariants)), facts)
@@ -428,10 +432,8 @@ class _Compiler:
             for key, value in (("action", then.action), ("budget", then.budget)):
                 if value is not None:
                     self.fail(path + ("then", key), f"a collect rule adds gestures and reasons; it cannot set '{key}'", "rule")
-        else:
-            for key, value in (("action", then.action), ("respond_within", then.respond_within)):
-                if value is None:
-                    self.fail(path + ("then",), f"{'the default' if spec.default else 'a first-hit'} rule must set '{key}'", "rule")
+        elif then.action is None:
+            self.fail(path + ("then",), f"{'the default' if spec.default else 'a first-hit'} rule must set 'action'", "rule")
         when = conditions.compile(spec.when, path + ("when",)) if spec.when is not None else always(path)
         action = then.action
         if action is not None and action not in actions:
@@ -449,6 +451,8 @@ class _Compiler:
         seconds = parse_duration(within) if within is not None else None
         if within is not None and seconds is None:
             self.fail(path + ("then", "respond_within"), f"{within!r} is not a positive duration like 30m, 2h or 1d", "duration")
+        if within is None and hit != "collect":
+            seconds = self.respond_within  # the policy's default deadline
         budget = self.budget(then.budget, path + ("then", "budget"), facts) if then.budget is not None else None
         rationale = self.template(then.rationale, path + ("then", "rationale"), facts) if then.rationale is not None else None
         if len(self.problems) > before:

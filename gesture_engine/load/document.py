@@ -299,7 +299,11 @@ class PolicyDocument(_Model):
     derived: Mapping[Name, DerivedFact] = Field(default_factory=dict, json_schema_extra=_NAMED)
     gestures: Mapping[Name, GestureSpec] = Field(min_length=1, json_schema_extra=_NAMED)
     actions: Mapping[Name, ActionSpec] = Field(min_length=1, json_schema_extra=_NAMED)
-    approval: Approval
+    approval: Approval = Field(
+        default_factory=lambda: Approval(levels=("agent",), ladder=(LadderRow(level="agent"),)),
+        description="Who approves a budget. Left out: one level, agent, approves every budget.")
+    respond_within: str = Field(default="1d", pattern=DURATION_PATTERN, min_length=2,
+                                description="The response deadline of a first-hit or default rule that sets none (default 1d).")
     rules: Annotated[tuple[Rule, ...], Strict(False)] = Field(min_length=1)
     invariants: Annotated[tuple[InvariantSpec, ...], Strict(False)] = Field(
         default=(), description="Properties the policy promises, checked by gesture test (gesture_engine.tools.invariants.check_invariants).")
@@ -370,7 +374,7 @@ def _salvage(data: dict[str, Any], errors: list[ErrorDetails]) -> PolicyDocument
         spoiled.setdefault(_unit(error["loc"]), []).append(error)
     if any(unit[0] in FOUNDATIONS and not all(_fact_shape(e) for e in unit_errors) for unit, unit_errors in spoiled.items()):
         return None
-    if any(key not in data for key in ("facts", "gestures", "actions", "approval", "currency")):
+    if any(key not in data for key in ("facts", "gestures", "actions", "currency")):
         return None
     fields: dict[str, Any] = {}
     for name, info in PolicyDocument.model_fields.items():
