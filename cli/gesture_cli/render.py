@@ -26,6 +26,8 @@ def decision(d: Decision) -> None:
     gestures = Text("\n".join(f"• {g.label}" + ("  [budget]" if g.monetary else "") for g in d.gestures))
     grid.add_row("Gestures", gestures)
     grid.add_row("Budget", Group(Text(f"{d.budget.amount} {d.budget.currency}", style="bold"), Text(d.budget.summary, style="dim")))
+    if d.owed:
+        grid.add_row("Owed", Group(*(Text.assemble((f"{o.amount} {o.currency}", "bold"), f"  {o.gesture}: {o.text}") for o in d.owed)))
     deadline = f"within {d.respond_within}"
     if d.respond_by is not None:
         deadline += f" (by {d.respond_by.isoformat()})"

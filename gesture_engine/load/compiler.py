@@ -103,6 +103,16 @@ class Rule:
     rationale: Template | None
     file: str
     line: int
+    owed: tuple[OwedSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class OwedSpec:
+    """An amount a gesture owes: ``amount`` itself, or ``amount`` percent of the money fact ``fact``."""
+
+    gesture: str
+    amount: Decimal
+    fact: str | None = None
 
 
 @dataclass(frozen=True)
@@ -454,6 +464,7 @@ class _Compiler:
         if within is None and hit != "collect":
             seconds = self.respond_within  # the policy's default deadline
         budget = self.budget(then.budget, path + ("then", "budget"), facts) if then.budget is not None else None
+        owed = [self.owed(gesture, spec, path + ("then", "owed", gesture), facts, then.gestures) for gesture, spec in then.owed.items()]
         rationale = self.template(then.rationale, path + ("then", "rationale"), facts) if then.rationale is not None else None
         if len(self.problems) > before:
             return None
@@ -461,7 +472,7 @@ class _Compiler:
         return Rule(
             id=spec.id, index=index, hit=hit, description=spec.description, when=when,
             action=action, gestures=tuple(chosen), budget=budget, respond_within=seconds, approval=approval,
-            rationale=rationale, file=where.file, line=where.line,
+            rationale=rationale, file=where.file, line=where.line, owed=tuple(o for o in owed if o is not None),
         )
 
     def gesture(self, catalog: Catalog) -> Gesture:
@@ -570,6 +581,23 @@ class _Compiler:
             self.fail(path, f"the budget arithmetic can reach {reach:.2E} before any cap (largest base, percentage and "
                             f"factors); keep it within {BUDGET_REACH_LIMIT:.0E}", "budget")
         return compiled
+
+    def owed(self, gesture: str, spec: Decimal | written.OwedAmount, path: PathKey, facts: Mapping[str, Fact],
+             offered: Sequence[str]) -> OwedSpec | None:
+        """An amount a rule's gesture owes; the gesture must be one the rule offers."""
+        if gesture not in offered:
+            self.fail(path, f"owed names gesture {gesture!r}, which this rule does not offer; add it to 'gestures'", "owed")
+            return None
+        if isinstance(spec, Decimal):
+            return OwedSpec(gesture, spec)
+        fact = facts.get(spec.fact)
+        if fact is None:
+            self.fail(path + ("fact",), f"unknown fact {spec.fact!r}{did_you_mean(spec.fact, facts)}", "unknown-fact")
+            return None
+        if fact.type != "money":
+            self.fail(path + ("fact",), f"an owed amount is a money fact's value; {spec.fact} is {fact.type}", "type-mismatch")
+            return None
+        return OwedSpec(gesture, spec.percent, spec.fact)
 
     def template(self, text: str, path: PathKey, facts: Mapping[str, Fact]) -> Template:
         parts: list[tuple[bool, str]] = []

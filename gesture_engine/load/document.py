@@ -253,9 +253,26 @@ Budget = Annotated[
 ]
 
 
+class OwedAmount(_Model):
+    """What a gesture owes: a money fact's value, or a percentage of it."""
+
+    fact: Name
+    percent: Amount = Field(default=Decimal(100), description="The percentage of the fact owed (default 100).")
+
+
+Owed = Annotated[
+    Annotated[Amount, Tag("number")] | Annotated[OwedAmount, Tag("mapping")],
+    Discriminator(_number_or_mapping, custom_error_type="number_or_mapping", custom_error_message="expected a number or a mapping"),
+]
+
+
 class Then(_Model):
     action: Name | None = None
     gestures: Names = ()
+    owed: Mapping[Name, Owed] = Field(
+        default_factory=dict,
+        description="Amounts owed, by gesture (a refund, a statutory sum): a fixed sum, or a money fact's value or percentage of it. "
+                    "Listed in the decision apart from the budget; never capped.")
     budget: Budget | None = Field(default=None, description="A fixed amount, or base + percent_of, times multipliers, clamped to min/max.")
     respond_within: str | None = Field(default=None, pattern=DURATION_PATTERN, min_length=2)
     approval: Name | None = None
