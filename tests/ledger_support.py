@@ -99,3 +99,20 @@ def fresh_url(backend: str, tmp_path: Path) -> Iterator[str]:
     empty_postgres(url)
     yield url
     empty_postgres(url)
+
+
+def decide_many(url: str, worker: int, calls: int, customers: int, seed: int) -> int:
+    """A writer process of the concurrency test: ``calls`` decide-and-reserve calls over ``customers``
+    customers and three teams; returns how many it made."""
+    import random
+
+    from gesture_engine.ledger import Ledger
+
+    policy = ledger_policy()
+    chooser = random.Random(seed * 1000 + worker)
+    with Ledger.open(url) as ledger:
+        for call in range(calls):
+            customer = f"cust-{chooser.randrange(customers)}"
+            severity = chooser.choice(["low", "medium", "high"])
+            ledger.decide(policy, complaint(f"w{worker}-{call}", customer, severity), team=f"team-{call % 3}")
+    return calls

@@ -243,6 +243,7 @@ def test_decision_ids_are_deterministic_and_follow_the_facts() -> None:
 def test_opening_refuses_bad_urls_unreachable_databases_and_newer_schemas(tmp_path: Path) -> None:
     refused("bad_url", Ledger.open, "mysql://localhost/goodwill")
     refused("bad_url", Ledger.open, "sqlite://")
+    refused("bad_url", Ledger.open, f"sqlite:///{tmp_path}/g.db?synchronous=sometimes")
     refused("bad_url", Ledger.open, "not a url")
     refused("unreachable", Ledger.open, f"sqlite:///{tmp_path}/missing/dir/goodwill.db")
     refused("unreachable", Ledger.open, "postgresql://nobody@127.0.0.1:1/none")

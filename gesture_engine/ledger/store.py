@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Engine, create_engine, event, exists, func, select, text
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, exists, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
@@ -178,8 +178,7 @@ def fold(history: Sequence[Event], existing: bool = False) -> Reservation:
     )
 
 
-def _row_event(row: Any) -> Event:
-    m = row._mapping
+def _row_event(m: Mapping[Any, Any]) -> Event:
     currency = m["currency"]
     return Event(
         id=m["id"], reservation_id=m["reservation_id"], kind=m["kind"], customer_id=m["customer_id"], complaint_id=m["complaint_id"],
@@ -202,14 +201,18 @@ def _engine_for(url: str) -> Engine:
     if backend == "sqlite":
         if not parsed.database or parsed.database == ":memory:":
             raise LedgerError("bad_url", "a SQLite ledger needs a file: sqlite:///path/goodwill.db")
-        engine = create_engine(parsed.set(drivername="sqlite"), connect_args={"timeout": 60})
+        synchronous = parsed.query.get("synchronous", "full")
+        if synchronous not in ("full", "normal"):
+            raise LedgerError("bad_url", f"synchronous={synchronous!r}: expected full (the default) or normal")
+        engine = create_engine(parsed.set(drivername="sqlite").difference_update_query(["synchronous"]), connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")
         def _connect(connection: Any, record: Any) -> None:
             connection.isolation_level = None  # we say when transactions begin, below
             cursor = connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
-            cursor.execute("PRAGMA synchronous=FULL")  # a committed transaction survives a crash or power loss
+            # full: a committed transaction survives a power loss; normal (?synchronous=normal): a killed process, not a power loss
+            cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -303,8 +306,7 @@ class Ledger:
 
     # -- reading ---------------------------------------------------------------------------------
     def _events_of(self, connection: Connection, reservation_id: str) -> list[Event]:
-        rows = connection.execute(select(events).where(events.c.reservation_id == reservation_id).order_by(events.c.id))
-        return [_row_event(row) for row in rows]
+        return [_row_event(row._mapping) for row in connection.execute(_EVENTS_OF, {"reservation_id": reservation_id})]
 
     def _reservation(self, connection: Connection, reservation_id: str, now: int) -> Reservation:
         history = self._events_of(connection, reservation_id)
@@ -312,8 +314,8 @@ class Ledger:
             raise LedgerError("unknown_reservation", f"no reservation {reservation_id!r}", reservation_id=reservation_id)
         reservation = fold(history)
         if reservation.open and to_micros(reservation.expires_at) <= now:
-            self._append(connection, reservation, "expired", now, amount=reservation.reserved, delta=-reservation.reserved)
-            reservation = fold(self._events_of(connection, reservation_id))
+            expired = self._append(connection, reservation, "expired", now, amount=reservation.reserved, delta=-reservation.reserved)
+            reservation = fold([*history, expired])
         return reservation
 
     def held(self, customer_id: str, currency: str, days: int) -> Decimal:
@@ -324,12 +326,12 @@ class Ledger:
             return self._held(connection, customer_id, currency, now - days * 86_400_000_000)
 
     def _held(self, connection: Connection, customer_id: str, currency: str, since: int) -> Decimal:
-        total = connection.execute(history_query(customer_id, currency, since)).scalar_one()
+        total = connection.execute(_HELD, {"customer_id": customer_id, "currency": currency, "since": since}).scalar_one()
         return from_minor(int(total), currency)
 
     def _expire_customer(self, connection: Connection, customer_id: str, now: int) -> None:
         """Write the ``expired`` events of the customer's reservations that are due (expiry is lazy)."""
-        for reservation_id in connection.execute(_due(now).where(events.c.customer_id == customer_id)).scalars().all():
+        for reservation_id in connection.execute(_DUE_OF_CUSTOMER, {"customer_id": customer_id, "now": now}).scalars().all():
             self._reservation(connection, reservation_id, now)
 
     def expire(self) -> int:
@@ -355,7 +357,7 @@ class Ledger:
             rows = connection.execute(select(events).where(events.c.customer_id == customer_id).order_by(events.c.id))
             grouped: dict[str, list[Event]] = {}
             for row in rows:
-                entry = _row_event(row)
+                entry = _row_event(row._mapping)
                 grouped.setdefault(entry.reservation_id, []).append(entry)
         return [fold(history) for history in grouped.values()]
 
@@ -366,7 +368,7 @@ class Ledger:
             query = query.where(events.c.customer_id == customer_id)
         with self._engine.connect() as connection:
             for row in connection.execution_options(stream_results=True, yield_per=1000).execute(query):
-                yield _row_event(row)
+                yield _row_event(row._mapping)
 
     def spend(self, team: str | None = None, period: str | None = None) -> list[tuple[str, str, Decimal]]:
         """Goodwill held by each team (or one) for reservations made in a calendar month (``2026-12``, the
@@ -402,8 +404,8 @@ class Ledger:
 
     # -- writing ---------------------------------------------------------------------------------
     def _append(self, connection: Connection, base: Reservation | Mapping[str, Any], kind: str, at: int, *, amount: Decimal,
-                delta: Decimal, actor: str | None = None, level: str | None = None, detail: Any = None) -> None:
-        """Append one event of ``kind`` for a reservation (``base``: it, or the columns of a new one)."""
+                delta: Decimal, actor: str | None = None, level: str | None = None, detail: Any = None) -> Event:
+        """Append one event of ``kind`` for a reservation (``base``: it, or the columns of a new one); returns it."""
         if isinstance(base, Reservation):
             first = base.events[0]
             columns: dict[str, Any] = {
@@ -415,10 +417,10 @@ class Ledger:
         else:
             columns = dict(base)
         currency = columns["currency"]
-        connection.execute(events.insert().values(
-            **columns, kind=kind, at=at, amount_minor=to_minor(amount, currency), delta_minor=to_minor(delta, currency),
-            actor=actor, level=level, detail=_detail(detail),
-        ))
+        values = {"expires_at": None, **columns, "kind": kind, "at": at, "amount_minor": to_minor(amount, currency),
+                  "delta_minor": to_minor(delta, currency), "actor": actor, "level": level, "detail": _detail(detail)}
+        values["id"] = connection.execute(_INSERT, values).inserted_primary_key[0]  # type: ignore[index]
+        return _row_event(values)
 
     def decide(self, policy: Policy, complaint: Mapping[str, Any], *, team: str | None = None, actor: str | None = None,
                redecide: bool = False) -> tuple[Decision, Reservation]:
@@ -445,9 +447,7 @@ class Ledger:
         with self._transaction(*keys) as connection:
             now_at = self._now()
             now = to_micros(now_at)
-            latest = connection.execute(
-                select(events.c.reservation_id).where(events.c.complaint_id == complaint_id, events.c.kind == "reserved")
-                .order_by(events.c.id.desc()).limit(1)).scalar()
+            latest = connection.execute(_LATEST, {"complaint_id": complaint_id}).scalar()
             attempt = 0
             if latest is not None:
                 previous = self._reservation(connection, latest, now)
@@ -479,11 +479,12 @@ class Ledger:
                 "policy_name": policy.name, "policy_version": policy.version, "policy_fingerprint": policy.fingerprint,
                 "rule": decision.rule, "gestures": json.dumps([g.id for g in decision.gestures]),
             }
-            self._append(connection, columns, "decided", now, amount=amount, delta=Decimal(0), actor=actor, level=decision.approval.level,
-                         detail=decision.model_dump_json())  # as written, so it reads back byte for byte
-            self._append(connection, {**columns, "expires_at": to_micros(now_at + lifetime)}, "reserved", now, amount=amount, delta=amount,
-                         actor=actor, level=decision.approval.level, detail={"approval_required": required, "levels": list(levels)})
-            return decision, fold(self._events_of(connection, reservation_id))
+            decided = self._append(connection, columns, "decided", now, amount=amount, delta=Decimal(0), actor=actor,
+                                   level=decision.approval.level, detail=decision.model_dump_json())  # as written: it reads back byte for byte
+            reserved = self._append(connection, {**columns, "expires_at": to_micros(now_at + lifetime)}, "reserved", now, amount=amount,
+                                    delta=amount, actor=actor, level=decision.approval.level,
+                                    detail={"approval_required": required, "levels": list(levels)})
+            return decision, fold([decided, reserved])
 
     def approve(self, reservation_id: str, actor: str, level: str) -> Reservation:
         """Record that ``actor``, approving at ``level``, approved the reservation (refused below its approval level)."""
@@ -499,8 +500,8 @@ class Ledger:
             if levels.index(level) < levels.index(reservation.approval_level):
                 raise LedgerError("level_too_low", f"reservation {reservation_id} needs approval by {reservation.approval_level} or above; "
                                   f"{actor} approves at {level}", reservation_id=reservation_id)
-            self._append(connection, reservation, "approved", now, amount=Decimal(0), delta=Decimal(0), actor=actor, level=level)
-            return fold(self._events_of(connection, reservation_id))
+            approved = self._append(connection, reservation, "approved", now, amount=Decimal(0), delta=Decimal(0), actor=actor, level=level)
+            return fold([*reservation.events, approved])
 
     def issue(self, reservation_id: str, amount: Decimal | int | str | None = None, *, currency: str | None = None,
               actor: str | None = None) -> Reservation:
@@ -529,16 +530,17 @@ class Ledger:
                 to_minor(given, reservation.currency)
             except LedgerError as error:
                 raise LedgerError(error.code, error.message, reservation_id=reservation_id) from None
-            self._append(connection, reservation, "issued", now, amount=given, delta=given - reservation.reserved, actor=actor)
-            return fold(self._events_of(connection, reservation_id))
+            issued = self._append(connection, reservation, "issued", now, amount=given, delta=given - reservation.reserved, actor=actor)
+            return fold([*reservation.events, issued])
 
     def release(self, reservation_id: str, *, actor: str | None = None) -> Reservation:
         """Give the reservation's budget back (nothing is given): refused once issued, released or expired."""
         now = to_micros(self._now())
         with self._transaction(f"reservation:{reservation_id}") as connection:
             reservation = self._writable(connection, reservation_id, now)
-            self._append(connection, reservation, "released", now, amount=reservation.reserved, delta=-reservation.reserved, actor=actor)
-            return fold(self._events_of(connection, reservation_id))
+            released = self._append(connection, reservation, "released", now, amount=reservation.reserved, delta=-reservation.reserved,
+                                    actor=actor)
+            return fold([*reservation.events, released])
 
     def _writable(self, connection: Connection, reservation_id: str, now: int) -> Reservation:
         """The reservation, if it is still open; LedgerError ``already_issued`` or ``reservation_closed`` otherwise."""
@@ -576,7 +578,18 @@ def history_query(customer_id: str, currency: str, since: int) -> Any:
             .where(events.c.customer_id == customer_id, events.c.currency == currency, events.c.reserved_at >= since))
 
 
-def _due(now: int) -> Any:
+_INSERT = events.insert()
+_EVENTS_OF = select(events).where(events.c.reservation_id == bindparam("reservation_id")).order_by(events.c.id)
+_LATEST = (select(events.c.reservation_id).where(events.c.complaint_id == bindparam("complaint_id"), events.c.kind == "reserved")
+           .order_by(events.c.id.desc()).limit(1))
+"""The latest reservation made for a complaint id."""
+_HELD = (select(func.coalesce(func.sum(events.c.delta_minor), 0))
+         .where(events.c.customer_id == bindparam("customer_id"), events.c.currency == bindparam("currency"),
+                events.c.reserved_at >= bindparam("since")))
+"""history_query, built once: statements are made once and run with parameters."""
+
+
+def _due(now: Any) -> Any:
     """Ids of open reservations whose expiry is at or before ``now``."""
     closing = events.alias("closing")
     return (select(events.c.reservation_id)
@@ -632,3 +645,6 @@ def _detail(detail: Any) -> str | None:
 def _first_line(error: BaseException) -> str:
     original = getattr(error, "orig", None) or error
     return str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+
+
+_DUE_OF_CUSTOMER = _due(bindparam("now")).where(events.c.customer_id == bindparam("customer_id"))
