@@ -167,6 +167,10 @@ class CompiledPolicy:
     limits: Limits
     ladder: Ladder
     invariants: tuple[Invariant, ...] = ()
+    goodwill_window_days: int | None = None
+    """``goodwill.window_days``: the window a goodwill ledger sums the customer's goodwill over."""
+    reservation_ttl: int | None = None
+    """``goodwill.reservation_ttl`` in seconds: how long a ledger reservation holds its budget."""
 
 
 def fingerprint(data: Any) -> str:
@@ -238,6 +242,8 @@ class _Compiler:
             limits=limits,
             ladder=ladder,
             invariants=invariants,
+            goodwill_window_days=policy.goodwill.window_days if policy.goodwill else None,
+            reservation_ttl=parse_duration(policy.goodwill.reservation_ttl) if policy.goodwill and policy.goodwill.reservation_ttl else None,
         )
 
     def input_facts(self, specs: Mapping[str, written.FactSpec]) -> dict[str, Fact]:

@@ -209,6 +209,11 @@ class Goodwill(_Model):
     fact: Name
     window_limit: Amount
     window: str = Field(default="", description="Label of the window, for reasons (e.g. '90 days').")
+    window_days: int | None = Field(default=None, ge=1, le=3660, description=(
+        "Length of the window in days. Deciding through a goodwill ledger fills the goodwill fact with what the ledger "
+        "reserved and issued to the customer in that many days; required to decide through a ledger."))
+    reservation_ttl: str | None = Field(default=None, pattern=DURATION_PATTERN, min_length=2, description=(
+        "How long a ledger reservation holds its budget before it expires unless issued (e.g. 7d); the ledger's own default when left out."))
 
 
 class Band(_Model):
