@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -488,12 +489,40 @@ def read_yaml_file(path: Path, max_file_bytes: int = MAX_FILE_BYTES) -> Document
         raw = path.read_bytes()
     except OSError as exc:
         raise PolicyError([Problem(name, 1, 1, "", f"cannot read file: {exc.strerror or exc}", "file-read")]) from None
+    return _file_document(raw, name)
+
+
+def _file_document(raw: bytes, name: str) -> Document:
+    """A policy file's bytes as a checked ``Document``: UTF-8, safe YAML, a mapping of sections."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise PolicyError([Problem(name, line, 1, "", "file is not valid UTF-8", "file-encoding")]) from None
     return _policy_document(parse_yaml(text, name))
+
+
+def parse_policy_files(files: Sequence[tuple[str, bytes]], name: str, *, directory: bool, max_file_bytes: int = MAX_FILE_BYTES) -> Document:
+    """A policy from its files' bytes, read as :func:`read_policy_source` reads them from disk: one file,
+    or a directory's ``(file name, bytes)`` merged in file-name order. For policies shipped as bytes
+    (to Spark executors); ``name`` is the path they came from, so problems are located as on disk."""
+    labelled = [(os.path.join(name, file) if directory else name, raw) for file, raw in sorted(files)]
+    if not labelled:
+        raise PolicyError([Problem(name, 1, 1, "", "directory holds no *.yaml policy files", "file-empty")])
+    if not directory and len(labelled) != 1:
+        raise ValueError("a policy file is one file")
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    for label, raw in labelled:
+        try:
+            if len(raw) > max_file_bytes:
+                raise PolicyError([Problem(label, 1, 1, "", f"file is {len(raw)} bytes; the limit is {max_file_bytes}", "file-size")])
+            documents.append(_file_document(raw, label))
+        except PolicyError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise PolicyError(problems)
+    return merge_documents(documents, name) if directory else documents[0]
 
 
 MERGED_MAPPINGS = ("facts", "derived", "gestures", "actions")

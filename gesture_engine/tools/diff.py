@@ -331,7 +331,7 @@ def read_replay(path: str | Path) -> Iterator[Record | BadLine]:
             if isinstance(payload, BadRow):
                 yield BadLine(number, payload.message)
             elif isinstance(payload, dict):
-                yield Record(_label(payload, f"row {number}"), payload, text_fields=True)
+                yield Record(record_label(payload, f"row {number}"), payload, text_fields=True)
             else:
                 try:
                     data = parse_complaint_json(payload, f"line {number}")
@@ -341,10 +341,11 @@ def read_replay(path: str | Path) -> Iterator[Record | BadLine]:
                 if not isinstance(data, dict):
                     yield BadLine(number, "expected a JSON object")
                     continue
-                yield Record(_label(data, f"line {number}"), data)
+                yield Record(record_label(data, f"line {number}"), data)
 
 
-def _label(data: Mapping[str, Any], fallback: str) -> str:
+def record_label(data: Mapping[str, Any], fallback: str) -> str:
+    """How a replay names a complaint: its ``complaint_id``, else ``fallback`` (its line or row)."""
     ident = data.get("complaint_id")
     return str(ident) if isinstance(ident, (str, int)) and not isinstance(ident, bool) and str(ident) else fallback
 

@@ -1,0 +1,295 @@
+"""Decisions and policy replays on Apache Spark (extra ``gesture-engine[spark]``: PySpark 4, PyArrow).
+
+A warehouse of complaints is decided where it lies, by the same engine as everywhere else: the policy
+travels to the executors as its files' bytes (:class:`PolicyFiles`), is compiled once per executor
+process and checked against the driver's fingerprint, and decides Arrow batches through
+``mapInArrow``. The answers are ``policy.decide``'s, column for column; rows that are not valid
+complaints are kept, with an ``error`` struct saying why.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from gesture_engine.decision import Decision
+from gesture_engine.engine.facts import ENVELOPE
+from gesture_engine.errors import ComplaintError
+from gesture_engine.money import MINOR_UNITS
+from gesture_engine.policy import Policy
+from gesture_engine.spark._arrow import ERROR_CODE, Mode, Output, Reading, decide_batches, decision_type, raw_rows, typed
+from gesture_engine.spark._policy import PolicyFiles, SparkError, as_files, policy_for
+from gesture_engine.tools.diff import BadLine, Changed, Record, Replay, record_label, replay
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = ["ERROR_CODE", "PolicyFiles", "SparkError", "decide_dataframe", "decision_columns", "replay_dataframe", "replay_summary", "session"]
+
+PolicyLike = Policy | PolicyFiles | str | os.PathLike[str] | None
+"""A loaded policy, its files, or a path to them (None: the embedded default)."""
+
+
+def session(master: str = "local[2]", app_name: str = "gesture", conf: dict[str, str] | None = None) -> SparkSession:
+    """A SparkSession for deciding. On a ``local`` master every address stays on loopback
+    (``SPARK_LOCAL_IP=127.0.0.1``, ``spark.driver.host=127.0.0.1``), the web UI is off, and Python
+    workers run this interpreter (so they import the same gesture-engine)."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.master(master).appName(app_name)
+    if master.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+    builder = builder.config("spark.ui.enabled", "false")
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def decision_columns() -> list[str]:
+    """The names of the columns :func:`decide_dataframe` adds (envelope echoes aside)."""
+    return [name for name, _ in decision_type(0, ())]
+
+
+def decide_dataframe(df: DataFrame, policy: PolicyLike = None, *, mapping: None = None, json_column: str | None = None,
+                     text: bool = False) -> DataFrame:
+    """``df`` with each row's decision added as typed columns (see docs/spark.md): action, rule, gestures,
+    budget_amount as decimal(38, the currency's minor unit), owed, respond_within_seconds, approval_level,
+    reasons, decision_id, the policy's fingerprint, and ``error`` (null, or the code and every problem of
+    a row that is not a valid complaint: such rows are kept, never dropped). Lazy, like any DataFrame.
+
+    Columns named after the policy's facts (and ``complaint_id``, ``customer_id``, ``received_at``) are
+    the complaint; a null is a fact left out; other columns pass through untouched. ``text=True`` types
+    string cells like ``gesture decide --batch`` types CSV cells; ``json_column`` names a column of JSON
+    complaints, parsed as ``gesture decide --batch`` parses a line. Raises ``PolicyError`` when the policy
+    does not load and ``SparkError`` (``column-conflict``, ``json-column``) when the columns cannot work.
+    """
+    if mapping is not None:
+        raise NotImplementedError("helpdesk mappings are not supported on Spark yet")
+    files = as_files(policy)
+    compiled = policy_for(files)
+    reading = _reading(df.columns, [compiled], json_column, text)
+    echo = tuple(name for name in ENVELOPE if name not in df.columns)
+    output = Output(MINOR_UNITS[compiled.currency], echo)
+    added = decision_type(output.scale, echo)
+    _refuse_conflicts(df.columns, [name for name, _ in added])
+    schema = _spark_schema(df, added)
+    return df.mapInArrow(partial(decide_batches, files, reading, output), schema)
+
+
+# -- replay ----------------------------------------------------------------------------------------
+
+def replay_dataframe(df: DataFrame, old: PolicyLike, new: PolicyLike, *, json_column: str | None = None, text: bool = False) -> DataFrame:
+    """``df`` with each row decided under both policies, side by side: ``old_action``, ``new_action``,
+    ``old_budget``, ``new_budget``, ``budget_delta`` (new − old, 0 when either could not decide),
+    ``old_error``/``new_error`` (the error code when that policy found the row invalid), ``changed``
+    (which of action, rule, gestures, budget, respond_within, approval differ; ``["validity"]`` when
+    only one policy could decide), and ``bad_line`` (why a JSON row is no complaint at all)."""
+    old_files, new_files = as_files(old), as_files(new)
+    policies = [policy_for(old_files), policy_for(new_files)]
+    reading = _reading(df.columns, policies, json_column, text)
+    added = _replay_type(*(MINOR_UNITS[p.currency] for p in policies))
+    _refuse_conflicts(df.columns, [name for name, _ in added])
+    return df.mapInArrow(partial(_replay_batches, old_files, new_files, reading), _spark_schema(df, added))
+
+
+_COMPARED = ("action", "rule", "gestures", "budget", "respond_within", "approval")
+
+
+def _replay_type(old_scale: int, new_scale: int) -> list[tuple[str, pa.DataType]]:
+    scale = max(old_scale, new_scale)
+    return [
+        ("old_action", pa.string()), ("new_action", pa.string()),
+        ("old_budget", pa.decimal128(38, old_scale)), ("new_budget", pa.decimal128(38, new_scale)),
+        ("budget_delta", pa.decimal128(38, scale)),
+        ("old_error", pa.string()), ("new_error", pa.string()),
+        ("changed", pa.list_(pa.string())), ("bad_line", pa.string()),
+    ]
+
+
+def _replay_batches(old_files: PolicyFiles, new_files: PolicyFiles, reading: Reading, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    old, new = policy_for(old_files), policy_for(new_files)
+    types = _replay_type(MINOR_UNITS[old.currency], MINOR_UNITS[new.currency])
+    for batch in batches:
+        lists: list[list[Any]] = [[] for _ in types]
+        for raw in raw_rows(batch, reading):
+            if isinstance(raw, dict):
+                row = _compare(_decide(old, raw, reading), _decide(new, raw, reading))
+            else:
+                row = [None] * 8 + [_no_complaint(raw)]
+            for values, value in zip(lists, row, strict=True):
+                values.append(value)
+        arrays = [pa.array(values, type=kind) for values, (_, kind) in zip(lists, types, strict=True)]
+        yield pa.RecordBatch.from_arrays([*batch.columns, *arrays], names=[*batch.schema.names, *(name for name, _ in types)])
+
+
+def _decide(policy: Policy, raw: dict[str, Any], reading: Reading) -> Decision | str:
+    try:
+        return policy.decide(typed(policy, raw, reading))
+    except ComplaintError:
+        return ERROR_CODE
+
+
+def _no_complaint(raw: Any) -> str:
+    """Why a JSON row is no complaint at all, in the words of ``gesture diff --replay``."""
+    if raw is None:
+        return "blank line"
+    if isinstance(raw, ComplaintError):
+        return "; ".join(p.message for p in raw.problems)
+    return "expected a JSON object"
+
+
+def _compare(before: Decision | str, after: Decision | str) -> list[Any]:
+    """One row of the replay columns, as :func:`gesture_engine.tools.diff.replay` compares decisions."""
+    old_ok, new_ok = isinstance(before, Decision), isinstance(after, Decision)
+    old_budget = before.budget.amount if isinstance(before, Decision) else None
+    new_budget = after.budget.amount if isinstance(after, Decision) else None
+    if isinstance(before, Decision) and isinstance(after, Decision):
+        was, now = _outcome(before), _outcome(after)
+        changed = [name for name in _COMPARED if was[name] != now[name]]
+    else:
+        changed = [] if not old_ok and not new_ok else ["validity"]
+    delta = new_budget - old_budget if old_budget is not None and new_budget is not None else Decimal(0)
+    return [
+        before.action if isinstance(before, Decision) else None, after.action if isinstance(after, Decision) else None,
+        old_budget, new_budget, delta,
+        None if old_ok else before, None if new_ok else after, changed, None,
+    ]
+
+
+def _outcome(decision: Decision) -> dict[str, Any]:
+    return {"action": decision.action, "rule": decision.rule, "gestures": tuple(g.id for g in decision.gestures),
+            "budget": decision.budget.amount, "respond_within": decision.respond_within_seconds, "approval": decision.approval.level}
+
+
+def replay_summary(df: DataFrame, old: PolicyLike, new: PolicyLike, *, top: int = 10, samples: int = 10, json_column: str | None = None,
+                   text: bool = False, first_line: int = 1) -> Replay:
+    """What ``gesture diff --replay`` reports for the same complaints, computed on Spark: the very
+    :class:`~gesture_engine.tools.diff.Replay` (its ``to_dict()`` is equal to the local one's).
+
+    Each partition replays its rows with the local ``replay`` and sends back its totals; the driver adds
+    them up. Complaints without a ``complaint_id`` are named by position, ``line N`` (``json_column``) or
+    ``row N``, counted from ``first_line`` (2 for a CSV file's first row after its header) in the
+    DataFrame's partition order, which is the file's order for one file. Two Spark jobs: counting each
+    partition's rows (so positions are known), then the replay.
+    """
+    from pyspark.sql import functions as F
+
+    old_files, new_files = as_files(old), as_files(new)
+    old_policy, new_policy = policy_for(old_files), policy_for(new_files)
+    reading = _reading(df.columns, [old_policy, new_policy], json_column, text)
+    with unwrapped():
+        counts: dict[int, int] = {row["p"]: row["count"] for row in df.select(F.spark_partition_id().alias("p")).groupBy("p").count().collect()}
+        offsets: dict[int, int] = {}
+        running = first_line
+        for index in sorted(counts):
+            offsets[index] = running
+            running += counts[index]
+        task = partial(_replay_partition, old_files, new_files, reading, offsets, top, samples)
+        partials = df.mapInArrow(task, "partition int, partial binary").collect()
+    result = Replay(old_policy.currency, new_policy.currency)
+    tops: list[tuple[Decimal, int, int, Changed]] = []
+    for row in sorted(partials, key=lambda r: r["partition"]):
+        totals: Replay = pickle.loads(row["partial"])  # made by our own executors, just now
+        _merge(result, totals)
+        result.bad_samples = result.bad_samples[:samples]
+        # each partition's top is in (-|delta|, position) order and partitions follow one another
+        tops.extend((-abs(change.delta), row["partition"], rank, change) for rank, change in enumerate(totals.top))
+    result.top = [change for *_, change in sorted(tops, key=lambda t: t[:3])[:top]]
+    return result
+
+
+def _replay_partition(old_files: PolicyFiles, new_files: PolicyFiles, reading: Reading, offsets: dict[int, int], top: int, samples: int,
+                      batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """One partition's replay, by the local ``replay``, pickled into one row."""
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    part = context.partitionId() if context is not None else 0
+    old, new = policy_for(old_files), policy_for(new_files)
+    position = offsets.get(part, 0)
+
+    def records() -> Iterator[Record | BadLine]:
+        nonlocal position
+        for batch in batches:
+            for raw in raw_rows(batch, reading):
+                number, position = position, position + 1
+                if reading.mode == "json":
+                    if raw is not None:
+                        yield _json_record(number, raw)
+                else:
+                    yield Record(record_label(raw, f"row {number}"), raw, text_fields=reading.mode == "text")
+
+    result = replay(old, new, records(), top=top, samples=samples)
+    yield pa.RecordBatch.from_arrays([pa.array([part], pa.int32()), pa.array([pickle.dumps(result)], pa.binary())], names=["partition", "partial"])
+
+
+def _json_record(number: int, raw: Any) -> Record | BadLine:
+    """As :func:`gesture_engine.tools.diff.json_record` reads line ``number``, from its parsed JSON."""
+    return Record(record_label(raw, f"line {number}"), raw) if isinstance(raw, dict) else BadLine(number, _no_complaint(raw))
+
+
+def _merge(total: Replay, part: Replay) -> None:
+    total.complaints += part.complaints
+    total.bad_lines += part.bad_lines
+    total.bad_samples.extend(part.bad_samples)
+    total.decided_both += part.decided_both
+    total.invalid_old += part.invalid_old
+    total.invalid_new += part.invalid_new
+    total.changed += part.changed
+    total.field_counts.update(part.field_counts)
+    total.transitions.update(part.transitions)
+    total.budget_old += part.budget_old
+    total.budget_new += part.budget_new
+    for mine, theirs in ((total.by_action_old, part.by_action_old), (total.by_action_new, part.by_action_new)):
+        for action, amount in theirs.items():
+            mine[action] = mine.get(action, Decimal(0)) + amount
+
+
+# -- shared ----------------------------------------------------------------------------------------
+
+def _reading(columns: Sequence[str], policies: Sequence[Policy], json_column: str | None, text: bool) -> Reading:
+    mode: Mode = "json" if json_column is not None else "text" if text else "columns"
+    if json_column is not None:
+        if json_column not in columns:
+            raise SparkError("json-column", f"no column {json_column!r} to read JSON complaints from (columns: {', '.join(columns)})")
+        return Reading(mode, ((json_column, json_column),))
+    if text:  # every column is a field, as in a CSV file
+        return Reading(mode, tuple((column, column.strip()) for column in columns))
+    wanted = {name for policy in policies for name in policy.facts} | set(ENVELOPE)
+    return Reading(mode, tuple((column, column) for column in columns if column in wanted))
+
+
+def _refuse_conflicts(columns: Sequence[str], added: Sequence[str]) -> None:
+    clash = sorted(set(columns) & set(added))
+    if clash:
+        raise SparkError("column-conflict", f"the input already has column(s) {', '.join(clash)} that deciding adds: rename or drop them")
+
+
+def _spark_schema(df: DataFrame, added: Sequence[tuple[str, pa.DataType]]) -> Any:
+    from pyspark.sql.pandas.types import from_arrow_type
+    from pyspark.sql.types import StructField, StructType
+
+    return StructType([*df.schema.fields, *(StructField(name, from_arrow_type(kind), True) for name, kind in added)])
+
+
+class unwrapped:
+    """Re-raise a failure an executor reported as our own ``SparkError`` (its code, its words) instead
+    of Spark's wrapper with a Python traceback inside."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: object) -> None:
+        if error is not None and not isinstance(error, SparkError):
+            found = SparkError.raised_in(error)
+            if found is not None:
+                raise found from None
