@@ -93,3 +93,20 @@ def make_policy(**parts: Any) -> Policy:
     """A policy from :data:`MINIMAL` with top-level keys replaced (loaded from text named ``policy.yaml``):
     the shared builder for small policies, so a test shows only what it is about."""
     return loads_policy(policy_text(**parts), name="policy.yaml")
+
+
+@pytest.fixture(scope="session")
+def spark() -> Any:
+    """One Spark session (local[2], loopback only) for the whole run: starting one takes seconds.
+    The JIT stops at its first tier (tests run briefly) and files split into 64 KiB partitions, so a
+    small file still spans several and positions are counted across them."""
+    from gesture_engine.spark import session
+
+    spark = session("local[2]", "gesture-tests", {
+        "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+        "spark.sql.shuffle.partitions": "2",
+        "spark.sql.files.maxPartitionBytes": "65536",
+        "spark.sql.execution.arrow.maxRecordsPerBatch": "500",
+    })
+    yield spark
+    spark.stop()

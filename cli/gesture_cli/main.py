@@ -179,3 +179,7 @@ from .lint_cmd import lint_command  # noqa: E402
 cli.add_command(diff_command)
 cli.add_command(lint_command)
 cli.add_command(ledger_group)
+
+from .spark_cmd import spark_group  # noqa: E402
+
+cli.add_command(spark_group)

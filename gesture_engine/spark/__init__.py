@@ -25,7 +25,7 @@ from gesture_engine.errors import ComplaintError
 from gesture_engine.money import MINOR_UNITS
 from gesture_engine.policy import Policy
 from gesture_engine.spark._arrow import ERROR_CODE, Mode, Output, Reading, decide_batches, decision_type, raw_rows, typed
-from gesture_engine.spark._policy import PolicyFiles, SparkError, as_files, policy_for
+from gesture_engine.spark._policy import PolicyFiles, SparkError, as_files, policy_for, unwrapped
 from gesture_engine.tools.diff import BadLine, Changed, Record, Replay, record_label, replay
 
 if TYPE_CHECKING:
@@ -39,16 +39,18 @@ PolicyLike = Policy | PolicyFiles | str | os.PathLike[str] | None
 
 def session(master: str = "local[2]", app_name: str = "gesture", conf: dict[str, str] | None = None) -> SparkSession:
     """A SparkSession for deciding. On a ``local`` master every address stays on loopback
-    (``SPARK_LOCAL_IP=127.0.0.1``, ``spark.driver.host=127.0.0.1``), the web UI is off, and Python
-    workers run this interpreter (so they import the same gesture-engine)."""
+    (``SPARK_LOCAL_IP=127.0.0.1``, ``spark.driver.host=127.0.0.1``) and Python workers run this
+    interpreter (so they import this gesture-engine); the web UI is off. Under spark-submit, its
+    ``--master`` and ``--conf`` stand."""
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder.master(master).appName(app_name)
-    if master.startswith("local"):
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
-    builder = builder.config("spark.ui.enabled", "false")
+    builder = SparkSession.builder.appName(app_name)
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:  # set by spark-submit for the Python driver it starts
+        builder = builder.master(master).config("spark.ui.enabled", "false")
+        if master.startswith("local"):
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+            builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
     for key, value in (conf or {}).items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
@@ -263,7 +265,7 @@ def _reading(columns: Sequence[str], policies: Sequence[Policy], json_column: st
             raise SparkError("json-column", f"no column {json_column!r} to read JSON complaints from (columns: {', '.join(columns)})")
         return Reading(mode, ((json_column, json_column),))
     if text:  # every column is a field, as in a CSV file
-        return Reading(mode, tuple((column, column.strip()) for column in columns))
+        return Reading(mode, tuple((column, column.strip().lstrip("\ufeff")) for column in columns))
     wanted = {name for policy in policies for name in policy.facts} | set(ENVELOPE)
     return Reading(mode, tuple((column, column) for column in columns if column in wanted))
 
@@ -279,17 +281,3 @@ def _spark_schema(df: DataFrame, added: Sequence[tuple[str, pa.DataType]]) -> An
     from pyspark.sql.types import StructField, StructType
 
     return StructType([*df.schema.fields, *(StructField(name, from_arrow_type(kind), True) for name, kind in added)])
-
-
-class unwrapped:
-    """Re-raise a failure an executor reported as our own ``SparkError`` (its code, its words) instead
-    of Spark's wrapper with a Python traceback inside."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: object) -> None:
-        if error is not None and not isinstance(error, SparkError):
-            found = SparkError.raised_in(error)
-            if found is not None:
-                raise found from None

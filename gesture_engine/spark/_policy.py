@@ -129,3 +129,17 @@ def _remember(policy: Policy) -> None:
     while len(_COMPILED) >= CACHE_SIZE:
         _COMPILED.pop(next(iter(_COMPILED)))
     _COMPILED[policy.fingerprint] = policy
+
+
+class unwrapped:
+    """Re-raise a failure an executor reported as our own ``SparkError`` (its code, its words) instead
+    of Spark's wrapper with a Python traceback inside."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: object) -> None:
+        if error is not None and not isinstance(error, SparkError):
+            found = SparkError.raised_in(error)
+            if found is not None:
+                raise found from None

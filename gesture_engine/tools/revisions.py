@@ -97,9 +97,12 @@ def load_spec(spec: str, cwd: str | os.PathLike[str] | None = None) -> Policy:
         try:
             return load_policy(path)
         except PolicyError as error:
-            prefix = os.fspath(path)
-            label = spec.rstrip("/")
-            problems = [
-                dataclasses.replace(p, file=label + p.file[len(prefix):]) if p.file.startswith(prefix) else p for p in error.problems
-            ]
-            raise PolicyError(problems) from None
+            raise relabelled(error, path, spec) from None
+
+
+def relabelled(error: PolicyError, path: Path, spec: str) -> PolicyError:
+    """``error`` with the problems in files under ``path`` (where ``spec`` was materialised) located
+    as ``REV:path/file.yaml``."""
+    prefix = os.fspath(path)
+    label = spec.rstrip("/")
+    return PolicyError([dataclasses.replace(p, file=label + p.file[len(prefix):]) if p.file.startswith(prefix) else p for p in error.problems])
