@@ -107,6 +107,7 @@ def spark() -> Any:
         "spark.sql.shuffle.partitions": "2",
         "spark.sql.files.maxPartitionBytes": "65536",
         "spark.sql.execution.arrow.maxRecordsPerBatch": "500",
+        "spark.ui.showConsoleProgress": "false",
     })
     yield spark
     spark.stop()

@@ -64,7 +64,7 @@ def decision_columns() -> list[str]:
 def decide_dataframe(df: DataFrame, policy: PolicyLike = None, *, mapping: None = None, json_column: str | None = None,
                      text: bool = False) -> DataFrame:
     """``df`` with each row's decision added as typed columns (see docs/spark.md): action, rule, gestures,
-    budget_amount as decimal(38, the currency's minor unit), owed, respond_within_seconds, approval_level,
+    budget_amount as decimal(18, the currency's minor unit), owed, respond_within_seconds, approval_level,
     reasons, decision_id, the policy's fingerprint, and ``error`` (null, or the code and every problem of
     a row that is not a valid complaint: such rows are kept, never dropped). Lazy, like any DataFrame.
 
@@ -110,8 +110,8 @@ def _replay_type(old_scale: int, new_scale: int) -> list[tuple[str, pa.DataType]
     scale = max(old_scale, new_scale)
     return [
         ("old_action", pa.string()), ("new_action", pa.string()),
-        ("old_budget", pa.decimal128(38, old_scale)), ("new_budget", pa.decimal128(38, new_scale)),
-        ("budget_delta", pa.decimal128(38, scale)),
+        ("old_budget", pa.decimal128(18, old_scale)), ("new_budget", pa.decimal128(18, new_scale)),
+        ("budget_delta", pa.decimal128(18, scale)),
         ("old_error", pa.string()), ("new_error", pa.string()),
         ("changed", pa.list_(pa.string())), ("bad_line", pa.string()),
     ]

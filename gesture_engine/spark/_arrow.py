@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -66,9 +65,9 @@ def _parse(text: str | None) -> Any:
 
 def _python(column: pa.Array) -> list[Any]:
     """A column's values as the JSON of a complaint would hold them: times as ISO 8601 text."""
+    if pa.types.is_timestamp(column.type):  # as text by Arrow: '2026-12-01 09:30:00.000000+0000', which the engine reads
+        column = column.cast(pa.string())
     values: list[Any] = column.to_pylist()
-    if pa.types.is_timestamp(column.type):
-        return [v.isoformat() if isinstance(v, datetime) else v for v in values]
     return values
 
 
@@ -79,8 +78,10 @@ ERROR_CODE = "invalid_complaint"
 
 
 def decision_type(scale: int, echo: Sequence[str]) -> list[tuple[str, pa.DataType]]:
-    """The decision's columns and their Arrow types (money as decimal(38, the currency's minor unit))."""
-    money = pa.decimal128(38, scale)
+    """The decision's columns and their Arrow types. Money has the currency's minor unit as its scale: a
+    budget, never above the budget cap (at most 10^12), fits decimal(18, scale), which Spark keeps in a
+    long and Parquet as INT64; an owed amount (a share of a money fact) gets decimal(38, scale)."""
+    budget, money = pa.decimal128(18, scale), pa.decimal128(38, scale)
     problem = pa.struct([("field", pa.string()), ("code", pa.string()), ("message", pa.string())])
     return [
         *((name, pa.timestamp("us", tz="UTC") if name == "received_at" else pa.string()) for name in echo),
@@ -89,7 +90,7 @@ def decision_type(scale: int, echo: Sequence[str]) -> list[tuple[str, pa.DataTyp
         ("action_label", pa.string()),
         ("rule", pa.string()),
         ("gestures", pa.list_(pa.struct([("id", pa.string()), ("label", pa.string()), ("monetary", pa.bool_())]))),
-        ("budget_amount", money),
+        ("budget_amount", budget),
         ("budget_currency", pa.string()),
         ("owed", pa.list_(pa.struct([("gesture", pa.string()), ("amount", money), ("currency", pa.string()), ("text", pa.string())]))),
         ("respond_within", pa.string()),
@@ -118,49 +119,62 @@ def decide_batches(files: PolicyFiles, reading: Reading, output: Output, batches
     """``mapInArrow``'s function: each batch with its decision columns added."""
     policy = policy_for(files)
     types = decision_type(output.scale, output.echo)
+    names = [name for name, _ in types]
     for batch in batches:
-        columns = _Columns(len(types))
-        for raw in raw_rows(batch, reading):
-            if raw is None:
-                columns.refuse(ComplaintError([FieldProblem("complaint", "is blank", None, "blank")]), policy, output.echo)
-            elif isinstance(raw, ComplaintError):
-                columns.refuse(raw, policy, output.echo)
-            else:
-                try:
-                    decision = policy.decide(typed(policy, raw, reading))
-                except ComplaintError as error:
-                    columns.refuse(error, policy, output.echo)
-                else:
-                    columns.add(decision, output.echo)
-        arrays = [pa.array(values, type=kind) for values, (_, kind) in zip(columns.lists, types, strict=True)]
-        yield pa.RecordBatch.from_arrays([*batch.columns, *arrays], names=[*batch.schema.names, *(name for name, _ in types)])
+        results = [_decided(policy, raw, reading) for raw in raw_rows(batch, reading)]
+        arrays = [pa.array(values, type=kind) for values, (_, kind) in zip(_columns(results, policy, output.echo), types, strict=True)]
+        yield pa.RecordBatch.from_arrays([*batch.columns, *arrays], names=[*batch.schema.names, *names])
 
 
-class _Columns:
-    """The decision columns of one batch, as Python lists (converted to Arrow once per batch)."""
+def _decided(policy: Policy, raw: Any, reading: Reading) -> Decision | ComplaintError:
+    if raw is None:
+        return ComplaintError([FieldProblem("complaint", "is blank", None, "blank")])
+    if isinstance(raw, ComplaintError):
+        return raw
+    try:
+        return policy.decide(typed(policy, raw, reading))
+    except ComplaintError as error:
+        return error
 
-    def __init__(self, count: int) -> None:
-        self.lists: list[list[Any]] = [[] for _ in range(count)]
-        self._gestures: dict[int, list[dict[str, Any]]] = {}
 
-    def add(self, d: Decision, echo: Sequence[str]) -> None:
-        gestures = self._gestures.get(id(d.gestures))  # one tuple per outcome: converted once
-        if gestures is None:
-            gestures = self._gestures[id(d.gestures)] = [{"id": g.id, "label": g.label, "monetary": g.monetary} for g in d.gestures]
-        budget, policy = d.budget, d.policy
-        row = [
-            *(getattr(d, name) for name in echo),
-            d.decision_id, d.action, d.action_label, d.rule, gestures, budget.amount, budget.currency,
-            [{"gesture": o.gesture, "amount": o.amount, "currency": o.currency, "text": o.text} for o in d.owed],
-            d.respond_within, d.respond_within_seconds, d.respond_by, d.approval.level,
-            [t.rule for t in d.trace], list(d.reasons), policy.name, policy.version, policy.fingerprint, None,
-        ]
-        for values, value in zip(self.lists, row, strict=True):
-            values.append(value)
+def _columns(results: list[Decision | ComplaintError], policy: Policy, echo: Sequence[str]) -> list[list[Any]]:
+    """The decision columns of one batch as Python lists, a column at a time (a list comprehension per
+    column costs less than appending a row to every column); null where a row is not a complaint."""
+    ds: list[Decision | None] = [r if isinstance(r, Decision) else None for r in results]
+    n = len(ds)
+    gestures: dict[int, list[dict[str, Any]]] = {}  # one tuple per outcome: converted once
 
-    def refuse(self, error: ComplaintError, policy: Policy, echo: Sequence[str]) -> None:
-        """A row that is not a valid complaint: no decision, the policy that said so, and every problem."""
-        problems = [{"field": p.field, "code": p.code, "message": p.message} for p in error.problems]
-        row = [*(None for _ in echo), *([None] * 14), policy.name, policy.version, policy.fingerprint, {"code": ERROR_CODE, "problems": problems}]
-        for values, value in zip(self.lists, row, strict=True):
-            values.append(value)
+    def gestures_of(d: Decision) -> list[dict[str, Any]]:
+        found = gestures.get(id(d.gestures))
+        if found is None:
+            found = gestures[id(d.gestures)] = [{"id": g.id, "label": g.label, "monetary": g.monetary} for g in d.gestures]
+        return found
+
+    def owed_of(d: Decision) -> list[dict[str, Any]]:
+        return [{"gesture": o.gesture, "amount": o.amount, "currency": o.currency, "text": o.text} for o in d.owed] if d.owed else []
+
+    def problems_of(r: Decision | ComplaintError) -> dict[str, Any] | None:
+        if isinstance(r, Decision):
+            return None
+        return {"code": ERROR_CODE, "problems": [{"field": p.field, "code": p.code, "message": p.message} for p in r.problems]}
+
+    ref = policy.compiled
+    return [
+        *([getattr(d, name) if d is not None else None for d in ds] for name in echo),
+        [d.decision_id if d is not None else None for d in ds],
+        [d.action if d is not None else None for d in ds],
+        [d.action_label if d is not None else None for d in ds],
+        [d.rule if d is not None else None for d in ds],
+        [gestures_of(d) if d is not None else None for d in ds],
+        [d.budget.amount if d is not None else None for d in ds],
+        [d.budget.currency if d is not None else None for d in ds],
+        [owed_of(d) if d is not None else None for d in ds],
+        [d.respond_within if d is not None else None for d in ds],
+        [d.respond_within_seconds if d is not None else None for d in ds],
+        [d.respond_by if d is not None else None for d in ds],
+        [d.approval.level if d is not None else None for d in ds],
+        [[t.rule for t in d.trace] if d is not None else None for d in ds],
+        [list(d.reasons) if d is not None else None for d in ds],
+        [ref.name] * n, [ref.version] * n, [ref.fingerprint] * n,
+        [problems_of(r) for r in results],
+    ]
