@@ -11,6 +11,7 @@ written in place by Spark's own commit protocol (its ``_SUCCESS`` marker says it
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 Format = Literal["parquet", "jsonl", "csv"]
 FORMATS: tuple[Format, ...] = ("parquet", "jsonl", "csv")
 _SUFFIXES: dict[str, Format] = {".parquet": "parquet", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
 JSON_COLUMN = "complaint"
 """The column that holds each JSON Lines complaint's text."""
 
@@ -106,4 +108,5 @@ def _writer(df: DataFrame, fmt: Format, mode: str) -> Callable[[str], None]:
 
 
 def _is_local(path: str) -> bool:
-    return "://" not in path and not path.startswith("file:")
+    """A path on this machine's disk, not a URI (``s3a://``, ``hdfs://``, ``dbfs:/``, ``file:``)."""
+    return _SCHEME.match(path) is None
