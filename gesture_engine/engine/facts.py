@@ -16,7 +16,7 @@ FactValue = bool | int | float | Decimal | str
 """What a fact holds once read: level/enum/string -> str, money -> Decimal, number -> float."""
 
 FACT_TYPES = ("level", "enum", "money", "integer", "number", "boolean", "string")
-ENVELOPE = ("complaint_id", "customer_id", "received_at")
+ENVELOPE = ("complaint_id", "customer_id", "received_at", "locale")
 """Complaint fields that are not facts: echoed into the decision (``received_at`` sets ``respond_by``)."""
 
 INTEGER_LIMIT = 10**15
