@@ -181,6 +181,8 @@ def _to_decimal(value: object) -> Decimal | None:
 
 
 def _read_money(fact: Fact, value: object) -> FactValue:
+    if isinstance(value, Mapping):
+        return _read_money_in(fact, value)
     amount = _to_decimal(value)
     if amount is None:
         raise _wrong(fact, value)
@@ -192,6 +194,26 @@ def _read_money(fact: Fact, value: object) -> FactValue:
         raise ValueRefused(f"has more than 10 decimal places; got {describe(value)}", "too_precise")
     _bounded(fact, amount, value)
     return amount
+
+
+def _read_money_in(fact: Fact, value: Mapping[Any, Any]) -> FactValue:
+    """Money with its currency, ``{"amount": "3200.50", "currency": "EUR"}``: in the policy's currency as
+    it is, in another converted at the policy's rate (remembering what was given), else refused."""
+    if set(value) != {"amount", "currency"} or not isinstance(value["currency"], str) or fact.currencies is None:
+        raise ValueRefused(f'expected an amount, or {{"amount": ..., "currency": "USD"}}; got {describe(value)}')
+    amount = _read_money(fact, value["amount"]) if not isinstance(value["amount"], Mapping) else None
+    currencies, currency = fact.currencies, value["currency"]
+    if amount is None:
+        raise _wrong(fact, value)
+    converted = currencies.convert(amount, currency)  # type: ignore[arg-type]  # money: a Decimal
+    if converted is None:
+        rates = f"rates for {', '.join(currencies.rates)}" if currencies.rates else "no exchange rates"
+        raise ValueRefused(f"is in {describe(currency)}; this policy decides in {currencies.currency} and has {rates}", "currency")
+    if converted is not amount:
+        _bounded(fact, converted, value)
+        if converted > MONEY_LIMIT:
+            raise ValueRefused(f"must be ≤ {MONEY_LIMIT:f}; got {describe(value)}", "out_of_range")
+    return converted
 
 
 def _read_integer(fact: Fact, value: object) -> FactValue:
@@ -267,6 +289,10 @@ def parse_fact_text(fact: Fact, text: str) -> object:
     if fact.type == "boolean":
         lowered = text.lower()
         return True if lowered in _TRUE else False if lowered in _FALSE else text
+    if fact.type == "money":
+        amount, _, currency = text.partition(" ")
+        if len(currency) == 3 and currency.isascii() and currency.isupper():  # "3200.50 EUR"
+            return {"amount": amount, "currency": currency}
     return text
 
 

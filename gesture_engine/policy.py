@@ -30,7 +30,7 @@ from gesture_engine.engine.index import PolicyIndex
 from gesture_engine.errors import ComplaintError
 from gesture_engine.load.compiler import Catalog, CompiledPolicy, Derived, OwedSpec, Rule, compile_policy
 from gesture_engine.load.source import MAX_FILE_BYTES, parse_policy_text, read_policy_source
-from gesture_engine.money import CONTEXT, plain, round_money
+from gesture_engine.money import CONTEXT, plain, round_money, shown
 from gesture_engine.resources import default_policy_path
 
 OUTCOME_CACHE_SIZE = 4096
@@ -346,7 +346,7 @@ class _Outcome:
             else:
                 value = facts[spec.fact]
                 amount = round_money(CONTEXT.multiply(value, spec.amount.scaleb(-2)), unit)  # type: ignore[arg-type]  # money: Decimal
-                text = f"{spec.fact} {value}" if spec.amount == 100 else f"{plain(spec.amount)}% of {spec.fact} {value} = {amount}"
+                text = f"{spec.fact} {shown(value)}" if spec.amount == 100 else f"{plain(spec.amount)}% of {spec.fact} {shown(value)} = {amount}"  # type: ignore[arg-type]
             owed.append(_new_owed({"gesture": spec.gesture, "amount": amount, "currency": currency, "text": text}, None))
         return tuple(owed)
 

@@ -25,7 +25,7 @@ from gesture_engine.engine.facts import ENVELOPE, Fact, FactValue, did_you_mean
 from gesture_engine.errors import PolicyError, Problem
 from gesture_engine.load import document as written
 from gesture_engine.load.source import Document, PathKey
-from gesture_engine.money import MINOR_UNITS, MONEY_LIMIT, plain, quantizer, round_money
+from gesture_engine.money import MINOR_UNITS, MONEY_LIMIT, Currencies, plain, quantizer, round_money
 
 
 @dataclass(frozen=True)
@@ -194,6 +194,7 @@ class _Compiler:
         self.shared_gestures: dict[str, Gesture] = {}
         self.respond_within: int | None = None  # the policy-wide default deadline, in seconds
         self.locale = "en"  # the policy's language
+        self.currencies: Currencies | None = None  # the policy's currency and exchange rates, given to its money facts
 
     # -- helpers -------------------------------------------------------------------------------
     def fail(self, path: PathKey, message: str, code: str) -> None:
@@ -216,6 +217,7 @@ class _Compiler:
         if currency not in MINOR_UNITS:
             self.fail(("currency",), f"unknown ISO 4217 currency {currency!r}{did_you_mean(currency, MINOR_UNITS)}", "currency")
             raise PolicyError(self.problems)
+        self.currencies = Currencies(currency, quantizer(currency), self.exchange_rates(policy.exchange_rates, currency))
         facts = self.input_facts(policy.facts)
         all_facts = dict(facts)
         derived = self.derived_facts(policy.derived, all_facts)
@@ -253,6 +255,17 @@ class _Compiler:
             locale=policy.locale,
         )
 
+    def exchange_rates(self, rates: Mapping[str, Decimal], currency: str) -> Mapping[str, Decimal]:
+        for code, rate in rates.items():
+            path = ("exchange_rates", code)
+            if code not in MINOR_UNITS:
+                self.fail(path, f"unknown ISO 4217 currency {code!r}{did_you_mean(code, MINOR_UNITS)}", "currency")
+            elif code == currency:
+                self.fail(path, f"{code} is the policy's own currency: it needs no rate", "currency")
+            elif rate <= 0:
+                self.fail(path, f"an exchange rate is above 0; got {rate}", "currency")
+        return MappingProxyType(dict(rates))
+
     def input_facts(self, specs: Mapping[str, written.FactSpec]) -> dict[str, Fact]:
         return {name: self.fact(name, spec, ("facts", name)) for name, spec in specs.items()}
 
@@ -289,6 +302,7 @@ class _Compiler:
             max_length=spec.max_length if isinstance(spec, written.StringFact) else 1000,
             derived=isinstance(spec, written.DerivedFact),
             rank=MappingProxyType({value: i for i, value in enumerate(values)}),
+            currencies=self.currencies if kind == "money" else None,
         )
         if isinstance(spec, written.DerivedFact):
             return fact

@@ -76,6 +76,12 @@ if TYPE_CHECKING:
 else:
     Amount = Annotated[Annotated[int, _AMOUNT_RANGE, AfterValidator(Decimal)] | Annotated[Decimal, _AMOUNT_RANGE], _AMOUNT_SCHEMA]
 """Money or a factor, written as an int or a Decimal and always read as a Decimal."""
+ExchangeRates = Annotated[
+    Mapping[Annotated[str, Field(pattern=CURRENCY_PATTERN)], Amount],
+    WithJsonSchema({"type": "object", "patternProperties": {CURRENCY_PATTERN: {"type": "number", "minimum": 0, "maximum": int(MONEY_LIMIT)}},
+                    "additionalProperties": False}),
+]
+"""Exchange rates by ISO 4217 code: ``{EUR: 1.08}``."""
 Scalar = Annotated[str | int | Decimal | bool, WithJsonSchema({"type": ["string", "number", "boolean"]})]
 Names = Annotated[tuple[Name, ...], Strict(False), AfterValidator(_unique), Field(json_schema_extra={"uniqueItems": True})]
 Values = Annotated[tuple[Name, ...], Strict(False), Field(min_length=1), AfterValidator(_unique), Field(json_schema_extra={"uniqueItems": True})]
@@ -325,6 +331,8 @@ class PolicyDocument(_Model):
     version: str = Field(min_length=1, description='Version string; quote it in YAML ("1.0").')
     description: str = ""
     currency: str = Field(pattern=CURRENCY_PATTERN, description="ISO 4217 code; amounts round to its minor unit.")
+    exchange_rates: ExchangeRates = Field(
+        default_factory=dict, description="Units of the policy's currency for one unit of another: money sent in that currency is converted.")
     locale: Locale = Field(default="en", description="The language of rationales given as one sentence, and the fallback for others.")
     budget_cap: Amount = Field(description="Policy-wide maximum budget for any one decision.")
     goodwill: Goodwill | None = None
