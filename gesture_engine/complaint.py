@@ -446,6 +446,11 @@ def _read_id(name: str, value: object, problems: list[FieldProblem]) -> str | No
     return str(value)
 
 
+TIME_YEAR_LIMIT = 9000
+"""``received_at`` must fall before this year: ``respond_by`` (received_at + the policy's deadline) must
+still be a date Python can hold (years up to 9999), and no real complaint arrives after it."""
+
+
 def _read_time(value: object, problems: list[FieldProblem]) -> datetime | None:
     if value is None:
         return None
@@ -455,7 +460,10 @@ def _read_time(value: object, problems: list[FieldProblem]) -> datetime | None:
         except ValueError:
             moment = None
         if moment is not None and moment.tzinfo is not None:
-            return moment
+            if moment.year < TIME_YEAR_LIMIT:
+                return moment
+            problems.append(FieldProblem("received_at", f"must be before the year {TIME_YEAR_LIMIT}; got {describe(value)}", value, "out_of_range"))
+            return None
     problems.append(
         FieldProblem("received_at", f"expected an ISO 8601 time with a timezone, e.g. 2026-11-23T09:30:00Z; got {describe(value)}", value,
                      "wrong_type")
