@@ -8,7 +8,6 @@ its source) with a bounded window of chunks in flight, so order and memory both 
 
 from __future__ import annotations
 
-import csv
 import errno
 import io
 import json
@@ -24,17 +23,13 @@ from dataclasses import dataclass
 from typing import IO, Any, TypeVar
 
 from gesture_engine.complaint import parse_complaint_json
+from gesture_engine.csv_records import BadRow, csv_complaints
 from gesture_engine.encoding import decision_json
 from gesture_engine.errors import ComplaintError, FieldProblem, PolicyError, Problem
 from gesture_engine.policy import Policy, load_policy
 
-
-@dataclass(frozen=True)
-class BadRow:
-    """A CSV row that cannot be a complaint (more or fewer fields than the header)."""
-
-    message: str
-
+__all__ = ["BadRow", "Payload", "decide_blocks", "decide_payload", "decide_records", "decide_stream", "error_record", "format_of",
+           "jsonl_blocks", "read_records"]
 
 Payload = bytes | dict[str, str] | BadRow
 """One complaint as read: a JSON line (bytes), a CSV row (column -> text), or a row that is broken."""
@@ -70,17 +65,11 @@ class _Layout:
 
 
 def read_records(stream: IO[bytes], fmt: str = "jsonl") -> Iterator[tuple[int, Payload]]:
-    """``(line number, payload)`` for each complaint in ``stream``; blank JSONL lines are skipped."""
+    """``(line number, payload)`` for each complaint in ``stream``; blank JSONL lines are skipped. A CSV
+    record is numbered by the line it starts on (see :mod:`gesture_engine.csv_records`, which raises
+    ``ComplaintFileError`` for a header it cannot trust)."""
     if fmt == "csv":
-        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
-        reader = csv.DictReader(text)
-        for row in reader:
-            if None in row:
-                yield reader.line_num, BadRow(f"more fields than the {len(reader.fieldnames or [])} columns of the header")
-            elif any(value is None for value in row.values()):
-                yield reader.line_num, BadRow("fewer fields than the header")
-            else:  # an empty cell leaves the fact out, so its default applies
-                yield reader.line_num, {k.strip(): v.strip() for k, v in row.items() if v.strip()}
+        yield from csv_complaints(stream)
         return
     for number, line in enumerate(stream, 1):
         if line.strip():
@@ -95,7 +84,7 @@ def error_record(line: int, error: ComplaintError) -> str:
 def decide_payload(policy: Policy, line: int, payload: Payload) -> str:
     """One output line: the decision JSON, or an error record."""
     if isinstance(payload, BadRow):
-        return error_record(line, ComplaintError([FieldProblem(f"line {line}", payload.message)]))
+        return error_record(line, ComplaintError([FieldProblem(f"line {line}", payload.message, None, payload.code)]))
     try:
         csv_row = isinstance(payload, dict)
         complaint: Any = policy.complaint_from_text(payload) if csv_row else parse_complaint_json(payload, f"line {line}")  # type: ignore[arg-type]

@@ -78,3 +78,15 @@ class ComplaintError(GestureError, ValueError):
             "error": "invalid_complaint",
             "problems": [{"field": p.field, "message": p.message} for p in self.problems],
         }
+
+
+class ComplaintFileError(GestureError, ValueError):
+    """A file of complaints that cannot be read as one at all, as opposed to one bad record in it (which
+    becomes an error record in its place): a broken or ambiguous CSV header, for instance. ``line`` is
+    where (1-based), ``code`` a stable code (``csv_header``, ``repeated_column``, ...)."""
+
+    def __init__(self, line: int, message: str, code: str) -> None:
+        self.line = line
+        self.message = message
+        self.code = code
+        super().__init__(f"line {line}: {message}")
