@@ -11,12 +11,12 @@ from rich.text import Text
 from gesture_engine import ComplaintError
 from gesture_engine.tools.explain import Explanation, show
 
-from ._shared import complaint_from_args, fail_complaint, json_option, load, policy_option
+from ._shared import FactsCommand, complaint_from_args, fail_complaint, json_option, load, policy_option
 
 _MARK = {"fired": ("✓", "green"), "not_fired": ("✗", "red"), "not_evaluated": ("–", "dim")}
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True})
+@click.command(cls=FactsCommand, context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True})
 @policy_option
 @json_option
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Set a fact (repeatable).")

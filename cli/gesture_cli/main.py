@@ -1,7 +1,7 @@
 """``gesture``: ask a policy what to do for a complaint, and check policies.
 
 Every command calls one library function and turns library errors into exit codes:
-0 success, 1 a check found failures, 2 usage error, 3 invalid complaint, 4 invalid policy.
+0 success, 1 a check found failures, 2 usage error, 3 invalid complaint, 4 invalid policy, 5 I/O error.
 """
 
 from __future__ import annotations
@@ -17,21 +17,55 @@ from gesture_engine.decision_log import DecisionLog
 from gesture_engine.jsonschemas import SCHEMAS, schema_text
 
 from . import render
-from ._shared import EXIT_BAD_POLICY, EXIT_OK, complaint_from_args, fail_complaint, json_option, load, policy_option
+from ._shared import (
+    EXIT_BAD_POLICY,
+    EXIT_OK,
+    FactsCommand,
+    complaint_from_args,
+    fail_complaint,
+    fail_io,
+    json_option,
+    load,
+    load_with_text,
+    policy_option,
+)
 from .batch_run import run_batch
+from .files import OutputError, named_stdout, silence_stdout
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class GestureGroup(click.Group):
+    """The ``gesture`` group: an I/O error anywhere (disk full, a device failing; a closed pipe aside,
+    which click ends quietly) is reported in one line and exits 5, never as a traceback."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            with named_stdout():
+                try:
+                    return super().main(*args, **kwargs)
+                finally:
+                    sys.stdout.flush()  # what is still buffered fails here, while errors are still ours to report
+        except BrokenPipeError:
+            raise
+        except OutputError as error:
+            if error.name == "standard output":
+                silence_stdout()
+            fail_io(f"cannot write {error.name}", error)
+        except OSError as error:
+            fail_io("I/O error" + (f" on {error.filename}" if error.filename else ""), error)
+
+
+@click.group(cls=GestureGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gesture")
 def cli() -> None:
     """gesture-engine: what should we do for this unhappy customer?
 
     Policies are YAML rules over a complaint's severity, the customer's value and the channel's
-    visibility. Exit codes: 0 ok, 1 check failed, 2 usage, 3 invalid complaint, 4 invalid policy.
+    visibility. Exit codes: 0 ok, 1 check failed, 2 usage, 3 invalid complaint, 4 invalid policy,
+    5 I/O error.
     """
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True})
+@cli.command(cls=FactsCommand, context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True})
 @policy_option
 @json_option
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Set a fact (repeatable).")
@@ -46,7 +80,8 @@ def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_p
     """Decide what to do for one complaint.
 
     Facts come as options named after the policy's facts, as --set key=value, or as a JSON
-    COMPLAINT file ('-' reads stdin); options override the file.
+    COMPLAINT file ('-' reads stdin); options override the file. Each fact at most once;
+    after '--' everything is the COMPLAINT file, never an option.
 
     \b
     Example:
@@ -55,13 +90,14 @@ def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_p
       gesture decide --batch complaints.jsonl --out decisions.jsonl --workers 2
 
     With --batch, each input line gives one output line, in order: the decision JSON, or
-    {"line": N, "error": "invalid_complaint", "problems": [...]} for a bad line.
+    {"line": N, "error": "invalid_complaint", "problems": [...]} for a bad line. --out is
+    replaced only when the batch is complete, and may not be the input.
     """
-    policy = load(policy_path)
+    policy, policy_text = load_with_text(policy_path)
     if batch_path is not None:
         if args or pairs or log_path:
             raise click.UsageError("--batch reads complaints from FILE; give no COMPLAINT, facts or --log with it")
-        run_batch(policy, batch_path, out_path, workers, batch_format)
+        run_batch(policy, batch_path, out_path, workers, batch_format, policy_text)
         return
     if out_path is not None or workers != 1 or batch_format is not None:
         raise click.UsageError("--out, --workers and --format go with --batch")
@@ -72,10 +108,14 @@ def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_p
         fail_complaint(error)
     if log_path is not None:
         try:
-            with DecisionLog(log_path) as log:
-                log.append(complaint, decision)
+            log = DecisionLog(log_path)
         except OSError as error:
             raise click.UsageError(f"cannot write decision log {log_path!r}: {error.strerror or error}") from None
+        try:
+            with log:
+                log.append(complaint, decision)
+        except OSError as error:
+            fail_io(f"cannot write decision log {log_path}", error)
     if as_json:
         click.echo(decision.model_dump_json(indent=2))
     else:
