@@ -19,8 +19,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, overload
 
-from gesture_engine.complaint import ComplaintReader, Envelope, parse_fact_text, tuple_getter
-from gesture_engine.decision import Approval, Budget, BudgetStep, Decision, FrozenFacts, Gesture, PolicyRef, RuleTrace, builder
+from gesture_engine.complaint import ComplaintReader, parse_fact_text, tuple_getter
+from gesture_engine.decision import Approval, Budget, BudgetStep, Decision, FrozenFacts, Gesture, Owed, PolicyRef, RuleTrace, builder
 from gesture_engine.durations import format_duration
 from gesture_engine.encoding import decision_json
 from gesture_engine.engine.budget import BudgetPlan, BudgetSpec, Limits
@@ -28,8 +28,9 @@ from gesture_engine.engine.evaluation import evaluate
 from gesture_engine.engine.facts import Fact, FactValue
 from gesture_engine.engine.index import PolicyIndex
 from gesture_engine.errors import ComplaintError
-from gesture_engine.load.compiler import Catalog, CompiledPolicy, Derived, Rule, compile_policy
+from gesture_engine.load.compiler import Catalog, CompiledPolicy, Derived, OwedSpec, Rule, compile_policy
 from gesture_engine.load.source import MAX_FILE_BYTES, parse_policy_text, read_policy_source
+from gesture_engine.money import CONTEXT, plain, round_money
 from gesture_engine.resources import default_policy_path
 
 OUTCOME_CACHE_SIZE = 4096
@@ -40,6 +41,7 @@ _new_decision = builder(Decision)
 _new_budget = builder(Budget)
 _new_approval = builder(Approval)
 _new_trace = builder(RuleTrace)
+_new_owed = builder(Owed)
 
 
 def load_policy(path: str | os.PathLike[str] | None = None, *, max_file_bytes: int = MAX_FILE_BYTES) -> Policy:
@@ -164,29 +166,6 @@ class Policy:
         return self._c
 
     # -- deciding --------------------------------------------------------------------------------
-    def facts_of(self, complaint: object) -> tuple[dict[str, FactValue], dict[str, Any]]:
-        """Read and check a complaint, then add derived facts. Raises ``ComplaintError``."""
-        values, envelope, _ = self._facts(complaint)
-        return values, envelope._asdict()
-
-    def _facts(self, complaint: object) -> tuple[dict[str, FactValue], Envelope, int]:
-        """Facts, derived ones included, the envelope, and the index bits the facts let through."""
-        values, envelope, mask = self._read(complaint)
-        if self._derive:
-            mask = self._derive(values, mask)
-        return values, envelope, mask
-
-    def match(self, facts: Mapping[str, FactValue]) -> tuple[Rule, tuple[Rule, ...]]:
-        """The rule that chooses the action (first hit, else the default) and the add-ons that hold,
-        for facts that include the derived ones."""
-        fired = self._outcome(self._index.fired_key(facts, self._index.mask_of(facts, self._c.all_facts))).fired
-        return fired[0], fired[1:]
-
-    def match_plain(self, facts: Mapping[str, FactValue]) -> tuple[Rule, tuple[Rule, ...]]:
-        """:meth:`match` by the rule-by-rule evaluator (evaluation.py): the reference the index is tested against."""
-        trace = evaluate(self._c, facts)
-        return trace.rule, trace.collected
-
     def complaint_from_text(self, pairs: Mapping[str, str]) -> dict[str, object]:
         """Turn ``name=text`` pairs (e.g. from a command line) into complaint fields.
 
@@ -208,7 +187,7 @@ class Policy:
         (``explain`` says why).
         Raises ``ComplaintError`` listing every missing, unknown or ill-typed field.
         """
-        values, envelope, mask = self._read(complaint)  # self._facts(), inlined: this is the hot path
+        values, envelope, mask = self._read(complaint)
         if self._derive:
             mask = self._derive(values, mask)
         outcome = self._outcome(self._index.fired_key(values, mask))
@@ -223,8 +202,9 @@ class Policy:
             "action": outcome.action,
             "action_label": outcome.action_label,
             "rule": outcome.rule,
-            "gestures": outcome.gestures,
+            "gestures": outcome.gestures if amount or not outcome.monetary else outcome.unpaid,
             "budget": _new_budget({"amount": amount, "currency": outcome.currency}, {"_why": why}),
+            "owed": outcome.owed_for(facts) if outcome.owed else (),
             "respond_within": outcome.respond_within,
             "respond_within_seconds": outcome.seconds,
             "respond_by": None if received is None else received + timedelta(seconds=outcome.seconds),
@@ -296,8 +276,8 @@ class _Outcome:
     the trace, the budget plan, and the approval level for each row of the ladder (raised to any level
     a fired rule demands)."""
 
-    __slots__ = ("action", "action_label", "currency", "fired", "gestures", "ladder", "levels", "plan", "raised", "reasons", "respond_within",
-                 "rule", "rule_ids", "seconds", "trace")
+    __slots__ = ("action", "action_label", "currency", "fired", "gestures", "ladder", "levels", "monetary", "owed", "plan", "raised", "reasons",
+                 "respond_within", "rule", "rule_ids", "seconds", "trace", "unpaid")
 
     def __init__(self, compiled: CompiledPolicy, fired: tuple[Rule, ...], plan: BudgetPlan) -> None:
         primary = fired[0]
@@ -311,12 +291,20 @@ class _Outcome:
             for gesture in rule.gestures:
                 gestures.setdefault(gesture.id, gesture)
         self.gestures = tuple(gestures.values())
+        # with nothing to spend, a decision offers no monetary gesture (its reasons say why)
+        self.monetary = tuple(g for g in self.gestures if g.monetary)
+        self.unpaid = tuple(g for g in self.gestures if not g.monetary)
         self.seconds = min(rule.respond_within for rule in fired if rule.respond_within is not None)
         self.respond_within = format_duration(self.seconds)
         self.trace = tuple(_trace(rule, True) for rule in fired)
         self.reasons = tuple(_reason(rule) for rule in fired)
         self.plan = plan
         self.currency = compiled.currency
+        owed: dict[str, OwedSpec] = {}
+        for rule in fired:
+            for spec in rule.owed:
+                owed.setdefault(spec.gesture, spec)
+        self.owed = tuple(owed.values())
         self.ladder = ladder = compiled.ladder
         demands = [(ladder.rank(rule.approval), rule.approval, rule.id) for rule in fired if rule.approval is not None]
         levels: list[str] = []
@@ -331,6 +319,21 @@ class _Outcome:
             raised_by_row.append(raised)
         self.levels = tuple(levels)
         self.raised = tuple(raised_by_row)
+
+
+    def owed_for(self, facts: Mapping[str, FactValue]) -> tuple[Owed, ...]:
+        """What the fired rules' gestures owe for ``facts``: each a fixed sum, or a share of a money fact."""
+        unit, currency, owed = self.plan.unit, self.currency, []
+        for spec in self.owed:
+            if spec.fact is None:
+                amount = round_money(spec.amount, unit)
+                text = f"fixed {amount}"
+            else:
+                value = facts[spec.fact]
+                amount = round_money(CONTEXT.multiply(value, spec.amount.scaleb(-2)), unit)  # type: ignore[arg-type]  # money: Decimal
+                text = f"{spec.fact} {value}" if spec.amount == 100 else f"{plain(spec.amount)}% of {spec.fact} {value} = {amount}"
+            owed.append(_new_owed({"gesture": spec.gesture, "amount": amount, "currency": currency, "text": text}, None))
+        return tuple(owed)
 
 
 def _trace(rule: Rule, fired: bool) -> RuleTrace:
@@ -363,8 +366,8 @@ def _spec_key(spec: BudgetSpec | None) -> Any:
     """What makes two budgets the same arithmetic (a ``BudgetSpec`` holds mappings, so it has no hash)."""
     if spec is None:
         return None
-    lookups = [(m.fact, tuple(m.values.items())) for m in spec.multipliers]
-    base = spec.base if isinstance(spec.base, Decimal) else (spec.base.fact, tuple(spec.base.values.items()))
+    lookups = [(m.fact, tuple(m.values.items()), m.bounds) for m in spec.multipliers]
+    base = spec.base if isinstance(spec.base, Decimal) else (spec.base.fact, tuple(spec.base.values.items()), spec.base.bounds)
     # Decimal('5') and Decimal('5.0') are equal but are written differently in the steps: key by text
     return repr((base, spec.percent_of, lookups, spec.minimum, spec.maximum))
 
@@ -406,8 +409,12 @@ class _Working:
         return tuple(reasons)
 
     def reasons(self) -> tuple[str, ...]:
-        facts = self.facts
-        return tuple([made if made.__class__ is str else made(facts) for made in self.outcome.reasons])  # type: ignore[operator]
+        facts, outcome = self.facts, self.outcome
+        reasons = [made if made.__class__ is str else made(facts) for made in outcome.reasons]  # type: ignore[operator]
+        if not self.amount and outcome.monetary:
+            labels = ", ".join(gesture.label for gesture in outcome.monetary)
+            reasons.append(f"{outcome.plan.why_nothing(facts)}: {labels} not offered")
+        return tuple(reasons)
 
 
 def _reason(rule: Rule) -> str | Callable[[Mapping[str, FactValue]], str]:

@@ -1,5 +1,5 @@
 """Issue 14's I/O and batch hardening: a far-future time is one bad line, outputs are replaced whole and
-never the input, I/O errors exit 5, a killed batch leaves no worker or shared memory behind, facts
+never the input, I/O errors exit 74, a killed batch leaves no worker or shared memory behind, facts
 are given once, policies are read once within the size limit, ``--`` ends options, and a replay
 reads a decision log."""
 
@@ -220,14 +220,26 @@ def test_options_still_override_a_complaint_file(tmp_path: Path) -> None:
     (("validate", "rules/default"), "gesture: cannot write standard output: "),
     (("decide", "--severity", "low", "--channel", "email", "--log", "/dev/full"), "gesture: cannot write decision log /dev/full: "),
 ])
-def test_a_full_disk_exits_5_with_one_line(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+def test_a_full_disk_exits_74_with_one_line(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
     batch = tmp_path / "in.jsonl"
     batch.write_text(lines(COMPLAINT) * 500, encoding="utf-8")
     with open("/dev/full", "wb") as full:
         process = gesture(*(arg.format(batch=batch) for arg in args), stdout=full, stderr=subprocess.PIPE)
         _, err = process.communicate(timeout=60)
-    assert process.returncode == 5, err
+    assert process.returncode == 74, err
     assert err.decode().startswith(message) and err.decode().count("\n") == 1 and b"Traceback" not in err
+
+
+def test_ledger_export_is_replaced_whole_and_a_full_disk_exits_74(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    assert run("decide", "--ledger", url, "--complaint-id", "c1", "--customer-id", "u1", "--severity", "low", "--channel", "email")[0] == 0
+    out = tmp_path / "events.csv"
+    out.write_text("earlier\n", encoding="utf-8")
+    assert run("ledger", "export", "--ledger", url, "--format", "csv", "--out", str(out))[0] == 0
+    assert out.read_text(encoding="utf-8").startswith("id,") and sorted(p.name for p in tmp_path.iterdir()) == ["events.csv", "ledger.db"]
+    if os.path.exists("/dev/full"):
+        code, _, err = run("ledger", "export", "--ledger", url, "--out", "/dev/full")
+        assert code == 74 and err.startswith("gesture: cannot write /dev/full: ")
 
 
 # -- 12. policies read once, within the limit, from pipes and devices -------------------------------

@@ -12,12 +12,15 @@ from gesture_engine import ComplaintError, FieldProblem, Policy, PolicyError, lo
 from gesture_engine.complaint import parse_complaint_json
 from gesture_engine.load.source import read_policy_text
 
+from .fact_options import after_dashes, misspelt_option
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_BAD_COMPLAINT = 3
 EXIT_BAD_POLICY = 4
-EXIT_IO = 5
+EXIT_IO = 74
+"""An output could not be written: sysexits.h's EX_IOERR (the ledger's commands use 5-14 for its refusals)."""
 
 
 def fail_policy(error: PolicyError) -> NoReturn:
@@ -35,7 +38,7 @@ def fail_complaint(error: ComplaintError) -> NoReturn:
 
 
 def fail_io(what: str, error: OSError) -> NoReturn:
-    """An input or output failed as it was read or written (disk full, I/O error): exit 5."""
+    """An input or output failed as it was read or written (disk full, I/O error): exit 74."""
     click.echo(f"gesture: {what}: {error.strerror or error}", err=True)
     sys.exit(EXIT_IO)
 
@@ -63,28 +66,6 @@ policy_option = click.option(
     "--policy", "-p", "policy_path", metavar="PATH", help="Policy file or directory [default: the embedded default policy]."
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines instead of a panel for people.")
-
-
-_AFTER_DASHES = "gesture.after_dashes"
-
-
-class FactsCommand(click.Command):
-    """A command taking facts as options it does not declare (``--severity high``): click passes those
-    on as arguments, and would pass what follows ``--`` the same way, indistinguishable. So what
-    follows the first ``--`` is set apart before click parses, to be read as arguments only
-    (:func:`after_dashes`): ``gesture decide -- --odd-name.json`` reads the file ``--odd-name.json``."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if "--" in args:
-            cut = args.index("--")
-            args, ctx.meta[_AFTER_DASHES] = args[:cut], tuple(args[cut + 1:])
-        return super().parse_args(ctx, args)
-
-
-def after_dashes() -> tuple[str, ...]:
-    """The arguments after ``--`` of the running :class:`FactsCommand`."""
-    context = click.get_current_context(silent=True)
-    return tuple(context.meta.get(_AFTER_DASHES, ())) if context is not None else ()
 
 
 def _add_fact(facts: dict[str, str], name: str, value: str, spelt: str) -> None:
@@ -134,8 +115,23 @@ def read_complaint_source(source: str) -> Any:
     return parse_complaint_json(data, source)
 
 
+def refuse_misspelt_options(policy: Policy, args: tuple[str, ...]) -> None:
+    """A usage error (exit 2) for an unknown ``--name`` that looks like a typo of the command's own
+    options (``--jsn``: did you mean --json?). Other unknown names are read as facts, so the complaint
+    reader reports them with the facts they resemble (exit 3)."""
+    ctx = click.get_current_context()
+    options = [o for p in ctx.command.get_params(ctx) for o in (*p.opts, *p.secondary_opts)]
+    for token in args:
+        if token.startswith("--") and len(token) > 2:
+            name = token[2:].partition("=")[0]
+            meant = misspelt_option(policy, name, options)
+            if meant is not None:
+                raise click.UsageError(f"no such option --{name} (did you mean {' or '.join(meant)}?)")
+
+
 def complaint_from_args(policy: Policy, args: tuple[str, ...], pairs: tuple[str, ...]) -> Any:
     """The complaint of ``decide``/``explain``: a JSON file or stdin, overridden by ``--fact value`` and ``--set k=v``."""
+    refuse_misspelt_options(policy, args)
     source, facts = split_fact_args(args, after_dashes())
     for pair in pairs:
         name, eq, value = pair.partition("=")

@@ -1,5 +1,5 @@
 """Files the CLI writes: replaced whole or not at all, never the input they were made from, and
-errors writing them told apart from everything else (exit 5)."""
+errors writing them told apart from everything else (exit 74)."""
 
 from __future__ import annotations
 
