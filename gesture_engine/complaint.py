@@ -22,7 +22,7 @@ import math
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from functools import lru_cache
 from operator import itemgetter
@@ -473,6 +473,11 @@ def _read_id(name: str, value: object, problems: list[FieldProblem]) -> str | No
     return str(value)
 
 
+TIME_YEAR_LIMIT = 9000
+"""``received_at`` must fall before this year, in UTC: ``respond_by`` (received_at + the policy's
+deadline) must still be a date Python can hold (years up to 9999), and no real complaint arrives after it."""
+
+
 def _read_time(value: object, problems: list[FieldProblem]) -> datetime | None:
     if value is None:
         return None
@@ -482,7 +487,15 @@ def _read_time(value: object, problems: list[FieldProblem]) -> datetime | None:
         except ValueError:
             moment = None
         if moment is not None and moment.tzinfo is not None:
-            return moment
+            try:  # in UTC, as a decision's id reads it: 0001-01-01T00:00:00+14:00 is in the year 0, which Python has not
+                in_range = moment.astimezone(UTC).year < TIME_YEAR_LIMIT
+            except OverflowError:
+                in_range = False
+            if in_range:
+                return moment
+            problems.append(FieldProblem("received_at", f"must be a time from the year 1 to {TIME_YEAR_LIMIT - 1} in UTC; got {describe(value)}",
+                                         value, "out_of_range"))
+            return None
     problems.append(
         FieldProblem("received_at", f"expected an ISO 8601 time with a timezone, e.g. 2026-11-23T09:30:00Z; got {describe(value)}", value,
                      "wrong_type")
