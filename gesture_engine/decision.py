@@ -28,8 +28,11 @@ from pydantic import (
     model_validator,
 )
 
-FactJSON = Annotated[Any, WithJsonSchema({"type": ["boolean", "integer", "number", "string"]})]
-"""A fact value: bool, int, float, ``Decimal`` (money, serialised as a string) or str. Typed ``Any`` for
+FactJSON = Annotated[Any, WithJsonSchema({"anyOf": [{"type": ["boolean", "integer", "number", "string", "null"]},
+                                                   {"type": "array", "items": {"type": "string"}}]})]
+"""A fact value: bool, int, float, ``Decimal`` (money, serialised as a string), str, ``timedelta`` (a
+duration, as ISO 8601 ``PT2H30M``), ``date``/``datetime`` (ISO 8601), a tuple of str (a list fact, as an
+array), or None (``received_at`` not given, when conditions measure from it). Typed ``Any`` for
 pydantic, which then serialises by the value's own type: three times faster than trying a union."""
 _M = TypeVar("_M", bound=BaseModel)
 
