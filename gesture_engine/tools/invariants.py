@@ -228,9 +228,9 @@ def _walk(policy: Policy, invariant: Invariant, context: dict[str, FactValue], c
 
 def _random_value(fact: Fact, domain: tuple[FactValue, ...], rng: random.Random) -> FactValue:
     if fact.type in TIME_TYPES and domain:  # anywhere from a little below the lowest value tried to a little above the highest
-        low, high = min(domain), max(domain)  # type: ignore[type-var]
-        spread = max(high - low, timedelta(days=1))  # type: ignore[operator]
-        value = low - spread / 4 + rng.random() * (spread * 1.5)
+        points: list[Any] = sorted(domain)
+        spread: timedelta = max(points[-1] - points[0], timedelta(days=1))
+        value: Any = points[0] - spread / 4 + spread * (1.5 * rng.random())
         if fact.type == "duration":
             return max(timedelta(seconds=round(value.total_seconds())), timedelta(0))
         return value  # type: ignore[no-any-return]
