@@ -150,6 +150,16 @@ class Budget(Money, Explained):
         return why.budget_summary()
 
 
+class Owed(Frozen):
+    """An amount a gesture owes (a refund, a statutory sum): apart from the budget, and never capped by
+    the budget cap or the goodwill window."""
+
+    gesture: str
+    amount: Decimal
+    currency: str
+    text: str = Field(description="How the amount was reached, e.g. '50% of ticket_price 320.00 = 160.00'.")
+
+
 class Approval(Explained):
     """Who must approve, and why that level."""
 
@@ -209,6 +219,7 @@ class Decision(Explained):
     rule: str = Field(description="The first-hit rule that chose the action.")
     gestures: tuple[Gesture, ...]
     budget: Budget
+    owed: tuple[Owed, ...] = Field(default=(), description="Amounts owed by gesture, apart from the budget (never capped).")
     respond_within: str = Field(description="Response deadline as a duration, e.g. '1h' or '1d4h'.")
     respond_within_seconds: int
     respond_by: datetime | None = Field(default=None, description="received_at + respond_within, when received_at was given.")

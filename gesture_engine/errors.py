@@ -78,3 +78,27 @@ class ComplaintError(GestureError, ValueError):
             "error": "invalid_complaint",
             "problems": [{"field": p.field, "message": p.message} for p in self.problems],
         }
+
+
+class LedgerError(GestureError):
+    """A goodwill ledger refused an operation or could not be used; nothing was written.
+
+    ``code`` is stable for programs (``unknown_reservation``, ``already_issued``, ``exceeds_reservation``,
+    ``unreachable``, ...; listed in docs/ledger.md), ``reservation_id`` names the reservation concerned when
+    there is one, and ``line`` the line of an import file at fault."""
+
+    def __init__(self, code: str, message: str, *, reservation_id: str | None = None, line: int | None = None) -> None:
+        self.code = code
+        self.message = message
+        self.reservation_id = reservation_id
+        self.line = line
+        super().__init__(f"{code}: {message}")
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-friendly form, for ``--json`` output."""
+        record: dict[str, object] = {"error": self.code, "message": self.message}
+        if self.reservation_id is not None:
+            record["reservation_id"] = self.reservation_id
+        if self.line is not None:
+            record["line"] = self.line
+        return record

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, overload
 
 from gesture_engine.complaint import ComplaintReader, parse_fact_text, tuple_getter
-from gesture_engine.decision import Approval, Budget, BudgetStep, Decision, FrozenFacts, Gesture, PolicyRef, RuleTrace, builder
+from gesture_engine.decision import Approval, Budget, BudgetStep, Decision, FrozenFacts, Gesture, Owed, PolicyRef, RuleTrace, builder
 from gesture_engine.durations import format_duration
 from gesture_engine.encoding import decision_json
 from gesture_engine.engine.budget import BudgetPlan, BudgetSpec, Limits
@@ -28,8 +28,9 @@ from gesture_engine.engine.evaluation import evaluate
 from gesture_engine.engine.facts import Fact, FactValue
 from gesture_engine.engine.index import PolicyIndex
 from gesture_engine.errors import ComplaintError
-from gesture_engine.load.compiler import Catalog, CompiledPolicy, Derived, Rule, compile_policy
+from gesture_engine.load.compiler import Catalog, CompiledPolicy, Derived, OwedSpec, Rule, compile_policy
 from gesture_engine.load.source import MAX_FILE_BYTES, parse_policy_text, read_policy_source
+from gesture_engine.money import CONTEXT, plain, round_money
 from gesture_engine.resources import default_policy_path
 
 OUTCOME_CACHE_SIZE = 4096
@@ -40,6 +41,7 @@ _new_decision = builder(Decision)
 _new_budget = builder(Budget)
 _new_approval = builder(Approval)
 _new_trace = builder(RuleTrace)
+_new_owed = builder(Owed)
 
 
 def load_policy(path: str | os.PathLike[str] | None = None, *, max_file_bytes: int = MAX_FILE_BYTES) -> Policy:
@@ -203,6 +205,7 @@ class Policy:
             "rule": outcome.rule,
             "gestures": outcome.gestures if amount or not outcome.monetary else outcome.unpaid,
             "budget": _new_budget({"amount": amount, "currency": outcome.currency}, {"_why": why}),
+            "owed": outcome.owed_for(facts) if outcome.owed else (),
             "respond_within": outcome.respond_within,
             "respond_within_seconds": outcome.seconds,
             "respond_by": None if received is None else received + timedelta(seconds=outcome.seconds),
@@ -274,7 +277,7 @@ class _Outcome:
     the trace, the budget plan, and the approval level for each row of the ladder (raised to any level
     a fired rule demands)."""
 
-    __slots__ = ("action", "action_label", "currency", "fired", "gestures", "ladder", "levels", "monetary", "plan", "raised", "reasons",
+    __slots__ = ("action", "action_label", "currency", "fired", "gestures", "ladder", "levels", "monetary", "owed", "plan", "raised", "reasons",
                  "respond_within", "rule", "rule_ids", "seconds", "trace", "unpaid")
 
     def __init__(self, compiled: CompiledPolicy, fired: tuple[Rule, ...], plan: BudgetPlan) -> None:
@@ -298,6 +301,11 @@ class _Outcome:
         self.reasons = tuple(_reason(rule) for rule in fired)
         self.plan = plan
         self.currency = compiled.currency
+        owed: dict[str, OwedSpec] = {}
+        for rule in fired:
+            for spec in rule.owed:
+                owed.setdefault(spec.gesture, spec)
+        self.owed = tuple(owed.values())
         self.ladder = ladder = compiled.ladder
         demands = [(ladder.rank(rule.approval), rule.approval, rule.id) for rule in fired if rule.approval is not None]
         levels: list[str] = []
@@ -312,6 +320,21 @@ class _Outcome:
             raised_by_row.append(raised)
         self.levels = tuple(levels)
         self.raised = tuple(raised_by_row)
+
+
+    def owed_for(self, facts: Mapping[str, FactValue]) -> tuple[Owed, ...]:
+        """What the fired rules' gestures owe for ``facts``: each a fixed sum, or a share of a money fact."""
+        unit, currency, owed = self.plan.unit, self.currency, []
+        for spec in self.owed:
+            if spec.fact is None:
+                amount = round_money(spec.amount, unit)
+                text = f"fixed {amount}"
+            else:
+                value = facts[spec.fact]
+                amount = round_money(CONTEXT.multiply(value, spec.amount.scaleb(-2)), unit)  # type: ignore[arg-type]  # money: Decimal
+                text = f"{spec.fact} {value}" if spec.amount == 100 else f"{plain(spec.amount)}% of {spec.fact} {value} = {amount}"
+            owed.append(_new_owed({"gesture": spec.gesture, "amount": amount, "currency": currency, "text": text}, None))
+        return tuple(owed)
 
 
 def _trace(rule: Rule, fired: bool) -> RuleTrace:

@@ -164,7 +164,7 @@ def test_completion_offers_fact_options_and_their_values(write_policy: Callable[
     assert completions(["decide"], "--sev") == [("plain", "--severity")]
     assert ("plain", "--json") in completions(["decide"], "--j")
     offered = completions(["decide", "--severity", "high"], "--c")
-    assert [value for _, value in offered] == ["--customer-value", "--channel", "--complaint-id", "--customer-id"]
+    assert [value for _, value in offered] == ["--customer-value", "--channel", "--charged-in-error", "--complaint-id", "--customer-id"]
     assert completions(["decide", "--severity", "high"], "--sev") == []  # already given
     assert completions(["decide", "--severity"], "") == [("plain", v) for v in ("low", "medium", "high", "critical")]
     assert completions(["explain", "--issue-type"], "o") == [("plain", "out_of_stock"), ("plain", "other")]

@@ -88,6 +88,8 @@ def render(why: Explanation, console: Console) -> None:
     for step in why.budget_steps:
         budget.add_row(step.kind, Text.assemble(step.text, (f"  → {step.amount}", "dim")))
     budget.add_row("budget", Text(f"{why.budget.amount} {why.budget.currency}", style="bold"))
+    for owed in why.owed:
+        budget.add_row(f"owed: {owed.gesture}", Text.assemble(owed.text, (f"  → {owed.amount} {owed.currency}", "bold")))
     _section(console, "Budget", budget)
 
     approval = _grid()

@@ -103,6 +103,16 @@ class Rule:
     rationale: Template | None
     file: str
     line: int
+    owed: tuple[OwedSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class OwedSpec:
+    """An amount a gesture owes: ``amount`` itself, or ``amount`` percent of the money fact ``fact``."""
+
+    gesture: str
+    amount: Decimal
+    fact: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +169,10 @@ class CompiledPolicy:
     invariants: tuple[Invariant, ...] = ()
     reads_received_at: bool = False
     """True when a condition measures from ``received_at`` (``within: 30d, of: received_at``)."""
+    goodwill_window_days: int | None = None
+    """``goodwill.window_days``: the window a goodwill ledger sums the customer's goodwill over."""
+    reservation_ttl: int | None = None
+    """``goodwill.reservation_ttl`` in seconds: how long a ledger reservation holds its budget."""
 
 
 def fingerprint(data: Any) -> str:
@@ -176,6 +190,7 @@ class _Compiler:
         self.problems: list[Problem] = []
         self.broken: tuple[PathKey, ...] = ()
         self.shared_gestures: dict[str, Gesture] = {}
+        self.respond_within: int | None = None  # the policy-wide default deadline, in seconds
 
     # -- helpers -------------------------------------------------------------------------------
     def fail(self, path: PathKey, message: str, code: str) -> None:
@@ -205,6 +220,9 @@ class _Compiler:
         actions = {key: Catalog(key, item.label, item.description) for key, item in policy.actions.items()}
         unit = quantizer(currency)
         ladder = self.ladder(policy.approval, unit)
+        self.respond_within = parse_duration(policy.respond_within)
+        if self.respond_within is None:
+            self.fail(("respond_within",), f"{policy.respond_within!r} is not a positive duration like 30m, 2h or 1d", "duration")
         limits = self.limits(policy, all_facts, unit)
         rules = self.rules(policy.rules, checked.positions("rules", len(policy.rules)), all_facts, gestures, actions, ladder)
         invariants = self.invariants(policy, checked.positions("invariants", len(policy.invariants)), facts)
@@ -229,6 +247,8 @@ class _Compiler:
             reads_received_at=any(isinstance(test, Relative) and test.of == REFERENCE
                                   for condition in (*(rule.when for rule in rules), *(c for d in derived for c, _ in d.rows))
                                   for test in condition.tests()),
+            goodwill_window_days=policy.goodwill.window_days if policy.goodwill else None,
+            reservation_ttl=parse_duration(policy.goodwill.reservation_ttl) if policy.goodwill and policy.goodwill.reservation_ttl else None,
         )
 
     def input_facts(self, specs: Mapping[str, written.FactSpec]) -> dict[str, Fact]:
@@ -435,10 +455,8 @@ class _Compiler:
             for key, value in (("action", then.action), ("budget", then.budget)):
                 if value is not None:
                     self.fail(path + ("then", key), f"a collect rule adds gestures and reasons; it cannot set '{key}'", "rule")
-        else:
-            for key, value in (("action", then.action), ("respond_within", then.respond_within)):
-                if value is None:
-                    self.fail(path + ("then",), f"{'the default' if spec.default else 'a first-hit'} rule must set '{key}'", "rule")
+        elif then.action is None:
+            self.fail(path + ("then",), f"{'the default' if spec.default else 'a first-hit'} rule must set 'action'", "rule")
         when = conditions.compile(spec.when, path + ("when",)) if spec.when is not None else always(path)
         action = then.action
         if action is not None and action not in actions:
@@ -456,7 +474,10 @@ class _Compiler:
         seconds = parse_duration(within) if within is not None else None
         if within is not None and seconds is None:
             self.fail(path + ("then", "respond_within"), f"{within!r} is not a positive duration like 30m, 2h or 1d", "duration")
+        if within is None and hit != "collect":
+            seconds = self.respond_within  # the policy's default deadline
         budget = self.budget(then.budget, path + ("then", "budget"), facts) if then.budget is not None else None
+        owed = [self.owed(gesture, spec, path + ("then", "owed", gesture), facts, then.gestures) for gesture, spec in then.owed.items()]
         rationale = self.template(then.rationale, path + ("then", "rationale"), facts) if then.rationale is not None else None
         if len(self.problems) > before:
             return None
@@ -464,7 +485,7 @@ class _Compiler:
         return Rule(
             id=spec.id, index=index, hit=hit, description=spec.description, when=when,
             action=action, gestures=tuple(chosen), budget=budget, respond_within=seconds, approval=approval,
-            rationale=rationale, file=where.file, line=where.line,
+            rationale=rationale, file=where.file, line=where.line, owed=tuple(o for o in owed if o is not None),
         )
 
     def gesture(self, catalog: Catalog) -> Gesture:
@@ -573,6 +594,23 @@ class _Compiler:
             self.fail(path, f"the budget arithmetic can reach {reach:.2E} before any cap (largest base, percentage and "
                             f"factors); keep it within {BUDGET_REACH_LIMIT:.0E}", "budget")
         return compiled
+
+    def owed(self, gesture: str, spec: Decimal | written.OwedAmount, path: PathKey, facts: Mapping[str, Fact],
+             offered: Sequence[str]) -> OwedSpec | None:
+        """An amount a rule's gesture owes; the gesture must be one the rule offers."""
+        if gesture not in offered:
+            self.fail(path, f"owed names gesture {gesture!r}, which this rule does not offer; add it to 'gestures'", "owed")
+            return None
+        if isinstance(spec, Decimal):
+            return OwedSpec(gesture, spec)
+        fact = facts.get(spec.fact)
+        if fact is None:
+            self.fail(path + ("fact",), f"unknown fact {spec.fact!r}{did_you_mean(spec.fact, facts)}", "unknown-fact")
+            return None
+        if fact.type != "money":
+            self.fail(path + ("fact",), f"an owed amount is a money fact's value; {spec.fact} is {fact.type}", "type-mismatch")
+            return None
+        return OwedSpec(gesture, spec.percent, spec.fact)
 
     def template(self, text: str, path: PathKey, facts: Mapping[str, Fact]) -> Template:
         parts: list[tuple[bool, str]] = []

@@ -583,6 +583,7 @@ class _Linter:
                 if spec.percent_of is not None:
                     names.add(spec.percent_of[0])
                 names.update(m.fact for m in spec.multipliers)
+            names.update(owed.fact for owed in rule.owed if owed.fact is not None)
             if rule.rationale is not None:
                 names.update(text for is_fact, text in rule.rationale.parts if is_fact)
             for name in names:
@@ -608,7 +609,7 @@ class _Linter:
         for name in self.c.facts:
             if name not in readers:
                 self.add("GE203", ("facts", name), f"fact {name!r} is declared but nothing reads it "
-                                                   "(no condition, budget, goodwill limit or rationale)")
+                                                   "(no condition, budget, owed amount, goodwill limit or rationale)")
         for derived in self.c.derived:
             name = derived.fact.name
             if not (readers.get(name, set()) - {f"derived {name}"}):

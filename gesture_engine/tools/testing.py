@@ -46,7 +46,7 @@ FILE_KEYS = ("description", "cases")
 CASE_KEYS = ("name", "description", "complaint", "expect")
 EXPECT_KEYS = (
     "action", "rule", "gestures_include", "gestures_exclude", "budget", "approval",
-    "respond_within", "fired", "not_fired", "facts", "reasons_include",
+    "respond_within", "fired", "not_fired", "facts", "reasons_include", "owed",
 )
 BOUND_KEYS = {"budget": ("min", "max"), "approval": ("at_least", "at_most"), "respond_within": ("at_least", "at_most")}
 
@@ -416,6 +416,23 @@ class _Reader:
             checks.append(Check(f"facts.{name}", _text(expected), _fact_text(name), _fact_is(name, expected)))
         return checks
 
+    def _owed(self, value: Any, path: PathKey) -> list[Check]:
+        """Exact amounts owed by gesture (``{refund: 42.50}``); ``{}`` promises nothing is owed."""
+        if not isinstance(value, dict):
+            self.fail(path, f"expected a mapping of gestures to amounts owed; got {value!r}", "type-mismatch")
+            return []
+        shown: Callable[[Decision], str] = lambda d: ", ".join(f"{o.gesture} {o.amount}" for o in d.owed) or "nothing owed"
+        if not value:
+            return [Check("owed", "nothing owed", shown, lambda d: not d.owed)]
+        checks = []
+        for gesture, raw in value.items():
+            if self._known(gesture, path + (gesture,), self.policy.gestures, "gesture") is None:
+                continue
+            amount = self._money(raw, path + (gesture,))
+            if amount is not None:
+                checks.append(Check("owed", f"{gesture} {amount}", shown, _owes(gesture, amount)))
+        return checks
+
     def _reasons_include(self, value: Any, path: PathKey) -> list[Check]:
         """Texts some reason must contain; blank text is refused, since it would match any decision."""
         if not isinstance(value, list) or not value:
@@ -429,6 +446,10 @@ class _Reader:
                 continue
             checks.append(Check("reasons_include", json.dumps(text, ensure_ascii=False), _reasons_shown, _has_reason(text)))
         return checks
+
+
+def _owes(gesture: str, amount: Decimal) -> Callable[[Decision], bool]:
+    return lambda d: any(o.gesture == gesture and o.amount == amount for o in d.owed)
 
 
 def _decimal(value: Any) -> Decimal | None:
