@@ -52,8 +52,8 @@ class Condition:
         return True
 
     def facts_used(self) -> tuple[str, ...]:
-        """Facts this condition reads, in first-mention order."""
-        return tuple(dict.fromkeys([test.fact for test in self.tests()]))
+        """Facts this condition reads, in first-mention order (a relative test reads its ``of`` too)."""
+        return tuple(dict.fromkeys([name for test in self.tests() for name in test.facts_used()]))
 
     def tests(self) -> tuple[Test, ...]:
         return ()
