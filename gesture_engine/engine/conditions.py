@@ -293,7 +293,7 @@ class Cells:
             return low + step
         if kind == "number":
             return (low + high) / 2
-        if kind == "datetime":
+        if kind in TIME_TYPES:  # for a duration or date: an empty cell, which no value reaches
             return low + (high - low) / 2
         return (Decimal(low) + Decimal(high)) / 2
 
