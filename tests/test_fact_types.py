@@ -339,3 +339,36 @@ def test_every_time_cell_holds_its_representative(kind: str) -> None:
             assert kind != "datetime"
             continue
         assert split.cell(split.representative(cell)) == cell
+
+
+def test_gesture_decide_takes_lists_durations_and_dates_as_options(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from gesture_cli.main import cli
+    from tests.conftest import policy_text
+
+    path = tmp_path / "typed.yaml"
+    path.write_text(policy_text(facts=FACTS, rules=[
+        {"id": "hit", "when": {"tags": {"contains": "vip"}, "wait": {"gte": "2h"}, "order_date": {"within": "30d", "of": "received_at"}},
+         "then": {"action": "pay", "gestures": ["apology"], "respond_within": "1h"}},
+        {"id": "fallback", "default": True, "then": {"action": "sorry", "gestures": ["apology"], "respond_within": "1d"}},
+    ]), encoding="utf-8")
+    base = ["decide", "-p", str(path), "--severity", "low", "--json"]
+    result = CliRunner().invoke(cli, [*base, "--tags", "press,vip", "--wait", "PT2H", "--order-date", "2026-11-01",
+                                      "--received-at", "2026-11-23T09:30:00Z"])
+    assert result.exit_code == 0, result.output
+    decision = json.loads(result.stdout)
+    assert (decision["rule"], decision["facts"]["tags"], decision["facts"]["wait"]) == ("hit", ["vip", "press"], "PT2H")
+    refused = CliRunner().invoke(cli, [*base, "--tags", "vip,vip", "--wait", "2 hours", "--opened", "2026-11-01T09:00"])
+    assert refused.exit_code == 3
+    assert [line.split(":")[1].strip() for line in refused.stderr.splitlines() if line.startswith("complaint:")] == ["wait", "opened", "tags"]
+
+
+def test_diff_sees_through_how_a_duration_or_list_is_written() -> None:
+    from gesture_engine.tools import diff_policies
+
+    old = typed({"wait": {"gte": "3h"}, "tags": {"contains_any": ["vip", "press"]}})
+    same = diff_policies(old, typed({"wait": {"gte": "PT3H"}, "tags": {"contains_any": ["press", "vip"]}})).changes
+    assert [c.section for c in same] == ["policy"]  # only the fingerprint: the text differs, the rules do not
+    changed = diff_policies(old, typed({"wait": {"gte": "PT3H1S"}, "tags": {"contains_any": ["press", "vip"]}})).changes
+    assert [(c.section, c.id) for c in changed] == [("rule", "hit")]
