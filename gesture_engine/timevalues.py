@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 DURATION_LIMIT = timedelta(days=36500)
 """The longest duration a fact may hold: 100 years (longer ones are mistakes, not waits)."""
@@ -35,6 +36,7 @@ def parse_span(text: str) -> timedelta | None:
     return timedelta(seconds=seconds) if seconds is not None and seconds <= _LIMIT_SECONDS else None
 
 
+@lru_cache(maxsize=4096)  # complaints repeat a handful of waits and dates: parse each text once
 def span_seconds(text: str) -> int | None:
     """Whole seconds in a duration ``text`` whatever its length (at most 10 digits a unit), or None."""
     if not text or len(text) > 64:
@@ -64,6 +66,7 @@ def format_span(span: timedelta) -> str:
     return "".join(parts) or "0m"
 
 
+@lru_cache(maxsize=4096)
 def parse_date(text: str) -> date | None:
     """The calendar date ``YYYY-MM-DD`` in ``text``, or None."""
     if _DATE.fullmatch(text) is None:
@@ -74,6 +77,7 @@ def parse_date(text: str) -> date | None:
         return None
 
 
+@lru_cache(maxsize=4096)
 def parse_datetime(text: str) -> datetime | None:
     """The moment ``text`` writes (a timezone is required), or None."""
     if _DATETIME.fullmatch(text) is None:
