@@ -11,8 +11,10 @@ record, and the sentences are written when they are read or serialised.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal, NoReturn, Protocol, TypeVar
 
@@ -27,6 +29,8 @@ from pydantic import (
     computed_field,
     model_validator,
 )
+
+from gesture_engine.money import plain
 
 FactJSON = Annotated[Any, WithJsonSchema({"anyOf": [{"type": ["boolean", "integer", "number", "string", "null"]},
                                                    {"type": "array", "items": {"type": "string"}}]})]
@@ -214,6 +218,7 @@ class Decision(Explained):
 
     complaint_id: str | None = None
     customer_id: str | None = None
+    received_at: datetime | None = Field(default=None, description="When the complaint arrived, when it said.")
     action: str = Field(description="Recommended recovery action id.")
     action_label: str
     rule: str = Field(description="The first-hit rule that chose the action.")
@@ -229,6 +234,22 @@ class Decision(Explained):
     trace: tuple[RuleTrace, ...]
     _written: ClassVar[dict[str, Any]] = {}
 
+    @computed_field(description="32 hex digits naming this decision: sha256 of the policy fingerprint and the canonical complaint "  # type: ignore[prop-decorator]
+                                "(facts and envelope). The same policy and complaint always give the same id.")
+    @property
+    def decision_id(self) -> str:
+        why = self.__pydantic_private__["_why"]  # type: ignore[index]
+        if isinstance(why, _Given) and "decision_id" in why.given:  # read back from JSON, where facts are text: keep the id given
+            return str(why.given["decision_id"])
+        return hashlib.sha256(f"{self.policy.fingerprint}\n{self.canonical_complaint()}".encode()).hexdigest()[:32]
+
+    def canonical_complaint(self) -> str:
+        """What :attr:`decision_id` hashes: the facts (derived ones included) and the envelope as JSON with
+        sorted keys and no spaces, money without trailing zeros (``800`` and ``800.00`` are one amount),
+        times in UTC."""
+        body = {"complaint_id": self.complaint_id, "customer_id": self.customer_id, "facts": dict(self.facts), "received_at": self.received_at}
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_canonical)
+
     @computed_field(description="Why: the rationale of every rule that fired, in order.")  # type: ignore[prop-decorator]
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -236,10 +257,22 @@ class Decision(Explained):
         return why.reasons()
 
 
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return plain(value)  # the amount, not how it was written
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, timedelta):  # a duration: whole seconds, however it was written (2h, PT120M)
+        return f"{value.days * 86400 + value.seconds}s"
+    raise TypeError(f"cannot write {type(value).__name__} canonically")
+
+
 _TEXTS: TypeAdapter[tuple[str, ...]] = TypeAdapter(tuple[str, ...])
 Budget._written = {"steps": TypeAdapter(tuple[BudgetStep, ...]), "summary": TypeAdapter(str)}
 Approval._written = {"reasons": _TEXTS}
-Decision._written = {"reasons": _TEXTS}
+Decision._written = {"reasons": _TEXTS, "decision_id": TypeAdapter(str)}
 
 
 # BaseModel's own slot descriptors: setting through them skips the attribute lookup of

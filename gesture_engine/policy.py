@@ -200,6 +200,7 @@ class Policy:
         return _new_decision({
             "complaint_id": envelope.complaint_id,
             "customer_id": envelope.customer_id,
+            "received_at": received,
             "action": outcome.action,
             "action_label": outcome.action_label,
             "rule": outcome.rule,

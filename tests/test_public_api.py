@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import json
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,13 @@ def test_bad_input_errors_are_value_errors_and_gesture_errors(tmp_path: Path) ->
         load_suite(policy, [tests])
     assert isinstance(bad_tests.value, PolicyTestError) and isinstance(bad_tests.value, GestureError)
     assert [(p.line, p.path, p.code) for p in bad_tests.value.problems] == [(2, "cases[0].expect.acton", "unknown-key")]
+
+
+def test_a_decision_names_itself_by_its_policy_and_complaint(default_policy: gesture_engine.Policy) -> None:
+    complaint = {"severity": "high", "channel": "email", "customer_value": "800.00", "received_at": "2026-12-01T10:00:00+01:00"}
+    decision = default_policy.decide(complaint)
+    assert decision.received_at is not None and decision.received_at.isoformat() == "2026-12-01T10:00:00+01:00"
+    same = gesture_engine.load_policy().decide({**complaint, "customer_value": 800, "received_at": "2026-12-01T09:00:00Z"})
+    assert len(decision.decision_id) == 32 and decision.decision_id == same.decision_id  # the same amount, the same moment
+    assert default_policy.decide({**complaint, "customer_value": "800.01"}).decision_id != decision.decision_id
+    assert json.loads(decision.model_dump_json())["decision_id"] == decision.decision_id
