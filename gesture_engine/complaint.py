@@ -346,6 +346,7 @@ class Envelope(NamedTuple):
     complaint_id: str | None = None
     customer_id: str | None = None
     received_at: datetime | None = None
+    locale: str | None = None
 
 
 NO_ENVELOPE = Envelope()
@@ -463,7 +464,7 @@ class ComplaintReader:
             del values[key]
         get = complaint.get
         complaint_id, customer_id, received_at = get("complaint_id"), get("customer_id"), get("received_at")
-        if received_at is None and _plain_id(complaint_id) and _plain_id(customer_id):
+        if received_at is None and get("locale") is None and _plain_id(complaint_id) and _plain_id(customer_id):
             if self.received:
                 values[RECEIVED] = None  # type: ignore[assignment]
             return values, Envelope(complaint_id, customer_id), mask
@@ -550,7 +551,22 @@ def _read_envelope(complaint: Mapping[str, Any], problems: list[FieldProblem]) -
         _read_id("complaint_id", complaint.get("complaint_id"), problems),
         _read_id("customer_id", complaint.get("customer_id"), problems),
         _read_time(complaint.get("received_at"), problems),
+        _read_locale(complaint.get("locale"), problems),
     )
+
+
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*\Z")
+"""A BCP 47 language tag as helpdesks send them (``fr``, ``fr-CA``, ``pt_BR``)."""
+
+
+def _read_locale(value: object, problems: list[FieldProblem]) -> str | None:
+    """The language the complaint wants its reasons in, as a lowercase tag with dashes (``pt-br``)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and len(value) <= 35 and _LOCALE.match(value):
+        return value.replace("_", "-").lower()
+    problems.append(FieldProblem("locale", f"expected a language tag such as en, fr or pt-BR; got {describe(value)}", value, "wrong_type"))
+    return None
 
 
 def _plain_id(value: object) -> bool:

@@ -21,7 +21,7 @@ timedelta (whole seconds), date -> date, datetime -> datetime (with its timezone
 
 FACT_TYPES = ("level", "enum", "money", "integer", "number", "boolean", "string", "duration", "date", "datetime", "list")
 TIME_TYPES = ("duration", "date", "datetime")
-ENVELOPE = ("complaint_id", "customer_id", "received_at")
+ENVELOPE = ("complaint_id", "customer_id", "received_at", "locale")
 """Complaint fields that are not facts: echoed into the decision (``received_at`` sets ``respond_by``)."""
 
 INTEGER_LIMIT = 10**15
