@@ -20,7 +20,7 @@ from gesture_engine.complaint import read_value
 from gesture_engine.decision import Gesture
 from gesture_engine.durations import parse_duration
 from gesture_engine.engine.budget import BudgetSpec, Limits, Lookup, band_labels
-from gesture_engine.engine.conditions import Condition, ConditionCompiler, always, show
+from gesture_engine.engine.conditions import REFERENCE, Condition, ConditionCompiler, Relative, always, show
 from gesture_engine.engine.facts import ENVELOPE, Fact, FactValue, did_you_mean
 from gesture_engine.errors import PolicyError, Problem
 from gesture_engine.load import document as written
@@ -79,8 +79,8 @@ def printf_pattern(parts: Sequence[tuple[bool, str]], facts: Mapping[str, Fact])
     for is_fact, text in parts:
         if not is_fact:
             pattern.append(text.replace("%", "%%"))
-        elif facts[text].type == "boolean":
-            return None
+        elif facts[text].type == "boolean" or not (facts[text].numeric or facts[text].type in ("level", "enum", "string")):
+            return None  # show() writes it: true/false, 2h30m, 2026-11-23T09:30:00Z, [vip, press]
         else:
             pattern.append("%g" if facts[text].type == "number" else "%s")
     return "".join(pattern)
@@ -146,7 +146,7 @@ class Invariant:
         return f"{self.output} is monotone {self.direction} in {self.fact}"
 
 
-ORDERED_TYPES = ("level", "money", "integer", "number")
+ORDERED_TYPES = ("level", "money", "integer", "number", "duration", "date", "datetime")
 """Fact types an invariant can range over: they have an order (levels lowest first)."""
 
 
@@ -169,6 +169,8 @@ class CompiledPolicy:
     limits: Limits
     ladder: Ladder
     invariants: tuple[Invariant, ...] = ()
+    reads_received_at: bool = False
+    """True when a condition measures from ``received_at`` (``within: 30d, of: received_at``)."""
     goodwill_window_days: int | None = None
     """``goodwill.window_days``: the window a goodwill ledger sums the customer's goodwill over."""
     reservation_ttl: int | None = None
@@ -250,6 +252,9 @@ class _Compiler:
             limits=limits,
             ladder=ladder,
             invariants=invariants,
+            reads_received_at=any(isinstance(test, Relative) and test.of == REFERENCE
+                                  for condition in (*(rule.when for rule in rules), *(c for d in derived for c, _ in d.rows))
+                                  for test in condition.tests()),
             goodwill_window_days=policy.goodwill.window_days if policy.goodwill else None,
             reservation_ttl=parse_duration(policy.goodwill.reservation_ttl) if policy.goodwill and policy.goodwill.reservation_ttl else None,
             locale=policy.locale,
@@ -280,6 +285,8 @@ class _Compiler:
         maximum: int | Decimal | None = None
         if isinstance(spec, written.ChoiceFact | written.DerivedFact):
             values = spec.values
+        elif isinstance(spec, written.ListFact):
+            values = spec.values or ()
         elif isinstance(spec, written.NumericFact):
             minimum = spec.min if spec.min is not None or kind != "money" else Decimal(0)
             maximum = spec.max
@@ -425,8 +432,8 @@ class _Compiler:
                 self.fail(path + ("in",), f"unknown input fact {name!r}{derived}{did_you_mean(name, facts)}", "unknown-fact")
                 continue
             if fact.type not in ORDERED_TYPES:
-                self.fail(path + ("in",), f"{name} is {fact.type}, which has no order; invariants need a level, money, integer or number fact",
-                          "type-mismatch")
+                self.fail(path + ("in",), f"{name} is {fact.type}, which has no order; invariants need a level, money, integer, number, "
+                                          "duration, date or datetime fact", "type-mismatch")
                 continue
             where = self.doc.locate(path)
             compiled.append(Invariant(spec.monotone, name, spec.direction, spec.description, where.file, where.line))
