@@ -118,6 +118,19 @@ class OwedSpec:
 
 
 @dataclass(frozen=True)
+class TeamLimits:
+    """Team budgets: a monthly limit per team (``default`` for others), and what going over does."""
+
+    default: Decimal
+    limits: Mapping[str, Decimal]
+    on_exceed: str  # reduce | escalate
+    escalate_to: str | None = None
+
+    def limit(self, team: str) -> Decimal:
+        return self.limits.get(team, self.default)
+
+
+@dataclass(frozen=True)
 class Ladder:
     """Approval levels (lowest first) and the budget thresholds that require each."""
 
@@ -177,6 +190,8 @@ class CompiledPolicy:
     """``goodwill.reservation_ttl`` in seconds: how long a ledger reservation holds its budget."""
     locale: str = "en"
     """The policy's language: of one-sentence rationales, and the fallback for rationales by language."""
+    teams: TeamLimits | None = None
+    """Team budgets, enforced when deciding through a goodwill ledger."""
 
 
 def fingerprint(data: Any) -> str:
@@ -234,6 +249,7 @@ class _Compiler:
         limits = self.limits(policy, all_facts, unit)
         rules = self.rules(policy.rules, checked.positions("rules", len(policy.rules)), all_facts, gestures, actions, ladder)
         invariants = self.invariants(policy, checked.positions("invariants", len(policy.invariants)), facts)
+        teams = self.teams(policy.teams, ladder)
         if self.problems:
             raise PolicyError(self.problems)
         return CompiledPolicy(
@@ -258,7 +274,18 @@ class _Compiler:
             goodwill_window_days=policy.goodwill.window_days if policy.goodwill else None,
             reservation_ttl=parse_duration(policy.goodwill.reservation_ttl) if policy.goodwill and policy.goodwill.reservation_ttl else None,
             locale=policy.locale,
+            teams=teams,
         )
+
+    def teams(self, spec: written.Teams | None, ladder: Ladder) -> TeamLimits | None:
+        if spec is None:
+            return None
+        if spec.on_exceed == "escalate" and spec.escalate_to is None:
+            self.fail(("teams", "escalate_to"), "on_exceed: escalate needs the level that approves going over: add escalate_to", "teams")
+        if spec.escalate_to is not None and spec.escalate_to not in ladder.levels:
+            self.fail(("teams", "escalate_to"), f"unknown approval level {spec.escalate_to!r}{did_you_mean(spec.escalate_to, ladder.levels)}",
+                      "unknown-level")
+        return TeamLimits(spec.monthly_limit, MappingProxyType(dict(spec.limits)), spec.on_exceed, spec.escalate_to)
 
     def exchange_rates(self, rates: Mapping[str, Decimal], currency: str) -> Mapping[str, Decimal]:
         for code, rate in rates.items():

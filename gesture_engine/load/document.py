@@ -267,6 +267,16 @@ class Band(_Model):
     value: Amount
 
 
+class Teams(_Model):
+    """Team budgets: goodwill a team may give in a calendar month, enforced when deciding through a ledger."""
+
+    monthly_limit: Amount = Field(description="The monthly limit of a team not listed in 'limits'.")
+    limits: Mapping[Annotated[str, Field(min_length=1, max_length=100)], Amount] = Field(default_factory=dict, description="Limits by team.")
+    on_exceed: Literal["reduce", "escalate"] = Field(
+        default="reduce", description="reduce: the budget is cut to what the team has left; escalate: it stands, approved at escalate_to.")
+    escalate_to: Name | None = Field(default=None, description="With on_exceed: escalate, the approval level that must approve going over.")
+
+
 class Lookup(_Model):
     """An amount or factor chosen by a fact's value: ``values`` by the value of a level, enum or boolean
     fact; ``ranges`` by the band a money, integer or number fact falls in."""
@@ -359,6 +369,7 @@ class PolicyDocument(_Model):
     version: str = Field(min_length=1, description='Version string; quote it in YAML ("1.0").')
     description: str = ""
     currency: str = Field(pattern=CURRENCY_PATTERN, description="ISO 4217 code; amounts round to its minor unit.")
+    teams: Teams | None = Field(default=None, description="Team budgets, enforced when deciding through a goodwill ledger.")
     exchange_rates: ExchangeRates = Field(
         default_factory=dict, description="Units of the policy's currency for one unit of another: money sent in that currency is converted.")
     locale: Locale = Field(default="en", description="The language of rationales given as one sentence, and the fallback for others.")
