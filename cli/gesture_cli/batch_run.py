@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from gesture_engine import Policy
 from gesture_engine.batch import decide_stream, format_of
+from gesture_engine.mapping import Mapping, decide_payloads
 
 
 def run_batch(policy: Policy, source: str, out: str | None, workers: int, fmt: str | None) -> None:
@@ -47,3 +48,22 @@ def run_batch(policy: Policy, source: str, out: str | None, workers: int, fmt: s
         except BrokenProcessPool:
             raise click.ClickException("a worker process stopped (out of memory, or the policy changed on disk); "
                                        "the output is incomplete") from None
+
+
+def run_mapped_batch(policy: Policy, mapping: Mapping, source: str, out: str | None, workers: int, fmt: str | None) -> None:
+    """``--batch`` with ``--mapping``: each JSON line is a helpdesk payload; one process (a mapping costs more than deciding)."""
+    if format_of(source, fmt) != "jsonl":
+        raise click.UsageError("--mapping reads helpdesk payloads as JSON Lines, not CSV")
+    if workers != 1:
+        raise click.UsageError("--batch with --mapping runs in one process; leave out --workers")
+    with ExitStack() as stack:
+        try:
+            stream: IO[bytes] = sys.stdin.buffer if source == "-" else stack.enter_context(open(source, "rb"))
+        except OSError as exc:
+            raise click.UsageError(f"cannot read batch file {source!r}: {exc.strerror or exc}") from None
+        try:
+            sink: IO[bytes] = stack.enter_context(open(out, "wb")) if out else sys.stdout.buffer
+        except OSError as exc:
+            raise click.UsageError(f"cannot write {out!r}: {exc.strerror or exc}") from None
+        decide_payloads(policy, mapping, stream, sink)
+        sink.flush()
