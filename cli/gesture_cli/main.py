@@ -191,5 +191,7 @@ cli.add_command(lint_command)
 cli.add_command(ledger_group)
 
 from .mapping_cmd import mapping_group  # noqa: E402
+from .serve_cmd import serve_command  # noqa: E402
 
 cli.add_command(mapping_group)
+cli.add_command(serve_command)
