@@ -74,6 +74,7 @@ class ServerConfig:
     max_depth: int = MAX_JSON_DEPTH
     request_timeout: float = 10.0
     log_path: str | None = None
+    max_header_bytes: int = 16 * 1024
     watch: bool = False
     watch_interval: float = 1.0
 
@@ -331,6 +332,12 @@ class AccessLog:
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         started = False
+        app = self.app
+        limit = self.service.config.max_header_bytes
+        if sum(len(name) + len(value) for name, value in scope["headers"]) > limit:
+            refusal = ApiError(431, "headers_too_large", f"the request's headers are larger than {limit} bytes")
+            self.service.metrics.errors.labels(refusal.code).inc()
+            app = refusal.response()
 
         async def sending(message: Message) -> None:
             nonlocal status, started
@@ -341,7 +348,7 @@ class AccessLog:
             await send(message)
 
         try:
-            await self.app(scope, receive, sending)
+            await app(scope, receive, sending)
         except Exception:
             log.exception("unhandled error in request %s", request_id)
             self.service.metrics.errors.labels("internal").inc()
@@ -413,6 +420,7 @@ def create_app(config: ServerConfig, service: Service | None = None) -> AccessLo
         with contextlib.suppress(RuntimeError, ValueError):  # not the main thread (the app run in a thread)
             loop.add_signal_handler(signal.SIGHUP, hup)
         watcher = loop.create_task(_watch(service)) if config.watch else None
+        log.info(json.dumps({"event": "worker_ready", "pid": os.getpid(), "policy": service.loaded.policy.fingerprint}))
         try:
             yield
         finally:
