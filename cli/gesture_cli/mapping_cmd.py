@@ -17,6 +17,11 @@ def mapping_group() -> None:
     """Helpdesk mappings: YAML files turning a ticket payload into a complaint.
 
     Shipped: zendesk, freshdesk (rules/mappings/); or give a path to your own (docs/service.md).
+
+    \b
+    Example:
+      gesture mapping check zendesk ticket.json
+      gesture decide --mapping zendesk ticket.json --json
     """
 
 
