@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, Info, generate_latest
 from starlette.concurrency import run_in_threadpool
@@ -208,6 +210,7 @@ class Service:
             self._show(fresh)
             self.metrics.reloads.labels("loaded").inc()
             self.on_reload()
+            settle()
             log.warning(json.dumps({"event": "reloaded", "reason": reason, "from": old, "to": fresh.policy.fingerprint}))
             return True
 
@@ -420,6 +423,7 @@ def create_app(config: ServerConfig, service: Service | None = None) -> AccessLo
         with contextlib.suppress(RuntimeError, ValueError):  # not the main thread (the app run in a thread)
             loop.add_signal_handler(signal.SIGHUP, hup)
         watcher = loop.create_task(_watch(service)) if config.watch else None
+        settle()
         log.info(json.dumps({"event": "worker_ready", "pid": os.getpid(), "policy": service.loaded.policy.fingerprint}))
         try:
             yield
@@ -444,6 +448,14 @@ def create_app(config: ServerConfig, service: Service | None = None) -> AccessLo
     async def api_error(request: Request, error: ApiError) -> Response:
         service.metrics.errors.labels(error.code).inc()
         return error.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def request_error(request: Request, error: RequestValidationError) -> Response:
+        """A query or path parameter of the wrong type (``?redecide=maybe``): our 422, our words."""
+        problems = [{"field": ".".join(str(part) for part in e.get("loc", ())), "code": "invalid_parameter",
+                     "message": f"{e.get('input')!r} is not valid here"} for e in error.errors()]
+        service.metrics.errors.labels("invalid_request").inc()
+        return ApiError(422, "invalid_request", f"the request has {len(problems)} problem(s)", problems).response()
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
@@ -603,6 +615,13 @@ def create_app(config: ServerConfig, service: Service | None = None) -> AccessLo
         if getattr(route, "path", "").startswith("/v1/"):
             route.openapi_extra = {**(getattr(route, "openapi_extra", None) or {}), "security": secured}  # type: ignore[attr-defined]
     return AccessLog(app, service)
+
+
+def settle() -> None:
+    """Move everything alive now (the policy, the framework) out of the garbage collector's sight: a full
+    collection then looks at request garbage only, instead of stalling a request for ~100 ms every so often."""
+    gc.collect()
+    gc.freeze()
 
 
 async def _watch(service: Service) -> None:
