@@ -109,6 +109,7 @@ class MappingDocument(_Model):
     complaint_id: str | None = None
     customer_id: str | None = None
     received_at: str | None = None
+    locale: str | None = None
     tags: str | None = None
     custom_fields: CustomFields | None = None
     facts: dict[str, FactRule] = Field(min_length=1)

@@ -14,6 +14,14 @@ fact) and combined as bit sets over the product, one bit per cell, with Python i
 reachability, shadowing and gaps are set algebra and the answer is exact, not sampled. When the
 product would exceed ``MAX_CELLS`` the analysis falls back to each rule with just the facts it and
 the rules before it read, and says so in an info finding.
+
+Durations, dates and datetimes are cut like numbers. A list fact is cut into every combination of
+the values its tests name plus one value they do not (``LIST_ATOMS`` values at most). Two kinds of
+test are analysed as true/false conditions of their own, as if independent of every other test:
+relative tests (``within: 30d, of: received_at``: their truth depends on a moment outside the facts)
+and the tests of a list fact naming more values than ``LIST_ATOMS``. That widens the space with
+combinations no complaint has, so lint never calls a rule unreachable wrongly, but it may miss a
+shadowed rule and report a gap no real complaint falls in.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from gesture_engine.engine.conditions import Condition, Group, Test, domain_cells, show
+from gesture_engine.engine.conditions import LIST_ATOMS, Condition, Group, Relative, Test, domain_cells, list_atoms, show
 from gesture_engine.engine.facts import INTEGER_LIMIT, NUMBER_LIMIT, Fact, FactValue
 from gesture_engine.load.compiler import CompiledPolicy, Rule, compile_policy
 from gesture_engine.load.source import Document, PathKey, read_policy_source
@@ -182,9 +190,11 @@ def _repeat(block: int, width: int, count: int) -> int:
 class _Space:
     """The product of the partitions of some input facts; a set of cells is an int bit mask."""
 
-    def __init__(self, policy: CompiledPolicy, partitions: list[_Partition]) -> None:
+    def __init__(self, policy: CompiledPolicy, partitions: list[_Partition], apart: Mapping[int, str] | None = None) -> None:
         self.policy = policy
         self.parts = partitions
+        self.apart = apart or {}
+        """Tests analysed as conditions of their own (by ``id``) -> the name of their true/false dimension."""
         self.index = {p.fact.name: i for i, p in enumerate(partitions)}
         self.sizes = [len(p.reps) for p in partitions]
         self.strides: list[int] = []
@@ -238,7 +248,9 @@ class _Space:
         if found is not None:
             return found
         if isinstance(condition, Test):
-            if condition.fact in self._derived_by_name:
+            if key in self.apart:
+                found = self.fact_mask(self.index[self.apart[key]], (1,))
+            elif condition.fact in self._derived_by_name:
                 by_value = self.derived(condition.fact)[0]
                 found = 0
                 for value, cells in by_value.items():
@@ -311,7 +323,7 @@ def _show(value: Any) -> str:
         return format(value, "f")
     if isinstance(value, float):
         return format(value, "g")
-    return str(value)
+    return show(value)
 
 
 def _describe_cells(part: _Partition, ks: frozenset[int]) -> str:
@@ -321,6 +333,8 @@ def _describe_cells(part: _Partition, ks: frozenset[int]) -> str:
         return f"{name} in [{', '.join(part.labels[k] for k in chosen)}]"
     if fact.type == "boolean":
         return f"{name} = {_show(part.labels[chosen[0]])}"
+    if fact.type == "list":
+        return f"{name} is one of {', '.join(show(part.labels[k]) for k in chosen)}"
     if fact.type == "string":
         words = [part.labels[k] for k in chosen if part.labels[k] is not None]
         if any(part.labels[k] is None for k in chosen):
@@ -365,6 +379,18 @@ class _Linter:
         self.tests_by_fact: dict[str, list[Test]] = {}
         for test in _tests(_conditions(self.c)):
             self.tests_by_fact.setdefault(test.fact, []).append(test)
+        self.apart: dict[int, str] = {}  # tests analysed as conditions of their own, by id -> dimension name
+        self.dimensions: dict[str, Fact] = {}  # those dimensions, as boolean facts
+        for name, tests in self.tests_by_fact.items():
+            fact = self.c.all_facts.get(name)
+            wide = fact is not None and fact.type == "list" and len(list_atoms(fact, [c for t in tests for c in t.constants])) > LIST_ATOMS
+            for test in tests:
+                if wide or isinstance(test, Relative):
+                    dimension = test.describe()
+                    self.apart[id(test)] = dimension
+                    self.dimensions[dimension] = Fact(dimension, "boolean")
+        for name in list(self.tests_by_fact):
+            self.tests_by_fact[name] = [test for test in self.tests_by_fact[name] if id(test) not in self.apart]
         self.derived_names = {d.fact.name for d in self.c.derived}
         self.cells = 0
         self.exact = True
@@ -387,7 +413,7 @@ class _Linter:
     def inputs_of(self, conditions: Iterable[Condition]) -> set[str]:
         """Input facts that decide ``conditions``, through derived tables."""
         names: set[str] = set()
-        pending = [t.fact for t in _tests(conditions)]
+        pending = [self.apart.get(id(t), t.fact) for t in _tests(conditions)]
         seen: set[str] = set()
         tables = {d.fact.name: d for d in self.c.derived}
         while pending:
@@ -396,24 +422,27 @@ class _Linter:
                 continue
             seen.add(name)
             if name in tables:
-                pending.extend(t.fact for cond, _ in tables[name].rows for t in cond.tests())
-            elif name in self.c.facts:
+                pending.extend(self.apart.get(id(t), t.fact) for cond, _ in tables[name].rows for t in cond.tests())
+            elif name in self.c.facts or name in self.dimensions:
                 names.add(name)
         return names
+
+    def fact(self, name: str) -> Fact:
+        """An input fact, or a dimension of tests analysed apart."""
+        return self.c.facts[name] if name in self.c.facts else self.dimensions[name]
 
     def size(self, names: set[str]) -> int:
         total = 1
         for name in names:
-            fact = self.c.facts[name]
-            total *= len(_partition(fact, self.tests_by_fact.get(name, [])).reps)
+            total *= len(_partition(self.fact(name), self.tests_by_fact.get(name, [])).reps)
         return total
 
     def space(self, names: set[str]) -> _Space:
         key = frozenset(names)
         found = self._spaces.get(key)
         if found is None:
-            ordered = [n for n in self.c.facts if n in names]
-            found = _Space(self.c, [_partition(self.c.facts[n], self.tests_by_fact.get(n, [])) for n in ordered])
+            ordered = [n for n in self.c.facts if n in names] + sorted(n for n in self.dimensions if n in names)
+            found = _Space(self.c, [_partition(self.fact(n), self.tests_by_fact.get(n, [])) for n in ordered], self.apart)
             self._spaces[key] = found
         return found
 
