@@ -261,8 +261,9 @@ class Goodwill(_Model):
 class Band(_Model):
     """One band of a ``ranges`` lookup: values up to ``lte`` (or under ``lt``) not in an earlier band."""
 
-    lt: Number | None = None
-    lte: Number | None = None
+    lt: Number | Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None, description="A number, or a duration (2h, PT2H) or date (2026-11-23) for those facts.")
+    lte: Number | Annotated[str, Field(min_length=1, max_length=64)] | None = None
     value: Amount
 
 
