@@ -418,15 +418,12 @@ class _Shape:
                 self.defaults[RECEIVED] = None
         base = index.everything
         for name in absent:
-            base &= index.bits_of(name, facts[name].default)
+            base &= reader.default_bits[name]
         self.base = base
         finite = [name for name in sent if facts[name].finite]
         self.finite = tuple_getter(finite)
-        self.finite_tables = tuple(index.finite_table(name) for name in finite)  # value -> bits: check and lookup in one hit
-        self.numeric = tuple(
-            (name, _fused_reader(facts[name], index), _fast_reader(facts[name]), index.bits_reader(name))
-            for name in sent if not facts[name].finite
-        )
+        self.finite_tables = tuple(reader.finite_tables[name] for name in finite)  # value -> bits: check and lookup in one hit
+        self.numeric = tuple(reader.readers[name] for name in sent if not facts[name].finite)
 
 
 class ComplaintReader:
@@ -449,6 +446,11 @@ class ComplaintReader:
         then joins the facts (None when not given), where those conditions and the decision's facts find it."""
         self.required = frozenset(name for name, fact in facts.items() if fact.required)
         self.known = frozenset((*facts, *ENVELOPE))
+        # each fact's readers and lookups, made once: a plan for a new shape of complaint only picks them
+        self.finite_tables = {name: index.finite_table(name) for name, fact in facts.items() if fact.finite}
+        self.readers = {name: (name, _fused_reader(fact, index), _fast_reader(fact), index.bits_reader(name))
+                        for name, fact in facts.items() if not fact.finite}
+        self.default_bits = {name: index.bits_of(name, fact.default) for name, fact in facts.items() if not fact.required}
         self.plan = lru_cache(maxsize=SHAPE_CACHE_SIZE)(self._plan)
         """The plan for complaints with these keys (a tuple); None sends them all to :meth:`diagnose`."""
 

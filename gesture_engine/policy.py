@@ -18,7 +18,7 @@ from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any, Literal, NamedTuple, overload
 
 from gesture_engine.complaint import ComplaintReader, parse_fact_text, tuple_getter
 from gesture_engine.decision import Approval, Budget, BudgetStep, Decision, FrozenFacts, Gesture, Owed, PolicyRef, RuleTrace, builder
@@ -81,7 +81,7 @@ def _collector_paused() -> Iterator[None]:
 class Policy:
     """A validated, compiled policy. Immutable and safe to share across threads."""
 
-    __slots__ = ("_c", "_collect", "_default", "_derive", "_first", "_index", "_outcome", "_plans", "_read", "_ref", "_thresholds")
+    __slots__ = ("_c", "_collect", "_default", "_derive", "_first", "_index", "_outcome", "_parts", "_plans", "_read", "_ref", "_thresholds")
 
     def __init__(self, compiled: CompiledPolicy) -> None:
         self._c = compiled
@@ -98,6 +98,7 @@ class Policy:
         self._read = ComplaintReader(compiled.facts, {d.fact.name: d.fact for d in compiled.derived}, self._index,
                                      received=compiled.reads_received_at)
         self._plans = _BudgetPlans((*self._first, self._default), compiled.limits)
+        self._parts = _RuleParts(compiled.rules)
         self._thresholds = tuple(up_to for up_to, _ in compiled.ladder.rows if up_to is not None)  # the ladder, for bisect
         size = OUTCOME_CACHE_SIZE
         self._outcome: Callable[[int], _Outcome] = lru_cache(maxsize=size)(self._new_outcome) if size else self._new_outcome
@@ -259,7 +260,7 @@ class Policy:
         position, holding = self._index.fired(key)
         primary = self._default if position is None else self._first[position]
         collected = tuple(rule for i, rule in enumerate(self._collect) if holding >> i & 1)
-        return _Outcome(self._c, (primary, *collected), self._plans[primary.index])
+        return _Outcome(self._c, (primary, *collected), self._plans[primary.index], self._parts)
 
     @overload
     def decide_many(self, complaints: Iterable[Mapping[str, Any]], *, return_exceptions: Literal[False] = ...) -> Iterator[Decision]: ...
@@ -303,8 +304,9 @@ class _Outcome:
     __slots__ = ("action", "action_label", "currency", "fired", "gestures", "ladder", "levels", "localized", "monetary", "owed", "plan",
                  "raised", "reasons", "respond_within", "rule", "rule_ids", "seconds", "trace", "unpaid")
 
-    def __init__(self, compiled: CompiledPolicy, fired: tuple[Rule, ...], plan: BudgetPlan) -> None:
+    def __init__(self, compiled: CompiledPolicy, fired: tuple[Rule, ...], plan: BudgetPlan, parts: _RuleParts) -> None:
         primary = fired[0]
+        made = [parts[rule.index] for rule in fired]
         self.fired = fired
         self.rule = primary.id
         self.rule_ids = tuple(rule.id for rule in fired)
@@ -318,11 +320,11 @@ class _Outcome:
         # with nothing to spend, a decision offers no monetary gesture (its reasons say why)
         self.monetary = tuple(g for g in self.gestures if g.monetary)
         self.unpaid = tuple(g for g in self.gestures if not g.monetary)
-        self.seconds = min(rule.respond_within for rule in fired if rule.respond_within is not None)
-        self.respond_within = format_duration(self.seconds)
-        self.trace = tuple(_trace(rule, True) for rule in fired)
-        self.reasons = tuple(_reason(rule) for rule in fired)
-        self.localized = {locale: tuple(_reason(rule, locale) for rule in fired) for locale in {tag for rule in fired for tag in rule.rationales}}
+        self.seconds, self.respond_within = min(part.deadline for part in made if part.deadline is not None)
+        self.trace = tuple(part.trace for part in made)
+        self.reasons = tuple(part.reason for part in made)
+        locales = {tag for rule in fired for tag in rule.rationales}
+        self.localized = {tag: tuple(part.localized.get(tag, part.reason) for part in made) for tag in locales}
         self.plan = plan
         self.currency = compiled.currency
         owed: dict[str, OwedSpec] = {}
@@ -359,6 +361,33 @@ class _Outcome:
                 text = f"{spec.fact} {shown(value)}" if spec.amount == 100 else f"{plain(spec.amount)}% of {spec.fact} {shown(value)} = {amount}"  # type: ignore[arg-type]
             owed.append(_new_owed({"gesture": spec.gesture, "amount": amount, "currency": currency, "text": text}, None))
         return tuple(owed)
+
+
+class _Part(NamedTuple):
+    """What one rule adds to every outcome it fires in, made once: its trace entry, its reason (and by
+    language), and its deadline as seconds and text."""
+
+    trace: RuleTrace
+    reason: str | Callable[[Mapping[str, FactValue]], str]
+    localized: Mapping[str, str | Callable[[Mapping[str, FactValue]], str]]
+    deadline: tuple[int, str] | None
+
+
+class _RuleParts(dict[int, _Part]):
+    """Each rule's :class:`_Part` by rule index, made the first time the rule fires: outcomes (combinations
+    of fired rules) are then put together from parts, cheaply, cache or no cache. Bounded by the rule count."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        super().__init__()
+        self._rules = {rule.index: rule for rule in rules}
+
+    def __missing__(self, index: int) -> _Part:
+        rule = self._rules[index]
+        within = rule.respond_within
+        part = _Part(_trace(rule, True), _reason(rule), {tag: _reason(rule, tag) for tag in rule.rationales},
+                     None if within is None else (within, format_duration(within)))
+        self[index] = part
+        return part
 
 
 def _trace(rule: Rule, fired: bool) -> RuleTrace:
