@@ -4,7 +4,9 @@ A condition is a mapping. Each fact key holds a scalar (equality) or a mapping o
 which must hold; several keys in one mapping must all hold; ``all``/``any``/``not`` combine
 conditions. Operators: ``eq ne in not_in`` for every type, ``gt gte lt lte between`` for money,
 integer and number facts, ``at_least at_most`` for level facts. Operands are checked against the
-fact's declared type and values at load time, so evaluation never meets a surprise.
+fact's declared type and values at load time, so evaluation never meets a surprise. A single operand
+may name another fact instead (``reroute_delay: {lte: {fact: allowed_delay}}``): a :class:`Compare`,
+allowed between facts whose values compare (see :func:`comparable`).
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ class Condition:
         return True
 
     def facts_used(self) -> tuple[str, ...]:
-        """Facts this condition reads, in first-mention order."""
-        return tuple(dict.fromkeys([test.fact for test in self.tests()]))
+        """Facts this condition reads, in first-mention order (a comparison reads its other fact too)."""
+        return tuple(dict.fromkeys([name for test in self.tests() for name in test.facts_used()]))
 
     def tests(self) -> tuple[Test, ...]:
         return ()
@@ -85,6 +87,43 @@ class Test(Condition):
     def constants(self) -> tuple[Any, ...]:
         """The values this test compares with (two for ``between``, several for ``in``)."""
         return tuple(self.operand) if isinstance(self.operand, (list, tuple)) else (self.operand,)
+
+
+@dataclass(frozen=True)
+class FactRef:
+    """An operand naming another fact: ``{fact: allowed_delay}`` as written."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, eq=False)
+class Compare(Test):
+    """One fact compared with another: ``reroute_delay lte allowed_delay``.
+
+    It reads two values, so the index checks it whole (a residual) and lint bounds it (it may hold or
+    not on a cell); ``operand`` is the other fact as a :class:`FactRef`, ``argument`` the key both
+    values are compared by (a level's rank; None: the values themselves).
+    """
+
+    other: str = ""
+
+    def holds(self, facts: Facts) -> bool:
+        left, right = facts[self.fact], facts[self.other]
+        key = self.argument
+        if key is not None:
+            return bool(self.compare(key[left], key[right]))
+        return bool(self.compare(left, right))
+
+    def facts_used(self) -> tuple[str, ...]:
+        return (self.fact, self.other)
+
+    @property
+    def constants(self) -> tuple[Any, ...]:
+        """None: a comparison cuts neither fact into cells by itself."""
+        return ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -297,6 +336,8 @@ class ConditionCompiler:
 
     def test(self, fact: Fact, op: str, operand: Any, path: PathKey) -> Test | None:
         """One leaf: validate the operand for the fact's type and build its test."""
+        if isinstance(operand, dict):
+            return self.compare(fact, op, operand, path)
         if op in _SINGLE_OPS and op in _OPS_BY_TYPE.get(fact.type, ()) and _plain_operand(fact, operand):
             return _leaf(fact, op, operand, path)  # the common case, in short (thousands a policy)
         if op in LEVEL_OPS and fact.type != "level":
@@ -325,6 +366,34 @@ class ConditionCompiler:
             return None
         return _leaf(fact, op, value, path)
 
+    def compare(self, fact: Fact, op: str, operand: Mapping[str, Any], path: PathKey) -> Compare | None:
+        """``fact op {fact: other}``: both facts known, the operator one they both take, their types comparable."""
+        other_name = operand.get("fact")
+        if set(operand) != {"fact"} or not isinstance(other_name, str):
+            self.fail(path, f"an operand mapping names another fact: {{fact: name}}; got {show(list(operand))}", "operator")
+            return None
+        other = self.facts.get(other_name)
+        if other is None:
+            self.fail(path + ("fact",), f"unknown fact {other_name!r}{did_you_mean(other_name, self.facts)}", "unknown-fact")
+            return None
+        if op not in COMPARE_OPS:
+            self.fail(path, f"{op} cannot compare with another fact; use one of {', '.join(COMPARE_OPS)}", "operator")
+            return None
+        if other.name == fact.name:
+            self.fail(path + ("fact",), f"{fact.name} compared with itself", "operator")
+            return None
+        if op not in _OPS_BY_TYPE[fact.type]:
+            hint = "use gte/lte" if fact.numeric and op in LEVEL_OPS else "use at_least/at_most" if fact.ordered else "it has no order"
+            self.fail(path, f"{op} does not apply to {fact.name}, a {fact.type} fact ({hint})", "operator")
+            return None
+        why = comparable(fact, other)
+        if why:
+            self.fail(path + ("fact",), f"{fact.name} ({fact.type}) cannot be compared with {other.name} ({other.type}): {why}", "type-mismatch")
+            return None
+        key = fact.rank if fact.ordered and op not in ("eq", "ne") else None
+        compare = {"at_least": operator.ge, "at_most": operator.le}.get(op, _COMPARE[op])
+        return Compare(path, fact.name, op, FactRef(other.name), compare, key, other.name)
+
     def operand(self, fact: Fact, value: Any, path: PathKey) -> Any:
         """``value`` converted to the fact's type, or ``_INVALID`` after recording why not."""
         if fact.finite:
@@ -349,6 +418,24 @@ class ConditionCompiler:
         return _INVALID
 
 
+def comparable(fact: Fact, other: Fact) -> str:
+    """Why ``fact`` cannot be compared with ``other`` (empty when it can): money with money, integer and
+    number with each other, a level with a level of the same values, other types with their own type."""
+    if fact.numeric or other.numeric:
+        if fact.numeric and other.numeric and (fact.type == "money") == (other.type == "money"):
+            return ""
+        return "money compares with money, integer and number with each other"
+    if fact.type != other.type:
+        return "the facts must have the same type"
+    if fact.ordered and fact.values != other.values:
+        return "levels compare only with the same levels in the same order"
+    if fact.finite and not set(fact.values) & set(other.values):
+        return "they have no value in common"
+    return ""
+
+
+COMPARE_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", *LEVEL_OPS)
+"""Operators that may name another fact as their operand."""
 _INVALID: Any = object()
 
 _SINGLE_OPS = frozenset(("eq", "ne", "gt", "gte", "lt", "lte", *LEVEL_OPS))

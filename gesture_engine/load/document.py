@@ -105,12 +105,31 @@ def _as_written(value: Any, handler: Callable[[Any], Any]) -> Any:
     return value
 
 
+class FactRef(TypedDict, closed=True):
+    """An operand naming another fact: the test compares the two facts' values."""
+
+    fact: Name
+
+
+FactRef.__pydantic_config__ = ConfigDict(strict=True)  # type: ignore[attr-defined]
+
+
+def _value_or_fact(value: Any) -> str:
+    return "fact" if isinstance(value, dict) else "value"
+
+
+_ON_FACT = Discriminator(_value_or_fact)
+_ON_FACT_TEXT = Field(description="A value, or {fact: name} to compare with another fact's value.")
+ScalarOrFact = Annotated[Annotated[Scalar, Tag("value")] | Annotated[FactRef, Tag("fact")], _ON_FACT, _ON_FACT_TEXT]
+NumberOrFact = Annotated[Annotated[Number, Tag("value")] | Annotated[FactRef, Tag("fact")], _ON_FACT, _ON_FACT_TEXT]
+LevelOrFact = Annotated[Annotated[str, Tag("value")] | Annotated[FactRef, Tag("fact")], _ON_FACT, _ON_FACT_TEXT]
+"""Operands of the operators that may compare with another fact."""
 _Operators = TypedDict("Operators", {  # type: ignore[name-match]  # the schema calls it Operators
-    "eq": Scalar, "ne": Scalar,
+    "eq": ScalarOrFact, "ne": ScalarOrFact,
     "in": Annotated[list[Scalar], Field(min_length=1)], "not_in": Annotated[list[Scalar], Field(min_length=1)],
-    "gt": Number, "gte": Number, "lt": Number, "lte": Number,
+    "gt": NumberOrFact, "gte": NumberOrFact, "lt": NumberOrFact, "lte": NumberOrFact,
     "between": Annotated[list[Number], Field(min_length=2, max_length=2)],
-    "at_least": str, "at_most": str,
+    "at_least": LevelOrFact, "at_most": LevelOrFact,
 }, total=False, closed=True)
 _Operators.__pydantic_config__ = ConfigDict(strict=True)  # type: ignore[attr-defined]
 """Operators on one fact, all of which must hold."""
@@ -180,6 +199,26 @@ class DerivedFact(_Model):
     values: Values
     table: Annotated[tuple[DerivedRow, ...], Strict(False)]
     default: Name
+
+
+class NumericRow(_Model):
+    when: Condition
+    value: Number
+
+
+class NumericDerivedFact(_Model):
+    """A money, integer or number fact computed from others (a band's allowed delay): the value of the
+    first row whose condition holds, else the default."""
+
+    type: Literal["money", "integer", "number"]
+    description: str = ""
+    table: Annotated[tuple[NumericRow, ...], Strict(False)]
+    default: Number
+
+
+DerivedSpec = Annotated[DerivedFact | NumericDerivedFact, Field(discriminator="type")]
+"""A derived fact, its keys depending on its type."""
+DERIVED_TYPES = ("level", "enum", "money", "integer", "number")
 
 
 class GestureSpec(_Model):
@@ -318,7 +357,7 @@ class PolicyDocument(_Model):
     budget_cap: Amount = Field(description="Policy-wide maximum budget for any one decision.")
     goodwill: Goodwill | None = None
     facts: Mapping[Name, FactSpec] = Field(min_length=1, json_schema_extra=_NAMED)
-    derived: Mapping[Name, DerivedFact] = Field(default_factory=dict, json_schema_extra=_NAMED)
+    derived: Mapping[Name, DerivedSpec] = Field(default_factory=dict, json_schema_extra=_NAMED)
     gestures: Mapping[Name, GestureSpec] = Field(min_length=1, json_schema_extra=_NAMED)
     actions: Mapping[Name, ActionSpec] = Field(min_length=1, json_schema_extra=_NAMED)
     approval: Approval = Field(
@@ -606,7 +645,8 @@ def _problem(error: ErrorDetails, where: _Where) -> Mapped:
         return path, "missing required key 'type'", "required"
     if kind == "union_tag_invalid":
         tag = str(value.get("type"))
-        return path + ("type",), f"expected one of {', '.join(FACT_TYPES)}; got {_shown(value.get('type'))}{did_you_mean(tag, FACT_TYPES)}", "one-of"
+        types = DERIVED_TYPES if path[:1] == ("derived",) else FACT_TYPES
+        return path + ("type",), f"expected one of {', '.join(types)}; got {_shown(value.get('type'))}{did_you_mean(tag, types)}", "one-of"
     if kind in _MISMATCH:
         hint = " (quote it in YAML)" if kind == "string_type" and not isinstance(value, (dict, list)) else ""
         return path, f"expected {_MISMATCH[kind]}, got {_shown(value)}{hint}", "type"

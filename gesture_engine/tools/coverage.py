@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import computed_field
 
-from gesture_engine.decision import Decision, Frozen
+from gesture_engine.decision import Decision, FactJSON, Frozen
 from gesture_engine.engine.conditions import Condition, describe
 from gesture_engine.engine.evaluation import Check, Trace, branch_parts, evaluate
 from gesture_engine.load.source import format_path
@@ -81,7 +81,7 @@ class RowCoverage(Frozen):
     row: int | None
     """0-based row index; None for the table's default."""
     when: str
-    value: str
+    value: FactJSON
     hits: int
 
     @computed_field  # type: ignore[prop-decorator]
