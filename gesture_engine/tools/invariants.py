@@ -33,7 +33,7 @@ from decimal import Decimal
 from typing import Any
 
 from gesture_engine.complaint import read_value
-from gesture_engine.engine.conditions import domain_cells
+from gesture_engine.engine.conditions import Compare, domain_cells
 from gesture_engine.engine.facts import Fact, FactValue
 from gesture_engine.errors import ComplaintError
 from gesture_engine.load.compiler import Invariant
@@ -110,6 +110,13 @@ def fact_domains(policy: Policy) -> dict[str, tuple[FactValue, ...]]:
         for test in condition.tests():
             if test.fact in thresholds:
                 thresholds[test.fact].update(test.constants)
+    tables = {d.fact.name: d for d in policy.derived}
+    for condition in conditions:  # a fact compared with another is tried at the other's thresholds (or table values)
+        for test in condition.tests():
+            if isinstance(test, Compare):
+                for one, other in ((test.fact, test.other), (test.other, test.fact)):
+                    if one in thresholds:
+                        thresholds[one].update(tables[other].values if other in tables else thresholds.get(other, ()))
     for rule in policy.rules:  # the edges of budget bands, as of condition thresholds
         if rule.budget is not None:
             lookups = [rule.budget.base, *rule.budget.multipliers] if not isinstance(rule.budget.base, Decimal) else rule.budget.multipliers
