@@ -40,6 +40,7 @@ TAGS = ["vip", "press"]
 AMOUNTS = [Decimal(0), Decimal("9.99"), Decimal(10), Decimal("250.50"), Decimal(1000)]
 COUNTS = [0, 5, 10, 100]
 RATIOS = [-2.5, 0.0, 1.5, 40.0]
+ORDER = ["gt", "gte", "lt", "lte", "eq", "ne"]
 
 
 # -- generated policies ---------------------------------------------------------------------------
@@ -63,9 +64,13 @@ def _leaf(bands: bool) -> st.SearchStrategy[dict[str, Any]]:
         st.tuples(st.sampled_from(["gt", "lte", "ne"]), ratios).map(lambda t: {"ratio": {t[0]: t[1]}}),
         st.booleans().map(lambda b: {"flag": b}),
         st.tuples(st.sampled_from(["eq", "ne", "in"]), _operand(TAGS)).map(lambda t: {"tag": {t[0]: [t[1]] if t[0] == "in" else t[1]}}),
+        st.tuples(st.sampled_from(ORDER), st.sampled_from([("cnt", "ratio"), ("ratio", "cnt"), ("amt", "cap")])).map(
+            lambda t: {t[1][0]: {t[0]: {"fact": t[1][1]}}}),  # one fact compared with another
+        st.sampled_from(["eq", "ne", "at_least", "at_most"]).map(lambda op: {"sev": {op: {"fact": "floor"}}}),
     ]
     if bands:
         leaves.append(st.tuples(st.sampled_from(["at_least", "eq", "ne"]), _operand(BANDS)).map(lambda t: {"band": {t[0]: t[1]}}))
+        leaves.append(st.tuples(st.sampled_from(ORDER), st.sampled_from(["cnt", "ratio"])).map(lambda t: {t[1]: {t[0]: {"fact": "allowed"}}}))
     return st.one_of(leaves)
 
 
@@ -97,6 +102,7 @@ def policy_data(draw: st.DrawFn) -> dict[str, Any]:
     rules.insert(draw(st.integers(0, len(rules))), {"id": "fallback", "default": True, "then": {"action": "act", "respond_within": "1d"}})
     band_rows = [{"when": draw(INPUT_CONDITIONS), "value": draw(st.sampled_from(BANDS))} for _ in range(draw(st.integers(0, 3)))]
     zone_rows = [{"when": draw(CONDITIONS), "value": draw(st.sampled_from(KINDS))} for _ in range(draw(st.integers(0, 2)))]
+    allowed_rows = [{"when": draw(INPUT_CONDITIONS), "value": draw(st.sampled_from(COUNTS))} for _ in range(draw(st.integers(0, 2)))]
     return {
         "policy": "generated", "version": "1", "currency": "EUR", "budget_cap": 100,
         "facts": {
@@ -107,10 +113,13 @@ def policy_data(draw: st.DrawFn) -> dict[str, Any]:
             "ratio": {"type": "number", "default": 0},
             "flag": {"type": "boolean", "default": False},
             "tag": {"type": "string", "default": ""},
+            "cap": {"type": "money", "default": 10},
+            "floor": {"type": "level", "values": LEVELS, "default": "l1"},
         },
         "derived": {
             "band": {"type": "level", "values": BANDS, "default": "mid", "table": band_rows},
             "zone": {"type": "enum", "values": KINDS, "default": "k1", "table": zone_rows},
+            "allowed": {"type": "integer", "default": draw(st.sampled_from(COUNTS)), "table": allowed_rows},
         },
         "gestures": {"note": {"label": "Note"}},
         "actions": {"act": {"label": "Act"}},
@@ -150,6 +159,7 @@ def complaints() -> st.SearchStrategy[dict[str, Any]]:
             "kind": st.sampled_from(KINDS), "amt": st.one_of(near, near.map(str)), "cnt": st.sampled_from(COUNTS).flatmap(
                 lambda n: st.sampled_from([n, n + 1, max(n - 1, 0)])), "ratio": st.sampled_from([*RATIOS, -3.0, 0.5, 40.25]),
             "flag": st.booleans(), "tag": st.sampled_from([*TAGS, "other", ""]),
+            "cap": near, "floor": st.sampled_from(LEVELS),
         },
     )
 

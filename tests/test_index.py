@@ -19,7 +19,20 @@ KINDS = ["k0", "k1", "k2"]
 THRESHOLDS = [0, 5, 10, 100, 250]
 
 
+def random_comparison(rnd: random.Random, derived: bool = True) -> dict[str, Any]:
+    """One fact compared with another: numbers with numbers (a derived one too), money with money, levels."""
+    order = rnd.choice(["gt", "gte", "lt", "lte", "eq", "ne"])
+    pairs = [("count", "limit", order), ("spend", "ceiling", order), ("ratio", "count", order), ("limit", "ratio", order),
+             ("lvl", "floor", rnd.choice(["eq", "ne", "at_least", "at_most"]))]
+    if derived:
+        pairs += [("count", "allowed", order), ("allowed", "ratio", order)]
+    fact, other, op = rnd.choice(pairs)
+    return {fact: {op: {"fact": other}}}
+
+
 def random_test(rnd: random.Random, derived: bool = True) -> dict[str, Any]:
+    if rnd.random() < 0.15:
+        return random_comparison(rnd, derived)
     fact = rnd.choice(["lvl", "kind", "count", "spend", "ratio", "flag", "tag", *(["band"] if derived else [])])
     if fact in ("lvl", "band"):
         values = LEVELS if fact == "lvl" else ["lo", "mid", "hi"]
@@ -65,6 +78,8 @@ def random_condition(rnd: random.Random, depth: int = 0, derived: bool = True) -
 
 def random_policy(rnd: random.Random, rules: int) -> dict[str, Any]:
     derived_rows = [{"when": random_condition(rnd, derived=False), "value": rnd.choice(["lo", "mid", "hi"])} for _ in range(rnd.randint(0, 4))]
+    allowed_rows = [{"when": random_condition(rnd, derived=False) if rnd.random() < 0.5 else {"band": rnd.choice(["lo", "mid", "hi"])},
+                     "value": rnd.choice(THRESHOLDS)} for _ in range(rnd.randint(0, 3))]
     return {
         "policy": "random", "version": "1", "currency": "EUR", "budget_cap": 100,
         "facts": {
@@ -75,8 +90,12 @@ def random_policy(rnd: random.Random, rules: int) -> dict[str, Any]:
             "ratio": {"type": "number", "default": 0},
             "flag": {"type": "boolean", "default": False},
             "tag": {"type": "string", "default": ""},
+            "limit": {"type": "integer", "default": 10},
+            "ceiling": {"type": "money", "default": 100},
+            "floor": {"type": "level", "values": LEVELS, "default": "l1"},
         },
-        "derived": {"band": {"type": "level", "values": ["lo", "mid", "hi"], "table": derived_rows, "default": "mid"}},
+        "derived": {"band": {"type": "level", "values": ["lo", "mid", "hi"], "table": derived_rows, "default": "mid"},
+                    "allowed": {"type": "integer", "table": allowed_rows, "default": rnd.choice(THRESHOLDS)}},
         "gestures": {"sorry": {"label": "Sorry"}},
         "actions": {f"a{i}": {"label": f"A{i}"} for i in range(rules + 1)},
         "approval": {"levels": ["agent"], "ladder": [{"level": "agent"}]},
@@ -96,6 +115,7 @@ def random_complaint(rnd: random.Random) -> dict[str, Any]:
         "spend": Decimal(abs(number())) + rnd.choice([Decimal(0), Decimal("0.5")]),
         "ratio": float(number()) + rnd.choice([0.0, 0.25, -0.25]),
         "flag": rnd.choice([True, False]), "tag": rnd.choice(["vip", "press", "other", ""]),
+        "limit": number(), "ceiling": Decimal(abs(number())) + rnd.choice([Decimal(0), Decimal("0.5")]), "floor": rnd.choice(LEVELS),
     }
 
 
