@@ -379,12 +379,12 @@ class ConditionCompiler:
         if op not in COMPARE_OPS:
             self.fail(path, f"{op} cannot compare with another fact; use one of {', '.join(COMPARE_OPS)}", "operator")
             return None
-        if other.name == fact.name:
-            self.fail(path + ("fact",), f"{fact.name} compared with itself", "operator")
-            return None
         if op not in _OPS_BY_TYPE[fact.type]:
             hint = "use gte/lte" if fact.numeric and op in LEVEL_OPS else "use at_least/at_most" if fact.ordered else "it has no order"
             self.fail(path, f"{op} does not apply to {fact.name}, a {fact.type} fact ({hint})", "operator")
+            return None
+        if other.name == fact.name:
+            self.fail(path + ("fact",), f"{fact.name} compared with itself", "operator")
             return None
         why = comparable(fact, other)
         if why:
