@@ -22,7 +22,7 @@ import math
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from functools import lru_cache
 from operator import itemgetter
@@ -181,6 +181,8 @@ def _to_decimal(value: object) -> Decimal | None:
 
 
 def _read_money(fact: Fact, value: object) -> FactValue:
+    if isinstance(value, Mapping):
+        return _read_money_in(fact, value)
     amount = _to_decimal(value)
     if amount is None:
         raise _wrong(fact, value)
@@ -192,6 +194,26 @@ def _read_money(fact: Fact, value: object) -> FactValue:
         raise ValueRefused(f"has more than 10 decimal places; got {describe(value)}", "too_precise")
     _bounded(fact, amount, value)
     return amount
+
+
+def _read_money_in(fact: Fact, value: Mapping[Any, Any]) -> FactValue:
+    """Money with its currency, ``{"amount": "3200.50", "currency": "EUR"}``: in the policy's currency as
+    it is, in another converted at the policy's rate (remembering what was given), else refused."""
+    if set(value) != {"amount", "currency"} or not isinstance(value["currency"], str) or fact.currencies is None:
+        raise ValueRefused(f'expected an amount, or {{"amount": ..., "currency": "USD"}}; got {describe(value)}')
+    amount = _read_money(fact, value["amount"]) if not isinstance(value["amount"], Mapping) else None
+    currencies, currency = fact.currencies, value["currency"]
+    if amount is None:
+        raise _wrong(fact, value)
+    converted = currencies.convert(amount, currency)  # type: ignore[arg-type]  # money: a Decimal
+    if converted is None:
+        rates = f"rates for {', '.join(currencies.rates)}" if currencies.rates else "no exchange rates"
+        raise ValueRefused(f"is in {describe(currency)}; this policy decides in {currencies.currency} and has {rates}", "currency")
+    if converted is not amount:
+        _bounded(fact, converted, value)
+        if converted > MONEY_LIMIT:
+            raise ValueRefused(f"must be ≤ {MONEY_LIMIT:f}; got {describe(value)}", "out_of_range")
+    return converted
 
 
 def _read_integer(fact: Fact, value: object) -> FactValue:
@@ -267,6 +289,10 @@ def parse_fact_text(fact: Fact, text: str) -> object:
     if fact.type == "boolean":
         lowered = text.lower()
         return True if lowered in _TRUE else False if lowered in _FALSE else text
+    if fact.type == "money":
+        amount, _, currency = text.partition(" ")
+        if len(currency) == 3 and currency.isascii() and currency.isupper():  # "3200.50 EUR"
+            return {"amount": amount, "currency": currency}
     return text
 
 
@@ -278,6 +304,7 @@ class Envelope(NamedTuple):
     complaint_id: str | None = None
     customer_id: str | None = None
     received_at: datetime | None = None
+    locale: str | None = None
 
 
 NO_ENVELOPE = Envelope()
@@ -387,7 +414,7 @@ class ComplaintReader:
             del values[key]
         get = complaint.get
         complaint_id, customer_id, received_at = get("complaint_id"), get("customer_id"), get("received_at")
-        if received_at is None and _plain_id(complaint_id) and _plain_id(customer_id):
+        if received_at is None and get("locale") is None and _plain_id(complaint_id) and _plain_id(customer_id):
             return values, Envelope(complaint_id, customer_id), mask
         problems: list[FieldProblem] = []
         envelope = _read_envelope(complaint, problems)
@@ -446,6 +473,11 @@ def _read_id(name: str, value: object, problems: list[FieldProblem]) -> str | No
     return str(value)
 
 
+TIME_YEAR_LIMIT = 9000
+"""``received_at`` must fall before this year, in UTC: ``respond_by`` (received_at + the policy's
+deadline) must still be a date Python can hold (years up to 9999), and no real complaint arrives after it."""
+
+
 def _read_time(value: object, problems: list[FieldProblem]) -> datetime | None:
     if value is None:
         return None
@@ -455,7 +487,15 @@ def _read_time(value: object, problems: list[FieldProblem]) -> datetime | None:
         except ValueError:
             moment = None
         if moment is not None and moment.tzinfo is not None:
-            return moment
+            try:  # in UTC, as a decision's id reads it: 0001-01-01T00:00:00+14:00 is in the year 0, which Python has not
+                in_range = moment.astimezone(UTC).year < TIME_YEAR_LIMIT
+            except OverflowError:
+                in_range = False
+            if in_range:
+                return moment
+            problems.append(FieldProblem("received_at", f"must be a time from the year 1 to {TIME_YEAR_LIMIT - 1} in UTC; got {describe(value)}",
+                                         value, "out_of_range"))
+            return None
     problems.append(
         FieldProblem("received_at", f"expected an ISO 8601 time with a timezone, e.g. 2026-11-23T09:30:00Z; got {describe(value)}", value,
                      "wrong_type")
@@ -468,7 +508,22 @@ def _read_envelope(complaint: Mapping[str, Any], problems: list[FieldProblem]) -
         _read_id("complaint_id", complaint.get("complaint_id"), problems),
         _read_id("customer_id", complaint.get("customer_id"), problems),
         _read_time(complaint.get("received_at"), problems),
+        _read_locale(complaint.get("locale"), problems),
     )
+
+
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*\Z")
+"""A BCP 47 language tag as helpdesks send them (``fr``, ``fr-CA``, ``pt_BR``)."""
+
+
+def _read_locale(value: object, problems: list[FieldProblem]) -> str | None:
+    """The language the complaint wants its reasons in, as a lowercase tag with dashes (``pt-br``)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and len(value) <= 35 and _LOCALE.match(value):
+        return value.replace("_", "-").lower()
+    problems.append(FieldProblem("locale", f"expected a language tag such as en, fr or pt-BR; got {describe(value)}", value, "wrong_type"))
+    return None
 
 
 def _plain_id(value: object) -> bool:

@@ -216,6 +216,8 @@ class Decision(Explained):
     complaint_id: str | None = None
     customer_id: str | None = None
     received_at: datetime | None = Field(default=None, description="When the complaint arrived, when it said.")
+    locale: str = Field(default="en", description="The language the reasons are written in: the complaint's (or its language's) when "
+                                                  "the rules give rationales in it, else the policy's.")
     action: str = Field(description="Recommended recovery action id.")
     action_label: str
     rule: str = Field(description="The first-hit rule that chose the action.")
@@ -244,7 +246,8 @@ class Decision(Explained):
         """What :attr:`decision_id` hashes: the facts (derived ones included) and the envelope as JSON with
         sorted keys and no spaces, money without trailing zeros (``800`` and ``800.00`` are one amount),
         times in UTC."""
-        body = {"complaint_id": self.complaint_id, "customer_id": self.customer_id, "facts": dict(self.facts), "received_at": self.received_at}
+        body = {"complaint_id": self.complaint_id, "customer_id": self.customer_id, "facts": dict(self.facts), "received_at": self.received_at,
+                "locale": self.locale}
         return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_canonical)
 
     @computed_field(description="Why: the rationale of every rule that fired, in order.")  # type: ignore[prop-decorator]

@@ -35,13 +35,15 @@ def _fact_field(fact: Fact) -> tuple[Any, Any]:
     if fact.finite:
         kind = Literal[fact.values]
     elif fact.type == "money":
-        kind = Decimal | str
-        extra["json_schema_extra"] = {
-            "anyOf": [
-                {"type": "number", "minimum": float(fact.minimum or 0), "maximum": float(fact.maximum or MONEY_LIMIT)},
-                {"type": "string", "pattern": r"^\d{1,13}(?:\.\d{1,10})?$"},
-            ]
-        }
+        kind = Decimal | str | dict[str, Any]
+        amount = [
+            {"type": "number", "minimum": float(fact.minimum or 0), "maximum": float(fact.maximum or MONEY_LIMIT)},
+            {"type": "string", "pattern": r"^\d{1,13}(?:\.\d{1,10})?$"},
+        ]
+        currencies = [fact.currencies.currency, *fact.currencies.rates] if fact.currencies is not None else []
+        with_currency = {"type": "object", "required": ["amount", "currency"], "additionalProperties": False,
+                         "properties": {"amount": {"anyOf": amount}, "currency": {"enum": currencies}}}
+        extra["json_schema_extra"] = {"anyOf": [*amount, with_currency] if currencies else amount}
     elif fact.type == "integer":
         kind = int
         extra.update(ge=fact.minimum, le=fact.maximum)

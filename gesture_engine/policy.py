@@ -30,7 +30,7 @@ from gesture_engine.engine.index import PolicyIndex
 from gesture_engine.errors import ComplaintError
 from gesture_engine.load.compiler import Catalog, CompiledPolicy, Derived, OwedSpec, Rule, compile_policy
 from gesture_engine.load.source import MAX_FILE_BYTES, parse_policy_text, read_policy_source
-from gesture_engine.money import CONTEXT, plain, round_money
+from gesture_engine.money import CONTEXT, plain, round_money, shown
 from gesture_engine.resources import default_policy_path
 
 OUTCOME_CACHE_SIZE = 4096
@@ -194,12 +194,15 @@ class Policy:
         facts = FrozenFacts(values)
         amount = outcome.plan.amount(facts)
         row = bisect_left(self._thresholds, amount)
-        why = _Working(outcome, facts, amount, row)
+        wanted = envelope.locale
+        locale = None if wanted is None else self._language(wanted, outcome)
+        why = _Working(outcome, facts, amount, row, locale)
         received = envelope.received_at
         return _new_decision({
             "complaint_id": envelope.complaint_id,
             "customer_id": envelope.customer_id,
             "received_at": received,
+            "locale": self._c.locale if locale is None else locale,
             "action": outcome.action,
             "action_label": outcome.action_label,
             "rule": outcome.rule,
@@ -214,6 +217,16 @@ class Policy:
             "facts": facts,
             "trace": self._full_trace(facts) if full_trace else outcome.trace,
         }, {"_why": why})
+
+    @staticmethod
+    def _language(wanted: str, outcome: _Outcome) -> str | None:
+        """The language to write ``outcome``'s reasons in for a complaint that asks for ``wanted``
+        (``fr-ca``): itself, else its language (``fr``), when the fired rules give rationales in it;
+        None for the policy's own language."""
+        if wanted in outcome.localized:
+            return wanted
+        language = wanted.partition("-")[0]
+        return language if language in outcome.localized else None
 
     def decide_json(self, complaint: Mapping[str, Any]) -> str:
         """``decide(complaint).model_dump_json()``: the decision through :mod:`gesture_engine.encoding`,
@@ -277,8 +290,8 @@ class _Outcome:
     the trace, the budget plan, and the approval level for each row of the ladder (raised to any level
     a fired rule demands)."""
 
-    __slots__ = ("action", "action_label", "currency", "fired", "gestures", "ladder", "levels", "monetary", "owed", "plan", "raised", "reasons",
-                 "respond_within", "rule", "rule_ids", "seconds", "trace", "unpaid")
+    __slots__ = ("action", "action_label", "currency", "fired", "gestures", "ladder", "levels", "localized", "monetary", "owed", "plan",
+                 "raised", "reasons", "respond_within", "rule", "rule_ids", "seconds", "trace", "unpaid")
 
     def __init__(self, compiled: CompiledPolicy, fired: tuple[Rule, ...], plan: BudgetPlan) -> None:
         primary = fired[0]
@@ -299,6 +312,7 @@ class _Outcome:
         self.respond_within = format_duration(self.seconds)
         self.trace = tuple(_trace(rule, True) for rule in fired)
         self.reasons = tuple(_reason(rule) for rule in fired)
+        self.localized = {locale: tuple(_reason(rule, locale) for rule in fired) for locale in {tag for rule in fired for tag in rule.rationales}}
         self.plan = plan
         self.currency = compiled.currency
         owed: dict[str, OwedSpec] = {}
@@ -332,7 +346,7 @@ class _Outcome:
             else:
                 value = facts[spec.fact]
                 amount = round_money(CONTEXT.multiply(value, spec.amount.scaleb(-2)), unit)  # type: ignore[arg-type]  # money: Decimal
-                text = f"{spec.fact} {value}" if spec.amount == 100 else f"{plain(spec.amount)}% of {spec.fact} {value} = {amount}"
+                text = f"{spec.fact} {shown(value)}" if spec.amount == 100 else f"{plain(spec.amount)}% of {spec.fact} {shown(value)} = {amount}"  # type: ignore[arg-type]
             owed.append(_new_owed({"gesture": spec.gesture, "amount": amount, "currency": currency, "text": text}, None))
         return tuple(owed)
 
@@ -378,10 +392,11 @@ class _Working:
     outcome), the facts, the budget and the ladder row it fell in. Deciding makes one of these and no
     text; the texts are written from it when read."""
 
-    __slots__ = ("_written", "amount", "facts", "outcome", "row")
+    __slots__ = ("_written", "amount", "facts", "locale", "outcome", "row")
 
-    def __init__(self, outcome: _Outcome, facts: Mapping[str, FactValue], amount: Decimal, row: int) -> None:
+    def __init__(self, outcome: _Outcome, facts: Mapping[str, FactValue], amount: Decimal, row: int, locale: str | None) -> None:
         self.outcome, self.facts, self.amount, self.row = outcome, facts, amount, row
+        self.locale = locale  # a language some fired rule's rationale is given in; None: the policy's own
         self._written: tuple[tuple[BudgetStep, ...], str] | None = None
 
     def _write(self) -> tuple[tuple[BudgetStep, ...], str]:
@@ -411,16 +426,18 @@ class _Working:
 
     def reasons(self) -> tuple[str, ...]:
         facts, outcome = self.facts, self.outcome
-        reasons = [made if made.__class__ is str else made(facts) for made in outcome.reasons]  # type: ignore[operator]
+        made_in = outcome.reasons if self.locale is None else outcome.localized[self.locale]
+        reasons = [made if made.__class__ is str else made(facts) for made in made_in]  # type: ignore[operator]
         if not self.amount and outcome.monetary:
             labels = ", ".join(gesture.label for gesture in outcome.monetary)
             reasons.append(f"{outcome.plan.why_nothing(facts)}: {labels} not offered")
         return tuple(reasons)
 
 
-def _reason(rule: Rule) -> str | Callable[[Mapping[str, FactValue]], str]:
-    """Why ``rule`` fired: a sentence, or a function of the facts when its rationale quotes any."""
-    template = rule.rationale
+def _reason(rule: Rule, locale: str | None = None) -> str | Callable[[Mapping[str, FactValue]], str]:
+    """Why ``rule`` fired (in ``locale`` when its rationale is given in it): a sentence, or a function of
+    the facts when its rationale quotes any."""
+    template = rule.rationale if locale is None else rule.rationales.get(locale, rule.rationale)
     if template is None:
         return rule.description or f"rule {rule.id} applies"
     if template.static:

@@ -1,8 +1,8 @@
 """``gesture``: ask a policy what to do for a complaint, and check policies.
 
 Every command calls one library function and turns library errors into exit codes:
-0 success, 1 a check found failures, 2 usage error, 3 invalid complaint, 4 invalid policy (130 when
-a prompt for facts is interrupted).
+0 success, 1 a check found failures, 2 usage error, 3 invalid complaint, 4 invalid policy, 74 I/O error
+(130 when a prompt for facts is interrupted).
 """
 
 from __future__ import annotations
@@ -18,20 +18,52 @@ from gesture_engine.decision_log import DecisionLog
 from gesture_engine.jsonschemas import SCHEMAS, schema_text
 
 from . import prompting, render
-from ._shared import EXIT_BAD_POLICY, EXIT_OK, complaint_from_args, fail_complaint, json_option, load, policy_option
+from ._shared import (
+    EXIT_BAD_POLICY,
+    EXIT_OK,
+    complaint_from_args,
+    fail_complaint,
+    fail_io,
+    json_option,
+    load,
+    load_with_text,
+    policy_option,
+)
 from .batch_run import run_batch
-from .fact_options import FactCommand, complete_fact_args
+from .fact_options import FactCommand, after_dashes, complete_fact_args
+from .files import OutputError, named_stdout, silence_stdout
 from .ledger_cmd import ledger_group, opened
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class GestureGroup(click.Group):
+    """The ``gesture`` group: an I/O error anywhere (disk full, a device failing; a closed pipe aside,
+    which click ends quietly) is reported in one line and exits 74, never as a traceback."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            with named_stdout():
+                try:
+                    return super().main(*args, **kwargs)
+                finally:
+                    sys.stdout.flush()  # what is still buffered fails here, while errors are still ours to report
+        except BrokenPipeError:
+            raise
+        except OutputError as error:
+            if error.name == "standard output":
+                silence_stdout()
+            fail_io(f"cannot write {error.name}", error)
+        except OSError as error:
+            fail_io("I/O error" + (f" on {error.filename}" if error.filename else ""), error)
+
+
+@click.group(cls=GestureGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gesture")
 def cli() -> None:
     """gesture-engine: what should we do for this unhappy customer?
 
     Policies are YAML rules over a complaint's severity, the customer's value and the channel's
     visibility. Exit codes: 0 ok, 1 check failed, 2 usage, 3 invalid complaint, 4 invalid policy,
-    130 interrupted.
+    74 I/O error, 130 interrupted.
     """
 
 
@@ -56,8 +88,9 @@ def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_p
     """Decide what to do for one complaint.
 
     Facts come as options named after the policy's facts (listed below), as --set key=value, or as
-    a JSON COMPLAINT file ('-' reads stdin); options override the file. Given no facts on a
-    terminal, it offers to ask for the required ones.
+    a JSON COMPLAINT file ('-' reads stdin); options override the file. Each fact at most once;
+    after '--' everything is the COMPLAINT file, never an option. Given no facts on a terminal, it
+    offers to ask for the required ones.
 
     \b
     Example:
@@ -66,13 +99,14 @@ def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_p
       gesture decide --batch complaints.jsonl --out decisions.jsonl --workers 2
 
     With --batch, each input line gives one output line, in order: the decision JSON, or
-    {"line": N, "error": "invalid_complaint", "problems": [...]} for a bad line.
+    {"line": N, "error": "invalid_complaint", "problems": [...]} for a bad line. --out is
+    replaced only when the batch is complete, and may not be the input.
 
     With --ledger (or GESTURE_LEDGER) the customer's goodwill comes from the ledger and the budget is
     reserved; the complaint needs --complaint-id and --customer-id; --json prints
     {"decision": ..., "reservation": ...}. See gesture ledger --help.
     """
-    policy = load(policy_path)
+    policy, policy_text = load_with_text(policy_path)
     if ledger_url is None and (team or actor or redecide):
         raise click.UsageError("--team, --actor and --redecide go with --ledger")
     if batch_path is not None:
@@ -80,11 +114,11 @@ def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_p
             raise click.UsageError("--batch does not decide through a ledger yet; give one complaint")
         if args or pairs or log_path:
             raise click.UsageError("--batch reads complaints from FILE; give no COMPLAINT, facts or --log with it")
-        run_batch(policy, batch_path, out_path, workers, batch_format)
+        run_batch(policy, batch_path, out_path, workers, batch_format, policy_text)
         return
     if out_path is not None or workers != 1 or batch_format is not None:
         raise click.UsageError("--out, --workers and --format go with --batch")
-    if not args and not pairs and prompting.interactive():
+    if not args and not pairs and not after_dashes() and prompting.interactive():
         pairs = prompting.ask_required_facts(policy)
     reservation = None
     try:
@@ -98,10 +132,14 @@ def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_p
         fail_complaint(error)
     if log_path is not None:
         try:
-            with DecisionLog(log_path) as log:
-                log.append(complaint, decision)
+            log = DecisionLog(log_path)
         except OSError as error:
             raise click.UsageError(f"cannot write decision log {log_path!r}: {error.strerror or error}") from None
+        try:
+            with log:
+                log.append(complaint, decision)
+        except OSError as error:
+            fail_io(f"cannot write decision log {log_path}", error)
     if reservation is not None:
         if as_json:
             click.echo(json.dumps({"decision": json.loads(decision.model_dump_json()), "reservation": reservation.to_dict()}, indent=2))

@@ -23,7 +23,7 @@ from typing import Any
 from gesture_engine.decision import BudgetStep, builder
 from gesture_engine.engine.conditions import show
 from gesture_engine.money import CONTEXT as _CONTEXT
-from gesture_engine.money import plain, round_money
+from gesture_engine.money import plain, round_money, shown
 
 ZERO = Decimal(0)
 _multiply = _CONTEXT.multiply
@@ -215,7 +215,7 @@ class BudgetPlan:
         self.amount(facts, trail)
         if trail[-1][0] == "goodwill" and self.goodwill is not None:
             fact, _, limit = self.goodwill
-            return f"the goodwill limit of {limit} is used up ({facts[fact]} already given)"
+            return f"the goodwill limit of {limit} is used up ({shown(facts[fact])} already given)"
         return f"the budget is {trail[-1][1]}"
 
     def write(self, facts: Mapping[str, Any]) -> tuple[tuple[BudgetStep, ...], str]:
@@ -233,7 +233,7 @@ class BudgetPlan:
                 text = self.base_text if self.base_lookup is None else f"base {amount} ({self.base_lookup.describe(facts[self.base_lookup.fact])})"
             elif kind == "percent":
                 name, _, percent = self.percent  # type: ignore[misc]
-                text = f"+ {amount - previous} ({percent}% of {name} {facts[name]})"
+                text = f"+ {amount - previous} ({percent}% of {name} {shown(facts[name])})"
             elif kind == "multiply":
                 fact, factor, lookup = next(multipliers)
                 text = f"× {plain(factor(facts[fact]))} ({lookup.describe(facts[fact])})"
@@ -245,7 +245,7 @@ class BudgetPlan:
                 text = f"capped at {amount} (policy cap)"
             else:
                 fact, _, limit = self.goodwill  # type: ignore[misc]
-                text = f"reduced to {amount} (goodwill limit {limit}, {facts[fact]} already given)"
+                text = f"reduced to {amount} (goodwill limit {limit}, {shown(facts[fact])} already given)"
             steps.append(_step(kind, text, amount))
             (arithmetic if kind in _ARITHMETIC else limits).append(text)
             if kind in _ARITHMETIC:

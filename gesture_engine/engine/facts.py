@@ -10,13 +10,16 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gesture_engine.money import Currencies
 
 FactValue = bool | int | float | Decimal | str
 """What a fact holds once read: level/enum/string -> str, money -> Decimal, number -> float."""
 
 FACT_TYPES = ("level", "enum", "money", "integer", "number", "boolean", "string")
-ENVELOPE = ("complaint_id", "customer_id", "received_at")
+ENVELOPE = ("complaint_id", "customer_id", "received_at", "locale")
 """Complaint fields that are not facts: echoed into the decision (``received_at`` sets ``respond_by``)."""
 
 INTEGER_LIMIT = 10**15
@@ -40,6 +43,8 @@ class Fact:
     max_length: int = STRING_LIMIT
     derived: bool = False
     rank: Mapping[str, int] = field(default_factory=dict)
+    currencies: Currencies | None = None
+    """A money fact's policy currency and exchange rates: an amount sent in another currency is converted."""
 
     @property
     def ordered(self) -> bool:

@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
@@ -25,7 +25,7 @@ from gesture_engine.engine.facts import ENVELOPE, Fact, FactValue, did_you_mean
 from gesture_engine.errors import PolicyError, Problem
 from gesture_engine.load import document as written
 from gesture_engine.load.source import Document, PathKey
-from gesture_engine.money import MINOR_UNITS, MONEY_LIMIT, plain, quantizer, round_money
+from gesture_engine.money import MINOR_UNITS, MONEY_LIMIT, Currencies, plain, quantizer, round_money
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,8 @@ class Rule:
     file: str
     line: int
     owed: tuple[OwedSpec, ...] = ()
+    rationales: Mapping[str, Template] = field(default_factory=lambda: MappingProxyType({}))
+    """The rationale by language (the policy's ``locale`` among them) when given per language."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,8 @@ class CompiledPolicy:
     """``goodwill.window_days``: the window a goodwill ledger sums the customer's goodwill over."""
     reservation_ttl: int | None = None
     """``goodwill.reservation_ttl`` in seconds: how long a ledger reservation holds its budget."""
+    locale: str = "en"
+    """The policy's language: of one-sentence rationales, and the fallback for rationales by language."""
 
 
 def fingerprint(data: Any) -> str:
@@ -197,6 +201,8 @@ class _Compiler:
         self.broken: tuple[PathKey, ...] = ()
         self.shared_gestures: dict[str, Gesture] = {}
         self.respond_within: int | None = None  # the policy-wide default deadline, in seconds
+        self.locale = "en"  # the policy's language
+        self.currencies: Currencies | None = None  # the policy's currency and exchange rates, given to its money facts
 
     # -- helpers -------------------------------------------------------------------------------
     def fail(self, path: PathKey, message: str, code: str) -> None:
@@ -219,6 +225,7 @@ class _Compiler:
         if currency not in MINOR_UNITS:
             self.fail(("currency",), f"unknown ISO 4217 currency {currency!r}{did_you_mean(currency, MINOR_UNITS)}", "currency")
             raise PolicyError(self.problems)
+        self.currencies = Currencies(currency, quantizer(currency), self.exchange_rates(policy.exchange_rates, currency))
         facts = self.input_facts(policy.facts)
         all_facts = dict(facts)
         derived = self.derived_facts(policy.derived, all_facts)
@@ -226,6 +233,7 @@ class _Compiler:
         actions = {key: Catalog(key, item.label, item.description) for key, item in policy.actions.items()}
         unit = quantizer(currency)
         ladder = self.ladder(policy.approval, unit)
+        self.locale = policy.locale
         self.respond_within = parse_duration(policy.respond_within)
         if self.respond_within is None:
             self.fail(("respond_within",), f"{policy.respond_within!r} is not a positive duration like 30m, 2h or 1d", "duration")
@@ -252,7 +260,19 @@ class _Compiler:
             invariants=invariants,
             goodwill_window_days=policy.goodwill.window_days if policy.goodwill else None,
             reservation_ttl=parse_duration(policy.goodwill.reservation_ttl) if policy.goodwill and policy.goodwill.reservation_ttl else None,
+            locale=policy.locale,
         )
+
+    def exchange_rates(self, rates: Mapping[str, Decimal], currency: str) -> Mapping[str, Decimal]:
+        for code, rate in rates.items():
+            path = ("exchange_rates", code)
+            if code not in MINOR_UNITS:
+                self.fail(path, f"unknown ISO 4217 currency {code!r}{did_you_mean(code, MINOR_UNITS)}", "currency")
+            elif code == currency:
+                self.fail(path, f"{code} is the policy's own currency: it needs no rate", "currency")
+            elif rate <= 0:
+                self.fail(path, f"an exchange rate is above 0; got {rate}", "currency")
+        return MappingProxyType(dict(rates))
 
     def input_facts(self, specs: Mapping[str, written.FactSpec]) -> dict[str, Fact]:
         return {name: self.fact(name, spec, ("facts", name)) for name, spec in specs.items()}
@@ -290,6 +310,7 @@ class _Compiler:
             max_length=spec.max_length if isinstance(spec, written.StringFact) else 1000,
             derived=isinstance(spec, written.DerivedFact | written.NumericDerivedFact),
             rank=MappingProxyType({value: i for i, value in enumerate(values)}),
+            currencies=self.currencies if kind == "money" else None,
         )
         if isinstance(spec, written.NumericDerivedFact):
             return replace(fact, minimum=Decimal(0)) if kind == "money" else fact
@@ -495,14 +516,14 @@ class _Compiler:
             seconds = self.respond_within  # the policy's default deadline
         budget = self.budget(then.budget, path + ("then", "budget"), facts) if then.budget is not None else None
         owed = [self.owed(gesture, spec, path + ("then", "owed", gesture), facts, then.gestures) for gesture, spec in then.owed.items()]
-        rationale = self.template(then.rationale, path + ("then", "rationale"), facts) if then.rationale is not None else None
+        rationale, rationales = self.rationale(then.rationale, path + ("then", "rationale"), facts)
         if len(self.problems) > before:
             return None
         where = self.doc.locate(path)
         return Rule(
             id=spec.id, index=index, hit=hit, description=spec.description, when=when,
             action=action, gestures=tuple(chosen), budget=budget, respond_within=seconds, approval=approval,
-            rationale=rationale, file=where.file, line=where.line, owed=tuple(o for o in owed if o is not None),
+            rationale=rationale, file=where.file, line=where.line, owed=tuple(o for o in owed if o is not None), rationales=rationales,
         )
 
     def gesture(self, catalog: Catalog) -> Gesture:
@@ -628,6 +649,20 @@ class _Compiler:
             self.fail(path + ("fact",), f"an owed amount is a money fact's value; {spec.fact} is {fact.type}", "type-mismatch")
             return None
         return OwedSpec(gesture, spec.percent, spec.fact)
+
+    def rationale(self, written_rationale: str | Mapping[str, str] | None, path: PathKey,
+                  facts: Mapping[str, Fact]) -> tuple[Template | None, Mapping[str, Template]]:
+        """A rule's rationale in the policy's language, and by language when given per language (which
+        must include the policy's own, the fallback for every other)."""
+        if written_rationale is None:
+            return None, MappingProxyType({})
+        if isinstance(written_rationale, str):
+            return self.template(written_rationale, path, facts), MappingProxyType({})
+        by_locale = {locale: self.template(text, path + (locale,), facts) for locale, text in written_rationale.items()}
+        if self.locale not in by_locale:
+            self.fail(path, f"give the rationale in the policy's language {self.locale!r} too: it is the fallback for other languages", "locale")
+            return None, MappingProxyType({})
+        return by_locale[self.locale], MappingProxyType(by_locale)
 
     def template(self, text: str, path: PathKey, facts: Mapping[str, Fact]) -> Template:
         parts: list[tuple[bool, str]] = []

@@ -40,6 +40,15 @@ NAME_PATTERN = "^[a-z][a-z0-9_]*$"
 RULE_ID_PATTERN = "^[a-z0-9][a-z0-9_.-]*$"
 DURATION_PATTERN = "^([0-9]+d)?([0-9]+h)?([0-9]+m)?$"
 CURRENCY_PATTERN = "^[A-Z]{3}$"
+LOCALE_PATTERN = "^[a-z]{2,3}(-[a-z0-9]{1,8})*$"
+"""A language tag in lowercase with dashes: ``en``, ``fr``, ``pt-br``."""
+Locale = Annotated[str, Field(pattern=LOCALE_PATTERN, max_length=35)]
+Rationales = Annotated[
+    Mapping[Locale, Annotated[str, Field(min_length=1)]],
+    WithJsonSchema({"type": "object", "patternProperties": {LOCALE_PATTERN: {"type": "string", "minLength": 1}},
+                    "propertyNames": {"maxLength": 35}, "additionalProperties": False}),
+]
+"""A rationale by language: ``{en: ..., fr: ...}``."""
 
 # -- values -------------------------------------------------------------------------------------
 # YAML gives numbers as int or Decimal (never float or bool). The checks are pydantic's own, in strict
@@ -67,6 +76,12 @@ if TYPE_CHECKING:
 else:
     Amount = Annotated[Annotated[int, _AMOUNT_RANGE, AfterValidator(Decimal)] | Annotated[Decimal, _AMOUNT_RANGE], _AMOUNT_SCHEMA]
 """Money or a factor, written as an int or a Decimal and always read as a Decimal."""
+ExchangeRates = Annotated[
+    Mapping[Annotated[str, Field(pattern=CURRENCY_PATTERN)], Amount],
+    WithJsonSchema({"type": "object", "patternProperties": {CURRENCY_PATTERN: {"type": "number", "minimum": 0, "maximum": int(MONEY_LIMIT)}},
+                    "additionalProperties": False}),
+]
+"""Exchange rates by ISO 4217 code: ``{EUR: 1.08}``."""
 Scalar = Annotated[str | int | Decimal | bool, WithJsonSchema({"type": ["string", "number", "boolean"]})]
 Names = Annotated[tuple[Name, ...], Strict(False), AfterValidator(_unique), Field(json_schema_extra={"uniqueItems": True})]
 Values = Annotated[tuple[Name, ...], Strict(False), Field(min_length=1), AfterValidator(_unique), Field(json_schema_extra={"uniqueItems": True})]
@@ -320,7 +335,8 @@ class Then(_Model):
     budget: Budget | None = Field(default=None, description="A fixed amount, or base + percent_of, times multipliers, clamped to min/max.")
     respond_within: str | None = Field(default=None, pattern=DURATION_PATTERN, min_length=2)
     approval: Name | None = None
-    rationale: str | None = Field(default=None, min_length=1)
+    rationale: Annotated[str, Field(min_length=1)] | Rationales | None = Field(
+        default=None, description="Why, for people: a sentence quoting facts as {name}, or one per language ({en: ..., fr: ...}).")
 
 
 class Rule(_Model):
@@ -354,6 +370,9 @@ class PolicyDocument(_Model):
     version: str = Field(min_length=1, description='Version string; quote it in YAML ("1.0").')
     description: str = ""
     currency: str = Field(pattern=CURRENCY_PATTERN, description="ISO 4217 code; amounts round to its minor unit.")
+    exchange_rates: ExchangeRates = Field(
+        default_factory=dict, description="Units of the policy's currency for one unit of another: money sent in that currency is converted.")
+    locale: Locale = Field(default="en", description="The language of rationales given as one sentence, and the fallback for others.")
     budget_cap: Amount = Field(description="Policy-wide maximum budget for any one decision.")
     goodwill: Goodwill | None = None
     facts: Mapping[Name, FactSpec] = Field(min_length=1, json_schema_extra=_NAMED)
