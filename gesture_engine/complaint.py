@@ -22,15 +22,27 @@ import math
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from functools import lru_cache
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from gesture_engine.engine.facts import ENVELOPE, ID_LIMIT, INTEGER_LIMIT, NUMBER_LIMIT, Fact, FactValue, did_you_mean
+from gesture_engine.engine.facts import (
+    ENVELOPE,
+    ID_LIMIT,
+    INTEGER_LIMIT,
+    ITEM_LIMIT,
+    LIST_LIMIT,
+    NUMBER_LIMIT,
+    TIME_TYPES,
+    Fact,
+    FactValue,
+    did_you_mean,
+)
 from gesture_engine.errors import ComplaintError, FieldProblem
 from gesture_engine.money import MONEY_LIMIT
+from gesture_engine.timevalues import DURATION_LIMIT, format_span, parse_date, parse_datetime, span_seconds
 
 if TYPE_CHECKING:
     from gesture_engine.engine.index import PolicyIndex
@@ -250,6 +262,56 @@ def _read_string(fact: Fact, value: object) -> FactValue:
     return value
 
 
+def _read_duration(fact: Fact, value: object) -> FactValue:
+    if isinstance(value, timedelta):
+        span = value
+    elif isinstance(value, str) and (seconds := span_seconds(value)) is not None:
+        span = timedelta(seconds=min(seconds, 10**12))
+    else:
+        raise _wrong(fact, value)
+    if span < timedelta(0) or span > DURATION_LIMIT or span.microseconds:
+        raise ValueRefused(f"must be whole seconds from 0m to {format_span(DURATION_LIMIT)}; got {describe(value)}", "out_of_range")
+    return span
+
+
+def _read_date(fact: Fact, value: object) -> FactValue:
+    if value.__class__ is date:
+        return value
+    found = parse_date(value) if isinstance(value, str) else None
+    if found is None:
+        if isinstance(value, datetime) or (isinstance(value, str) and parse_datetime(value) is not None):
+            raise ValueRefused(f"expected a date without a time, like 2026-11-23; got {describe(value)}")
+        raise _wrong(fact, value)
+    return found
+
+
+def _read_datetime(fact: Fact, value: object) -> FactValue:
+    found = value if isinstance(value, datetime) else parse_datetime(value) if isinstance(value, str) else None
+    if found is None or found.utcoffset() is None:
+        if isinstance(value, datetime) or (isinstance(value, str) and parse_datetime(value + "Z") is not None):
+            raise ValueRefused(f"needs a timezone (Z or an offset like +01:00); got {describe(value)}", "no_timezone")
+        raise _wrong(fact, value)
+    return found
+
+
+def _read_list(fact: Fact, value: object) -> FactValue:
+    if not isinstance(value, (list, tuple)):
+        raise _wrong(fact, value)
+    if len(value) > LIST_LIMIT:
+        raise ValueRefused(f"has {len(value)} items; at most {LIST_LIMIT} are allowed", "out_of_range")
+    rank = fact.rank
+    for item in value:
+        if not isinstance(item, str) or not item or len(item) > ITEM_LIMIT or not is_text(item):
+            raise ValueRefused(f"items must be non-empty strings of at most {ITEM_LIMIT} characters; got {describe(item)}")
+        if rank and item not in rank:
+            raise ValueRefused(f"{describe(item)} is not one of {', '.join(fact.values)}{did_you_mean(item, fact.values)}")
+    items = set(value)
+    if len(items) != len(value):
+        repeated = sorted({item for item in value if value.count(item) > 1})
+        raise ValueRefused(f"lists {', '.join(map(describe, repeated))} more than once; send each value once", "repeated_item")
+    return tuple(sorted(items, key=rank.__getitem__) if rank else sorted(items))
+
+
 _READERS: dict[str, Callable[[Fact, object], FactValue]] = {
     "level": _read_choice,
     "enum": _read_choice,
@@ -258,6 +320,10 @@ _READERS: dict[str, Callable[[Fact, object], FactValue]] = {
     "number": _read_number,
     "boolean": _read_boolean,
     "string": _read_string,
+    "duration": _read_duration,
+    "date": _read_date,
+    "datetime": _read_datetime,
+    "list": _read_list,
 }
 
 
@@ -293,6 +359,8 @@ def parse_fact_text(fact: Fact, text: str) -> object:
         amount, _, currency = text.partition(" ")
         if len(currency) == 3 and currency.isascii() and currency.isupper():  # "3200.50 EUR"
             return {"amount": amount, "currency": currency}
+    if fact.type == "list":  # vip,press; an empty text is the empty list
+        return [item.strip() for item in text.split(",")] if text.strip() else []
     return text
 
 
@@ -308,6 +376,7 @@ class Envelope(NamedTuple):
 
 
 NO_ENVELOPE = Envelope()
+RECEIVED = "received_at"
 SHAPE_CACHE_SIZE = 256
 """Plans (one per sequence of complaint keys) kept per policy, least recently used dropped; 0 plans
 every complaint afresh. Read when a policy is built."""
@@ -343,6 +412,10 @@ class _Shape:
         absent = [name for name in facts if name not in keys]
         in_order = not self.envelope and [*keys, *absent] == list(facts)
         self.defaults: dict[str, Any] | None = {name: facts[name].default for name in absent} if in_order else None
+        if reader.received:  # the policy measures from received_at: a fact-like value, None until the envelope gives it
+            self.template[RECEIVED] = None  # type: ignore[assignment]
+            if self.defaults is not None:
+                self.defaults[RECEIVED] = None
         base = index.everything
         for name in absent:
             base &= index.bits_of(name, facts[name].default)
@@ -367,10 +440,13 @@ class ComplaintReader:
     null) goes to :meth:`diagnose`, which collects every problem and raises them together.
     """
 
-    def __init__(self, facts: Mapping[str, Fact], derived: Mapping[str, Fact], index: PolicyIndex) -> None:
+    def __init__(self, facts: Mapping[str, Fact], derived: Mapping[str, Fact], index: PolicyIndex, *, received: bool = False) -> None:
         self.facts = facts
         self.derived = derived
         self.index = index
+        self.received = received
+        """True when conditions measure from ``received_at`` (``within: 30d, of: received_at``): its value
+        then joins the facts (None when not given), where those conditions and the decision's facts find it."""
         self.required = frozenset(name for name, fact in facts.items() if fact.required)
         self.known = frozenset((*facts, *ENVELOPE))
         self.plan = lru_cache(maxsize=SHAPE_CACHE_SIZE)(self._plan)
@@ -415,11 +491,15 @@ class ComplaintReader:
         get = complaint.get
         complaint_id, customer_id, received_at = get("complaint_id"), get("customer_id"), get("received_at")
         if received_at is None and get("locale") is None and _plain_id(complaint_id) and _plain_id(customer_id):
+            if self.received:
+                values[RECEIVED] = None  # type: ignore[assignment]
             return values, Envelope(complaint_id, customer_id), mask
         problems: list[FieldProblem] = []
         envelope = _read_envelope(complaint, problems)
         if problems:
             raise ComplaintError(problems)
+        if self.received:
+            values[RECEIVED] = envelope.received_at  # type: ignore[assignment]
         return values, envelope, mask
 
     def _plan(self, keys: tuple[Any, ...]) -> _Shape | None:
@@ -458,6 +538,8 @@ class ComplaintReader:
         envelope = _read_envelope(complaint, problems)
         if problems:
             raise ComplaintError(problems)
+        if self.received:
+            values[RECEIVED] = envelope.received_at  # type: ignore[assignment]
         return values, envelope, self.index.mask_of(values, self.facts)
 
 
@@ -596,9 +678,15 @@ def _fused_reader(fact: Fact, index: PolicyIndex) -> Callable[[Any], int | None]
             return None
 
         return money
+    if fact.type in TIME_TYPES or fact.type == "list":  # always converted from what JSON carries: read it
+        return _never
     read, bits_of = _fast_reader(fact), index.bits_reader(fact.name)
 
     def other(value: Any) -> int | None:
         return bits_of(value) if read(value) is value else None
 
     return other
+
+
+def _never(value: Any) -> None:
+    return None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal, NoReturn, Protocol, TypeVar
 
@@ -32,8 +32,11 @@ from pydantic import (
 
 from gesture_engine.money import plain
 
-FactJSON = Annotated[Any, WithJsonSchema({"type": ["boolean", "integer", "number", "string"]})]
-"""A fact value: bool, int, float, ``Decimal`` (money, serialised as a string) or str. Typed ``Any`` for
+FactJSON = Annotated[Any, WithJsonSchema({"anyOf": [{"type": ["boolean", "integer", "number", "string", "null"]},
+                                                   {"type": "array", "items": {"type": "string"}}]})]
+"""A fact value: bool, int, float, ``Decimal`` (money, serialised as a string), str, ``timedelta`` (a
+duration, as ISO 8601 ``PT2H30M``), ``date``/``datetime`` (ISO 8601), a tuple of str (a list fact, as an
+array), or None (``received_at`` not given, when conditions measure from it). Typed ``Any`` for
 pydantic, which then serialises by the value's own type: three times faster than trying a union."""
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -262,6 +265,10 @@ def _canonical(value: Any) -> Any:
         return plain(value)  # the amount, not how it was written
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, timedelta):  # a duration: whole seconds, however it was written (2h, PT120M)
+        return f"{value.days * 86400 + value.seconds}s"
     raise TypeError(f"cannot write {type(value).__name__} canonically")
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from gesture_engine.decision import Decision
-from gesture_engine.engine.facts import ID_LIMIT, Fact
+from gesture_engine.engine.facts import ID_LIMIT, ITEM_LIMIT, LIST_LIMIT, Fact
 from gesture_engine.load.document import PolicyDocument
 from gesture_engine.money import MONEY_LIMIT
 from gesture_engine.resources import schema_path
@@ -27,6 +27,17 @@ if TYPE_CHECKING:
 
 SCHEMAS = ("policy", "complaint", "decision")
 POLICY_SCHEMA_ID = "https://gesture-engine.dev/schemas/policy.schema.json"
+
+
+_TIME_SCHEMAS: dict[str, dict[str, Any]] = {
+    "duration": {"type": "string", "pattern": r"^(?:(?:[0-9]+d)?(?:[0-9]+h)?(?:[0-9]+m)?(?:[0-9]+s)?"
+                                              r"|P(?:[0-9]+W|(?:[0-9]+D)?(?:T(?:[0-9]+H)?(?:[0-9]+M)?(?:[0-9]+S)?)?))$",
+                 "description": "2h30m (days d, hours h, minutes m, seconds s) or ISO 8601 PT2H30M; at most 36500 days."},
+    "date": {"type": "string", "format": "date", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+    "datetime": {"type": "string", "format": "date-time",
+                 "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}:[0-9]{2})$"},
+}
+"""Complaint schemas of duration, date and datetime facts: the shapes the reader accepts (it checks the calendar too)."""
 
 
 def _fact_field(fact: Fact) -> tuple[Any, Any]:
@@ -52,6 +63,13 @@ def _fact_field(fact: Fact) -> tuple[Any, Any]:
         extra.update(ge=fact.minimum, le=fact.maximum)
     elif fact.type == "boolean":
         kind = bool
+    elif fact.type in _TIME_SCHEMAS:
+        kind = str
+        extra["json_schema_extra"] = _TIME_SCHEMAS[fact.type]
+    elif fact.type == "list":
+        kind = list[str]
+        item: dict[str, Any] = {"enum": list(fact.values)} if fact.values else {"type": "string", "minLength": 1, "maxLength": ITEM_LIMIT}
+        extra["json_schema_extra"] = {"type": "array", "items": item, "uniqueItems": True, "maxItems": LIST_LIMIT}
     else:
         kind = str
         extra["max_length"] = fact.max_length

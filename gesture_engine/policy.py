@@ -93,7 +93,8 @@ class Policy:
             [r.when for r in self._first], [r.when for r in self._collect], compiled.all_facts,
         )
         self._derive = self._index.derive if compiled.derived else None
-        self._read = ComplaintReader(compiled.facts, {d.fact.name: d.fact for d in compiled.derived}, self._index)
+        self._read = ComplaintReader(compiled.facts, {d.fact.name: d.fact for d in compiled.derived}, self._index,
+                                     received=compiled.reads_received_at)
         self._plans = _BudgetPlans((*self._first, self._default), compiled.limits)
         self._thresholds = tuple(up_to for up_to, _ in compiled.ladder.rows if up_to is not None)  # the ladder, for bisect
         size = OUTCOME_CACHE_SIZE

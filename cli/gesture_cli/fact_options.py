@@ -44,6 +44,10 @@ def fact_kind(fact: Fact, currency: str) -> str:
         "number": f"number{bounds}",
         "boolean": "true or false",
         "string": f"text of at most {fact.max_length} characters",
+        "duration": "duration like 2h30m or PT2H30M",
+        "date": "date like 2026-11-23",
+        "datetime": "date and time with a timezone, like 2026-11-23T09:30:00Z",
+        "list": "comma-separated list of " + (", ".join(fact.values) if fact.values else "text"),
     }.get(fact.type) or fact.expected()
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from gesture_engine.engine.conditions import Cells, Condition, Facts, Group, Test, domain_cells
@@ -59,7 +60,7 @@ def _expand(condition: Condition) -> tuple[list[Term] | None, set[str]]:
     """``_terms`` and the facts read, bottom-up in one pass (asking each subtree for its facts would
     walk it again at every level). A test, the usual part, joins the terms as it is: no expansion."""
     if isinstance(condition, Test):
-        if condition.__class__ is not Test:  # reads two values (a comparison of two facts): checked whole
+        if condition.__class__ is not Test:  # reads two values (a comparison of two facts, a relative test): checked whole
             return None, set(condition.facts_used())
         return [[(condition.fact, condition)]], {condition.fact}
     if not isinstance(condition, Group):  # ``always``
@@ -67,7 +68,7 @@ def _expand(condition: Condition) -> tuple[list[Term] | None, set[str]]:
     used: set[str] = set()
     subs: list[tuple[str, Condition] | list[Term] | None] = []  # a test as its (fact, test) pair, else its terms
     for part in condition.parts:
-        if isinstance(part, Test) and part.__class__ is Test:
+        if part.__class__ is Test:
             used.add(part.fact)
             subs.append((part.fact, part))
         else:
@@ -269,8 +270,10 @@ class PolicyIndex:
             constrained |= 1 << i
         free = self.everything & ~constrained
         name = fact.name
+        if fact.type == "list":
+            return self._list_lookup(name, by_bit, free)
         split = domain_cells(fact, _operands(by_bit.values()))
-        if fact.numeric:
+        if fact.linear:
             masks = self._numeric_masks(split, name, by_bit, free)
             points, count = split.values, len(split.values)
             self._numeric[name] = split, masks
@@ -280,31 +283,19 @@ class PolicyIndex:
                 return masks[2 * i + 1 if i < count and points[i] == value else 2 * i]
 
             return numeric
-        # terms whose parts are the same tests hold for the same values: evaluate each kind once
-        kinds: dict[Any, tuple[list[Condition], int]] = {}
-        for i, found in by_bit.items():
-            first = found[0]
-            if len(found) == 1 and isinstance(first, Test):  # the usual case; no tuple of several parts equals this key
-                key: Any = (first.op, first.operand)
-            else:
-                key = tuple([(part.op, part.operand) if isinstance(part, Test) else part for part in found])
-            parts, bits = kinds.get(key, (found, 0))
-            kinds[key] = parts, bits | 1 << i
-
-        def bits_at(value: Any) -> int:
-            facts = {name: value}
-            mask = free
-            for parts, bits in kinds.values():
-                if all(part.holds(facts) for part in parts):
-                    mask |= bits
-            return mask
-
+        bits_at = _evaluator(name, by_bit, free)
         if fact.type != "string":
             return {value: bits_at(value) for value in split.values}.__getitem__
         *words, unmentioned = split.values  # a string's last cell: every string no condition mentions
         table = {word: bits_at(word) for word in words}
         other = bits_at(unmentioned)
         return lambda value: table.get(value, other)
+
+    @staticmethod
+    def _list_lookup(name: str, by_bit: dict[int, list[Condition]], free: int) -> Lookup:
+        """A list fact's lookup: its tests evaluated on a list the first time it is met, then kept
+        (bounded): a list of n values has 2^n combinations to cut into cells, but a helpdesk sends few."""
+        return lru_cache(maxsize=LIST_CACHE_SIZE)(_evaluator(name, by_bit, free))
 
     def _numeric_masks(self, split: Cells, name: str, by_bit: dict[int, list[Condition]], free: int) -> list[int]:
         """Per-cell bitsets: interval parts by a sweep of start/end events, others cell by cell.
@@ -381,6 +372,34 @@ def _interval_of(position: Mapping[Any, int], parts: Iterable[Condition]) -> tup
             if high < last:
                 last = high
     return (first, last) if compared else None
+
+
+LIST_CACHE_SIZE = 1024
+"""Lists (as read: distinct values in canonical order) whose index bits a list fact keeps, per fact."""
+
+
+def _evaluator(name: str, by_bit: dict[int, list[Condition]], free: int) -> Lookup:
+    """A fact value to the bits of the terms whose parts on fact ``name`` hold, by evaluating those
+    parts; terms whose parts are the same tests hold for the same values, so each kind is evaluated once."""
+    kinds: dict[Any, tuple[list[Condition], int]] = {}
+    for i, found in by_bit.items():
+        first = found[0]
+        if len(found) == 1 and isinstance(first, Test):  # the usual case; no tuple of several parts equals this key
+            key: Any = (first.op, first.operand)
+        else:
+            key = tuple([(part.op, part.operand) if isinstance(part, Test) else part for part in found])
+        parts, bits = kinds.get(key, (found, 0))
+        kinds[key] = parts, bits | 1 << i
+
+    def bits_at(value: Any) -> int:
+        facts = {name: value}
+        mask = free
+        for parts, bits in kinds.values():
+            if all(part.holds(facts) for part in parts):
+                mask |= bits
+        return mask
+
+    return bits_at
 
 
 def _span(low: int, high: int) -> int:

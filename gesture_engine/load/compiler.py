@@ -20,7 +20,7 @@ from gesture_engine.complaint import read_value
 from gesture_engine.decision import Gesture
 from gesture_engine.durations import parse_duration
 from gesture_engine.engine.budget import BudgetSpec, Limits, Lookup, band_labels
-from gesture_engine.engine.conditions import Condition, ConditionCompiler, always, show
+from gesture_engine.engine.conditions import REFERENCE, Condition, ConditionCompiler, Relative, always, show
 from gesture_engine.engine.facts import ENVELOPE, Fact, FactValue, did_you_mean
 from gesture_engine.errors import PolicyError, Problem
 from gesture_engine.load import document as written
@@ -41,7 +41,7 @@ class Catalog:
 @dataclass(frozen=True)
 class Derived:
     """A derived fact: first matching row of its table, else its default. A level or enum fact's values
-    are names; a money, integer or number fact's are in its type (Decimal, int, float)."""
+    are names; a money, integer, number or duration fact's are in its type (Decimal, int, float, timedelta)."""
 
     fact: Fact
     rows: tuple[tuple[Condition, FactValue], ...]
@@ -87,8 +87,8 @@ def printf_pattern(parts: Sequence[tuple[bool, str]], facts: Mapping[str, Fact])
     for is_fact, text in parts:
         if not is_fact:
             pattern.append(text.replace("%", "%%"))
-        elif facts[text].type == "boolean":
-            return None
+        elif facts[text].type == "boolean" or not (facts[text].numeric or facts[text].type in ("level", "enum", "string")):
+            return None  # show() writes it: true/false, 2h30m, 2026-11-23T09:30:00Z, [vip, press]
         else:
             pattern.append("%g" if facts[text].type == "number" else "%s")
     return "".join(pattern)
@@ -154,7 +154,7 @@ class Invariant:
         return f"{self.output} is monotone {self.direction} in {self.fact}"
 
 
-ORDERED_TYPES = ("level", "money", "integer", "number")
+ORDERED_TYPES = ("level", "money", "integer", "number", "duration", "date", "datetime")
 """Fact types an invariant can range over: they have an order (levels lowest first)."""
 
 
@@ -177,6 +177,8 @@ class CompiledPolicy:
     limits: Limits
     ladder: Ladder
     invariants: tuple[Invariant, ...] = ()
+    reads_received_at: bool = False
+    """True when a condition measures from ``received_at`` (``within: 30d, of: received_at``)."""
     goodwill_window_days: int | None = None
     """``goodwill.window_days``: the window a goodwill ledger sums the customer's goodwill over."""
     reservation_ttl: int | None = None
@@ -258,6 +260,9 @@ class _Compiler:
             limits=limits,
             ladder=ladder,
             invariants=invariants,
+            reads_received_at=any(isinstance(test, Relative) and test.of == REFERENCE
+                                  for condition in (*(rule.when for rule in rules), *(c for d in derived for c, _ in d.rows))
+                                  for test in condition.tests()),
             goodwill_window_days=policy.goodwill.window_days if policy.goodwill else None,
             reservation_ttl=parse_duration(policy.goodwill.reservation_ttl) if policy.goodwill and policy.goodwill.reservation_ttl else None,
             locale=policy.locale,
@@ -277,7 +282,7 @@ class _Compiler:
     def input_facts(self, specs: Mapping[str, written.FactSpec]) -> dict[str, Fact]:
         return {name: self.fact(name, spec, ("facts", name)) for name, spec in specs.items()}
 
-    def fact(self, name: str, spec: written.FactSpec | written.DerivedFact | written.NumericDerivedFact, path: PathKey) -> Fact:
+    def fact(self, name: str, spec: written.FactSpec | written.DerivedFact | written.ValuedDerivedFact, path: PathKey) -> Fact:
         """The fact a declaration describes; its own mistakes are reported, and it is still returned so
         that later sections don't report it as an unknown fact (the problems fail the load anyway)."""
         kind = spec.type
@@ -288,6 +293,8 @@ class _Compiler:
         maximum: int | Decimal | None = None
         if isinstance(spec, written.ChoiceFact | written.DerivedFact):
             values = spec.values
+        elif isinstance(spec, written.ListFact):
+            values = spec.values or ()
         elif isinstance(spec, written.NumericFact):
             minimum = spec.min if spec.min is not None or kind != "money" else Decimal(0)
             maximum = spec.max
@@ -303,16 +310,16 @@ class _Compiler:
             name=name,
             type=kind,
             description=spec.description,
-            required=False if isinstance(spec, written.DerivedFact | written.NumericDerivedFact) else spec.required,
+            required=False if isinstance(spec, written.DerivedFact | written.ValuedDerivedFact) else spec.required,
             values=values,
             minimum=minimum,  # type: ignore[arg-type]  # an integer fact keeps integer bounds
             maximum=maximum,  # type: ignore[arg-type]
             max_length=spec.max_length if isinstance(spec, written.StringFact) else 1000,
-            derived=isinstance(spec, written.DerivedFact | written.NumericDerivedFact),
+            derived=isinstance(spec, written.DerivedFact | written.ValuedDerivedFact),
             rank=MappingProxyType({value: i for i, value in enumerate(values)}),
             currencies=self.currencies if kind == "money" else None,
         )
-        if isinstance(spec, written.NumericDerivedFact):
+        if isinstance(spec, written.ValuedDerivedFact):
             return replace(fact, minimum=Decimal(0)) if kind == "money" else fact
         if isinstance(spec, written.DerivedFact):
             return fact
@@ -327,7 +334,7 @@ class _Compiler:
                 self.fail(path + ("default",), str(exc), "fact")
         return fact
 
-    def derived_facts(self, specs: Mapping[str, written.DerivedFact | written.NumericDerivedFact],
+    def derived_facts(self, specs: Mapping[str, written.DerivedFact | written.ValuedDerivedFact],
                       all_facts: dict[str, Fact]) -> tuple[Derived, ...]:
         """Compile derived facts in dependency order, rejecting clashes and cycles."""
         declared: dict[str, Fact] = {}
@@ -356,24 +363,25 @@ class _Compiler:
             spec, fact = specs[name], declared[name]
             compiler = ConditionCompiler(known, self.doc, self.problems)
             rows: list[tuple[Condition, FactValue]] = []
-            entries: Sequence[written.DerivedRow | written.NumericRow] = spec.table
+            entries: Sequence[written.DerivedRow | written.NumericRow | written.DurationRow] = spec.table
+            valued = isinstance(spec, written.ValuedDerivedFact)
             for i, entry in enumerate(entries):
                 row_path: PathKey = ("derived", name, "table", i)
                 condition = compiler.compile(entry.when, row_path + ("when",))
-                if fact.numeric:
+                if valued:
                     rows.append((condition, self.derived_value(fact, entry.value, row_path + ("value",))))
                     continue
                 if entry.value not in fact.rank:
                     hint = did_you_mean(str(entry.value), fact.values)
                     self.fail(row_path + ("value",), f"{entry.value!r} is not one of {', '.join(fact.values)}{hint}", "unknown-value")
                 rows.append((condition, entry.value))
-            default = self.derived_value(fact, spec.default, ("derived", name, "default")) if fact.numeric else spec.default
+            default = self.derived_value(fact, spec.default, ("derived", name, "default")) if valued else spec.default
             compiled.append(Derived(fact, tuple(rows), default))
             all_facts[name] = fact
         return tuple(compiled)
 
     def derived_value(self, fact: Fact, value: Any, path: PathKey) -> FactValue:
-        """A numeric derived fact's value in the fact's type, checked as a complaint's value would be."""
+        """A numeric or duration derived fact's value in the fact's type, checked as a complaint's value would be."""
         try:
             return read_value(fact, value)
         except ValueError as exc:
@@ -449,8 +457,8 @@ class _Compiler:
                 self.fail(path + ("in",), f"unknown input fact {name!r}{derived}{did_you_mean(name, facts)}", "unknown-fact")
                 continue
             if fact.type not in ORDERED_TYPES:
-                self.fail(path + ("in",), f"{name} is {fact.type}, which has no order; invariants need a level, money, integer or number fact",
-                          "type-mismatch")
+                self.fail(path + ("in",), f"{name} is {fact.type}, which has no order; invariants need a level, money, integer, number, "
+                                          "duration, date or datetime fact", "type-mismatch")
                 continue
             where = self.doc.locate(path)
             compiled.append(Invariant(spec.monotone, name, spec.direction, spec.description, where.file, where.line))

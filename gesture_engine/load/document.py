@@ -120,6 +120,14 @@ def _as_written(value: Any, handler: Callable[[Any], Any]) -> Any:
     return value
 
 
+TIME_PATTERN = (r"^(?:(?:[0-9]+[dhms])+|P[0-9WDTHMS]+"
+                r"|[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9:.]+(?:Z|[+-][0-9]{2}:[0-9]{2}))?)$")
+"""The shape of a duration, date or datetime operand (the compiler reads it exactly, for the fact's type)."""
+Bound = Annotated[int | Decimal | Annotated[str, Field(pattern=TIME_PATTERN)],
+                  WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "pattern": TIME_PATTERN}]})]
+"""What an order operator compares with: a number, or a duration, date or datetime written as text."""
+
+
 class FactRef(TypedDict, closed=True):
     """An operand naming another fact: the test compares the two facts' values."""
 
@@ -136,15 +144,21 @@ def _value_or_fact(value: Any) -> str:
 _ON_FACT = Discriminator(_value_or_fact)
 _ON_FACT_TEXT = Field(description="A value, or {fact: name} to compare with another fact's value.")
 ScalarOrFact = Annotated[Annotated[Scalar, Tag("value")] | Annotated[FactRef, Tag("fact")], _ON_FACT, _ON_FACT_TEXT]
-NumberOrFact = Annotated[Annotated[Number, Tag("value")] | Annotated[FactRef, Tag("fact")], _ON_FACT, _ON_FACT_TEXT]
+BoundOrFact = Annotated[Annotated[Bound, Tag("value")] | Annotated[FactRef, Tag("fact")], _ON_FACT, _ON_FACT_TEXT]
 LevelOrFact = Annotated[Annotated[str, Tag("value")] | Annotated[FactRef, Tag("fact")], _ON_FACT, _ON_FACT_TEXT]
 """Operands of the operators that may compare with another fact."""
 _Operators = TypedDict("Operators", {  # type: ignore[name-match]  # the schema calls it Operators
     "eq": ScalarOrFact, "ne": ScalarOrFact,
     "in": Annotated[list[Scalar], Field(min_length=1)], "not_in": Annotated[list[Scalar], Field(min_length=1)],
-    "gt": NumberOrFact, "gte": NumberOrFact, "lt": NumberOrFact, "lte": NumberOrFact,
-    "between": Annotated[list[Number], Field(min_length=2, max_length=2)],
+    "gt": BoundOrFact, "gte": BoundOrFact, "lt": BoundOrFact, "lte": BoundOrFact,
+    "between": Annotated[list[Bound], Field(min_length=2, max_length=2)],
     "at_least": LevelOrFact, "at_most": LevelOrFact,
+    "within": Annotated[str, Field(description="A date or datetime at most this long before 'of' (0 ≤ age ≤ duration).")],
+    "older_than": Annotated[str, Field(description="A date or datetime more than this long before 'of'.")],
+    "of": Annotated[str, Field(description="What within/older_than measure from: received_at, or a date or datetime fact.")],
+    "contains": str,
+    "contains_any": Annotated[list[str], Field(min_length=1)], "contains_all": Annotated[list[str], Field(min_length=1)],
+    "empty": bool,
 }, total=False, closed=True)
 _Operators.__pydantic_config__ = ConfigDict(strict=True)  # type: ignore[attr-defined]
 """Operators on one fact, all of which must hold."""
@@ -197,7 +211,22 @@ class StringFact(_FactBase):
     max_length: int = Field(default=1000, ge=1)
 
 
-FactSpec = Annotated[ChoiceFact | NumericFact | BooleanFact | StringFact, Field(discriminator="type")]
+class TimeFact(_FactBase):
+    """A duration (``2h30m`` or ISO 8601 ``PT2H30M``), a date (``2026-11-23``) or a datetime with a
+    timezone (``2026-11-23T09:30:00Z``); a default is written the same way."""
+
+    type: Literal["duration", "date", "datetime"]
+
+
+class ListFact(_FactBase):
+    """Distinct strings, e.g. a ticket's tags: from ``values`` when given, else any non-empty strings."""
+
+    type: Literal["list"]
+    values: Values | None = None
+    default: Annotated[tuple[str, ...], Strict(False)] | None = None  # type: ignore[assignment]
+
+
+FactSpec = Annotated[ChoiceFact | NumericFact | BooleanFact | StringFact | TimeFact | ListFact, Field(discriminator="type")]
 """An input fact, its keys depending on its type."""
 
 
@@ -231,9 +260,26 @@ class NumericDerivedFact(_Model):
     default: Number
 
 
-DerivedSpec = Annotated[DerivedFact | NumericDerivedFact, Field(discriminator="type")]
+class DurationRow(_Model):
+    when: Condition
+    value: str = Field(description="A duration: 2h30m or ISO 8601 PT2H30M.")
+
+
+class DurationDerivedFact(_Model):
+    """A duration computed from others (a band's allowed delay, ``3h``): the value of the first row whose
+    condition holds, else the default."""
+
+    type: Literal["duration"]
+    description: str = ""
+    table: Annotated[tuple[DurationRow, ...], Strict(False)]
+    default: str = Field(description="A duration: 2h30m or ISO 8601 PT2H30M.")
+
+
+ValuedDerivedFact = NumericDerivedFact | DurationDerivedFact
+"""Derived facts whose table gives values of their type (numbers, durations) rather than names."""
+DerivedSpec = Annotated[DerivedFact | ValuedDerivedFact, Field(discriminator="type")]
 """A derived fact, its keys depending on its type."""
-DERIVED_TYPES = ("level", "enum", "money", "integer", "number")
+DERIVED_TYPES = ("level", "enum", "money", "integer", "number", "duration")
 
 
 class GestureSpec(_Model):
@@ -350,7 +396,7 @@ class Rule(_Model):
 
 class InvariantSpec(_Model):
     monotone: Literal["budget"] = Field(description="The decision output that must move in one direction.")
-    in_: Name = Field(alias="in", description="An input fact of type level, money, integer or number.")
+    in_: Name = Field(alias="in", description="An input fact of type level, money, integer, number, duration, date or datetime.")
     direction: Literal["increasing", "decreasing"] = Field(
         default="increasing", description="increasing (default): a higher fact never lowers the output.")
     description: str = ""
@@ -602,6 +648,7 @@ _PATTERN_WORDS = {
     DURATION_PATTERN: "is not a duration like 30m, 2h, 1d or 1h30m",
     RULE_ID_PATTERN: "is not a valid rule id (lower case letters, digits, '.', '_' and '-')",
     CURRENCY_PATTERN: "is not an ISO 4217 currency code like USD",
+    TIME_PATTERN: "is not a number, a duration (2h30m, PT2H30M), a date (2026-11-23) or a datetime (2026-11-23T09:30:00Z)",
 }
 
 Mapped = tuple[PathKey, str, str]
@@ -665,7 +712,8 @@ def _problem(error: ErrorDetails, where: _Where) -> Mapped:
     if kind == "union_tag_invalid":
         tag = str(value.get("type"))
         types = DERIVED_TYPES if path[:1] == ("derived",) else FACT_TYPES
-        return path + ("type",), f"expected one of {', '.join(types)}; got {_shown(value.get('type'))}{did_you_mean(tag, types)}", "one-of"
+        hint = next((f" (did you mean {kind!r}?)" for kind in types if tag.startswith(kind)), "") or did_you_mean(tag, types)
+        return path + ("type",), f"expected one of {', '.join(types)}; got {_shown(value.get('type'))}{hint}", "one-of"
     if kind in _MISMATCH:
         hint = " (quote it in YAML)" if kind == "string_type" and not isinstance(value, (dict, list)) else ""
         return path, f"expected {_MISMATCH[kind]}, got {_shown(value)}{hint}", "type"

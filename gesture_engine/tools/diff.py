@@ -22,7 +22,7 @@ from gesture_engine.decision import Decision
 from gesture_engine.decision_log import RECORD_KEYS
 from gesture_engine.durations import format_duration
 from gesture_engine.engine.budget import BudgetSpec, Lookup
-from gesture_engine.engine.conditions import Compare, Condition, Group, Test, describe, show
+from gesture_engine.engine.conditions import Compare, Condition, Group, Relative, Test, describe, show
 from gesture_engine.engine.facts import Fact
 from gesture_engine.errors import ComplaintError, ComplaintFileError
 from gesture_engine.load.compiler import Catalog, Derived, Rule, Template
@@ -43,8 +43,10 @@ def _canonical(condition: Condition) -> Any:
         return ("compare", condition.fact, condition.op, condition.other)
     if isinstance(condition, Test):
         operand = condition.operand
-        if condition.op in ("in", "not_in"):
-            operand = tuple(sorted(map(str, operand)))
+        if condition.op in ("in", "not_in", "contains_any", "contains_all"):
+            operand = tuple(sorted(map(show, operand)))
+        if isinstance(condition, Relative):
+            return ("test", condition.fact, condition.op, show(operand), condition.of)
         return ("test", condition.fact, condition.op, show(operand))
     if isinstance(condition, Group):
         parts = [_canonical(p) for p in condition.parts]
@@ -117,7 +119,7 @@ def _rule_fields(rule: Rule) -> dict[str, tuple[Any, str]]:
 
 def _fact_fields(fact: Fact) -> dict[str, tuple[Any, str]]:
     fields: dict[str, tuple[Any, str]] = {"type": (fact.type, fact.type)}
-    if fact.finite:
+    if fact.values:
         fields["values"] = (fact.values, ", ".join(fact.values))
     if not fact.derived:
         fields["required"] = (fact.required, show(fact.required))

@@ -15,6 +15,15 @@ reachability, shadowing and gaps are set algebra and the answer is exact, not sa
 product would exceed ``MAX_CELLS`` the analysis falls back to each rule with just the facts it and
 the rules before it read, and says so in an info finding.
 
+Durations, dates and datetimes are cut like numbers. A list fact is cut into every combination of
+the values its tests name plus one value they do not (``LIST_ATOMS`` values at most). Two kinds of
+test are analysed as true/false conditions of their own, as if independent of every other test:
+relative tests (``within: 30d, of: received_at``: their truth depends on a moment outside the facts)
+and the tests of a list fact naming more values than ``LIST_ATOMS``. That widens the space with
+combinations no complaint has, so lint never calls a rule unreachable wrongly, but it may miss a
+shadowed rule and report a gap no real complaint falls in. Such a test's dimension fixes its truth on
+each cell, so its two bounds below are the same.
+
 A comparison of two facts (``reroute_delay lte allowed_delay``) is not a test of one fact, so a cell
 may hold values for which it is true and others for which it is false. Each condition then has two
 masks: the cells where it surely holds (a lower bound) and where it may hold (an upper bound), exact
@@ -22,8 +31,8 @@ on the cells where the comparison's answer is the same throughout (each side a p
 that do not overlap). Every claim uses the bound that keeps it true: "never matches" and "can never
 fire" ask that the upper bound is empty or inside what earlier rules surely match; gaps are where no
 rule may match. A rule whose bounds differ gets an info finding (GE105) saying lint is not exact
-about it. A comparison with a derived number cuts the other fact at the table's values, so the usual
-``limit depends on a band`` comparison is exact.
+about it. A comparison with a derived number or duration cuts the other fact at the table's values,
+so the usual ``limit depends on a band`` comparison is exact.
 """
 
 from __future__ import annotations
@@ -34,7 +43,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from gesture_engine.engine.conditions import Compare, Condition, Group, Test, domain_cells, show
+from gesture_engine.engine.conditions import LIST_ATOMS, Compare, Condition, Group, Relative, Test, domain_cells, list_atoms, show
 from gesture_engine.engine.facts import INTEGER_LIMIT, NUMBER_LIMIT, Fact, FactValue
 from gesture_engine.load.compiler import CompiledPolicy, Derived, Rule, compile_policy
 from gesture_engine.load.source import Document, PathKey, read_policy_source
@@ -199,9 +208,11 @@ def _repeat(block: int, width: int, count: int) -> int:
 class _Space:
     """The product of the partitions of some input facts; a set of cells is an int bit mask."""
 
-    def __init__(self, policy: CompiledPolicy, partitions: list[_Partition]) -> None:
+    def __init__(self, policy: CompiledPolicy, partitions: list[_Partition], apart: Mapping[int, str] | None = None) -> None:
         self.policy = policy
         self.parts = partitions
+        self.apart = apart or {}
+        """Tests analysed as conditions of their own (by ``id``) -> the name of their true/false dimension."""
         self.index = {p.fact.name: i for i, p in enumerate(partitions)}
         self.sizes = [len(p.reps) for p in partitions]
         self.strides: list[int] = []
@@ -263,7 +274,9 @@ class _Space:
         found = self._masks.get(key)
         if found is not None:
             return found
-        if isinstance(condition, Compare):
+        if id(condition) in self.apart:  # a test analysed as a condition of its own: true on its dimension's true cells
+            found = self.fact_mask(self.index[self.apart[id(condition)]], (1,))
+        elif isinstance(condition, Compare):
             found = self.compared(condition, sure)
         elif isinstance(condition, Test):
             if condition.fact in self._derived_by_name:
@@ -306,8 +319,8 @@ class _Space:
         """A fact's values as lint sees them, each with its cells: an input fact's cells (by label: an
         interval of a number, a value, None for "any other string"), a derived fact's values."""
         if name in self._derived_by_name:
-            numeric = self._derived_by_name[name].fact.numeric
-            return [((value, True, value, True) if numeric else value, cells) for value, cells in self.derived(name, sure)[0].items()]
+            linear = self._derived_by_name[name].fact.linear
+            return [((value, True, value, True) if linear else value, cells) for value, cells in self.derived(name, sure)[0].items()]
         i = self.index[name]
         return [(label, self.fact_mask(i, (k,))) for k, label in enumerate(self.parts[i].labels)]
 
@@ -393,7 +406,7 @@ def _show(value: Any) -> str:
         return format(value, "f")
     if isinstance(value, float):
         return format(value, "g")
-    return str(value)
+    return show(value)
 
 
 def _describe_cells(part: _Partition, ks: frozenset[int]) -> str:
@@ -403,6 +416,8 @@ def _describe_cells(part: _Partition, ks: frozenset[int]) -> str:
         return f"{name} in [{', '.join(part.labels[k] for k in chosen)}]"
     if fact.type == "boolean":
         return f"{name} = {_show(part.labels[chosen[0]])}"
+    if fact.type == "list":
+        return f"{name} is one of {', '.join(show(part.labels[k]) for k in chosen)}"
     if fact.type == "string":
         words = [part.labels[k] for k in chosen if part.labels[k] is not None]
         if any(part.labels[k] is None for k in chosen):
@@ -449,6 +464,18 @@ class _Linter:
         tables = {d.fact.name: d for d in self.c.derived}
         for test in _tests(_conditions(self.c)):
             self.tests_by_fact.setdefault(test.fact, []).append(test)
+        self.apart: dict[int, str] = {}  # tests analysed as conditions of their own, by id -> dimension name
+        self.dimensions: dict[str, Fact] = {}  # those dimensions, as boolean facts
+        for name, tests in self.tests_by_fact.items():
+            fact = self.c.all_facts.get(name)
+            wide = fact is not None and fact.type == "list" and len(list_atoms(fact, [c for t in tests for c in t.constants])) > LIST_ATOMS
+            for test in tests:
+                if wide or isinstance(test, Relative):
+                    dimension = test.describe()
+                    self.apart[id(test)] = dimension
+                    self.dimensions[dimension] = Fact(dimension, "boolean")
+        for name in list(self.tests_by_fact):
+            self.tests_by_fact[name] = [test for test in self.tests_by_fact[name] if id(test) not in self.apart]
         for test in _tests(_conditions(self.c)):
             if isinstance(test, Compare):
                 for one, other in ((test.fact, test.other), (test.other, test.fact)):
@@ -476,7 +503,7 @@ class _Linter:
     def inputs_of(self, conditions: Iterable[Condition]) -> set[str]:
         """Input facts that decide ``conditions``, through derived tables."""
         names: set[str] = set()
-        pending = [name for t in _tests(conditions) for name in t.facts_used()]
+        pending = [name for t in _tests(conditions) for name in self.read_by(t)]
         seen: set[str] = set()
         tables = {d.fact.name: d for d in self.c.derived}
         while pending:
@@ -485,24 +512,33 @@ class _Linter:
                 continue
             seen.add(name)
             if name in tables:
-                pending.extend(used for cond, _ in tables[name].rows for used in cond.facts_used())
-            elif name in self.c.facts:
+                pending.extend(used for cond, _ in tables[name].rows for t in cond.tests() for used in self.read_by(t))
+            elif name in self.c.facts or name in self.dimensions:
                 names.add(name)
         return names
+
+    def read_by(self, test: Test) -> tuple[str, ...]:
+        """What lint reads for ``test``: its dimension when analysed apart, else the facts it reads."""
+        dimension = self.apart.get(id(test))
+        return (dimension,) if dimension is not None else test.facts_used()
+
+    def fact(self, name: str) -> Fact:
+        """An input fact, or a dimension of tests analysed apart."""
+        return self.c.facts[name] if name in self.c.facts else self.dimensions[name]
 
     def size(self, names: set[str]) -> int:
         total = 1
         for name in names:
-            fact = self.c.facts[name]
-            total *= len(_partition(fact, self.tests_by_fact.get(name, []), self.compared.get(name, ())).reps)
+            total *= len(_partition(self.fact(name), self.tests_by_fact.get(name, []), self.compared.get(name, ())).reps)
         return total
 
     def space(self, names: set[str]) -> _Space:
         key = frozenset(names)
         found = self._spaces.get(key)
         if found is None:
-            ordered = [n for n in self.c.facts if n in names]
-            found = _Space(self.c, [_partition(self.c.facts[n], self.tests_by_fact.get(n, []), self.compared.get(n, ())) for n in ordered])
+            ordered = [n for n in self.c.facts if n in names] + sorted(n for n in self.dimensions if n in names)
+            found = _Space(self.c, [_partition(self.fact(n), self.tests_by_fact.get(n, []), self.compared.get(n, ())) for n in ordered],
+                           self.apart)
             self._spaces[key] = found
         return found
 
