@@ -63,7 +63,7 @@ class Money(Frozen):
 class BudgetStep(Frozen):
     """One step of the budget arithmetic, with the running amount after it."""
 
-    kind: Literal["base", "percent", "multiply", "min", "max", "cap", "goodwill"]
+    kind: Literal["base", "percent", "multiply", "min", "max", "cap", "goodwill", "team"]
     text: str
     amount: Decimal
 

@@ -13,8 +13,9 @@ import os
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -28,7 +29,7 @@ from gesture_engine.engine.evaluation import evaluate
 from gesture_engine.engine.facts import Fact, FactValue
 from gesture_engine.engine.index import PolicyIndex
 from gesture_engine.errors import ComplaintError
-from gesture_engine.load.compiler import Catalog, CompiledPolicy, Derived, OwedSpec, Rule, compile_policy
+from gesture_engine.load.compiler import Catalog, CompiledPolicy, Derived, OwedSpec, Rule, TeamLimits, compile_policy
 from gesture_engine.load.source import MAX_FILE_BYTES, parse_policy_text, read_policy_source
 from gesture_engine.money import CONTEXT, plain, round_money, shown
 from gesture_engine.resources import default_policy_path
@@ -42,6 +43,7 @@ _new_budget = builder(Budget)
 _new_approval = builder(Approval)
 _new_trace = builder(RuleTrace)
 _new_owed = builder(Owed)
+_new_step = builder(BudgetStep)
 
 
 def load_policy(path: str | os.PathLike[str] | None = None, *, max_file_bytes: int = MAX_FILE_BYTES) -> Policy:
@@ -180,12 +182,14 @@ class Policy:
             complaint[name] = parse_fact_text(fact, text) if fact is not None else text
         return complaint
 
-    def decide(self, complaint: Mapping[str, Any], *, full_trace: bool = False) -> Decision:
+    def decide(self, complaint: Mapping[str, Any], *, full_trace: bool = False, team: TeamBudget | None = None) -> Decision:
         """Decide what to do for one complaint (a mapping such as parsed helpdesk JSON).
 
         The decision's ``trace`` lists the rules that fired and the facts each reads (their values
         are in ``facts``); with ``full_trace=True`` it lists every rule evaluated, fired or not
-        (``explain`` says why).
+        (``explain`` says why). ``team``: what the complaint's team has left of its budget this
+        period (a goodwill ledger fills it in); with the policy's ``teams`` section, a budget over it
+        is cut to it or escalated, as a step of the arithmetic.
         Raises ``ComplaintError`` listing every missing, unknown or ill-typed field.
         """
         values, envelope, mask = self._read(complaint)
@@ -194,10 +198,15 @@ class Policy:
         outcome = self._outcome(self._index.fired_key(values, mask))
         facts = FrozenFacts(values)
         amount = outcome.plan.amount(facts)
+        over = None
+        if team is not None and self._c.teams is not None and amount > team.left:
+            over = _TeamOver(team, amount, self._c.teams)
+            if over.reduces:
+                amount = over.amount
         row = bisect_left(self._thresholds, amount)
         wanted = envelope.locale
         locale = None if wanted is None else self._language(wanted, outcome)
-        why = _Working(outcome, facts, amount, row, locale)
+        why = _Working(outcome, facts, amount, row, locale, over)
         received = envelope.received_at
         return _new_decision({
             "complaint_id": envelope.complaint_id,
@@ -213,7 +222,7 @@ class Policy:
             "respond_within": outcome.respond_within,
             "respond_within_seconds": outcome.seconds,
             "respond_by": None if received is None else received + timedelta(seconds=outcome.seconds),
-            "approval": _new_approval({"level": outcome.levels[row]}, {"_why": why}),
+            "approval": _new_approval({"level": outcome.levels[row] if over is None else over.level(outcome, row)}, {"_why": why}),
             "policy": self._ref,
             "facts": facts,
             "trace": self._full_trace(facts) if full_trace else outcome.trace,
@@ -393,17 +402,23 @@ class _Working:
     outcome), the facts, the budget and the ladder row it fell in. Deciding makes one of these and no
     text; the texts are written from it when read."""
 
-    __slots__ = ("_written", "amount", "facts", "locale", "outcome", "row")
+    __slots__ = ("_written", "amount", "facts", "locale", "outcome", "over", "row")
 
-    def __init__(self, outcome: _Outcome, facts: Mapping[str, FactValue], amount: Decimal, row: int, locale: str | None) -> None:
+    def __init__(self, outcome: _Outcome, facts: Mapping[str, FactValue], amount: Decimal, row: int, locale: str | None,
+                 over: _TeamOver | None = None) -> None:
         self.outcome, self.facts, self.amount, self.row = outcome, facts, amount, row
         self.locale = locale  # a language some fired rule's rationale is given in; None: the policy's own
+        self.over = over  # the team's budget, when the budget went over it
         self._written: tuple[tuple[BudgetStep, ...], str] | None = None
 
     def _write(self) -> tuple[tuple[BudgetStep, ...], str]:
         written = self._written
         if written is None:  # two threads may both write it: the same text
-            written = self._written = self.outcome.plan.write(self.facts)
+            steps, summary = self.outcome.plan.write(self.facts)
+            if self.over is not None and self.over.reduces:
+                text = self.over.text()
+                steps, summary = (*steps, _new_step({"kind": "team", "text": text, "amount": self.amount}, None)), f"{summary}; {text}"
+            written = self._written = steps, summary
         return written
 
     def budget_steps(self) -> tuple[BudgetStep, ...]:
@@ -423,6 +438,8 @@ class _Working:
         else:
             reasons = [f"budget {amount} {currency} is within {level}'s limit of {up_to} {currency}"]
         reasons.extend(f"rule {rule} requires at least {level}" for rule, level in outcome.raised[row])
+        if self.over is not None and not self.over.reduces:
+            reasons.append(self.over.text())
         return tuple(reasons)
 
     def reasons(self) -> tuple[str, ...]:
@@ -433,6 +450,47 @@ class _Working:
             labels = ", ".join(gesture.label for gesture in outcome.monetary)
             reasons.append(f"{outcome.plan.why_nothing(facts)}: {labels} not offered")
         return tuple(reasons)
+
+
+@dataclass(frozen=True)
+class TeamBudget:
+    """What a team may still give in the current period, for :meth:`Policy.decide` (a goodwill ledger
+    works it out from what the team holds): ``left`` is the team's limit minus that, and may be ≤ 0."""
+
+    team: str
+    limit: Decimal
+    left: Decimal
+    period: str
+    """The period, as the reasons name it (``2026-12``)."""
+
+
+class _TeamOver:
+    """A budget above what its team has left: cut to it (``on_exceed: reduce``) or escalated."""
+
+    __slots__ = ("amount", "asked", "budget", "limits")
+
+    def __init__(self, budget: TeamBudget, asked: Decimal, limits: TeamLimits) -> None:
+        self.budget, self.asked, self.limits = budget, asked, limits
+        left = budget.left if budget.left > 0 else Decimal(0)
+        self.amount = left.quantize(asked, rounding=ROUND_FLOOR)  # to the cent, never above what is left
+
+    @property
+    def reduces(self) -> bool:
+        return self.limits.on_exceed == "reduce"
+
+    def level(self, outcome: _Outcome, row: int) -> str:
+        """The approval level: the ladder's (and the rules'), raised to ``escalate_to`` when escalating."""
+        level, to = outcome.levels[row], self.limits.escalate_to
+        if self.reduces or to is None or outcome.ladder.rank(to) <= outcome.ladder.rank(level):
+            return level
+        return to
+
+    def text(self) -> str:
+        b = self.budget
+        has = f"team {b.team} has {max(b.left, Decimal(0))} left of {b.limit} in {b.period}"
+        if self.reduces:
+            return f"reduced to {self.amount} ({has})"
+        return f"{has}: {self.limits.escalate_to} approves going over"
 
 
 def _reason(rule: Rule, locale: str | None = None) -> str | Callable[[Mapping[str, FactValue]], str]:

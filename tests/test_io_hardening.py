@@ -162,7 +162,7 @@ def running_batch(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], lis
                 os.kill(pid, signal.SIGKILL)
         process.stdin.close()
         process.wait(10)
-        assert _poll(lambda: not ({n for n in os.listdir("/dev/shm") if n.startswith("gesture-batch-")} - before), 5) \
+        assert _poll(lambda: not ({n for n in os.listdir("/dev/shm") if n.startswith("gesture-batch-")} - before), 30) \
             if os.path.isdir("/dev/shm") else True
 
 
@@ -171,7 +171,7 @@ def test_workers_exit_when_the_batch_is_killed(running_batch: tuple[subprocess.P
     process, workers, out = running_batch
     process.kill()
     assert process.wait(10) == -signal.SIGKILL
-    assert _poll(lambda: all(_gone(pid) for pid in workers), 5), "workers outlived their parent"
+    assert _poll(lambda: all(_gone(pid) for pid in workers), 30), "workers outlived their parent"
     assert out.read_text(encoding="utf-8") == "earlier\n"
 
 
@@ -180,7 +180,7 @@ def test_sigterm_stops_the_batch_cleanly(running_batch: tuple[subprocess.Popen[b
     process, workers, out = running_batch
     process.terminate()
     assert process.wait(30) == 128 + signal.SIGTERM
-    assert _poll(lambda: all(_gone(pid) for pid in workers), 5)
+    assert _poll(lambda: all(_gone(pid) for pid in workers), 30)
     assert out.read_text(encoding="utf-8") == "earlier\n" and [p.name for p in out.parent.iterdir()] == ["out.jsonl"]
     assert process.stderr is not None and b"gesture: terminated" in process.stderr.read()
 

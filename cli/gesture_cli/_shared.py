@@ -11,6 +11,7 @@ import click
 from gesture_engine import ComplaintError, FieldProblem, Policy, PolicyError, load_policy, loads_policy
 from gesture_engine.complaint import parse_complaint_json
 from gesture_engine.load.source import read_policy_text
+from gesture_engine.mapping import Mapping, MappingError, load_mapping
 
 from .fact_options import after_dashes, misspelt_option
 
@@ -129,16 +130,36 @@ def refuse_misspelt_options(policy: Policy, args: tuple[str, ...]) -> None:
                 raise click.UsageError(f"no such option --{name} (did you mean {' or '.join(meant)}?)")
 
 
-def complaint_from_args(policy: Policy, args: tuple[str, ...], pairs: tuple[str, ...]) -> Any:
-    """The complaint of ``decide``/``explain``: a JSON file or stdin, overridden by ``--fact value`` and ``--set k=v``."""
+def fail_mapping(error: MappingError) -> NoReturn:
+    for problem in error.problems:
+        click.echo(str(problem), err=True)
+    click.echo(f"gesture: mapping has {len(error.problems)} problem(s)", err=True)
+    sys.exit(EXIT_BAD_POLICY)
+
+
+def load_mapping_arg(name_or_path: str) -> Mapping:
+    """A ``--mapping`` argument: a shipped mapping's name or a path; a bad mapping exits 4 like a bad policy."""
+    try:
+        return load_mapping(name_or_path)
+    except MappingError as error:
+        fail_mapping(error)
+
+
+def complaint_from_args(policy: Policy, args: tuple[str, ...], pairs: tuple[str, ...], mapping: Mapping | None = None) -> Any:
+    """The complaint of ``decide``/``explain``: a JSON file or stdin (a helpdesk payload turned into a complaint
+    by ``mapping``, if given), overridden by ``--fact value`` and ``--set k=v``."""
     refuse_misspelt_options(policy, args)
     source, facts = split_fact_args(args, after_dashes())
+    if mapping is not None and source is None:
+        raise click.UsageError("--mapping reads a helpdesk payload: give its JSON file, or - for stdin")
     for pair in pairs:
         name, eq, value = pair.partition("=")
         if not eq or not name:
             raise click.UsageError(f"--set needs key=value, got {pair!r}")
         _add_fact(facts, name, value, f"--set {name}=")
     complaint: Any = read_complaint_source(source) if source is not None else {}
+    if mapping is not None:
+        complaint = mapping.apply(complaint)
     if facts:
         if not isinstance(complaint, dict):
             raise ComplaintError([FieldProblem("(complaint)", "expected a JSON object when facts are also given as options")])

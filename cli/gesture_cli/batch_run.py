@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from gesture_engine import Policy
 from gesture_engine.batch import decide_stream, format_of
 from gesture_engine.errors import ComplaintFileError
+from gesture_engine.mapping import Mapping, decide_payloads
 
 from ._shared import EXIT_USAGE
 from .files import Output, atomic_output, same_file
@@ -89,3 +90,24 @@ def _terminate_as_exception() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def run_mapped_batch(policy: Policy, mapping: Mapping, source: str, out: str | None, workers: int, fmt: str | None) -> None:
+    """``--batch`` with ``--mapping``: each JSON line is a helpdesk payload; one process (a mapping costs more than deciding)."""
+    if format_of(source, fmt) != "jsonl":
+        raise click.UsageError("--mapping reads helpdesk payloads as JSON Lines, not CSV")
+    if workers != 1:
+        raise click.UsageError("--batch with --mapping runs in one process; leave out --workers")
+    with ExitStack() as stack:
+        try:
+            stream: IO[bytes] = sys.stdin.buffer if source == "-" else stack.enter_context(open(source, "rb"))
+        except OSError as exc:
+            raise click.UsageError(f"cannot read batch file {source!r}: {exc.strerror or exc}") from None
+        if out is not None and same_file(stream, out):
+            raise click.UsageError(f"--out {out!r} is the input; write the decisions elsewhere")
+        try:
+            sink: IO[bytes] = stack.enter_context(open(out, "wb")) if out else sys.stdout.buffer
+        except OSError as exc:
+            raise click.UsageError(f"cannot write {out!r}: {exc.strerror or exc}") from None
+        decide_payloads(policy, mapping, stream, sink)
+        sink.flush()

@@ -26,10 +26,11 @@ from ._shared import (
     fail_io,
     json_option,
     load,
+    load_mapping_arg,
     load_with_text,
     policy_option,
 )
-from .batch_run import run_batch
+from .batch_run import run_batch, run_mapped_batch
 from .fact_options import FactCommand, after_dashes, complete_fact_args
 from .files import OutputError, named_stdout, silence_stdout
 from .ledger_cmd import ledger_group, opened
@@ -81,10 +82,12 @@ def cli() -> None:
 @click.option("--team", help="With a ledger: the team the reservation counts against.")
 @click.option("--actor", help="With a ledger: who decides (recorded).")
 @click.option("--redecide", is_flag=True, help="With a ledger: decide a complaint id again, releasing its open reservation.")
+@click.option("--mapping", "mapping_name", metavar="NAME|PATH",
+              help="Read a helpdesk payload through a mapping (zendesk, freshdesk, or a mapping file); see gesture mapping --help.")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[COMPLAINT] [--FACT VALUE]...", shell_complete=complete_fact_args)
 def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_path: str | None, batch_path: str | None,
            out_path: str | None, workers: int, batch_format: str | None, ledger_url: str | None, team: str | None, actor: str | None,
-           redecide: bool, args: tuple[str, ...]) -> None:
+           redecide: bool, mapping_name: str | None, args: tuple[str, ...]) -> None:
     """Decide what to do for one complaint.
 
     Facts come as options named after the policy's facts (listed below), as --set key=value, or as
@@ -97,6 +100,10 @@ def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_p
       gesture decide --severity high --channel social_media --audience 120000
       echo '{"severity": "low", "channel": "email"}' | gesture decide - --json --log decisions.jsonl
       gesture decide --batch complaints.jsonl --out decisions.jsonl --workers 2
+      gesture decide --mapping zendesk ticket.json --json
+
+    With --mapping the COMPLAINT (or each --batch line) is a helpdesk payload, turned into a complaint
+    by the mapping; facts given as options still override it.
 
     With --batch, each input line gives one output line, in order: the decision JSON, or
     {"line": N, "error": "invalid_complaint", "problems": [...]} for a bad line. --out is
@@ -107,6 +114,7 @@ def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_p
     {"decision": ..., "reservation": ...}. See gesture ledger --help.
     """
     policy, policy_text = load_with_text(policy_path)
+    mapping = load_mapping_arg(mapping_name) if mapping_name is not None else None
     if ledger_url is None and (team or actor or redecide):
         raise click.UsageError("--team, --actor and --redecide go with --ledger")
     if batch_path is not None:
@@ -114,15 +122,18 @@ def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_p
             raise click.UsageError("--batch does not decide through a ledger yet; give one complaint")
         if args or pairs or log_path:
             raise click.UsageError("--batch reads complaints from FILE; give no COMPLAINT, facts or --log with it")
-        run_batch(policy, batch_path, out_path, workers, batch_format, policy_text)
+        if mapping is not None:
+            run_mapped_batch(policy, mapping, batch_path, out_path, workers, batch_format)
+        else:
+            run_batch(policy, batch_path, out_path, workers, batch_format, policy_text)
         return
     if out_path is not None or workers != 1 or batch_format is not None:
         raise click.UsageError("--out, --workers and --format go with --batch")
-    if not args and not pairs and not after_dashes() and prompting.interactive():
+    if not args and not pairs and not after_dashes() and mapping is None and prompting.interactive():
         pairs = prompting.ask_required_facts(policy)
     reservation = None
     try:
-        complaint = complaint_from_args(policy, args, pairs)
+        complaint = complaint_from_args(policy, args, pairs, mapping)
         if ledger_url is None:
             decision = policy.decide(complaint)
         else:
@@ -217,3 +228,9 @@ from .lint_cmd import lint_command  # noqa: E402
 cli.add_command(diff_command)
 cli.add_command(lint_command)
 cli.add_command(ledger_group)
+
+from .mapping_cmd import mapping_group  # noqa: E402
+from .serve_cmd import serve_command  # noqa: E402
+
+cli.add_command(mapping_group)
+cli.add_command(serve_command)

@@ -40,7 +40,7 @@ class Lookup:
     fact: str
     values: Mapping[Any, Decimal]
     """The amount by value, or by band label for ranges (in band order, ``otherwise`` last if given)."""
-    bounds: tuple[tuple[Decimal, bool], ...] = ()
+    bounds: tuple[tuple[Any, bool], ...] = ()
     """Ranges: each band's upper bound and whether the bound is in the band (``lte``) or not (``lt``).
     A value above every bound falls in the last band when it has no bound, else in ``otherwise``."""
 
@@ -72,17 +72,21 @@ class Lookup:
         return tuple(self.values)
 
 
-def band_labels(bounds: Sequence[tuple[Decimal, bool]], open_ended: bool) -> list[str]:
+def band_labels(bounds: Sequence[tuple[Any, bool]], open_ended: bool) -> list[str]:
     """Names for bands cut at ``bounds`` (upper bound, included): ``up to 1500``, ``over 1500, under 3500``,
     ``from 3500``; the last band has no upper bound when ``open_ended``, else values beyond are ``otherwise``."""
     labels: list[str] = []
     lower = ""
     for bound, included in bounds:
-        upper = f"up to {plain(bound)}" if included else f"under {plain(bound)}"
+        upper = f"up to {_bound(bound)}" if included else f"under {_bound(bound)}"
         labels.append(f"{lower}, {upper}" if lower else upper)
-        lower = f"over {plain(bound)}" if included else f"from {plain(bound)}"
+        lower = f"over {_bound(bound)}" if included else f"from {_bound(bound)}"
     labels.append(lower if open_ended else "otherwise")
     return labels
+
+
+def _bound(bound: Any) -> str:
+    return plain(bound) if isinstance(bound, Decimal) else show(bound)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from gesture_engine.engine.facts import ENVELOPE, Fact, FactValue, did_you_mean
 from gesture_engine.errors import PolicyError, Problem
 from gesture_engine.load import document as written
 from gesture_engine.load.source import Document, PathKey
-from gesture_engine.money import MINOR_UNITS, MONEY_LIMIT, Currencies, plain, quantizer, round_money
+from gesture_engine.money import MINOR_UNITS, MONEY_LIMIT, Currencies, quantizer, round_money
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,19 @@ class OwedSpec:
 
 
 @dataclass(frozen=True)
+class TeamLimits:
+    """Team budgets: a monthly limit per team (``default`` for others), and what going over does."""
+
+    default: Decimal
+    limits: Mapping[str, Decimal]
+    on_exceed: str  # reduce | escalate
+    escalate_to: str | None = None
+
+    def limit(self, team: str) -> Decimal:
+        return self.limits.get(team, self.default)
+
+
+@dataclass(frozen=True)
 class Ladder:
     """Approval levels (lowest first) and the budget thresholds that require each."""
 
@@ -185,6 +198,8 @@ class CompiledPolicy:
     """``goodwill.reservation_ttl`` in seconds: how long a ledger reservation holds its budget."""
     locale: str = "en"
     """The policy's language: of one-sentence rationales, and the fallback for rationales by language."""
+    teams: TeamLimits | None = None
+    """Team budgets, enforced when deciding through a goodwill ledger."""
 
 
 def fingerprint(data: Any) -> str:
@@ -242,6 +257,7 @@ class _Compiler:
         limits = self.limits(policy, all_facts, unit)
         rules = self.rules(policy.rules, checked.positions("rules", len(policy.rules)), all_facts, gestures, actions, ladder)
         invariants = self.invariants(policy, checked.positions("invariants", len(policy.invariants)), facts)
+        teams = self.teams(policy.teams, ladder)
         if self.problems:
             raise PolicyError(self.problems)
         return CompiledPolicy(
@@ -266,7 +282,18 @@ class _Compiler:
             goodwill_window_days=policy.goodwill.window_days if policy.goodwill else None,
             reservation_ttl=parse_duration(policy.goodwill.reservation_ttl) if policy.goodwill and policy.goodwill.reservation_ttl else None,
             locale=policy.locale,
+            teams=teams,
         )
+
+    def teams(self, spec: written.Teams | None, ladder: Ladder) -> TeamLimits | None:
+        if spec is None:
+            return None
+        if spec.on_exceed == "escalate" and spec.escalate_to is None:
+            self.fail(("teams", "escalate_to"), "on_exceed: escalate needs the level that approves going over: add escalate_to", "teams")
+        if spec.escalate_to is not None and spec.escalate_to not in ladder.levels:
+            self.fail(("teams", "escalate_to"), f"unknown approval level {spec.escalate_to!r}{did_you_mean(spec.escalate_to, ladder.levels)}",
+                      "unknown-level")
+        return TeamLimits(spec.monthly_limit, MappingProxyType(dict(spec.limits)), spec.on_exceed, spec.escalate_to)
 
     def exchange_rates(self, rates: Mapping[str, Decimal], currency: str) -> Mapping[str, Decimal]:
         for code, rate in rates.items():
@@ -578,11 +605,12 @@ class _Compiler:
 
     def bands(self, spec: written.Lookup, ranges: Sequence[written.Band], path: PathKey, fact: Fact) -> Lookup | None:
         """A ``ranges`` lookup: bands rising from the lowest value, each up to its bound."""
-        if not fact.numeric:
-            self.fail(path + ("by",), f"'ranges' need a money, integer or number fact; {fact.name} is {fact.type} (use 'values')", "type-mismatch")
+        if not fact.linear:
+            self.fail(path + ("by",), f"'ranges' need a money, integer, number, duration, date or datetime fact; {fact.name} is {fact.type} "
+                                      "(use 'values')", "type-mismatch")
             return None
         before = len(self.problems)
-        bounds: list[tuple[Decimal, bool]] = []
+        bounds: list[tuple[Any, bool]] = []
         amounts: list[Decimal] = []
         open_ended = False
         for i, band in enumerate(ranges):
@@ -597,11 +625,14 @@ class _Compiler:
                     self.fail(here, "only the last band may leave out 'lt'/'lte': it covers every larger value", "lookup")
                 open_ended = True
                 continue
-            bound, included = Decimal(written_bound), band.lte is not None
+            included = band.lte is not None
+            bound = self.band_bound(fact, written_bound, here + ("lte" if included else "lt",))
+            if bound is None:
+                continue
             if bounds:
                 previous, previous_included = bounds[-1]
                 if bound < previous or (bound == previous and (previous_included or not included)):
-                    self.fail(here + ("lte" if included else "lt",), f"bands must rise: {plain(bound)} does not end above the band before", "lookup")
+                    self.fail(here + ("lte" if included else "lt",), f"bands must rise: {show(bound)} does not end above the band before", "lookup")
             bounds.append((bound, included))
         if not open_ended:
             if spec.default is None:
@@ -614,6 +645,18 @@ class _Compiler:
         if len(self.problems) > before:
             return None
         return Lookup(fact.name, MappingProxyType(dict(zip(band_labels(bounds, open_ended), amounts, strict=True))), tuple(bounds))
+
+    def band_bound(self, fact: Fact, written_bound: Any, path: PathKey) -> Any:
+        """A band's bound in the fact's own terms: a number, a duration, a date or a datetime."""
+        if fact.numeric and not isinstance(written_bound, str):
+            return Decimal(written_bound)
+        if fact.type in ("duration", "date", "datetime") and isinstance(written_bound, str):
+            try:
+                return read_value(fact, written_bound)
+            except ValueError:
+                pass
+        self.fail(path, f"{written_bound!r} is not {fact.expected()}, as a bound of {fact.name} must be", "type-mismatch")
+        return None
 
     def budget(self, spec: Decimal | written.BudgetFormula, path: PathKey, facts: Mapping[str, Fact]) -> BudgetSpec | None:
         if isinstance(spec, Decimal):

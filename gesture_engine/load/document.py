@@ -319,9 +319,20 @@ class Goodwill(_Model):
 class Band(_Model):
     """One band of a ``ranges`` lookup: values up to ``lte`` (or under ``lt``) not in an earlier band."""
 
-    lt: Number | None = None
-    lte: Number | None = None
+    lt: Number | Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None, description="A number, or a duration (2h, PT2H) or date (2026-11-23) for those facts.")
+    lte: Number | Annotated[str, Field(min_length=1, max_length=64)] | None = None
     value: Amount
+
+
+class Teams(_Model):
+    """Team budgets: goodwill a team may give in a calendar month, enforced when deciding through a ledger."""
+
+    monthly_limit: Amount = Field(description="The monthly limit of a team not listed in 'limits'.")
+    limits: Mapping[Annotated[str, Field(min_length=1, max_length=100)], Amount] = Field(default_factory=dict, description="Limits by team.")
+    on_exceed: Literal["reduce", "escalate"] = Field(
+        default="reduce", description="reduce: the budget is cut to what the team has left; escalate: it stands, approved at escalate_to.")
+    escalate_to: Name | None = Field(default=None, description="With on_exceed: escalate, the approval level that must approve going over.")
 
 
 class Lookup(_Model):
@@ -416,6 +427,7 @@ class PolicyDocument(_Model):
     version: str = Field(min_length=1, description='Version string; quote it in YAML ("1.0").')
     description: str = ""
     currency: str = Field(pattern=CURRENCY_PATTERN, description="ISO 4217 code; amounts round to its minor unit.")
+    teams: Teams | None = Field(default=None, description="Team budgets, enforced when deciding through a goodwill ledger.")
     exchange_rates: ExchangeRates = Field(
         default_factory=dict, description="Units of the policy's currency for one unit of another: money sent in that currency is converted.")
     locale: Locale = Field(default="en", description="The language of rationales given as one sentence, and the fallback for others.")
