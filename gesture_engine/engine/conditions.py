@@ -6,7 +6,9 @@ conditions. Operators: ``eq ne in not_in`` for every type but lists, ``gt gte lt
 money, integer, number, duration, date and datetime facts, ``at_least at_most`` for level facts,
 ``within``/``older_than`` with ``of`` for date and datetime facts (how long before another moment),
 and ``contains contains_any contains_all empty`` for list facts. Operands are checked against the
-fact's declared type and values at load time, so evaluation never meets a surprise.
+fact's declared type and values at load time, so evaluation never meets a surprise. A single operand
+may name another fact instead (``reroute_delay: {lte: {fact: allowed_delay}}``): a :class:`Compare`,
+allowed between facts whose values compare (see :func:`comparable`).
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ class Condition:
         return True
 
     def facts_used(self) -> tuple[str, ...]:
-        """Facts this condition reads, in first-mention order (a relative test reads its ``of`` too)."""
+        """Facts this condition reads, in first-mention order (a comparison reads its other fact too, a
+        relative test its ``of``)."""
         return tuple(dict.fromkeys([name for test in self.tests() for name in test.facts_used()]))
 
     def tests(self) -> tuple[Test, ...]:
@@ -94,6 +97,43 @@ class Test(Condition):
     def constants(self) -> tuple[Any, ...]:
         """The values this test compares with (two for ``between``, several for ``in``)."""
         return tuple(self.operand) if isinstance(self.operand, (list, tuple)) else (self.operand,)
+
+
+@dataclass(frozen=True)
+class FactRef:
+    """An operand naming another fact: ``{fact: allowed_delay}`` as written."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, eq=False)
+class Compare(Test):
+    """One fact compared with another: ``reroute_delay lte allowed_delay``.
+
+    It reads two values, so the index checks it whole (a residual) and lint bounds it (it may hold or
+    not on a cell); ``operand`` is the other fact as a :class:`FactRef`, ``argument`` the key both
+    values are compared by (a level's rank; None: the values themselves).
+    """
+
+    other: str = ""
+
+    def holds(self, facts: Facts) -> bool:
+        left, right = facts[self.fact], facts[self.other]
+        key = self.argument
+        if key is not None:
+            return bool(self.compare(key[left], key[right]))
+        return bool(self.compare(left, right))
+
+    def facts_used(self) -> tuple[str, ...]:
+        return (self.fact, self.other)
+
+    @property
+    def constants(self) -> tuple[Any, ...]:
+        """None: a comparison cuts neither fact into cells by itself."""
+        return ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -399,6 +439,8 @@ class ConditionCompiler:
 
     def test(self, fact: Fact, op: str, operand: Any, path: PathKey) -> Test | None:
         """One leaf: validate the operand for the fact's type and build its test."""
+        if isinstance(operand, dict):
+            return self.compare(fact, op, operand, path)
         if op in _SINGLE_OPS and op in _OPS_BY_TYPE.get(fact.type, ()) and _plain_operand(fact, operand):
             return _leaf(fact, op, operand, path)  # the common case, in short (thousands a policy)
         if op not in _OPS_BY_TYPE.get(fact.type, ()):
@@ -435,6 +477,35 @@ class ConditionCompiler:
         if value is _INVALID:
             return None
         return _leaf(fact, op, value, path)
+
+    def compare(self, fact: Fact, op: str, operand: Mapping[str, Any], path: PathKey) -> Compare | None:
+        """``fact op {fact: other}``: both facts known, the operator one they both take, their types comparable."""
+        other_name = operand.get("fact")
+        if set(operand) != {"fact"} or not isinstance(other_name, str):
+            self.fail(path, f"an operand mapping names another fact: {{fact: name}}; got {show(list(operand))}", "operator")
+            return None
+        other = self.facts.get(other_name)
+        if other is None:
+            hint = (f" ({REFERENCE} is not a fact: measure from it with within/older_than and of: {REFERENCE})"
+                    if other_name == REFERENCE else did_you_mean(other_name, self.facts))
+            self.fail(path + ("fact",), f"unknown fact {other_name!r}{hint}", "unknown-fact")
+            return None
+        if op not in COMPARE_OPS:
+            self.fail(path, f"{op} cannot compare with another fact; use one of {', '.join(COMPARE_OPS)}", "operator")
+            return None
+        if op not in _OPS_BY_TYPE[fact.type]:
+            self.fail(path, _wrong_operator(fact, op), "operator")
+            return None
+        if other.name == fact.name:
+            self.fail(path + ("fact",), f"{fact.name} compared with itself", "operator")
+            return None
+        why = comparable(fact, other)
+        if why:
+            self.fail(path + ("fact",), f"{fact.name} ({fact.type}) cannot be compared with {other.name} ({other.type}): {why}", "type-mismatch")
+            return None
+        key = fact.rank if fact.ordered and op not in ("eq", "ne") else None
+        compare = {"at_least": operator.ge, "at_most": operator.le}.get(op, _COMPARE[op])
+        return Compare(path, fact.name, op, FactRef(other.name), compare, key, other.name)
 
     def relative(self, test: Relative, of: Any, path: PathKey) -> Relative | None:
         """``test`` measured from ``of``: ``received_at``, or another date or datetime fact."""
@@ -483,6 +554,27 @@ class ConditionCompiler:
         expected = "a value of the list" if fact.type == "list" else fact.expected()
         self.fail(path, f"{fact.name} is {article} {fact.type} fact; {shown} is not {expected}", "type-mismatch")
         return _INVALID
+
+
+def comparable(fact: Fact, other: Fact) -> str:
+    """Why ``fact`` cannot be compared with ``other`` (empty when it can): money with money, integer and
+    number with each other, a level with a level of the same values, other types with their own type
+    (a duration with a duration, a date with a date, a datetime with a datetime)."""
+    if fact.numeric or other.numeric:
+        if fact.numeric and other.numeric and (fact.type == "money") == (other.type == "money"):
+            return ""
+        return "money compares with money, integer and number with each other"
+    if fact.type != other.type:
+        return "the facts must have the same type"
+    if fact.ordered and fact.values != other.values:
+        return "levels compare only with the same levels in the same order"
+    if fact.finite and not set(fact.values) & set(other.values):
+        return "they have no value in common"
+    return ""
+
+
+COMPARE_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", *LEVEL_OPS)
+"""Operators that may name another fact as their operand."""
 
 
 def _wrong_operator(fact: Fact, op: str) -> str:

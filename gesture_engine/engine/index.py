@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from gesture_engine.engine.conditions import Cells, Condition, Facts, Group, Relative, Test, domain_cells
+from gesture_engine.engine.conditions import Cells, Condition, Facts, Group, Test, domain_cells
 from gesture_engine.engine.facts import Fact
 
 Lookup = Callable[[Any], int]
@@ -60,7 +60,7 @@ def _expand(condition: Condition) -> tuple[list[Term] | None, set[str]]:
     """``_terms`` and the facts read, bottom-up in one pass (asking each subtree for its facts would
     walk it again at every level). A test, the usual part, joins the terms as it is: no expansion."""
     if isinstance(condition, Test):
-        if condition.__class__ is Relative:  # reads two values: checked whole
+        if condition.__class__ is not Test:  # reads two values (a comparison of two facts, a relative test): checked whole
             return None, set(condition.facts_used())
         return [[(condition.fact, condition)]], {condition.fact}
     if not isinstance(condition, Group):  # ``always``
@@ -107,7 +107,7 @@ class PolicyIndex:
     :meth:`derive` fills in derived facts from their segments, and :meth:`fired_key` reads the rules'.
     """
 
-    def __init__(self, derived: Sequence[tuple[str, Sequence[Condition], Sequence[str], str]], first: Sequence[Condition],
+    def __init__(self, derived: Sequence[tuple[str, Sequence[Condition], Sequence[Any], Any]], first: Sequence[Condition],
                  collect: Sequence[Condition], facts: Mapping[str, Fact]) -> None:
         conditions: list[Condition] = [row for _, rows, _, _ in derived for row in rows]
         rules_offset, split = len(conditions), len(first)
@@ -139,6 +139,8 @@ class PolicyIndex:
         self._numeric: dict[str, tuple[Cells, list[int]]] = {}  # numeric fact -> its cells and their bits
         self._lookups = {name: self._lookup(facts[name], parts) for name, parts in by_fact.items()}
         self._tables = {name: self._table(fact) for name, fact in facts.items() if fact.finite}
+        # a derived value to the bits it lets through: a table for a level or enum, the numeric lookup else
+        narrow = {name: self._tables[name].__getitem__ if name in self._tables else self.bits_reader(name) for name, _, _, _ in derived}
         plan = []
         row = 0
         for name, rows, results, default in derived:
@@ -146,7 +148,7 @@ class PolicyIndex:
             # lowest surviving bit -> value (0, no row holds -> default); rows with a residual are checked in order
             by_bit = {0: default, **{1 << bit: results[self._owner[bit] - row] for bit in range(low, high)}}
             checks = {bit: check for bit, check in self._residual.items() if 1 << low <= bit < 1 << high}
-            plan.append((name, _span(low, high), by_bit, checks or None, self._tables[name]))
+            plan.append((name, _span(low, high), by_bit, checks or None, narrow[name]))
             row += len(rows)
         self._derived = tuple(plan)
         self._first_start, self._collect_start = starts[rules_offset], starts[rules_offset + split]
@@ -202,18 +204,19 @@ class PolicyIndex:
         return mask
 
     def derive(self, facts: dict[str, Any], mask: int) -> int:
-        """Set every derived fact in ``facts`` from its segment of ``mask``, narrowing ``mask`` by each.
+        """Set every derived fact in ``facts`` from its segment of ``mask``, narrowing ``mask`` by each
+        (by its value's table for a level or enum, by its numeric lookup for a money, integer or number).
 
         ``mask`` must already hold the lookups of every input fact.
         """
-        for name, bits, by_bit, checks, table in self._derived:
+        for name, bits, by_bit, checks, narrow in self._derived:
             rows = mask & bits
             if checks is None:
                 value = by_bit[rows & -rows]
             else:
                 value = by_bit[self._first_holding(rows, checks, facts)]
             facts[name] = value
-            mask &= table[value]
+            mask &= narrow(value)
         return mask
 
     def fired_key(self, facts: Facts, mask: int) -> int:

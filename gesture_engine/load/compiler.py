@@ -40,11 +40,19 @@ class Catalog:
 
 @dataclass(frozen=True)
 class Derived:
-    """A derived fact: first matching row of its table, else its default."""
+    """A derived fact: first matching row of its table, else its default. A level or enum fact's values
+    are names; a money, integer, number or duration fact's are in its type (Decimal, int, float, timedelta)."""
 
     fact: Fact
-    rows: tuple[tuple[Condition, str], ...]
-    default: str
+    rows: tuple[tuple[Condition, FactValue], ...]
+    default: FactValue
+
+    @property
+    def values(self) -> tuple[FactValue, ...]:
+        """Every value the fact can take: its declared values, or its table's values and default."""
+        if self.fact.finite:
+            return self.fact.values
+        return tuple(sorted({*(value for _, value in self.rows), self.default}))
 
 
 @dataclass(frozen=True)
@@ -301,7 +309,7 @@ class _Compiler:
     def input_facts(self, specs: Mapping[str, written.FactSpec]) -> dict[str, Fact]:
         return {name: self.fact(name, spec, ("facts", name)) for name, spec in specs.items()}
 
-    def fact(self, name: str, spec: written.FactSpec | written.DerivedFact, path: PathKey) -> Fact:
+    def fact(self, name: str, spec: written.FactSpec | written.DerivedFact | written.ValuedDerivedFact, path: PathKey) -> Fact:
         """The fact a declaration describes; its own mistakes are reported, and it is still returned so
         that later sections don't report it as an unknown fact (the problems fail the load anyway)."""
         kind = spec.type
@@ -329,15 +337,17 @@ class _Compiler:
             name=name,
             type=kind,
             description=spec.description,
-            required=False if isinstance(spec, written.DerivedFact) else spec.required,
+            required=False if isinstance(spec, written.DerivedFact | written.ValuedDerivedFact) else spec.required,
             values=values,
             minimum=minimum,  # type: ignore[arg-type]  # an integer fact keeps integer bounds
             maximum=maximum,  # type: ignore[arg-type]
             max_length=spec.max_length if isinstance(spec, written.StringFact) else 1000,
-            derived=isinstance(spec, written.DerivedFact),
+            derived=isinstance(spec, written.DerivedFact | written.ValuedDerivedFact),
             rank=MappingProxyType({value: i for i, value in enumerate(values)}),
             currencies=self.currencies if kind == "money" else None,
         )
+        if isinstance(spec, written.ValuedDerivedFact):
+            return replace(fact, minimum=Decimal(0)) if kind == "money" else fact
         if isinstance(spec, written.DerivedFact):
             return fact
         if spec.required and spec.default is not None:
@@ -351,7 +361,8 @@ class _Compiler:
                 self.fail(path + ("default",), str(exc), "fact")
         return fact
 
-    def derived_facts(self, specs: Mapping[str, written.DerivedFact], all_facts: dict[str, Fact]) -> tuple[Derived, ...]:
+    def derived_facts(self, specs: Mapping[str, written.DerivedFact | written.ValuedDerivedFact],
+                      all_facts: dict[str, Fact]) -> tuple[Derived, ...]:
         """Compile derived facts in dependency order, rejecting clashes and cycles."""
         declared: dict[str, Fact] = {}
         for name, spec in specs.items():
@@ -360,7 +371,7 @@ class _Compiler:
                 self.fail(path, f"{name!r} is already an input fact", "duplicate-fact")
                 continue
             fact = self.fact(name, spec, path)
-            if spec.default not in fact.rank:
+            if isinstance(spec, written.DerivedFact) and spec.default not in fact.rank:
                 self.fail(path + ("default",), f"{spec.default!r} is not one of {', '.join(fact.values)}", "unknown-value")
             declared[name] = fact
         # dependencies: derived facts mentioned in each table
@@ -369,7 +380,7 @@ class _Compiler:
         for name in declared:
             uses: list[str] = []
             for row in specs[name].table:
-                uses.extend(_facts_in(row.when))
+                uses.extend(_facts_in(row.when))  # facts compared with count: they must be known first
             depends[name] = [use for use in dict.fromkeys(uses) if use in declared]
         order = self._topological(depends)
         if order is None:
@@ -378,17 +389,31 @@ class _Compiler:
         for name in order:
             spec, fact = specs[name], declared[name]
             compiler = ConditionCompiler(known, self.doc, self.problems)
-            rows = []
-            for i, row in enumerate(spec.table):
+            rows: list[tuple[Condition, FactValue]] = []
+            entries: Sequence[written.DerivedRow | written.NumericRow | written.DurationRow] = spec.table
+            valued = isinstance(spec, written.ValuedDerivedFact)
+            for i, entry in enumerate(entries):
                 row_path: PathKey = ("derived", name, "table", i)
-                condition = compiler.compile(row.when, row_path + ("when",))
-                if row.value not in fact.rank:
-                    hint = did_you_mean(row.value, fact.values)
-                    self.fail(row_path + ("value",), f"{row.value!r} is not one of {', '.join(fact.values)}{hint}", "unknown-value")
-                rows.append((condition, row.value))
-            compiled.append(Derived(fact, tuple(rows), spec.default))
+                condition = compiler.compile(entry.when, row_path + ("when",))
+                if valued:
+                    rows.append((condition, self.derived_value(fact, entry.value, row_path + ("value",))))
+                    continue
+                if entry.value not in fact.rank:
+                    hint = did_you_mean(str(entry.value), fact.values)
+                    self.fail(row_path + ("value",), f"{entry.value!r} is not one of {', '.join(fact.values)}{hint}", "unknown-value")
+                rows.append((condition, entry.value))
+            default = self.derived_value(fact, spec.default, ("derived", name, "default")) if valued else spec.default
+            compiled.append(Derived(fact, tuple(rows), default))
             all_facts[name] = fact
         return tuple(compiled)
+
+    def derived_value(self, fact: Fact, value: Any, path: PathKey) -> FactValue:
+        """A numeric or duration derived fact's value in the fact's type, checked as a complaint's value would be."""
+        try:
+            return read_value(fact, value)
+        except ValueError as exc:
+            self.fail(path, str(exc), "type-mismatch")
+            return value  # type: ignore[no-any-return]  # the problem fails the load
 
     def _topological(self, depends: dict[str, list[str]]) -> list[str] | None:
         order: list[str] = []
@@ -741,6 +766,8 @@ def _facts_in(condition: Any) -> list[str]:
                 names.extend(_facts_in(value))
             else:
                 names.append(key)
+                if isinstance(value, dict):  # {op: {fact: other}} compares with another fact
+                    names.extend(operand["fact"] for operand in value.values() if isinstance(operand, dict) and isinstance(operand.get("fact"), str))
     return names
 
 

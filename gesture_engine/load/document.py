@@ -126,12 +126,33 @@ TIME_PATTERN = (r"^(?:(?:[0-9]+[dhms])+|P[0-9WDTHMS]+"
 Bound = Annotated[int | Decimal | Annotated[str, Field(pattern=TIME_PATTERN)],
                   WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "pattern": TIME_PATTERN}]})]
 """What an order operator compares with: a number, or a duration, date or datetime written as text."""
+
+
+class FactRef(TypedDict, closed=True):
+    """An operand naming another fact: the test compares the two facts' values."""
+
+    fact: Name
+
+
+FactRef.__pydantic_config__ = ConfigDict(strict=True)  # type: ignore[attr-defined]
+
+
+def _value_or_fact(value: Any) -> str:
+    return "fact" if isinstance(value, dict) else "value"
+
+
+_ON_FACT = Discriminator(_value_or_fact)
+_ON_FACT_TEXT = Field(description="A value, or {fact: name} to compare with another fact's value.")
+ScalarOrFact = Annotated[Annotated[Scalar, Tag("value")] | Annotated[FactRef, Tag("fact")], _ON_FACT, _ON_FACT_TEXT]
+BoundOrFact = Annotated[Annotated[Bound, Tag("value")] | Annotated[FactRef, Tag("fact")], _ON_FACT, _ON_FACT_TEXT]
+LevelOrFact = Annotated[Annotated[str, Tag("value")] | Annotated[FactRef, Tag("fact")], _ON_FACT, _ON_FACT_TEXT]
+"""Operands of the operators that may compare with another fact."""
 _Operators = TypedDict("Operators", {  # type: ignore[name-match]  # the schema calls it Operators
-    "eq": Scalar, "ne": Scalar,
+    "eq": ScalarOrFact, "ne": ScalarOrFact,
     "in": Annotated[list[Scalar], Field(min_length=1)], "not_in": Annotated[list[Scalar], Field(min_length=1)],
-    "gt": Bound, "gte": Bound, "lt": Bound, "lte": Bound,
+    "gt": BoundOrFact, "gte": BoundOrFact, "lt": BoundOrFact, "lte": BoundOrFact,
     "between": Annotated[list[Bound], Field(min_length=2, max_length=2)],
-    "at_least": str, "at_most": str,
+    "at_least": LevelOrFact, "at_most": LevelOrFact,
     "within": Annotated[str, Field(description="A date or datetime at most this long before 'of' (0 ≤ age ≤ duration).")],
     "older_than": Annotated[str, Field(description="A date or datetime more than this long before 'of'.")],
     "of": Annotated[str, Field(description="What within/older_than measure from: received_at, or a date or datetime fact.")],
@@ -222,6 +243,43 @@ class DerivedFact(_Model):
     values: Values
     table: Annotated[tuple[DerivedRow, ...], Strict(False)]
     default: Name
+
+
+class NumericRow(_Model):
+    when: Condition
+    value: Number
+
+
+class NumericDerivedFact(_Model):
+    """A money, integer or number fact computed from others (a band's allowed delay): the value of the
+    first row whose condition holds, else the default."""
+
+    type: Literal["money", "integer", "number"]
+    description: str = ""
+    table: Annotated[tuple[NumericRow, ...], Strict(False)]
+    default: Number
+
+
+class DurationRow(_Model):
+    when: Condition
+    value: str = Field(description="A duration: 2h30m or ISO 8601 PT2H30M.")
+
+
+class DurationDerivedFact(_Model):
+    """A duration computed from others (a band's allowed delay, ``3h``): the value of the first row whose
+    condition holds, else the default."""
+
+    type: Literal["duration"]
+    description: str = ""
+    table: Annotated[tuple[DurationRow, ...], Strict(False)]
+    default: str = Field(description="A duration: 2h30m or ISO 8601 PT2H30M.")
+
+
+ValuedDerivedFact = NumericDerivedFact | DurationDerivedFact
+"""Derived facts whose table gives values of their type (numbers, durations) rather than names."""
+DerivedSpec = Annotated[DerivedFact | ValuedDerivedFact, Field(discriminator="type")]
+"""A derived fact, its keys depending on its type."""
+DERIVED_TYPES = ("level", "enum", "money", "integer", "number", "duration")
 
 
 class GestureSpec(_Model):
@@ -376,7 +434,7 @@ class PolicyDocument(_Model):
     budget_cap: Amount = Field(description="Policy-wide maximum budget for any one decision.")
     goodwill: Goodwill | None = None
     facts: Mapping[Name, FactSpec] = Field(min_length=1, json_schema_extra=_NAMED)
-    derived: Mapping[Name, DerivedFact] = Field(default_factory=dict, json_schema_extra=_NAMED)
+    derived: Mapping[Name, DerivedSpec] = Field(default_factory=dict, json_schema_extra=_NAMED)
     gestures: Mapping[Name, GestureSpec] = Field(min_length=1, json_schema_extra=_NAMED)
     actions: Mapping[Name, ActionSpec] = Field(min_length=1, json_schema_extra=_NAMED)
     approval: Approval = Field(
@@ -665,8 +723,9 @@ def _problem(error: ErrorDetails, where: _Where) -> Mapped:
         return path, "missing required key 'type'", "required"
     if kind == "union_tag_invalid":
         tag = str(value.get("type"))
-        hint = next((f" (did you mean {kind!r}?)" for kind in FACT_TYPES if tag.startswith(kind)), "") or did_you_mean(tag, FACT_TYPES)
-        return path + ("type",), f"expected one of {', '.join(FACT_TYPES)}; got {_shown(value.get('type'))}{hint}", "one-of"
+        types = DERIVED_TYPES if path[:1] == ("derived",) else FACT_TYPES
+        hint = next((f" (did you mean {kind!r}?)" for kind in types if tag.startswith(kind)), "") or did_you_mean(tag, types)
+        return path + ("type",), f"expected one of {', '.join(types)}; got {_shown(value.get('type'))}{hint}", "one-of"
     if kind in _MISMATCH:
         hint = " (quote it in YAML)" if kind == "string_type" and not isinstance(value, (dict, list)) else ""
         return path, f"expected {_MISMATCH[kind]}, got {_shown(value)}{hint}", "type"

@@ -22,7 +22,7 @@ from gesture_engine.decision import Decision
 from gesture_engine.decision_log import RECORD_KEYS
 from gesture_engine.durations import format_duration
 from gesture_engine.engine.budget import BudgetSpec, Lookup
-from gesture_engine.engine.conditions import Condition, Group, Relative, Test, describe, show
+from gesture_engine.engine.conditions import Compare, Condition, Group, Relative, Test, describe, show
 from gesture_engine.engine.facts import Fact
 from gesture_engine.errors import ComplaintError, ComplaintFileError
 from gesture_engine.load.compiler import Catalog, Derived, Rule, Template
@@ -39,6 +39,8 @@ BATCH = 5000
 
 def _canonical(condition: Condition) -> Any:
     """Order-free form of a condition: two conditions that only list parts differently compare equal."""
+    if isinstance(condition, Compare):  # not the same as comparing with a constant that reads like the fact's name
+        return ("compare", condition.fact, condition.op, condition.other)
     if isinstance(condition, Test):
         operand = condition.operand
         if condition.op in ("in", "not_in", "contains_any", "contains_all"):
@@ -134,9 +136,9 @@ def _fact_fields(fact: Fact) -> dict[str, tuple[Any, str]]:
 def _derived_fields(derived: Derived) -> dict[str, tuple[Any, str]]:
     fields = dict(_fact_fields(derived.fact))
     rows = [(_canonical(c), value) for c, value in derived.rows]
-    shown = "; ".join(f"{describe(c)} -> {value}" for c, value in derived.rows)
+    shown = "; ".join(f"{describe(c)} -> {show(value)}" for c, value in derived.rows)
     fields["table"] = (rows, shown)
-    fields["default"] = (derived.default, derived.default)
+    fields["default"] = (derived.default, show(derived.default))
     return fields
 
 

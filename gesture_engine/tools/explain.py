@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from gesture_engine.decision import Approval, BudgetStep, FactJSON, Frozen, Gesture, Money, Owed, PolicyRef
 from gesture_engine.durations import format_duration
-from gesture_engine.engine.conditions import Condition, Facts, Relative, describe, show
+from gesture_engine.engine.conditions import Compare, Condition, Facts, Relative, describe, show
 from gesture_engine.engine.evaluation import Check, TableTrace, Trace, blame, check, evaluate
 from gesture_engine.load.compiler import Rule
 from gesture_engine.timevalues import age
@@ -44,6 +44,8 @@ class Failure(Frozen):
     actual: FactJSON
     negated: bool = False
     """True when the test held but sits under a ``not``, so holding is what failed."""
+    other: str | None = None
+    """The fact compared with, when the test compares two facts (``expected`` is then its value)."""
     text: str
     """``severity at_least high: actual medium``, or ``not (issue_type eq other): actual other``."""
 
@@ -53,7 +55,7 @@ class RowExplanation(Frozen):
 
     index: int
     when: str
-    value: str
+    value: FactJSON
     status: Literal["matched", "not_matched", "not_evaluated"]
     failed: Failure | None = None
 
@@ -62,13 +64,13 @@ class DerivedExplanation(Frozen):
     """How a derived fact got its value: the first matching table row, or the default."""
 
     fact: str
-    value: str
+    value: FactJSON
     source: str
     """``row 2`` (1-based, as people count) or ``default``."""
     row: int | None
     """0-based index of the matching row; None when the default answered."""
     rows: tuple[RowExplanation, ...]
-    default: str
+    default: FactJSON
 
 
 class RuleExplanation(Frozen):
@@ -137,6 +139,11 @@ def _failure(checked: Check, facts: Facts) -> Failure | None:
         return None
     test, negated = blamed
     actual = facts[test.fact]
+    if isinstance(test, Compare):  # both sides are values of the complaint: show both
+        other = facts[test.other]
+        stated = f"{test.fact} {test.op} {test.other}: actual {show(actual)} vs {show(other)}"
+        return Failure(fact=test.fact, op=test.op, expected=other, actual=actual, negated=negated, other=test.other,
+                       text=f"not ({stated})" if negated else stated)
     operand = tuple(_like(x, actual) for x in test.operand) if isinstance(test.operand, (list, tuple)) else _like(test.operand, actual)
     stated = f"{test.fact} {test.op} {show(operand)}"
     seen = show(actual)

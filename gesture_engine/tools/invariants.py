@@ -35,7 +35,7 @@ from decimal import Decimal
 from typing import Any
 
 from gesture_engine.complaint import read_value
-from gesture_engine.engine.conditions import LIST_ATOMS, domain_cells, list_atoms, show
+from gesture_engine.engine.conditions import LIST_ATOMS, Compare, domain_cells, list_atoms, show
 from gesture_engine.engine.facts import TIME_TYPES, Fact, FactValue
 from gesture_engine.errors import ComplaintError
 from gesture_engine.load.compiler import Invariant
@@ -112,6 +112,19 @@ def fact_domains(policy: Policy) -> dict[str, tuple[FactValue, ...]]:
         for test in condition.tests():
             if test.fact in thresholds:
                 thresholds[test.fact].update(test.constants)
+    tables = {d.fact.name: d for d in policy.derived}
+    for condition in conditions:  # a fact compared with another is tried at the other's thresholds and default (or table values)
+        for test in condition.tests():
+            if isinstance(test, Compare):
+                for one, other in ((test.fact, test.other), (test.other, test.fact)):
+                    if one not in thresholds:
+                        continue
+                    if other in tables:
+                        thresholds[one].update(tables[other].values)
+                    else:
+                        thresholds[one].update(thresholds[other])
+                        if policy.facts[other].default is not None:
+                            thresholds[one].add(policy.facts[other].default)
     for rule in policy.rules:  # the edges of budget bands, as of condition thresholds
         if rule.budget is not None:
             lookups = [rule.budget.base, *rule.budget.multipliers] if not isinstance(rule.budget.base, Decimal) else rule.budget.multipliers
