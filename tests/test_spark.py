@@ -23,6 +23,7 @@ from gesture_cli.main import cli
 from gesture_engine import ComplaintError, PolicyError, load_policy
 from gesture_engine.batch import decide_stream
 from gesture_engine.load.source import parse_policy_files
+from gesture_engine.mapping import load_mapping
 from gesture_engine.resources import default_policy_path
 from gesture_engine.spark import PolicyFiles, SparkError, decide_dataframe, decision_columns, replay_dataframe, replay_summary
 from gesture_engine.spark._policy import policy_for
@@ -76,7 +77,7 @@ def test_every_column_equals_local_decide(spark: Any) -> None:
     policy = load_policy()
     rows = generated_rows(3000)
     out = decide_dataframe(table(spark, rows, SCHEMA), policy)
-    assert out.columns[:11] == [c.split()[0] for c in SCHEMA.split(", ")] and out.columns[11:] == decision_columns()
+    assert out.columns[:11] == [c.split()[0] for c in SCHEMA.split(", ")] and out.columns[11:] == ["locale", *decision_columns()]
     types = dict(out.dtypes)
     assert types["budget_amount"] == "decimal(18,2)" and types["respond_within_seconds"] == "bigint" and types["respond_by"] == "timestamp"
     got = {r["complaint_id"]: r.asDict(recursive=True) for r in out.collect()}
@@ -297,3 +298,37 @@ def test_cli_replay_prints_what_gesture_diff_prints(spark: Any, history: Path, p
     assert code == 0
     code, on_spark, _ = run("spark", "replay", str(history), "--old", default, "--new", str(proposal), "--fail-on-change")
     assert code == 1 and on_spark == local
+
+
+# -- helpdesk mappings ------------------------------------------------------------------------------
+
+HELPDESK = Path(__file__).resolve().parent / "fixtures" / "helpdesk"
+
+
+def test_a_mapping_turns_payloads_into_complaints_as_locally(spark: Any) -> None:
+    policy, mapping = load_policy(), load_mapping("zendesk")
+    texts = [path.read_text(encoding="utf-8") for path in sorted(HELPDESK.glob("zendesk_*.json"))]
+    texts.append('{"ticket": {"id": 9, "priority": 5}}')
+    expected = []
+    for text in texts:
+        try:
+            expected.append(policy.decide(mapping.apply(json.loads(text, parse_float=Decimal))).decision_id)
+        except ComplaintError as error:
+            expected.append([(p.field, p.code) for p in error.problems])
+    as_json = decide_dataframe(spark.createDataFrame([(t,) for t in texts], "payload string"), mapping="zendesk", json_column="payload")
+    got = [r["decision_id"] or [(p["field"], p["code"]) for p in r["error"]["problems"]] for r in as_json.collect()]
+    assert got == expected and isinstance(expected[-1], list)
+    tickets = spark.read.option("multiLine", True).json([str(p) for p in sorted(HELPDESK.glob("zendesk_*.json"))])
+    as_columns = {r["complaint_id"]: r["decision_id"] for r in decide_dataframe(tickets, mapping="zendesk").collect()}
+    assert sorted(as_columns.values()) == sorted(expected[:-1])  # a struct column is the payload's object
+    with pytest.raises(SparkError) as text_cells:
+        decide_dataframe(spark.createDataFrame([("x",)], "ticket string"), mapping="zendesk", text=True)
+    assert text_cells.value.code == "mapping"
+
+
+def test_cli_decide_with_a_mapping(spark: Any, tmp_path: Path) -> None:
+    payloads = tmp_path / "tickets.jsonl"
+    payloads.write_text("".join(json.dumps(json.loads(p.read_text(encoding="utf-8"))) + "\n" for p in sorted(HELPDESK.glob("zendesk_*.json"))))
+    code, _, err = run("spark", "decide", str(payloads), str(tmp_path / "out.parquet"), "--mapping", "zendesk")
+    assert code == 0 and "3 complaint(s), 0 invalid" in err, err
+    assert run("spark", "decide", str(payloads), str(tmp_path / "x.parquet"), "--mapping", str(tmp_path / "none.yaml"))[0] == 4

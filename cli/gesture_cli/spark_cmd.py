@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from gesture_engine import PolicyError
+from gesture_engine.mapping import MappingError
 from gesture_engine.tools.diff import diff_policies
 from gesture_engine.tools.revisions import RevisionError, is_revision, materialise, relabelled
 
-from ._shared import EXIT_BAD_POLICY, EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail_policy, json_option, policy_option
+from ._shared import EXIT_BAD_POLICY, EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail_mapping, fail_policy, json_option, policy_option
 from .diff_cmd import _show_replay, _show_structure
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ EXIT_SPARK = 15
 
 def _spark_error(error: SparkError) -> NoReturn:
     click.echo(f"gesture: {error.code}: {error.message}", err=True)
-    sys.exit(EXIT_USAGE if error.code in ("input", "output-exists", "json-column", "column-conflict") else EXIT_SPARK)
+    sys.exit(EXIT_USAGE if error.code in ("input", "output-exists", "json-column", "column-conflict", "mapping") else EXIT_SPARK)
 
 
 def _files(spec: str | None) -> PolicyFiles:
@@ -103,10 +104,12 @@ def spark_group() -> None:
 @from_option
 @click.option("--to", "out_format", type=click.Choice(["parquet", "jsonl", "csv"]), help="Output format [default: by suffix, else parquet].")
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@click.option("--mapping", "mapping_name", metavar="NAME|PATH",
+              help="Rows (Parquet) or lines (JSON Lines) are helpdesk payloads, turned into complaints by this mapping (e.g. zendesk).")
 @click.argument("input_path", metavar="INPUT")
 @click.argument("output_path", metavar="OUTPUT")
-def spark_decide(policy_path: str | None, master: str, in_format: str | None, out_format: str | None, overwrite: bool, input_path: str,
-                 output_path: str) -> None:
+def spark_decide(policy_path: str | None, master: str, in_format: str | None, out_format: str | None, overwrite: bool, mapping_name: str | None,
+                 input_path: str, output_path: str) -> None:
     """Decide every complaint of INPUT and write each with its decision to OUTPUT.
 
     Columns named after the policy's facts are the complaint (JSON Lines: each line is one); every
@@ -125,7 +128,10 @@ def spark_decide(policy_path: str | None, master: str, in_format: str | None, ou
     with _session(master) as spark:
         started = time.perf_counter()
         source = read_complaints(spark, input_path, format_of(input_path, in_format))
-        decided = decide_dataframe(source.df, files, json_column=source.json_column, text=source.text)
+        try:
+            decided = decide_dataframe(source.df, files, mapping=mapping_name, json_column=source.json_column, text=source.text)
+        except MappingError as error:
+            fail_mapping(error)
         fmt = format_of(output_path, out_format)
         write_decisions(decided, output_path, fmt, overwrite=overwrite)
         seconds = time.perf_counter() - started

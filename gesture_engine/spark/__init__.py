@@ -9,24 +9,26 @@ complaints are kept, with an ``error`` struct saying why.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import sys
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from gesture_engine.decision import Decision
 from gesture_engine.engine.facts import ENVELOPE
-from gesture_engine.errors import ComplaintError
+from gesture_engine.errors import ComplaintError, ComplaintFileError
 from gesture_engine.money import MINOR_UNITS
 from gesture_engine.policy import Policy
-from gesture_engine.spark._arrow import ERROR_CODE, Mode, Output, Reading, decide_batches, decision_type, raw_rows, typed
+from gesture_engine.spark._arrow import ERROR_CODE, Mode, Output, Reading, decide_batches, decision_type, raw_rows
 from gesture_engine.spark._policy import PolicyFiles, SparkError, as_files, policy_for, unwrapped
-from gesture_engine.tools.diff import BadLine, Changed, Record, Replay, record_label, replay
+from gesture_engine.tools.diff import BadLine, Changed, Record, Replay, json_record, record_label, replay
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -61,7 +63,7 @@ def decision_columns() -> list[str]:
     return [name for name, _ in decision_type(0, ())]
 
 
-def decide_dataframe(df: DataFrame, policy: PolicyLike = None, *, mapping: None = None, json_column: str | None = None,
+def decide_dataframe(df: DataFrame, policy: PolicyLike = None, *, mapping: str | os.PathLike[str] | None = None, json_column: str | None = None,
                      text: bool = False) -> DataFrame:
     """``df`` with each row's decision added as typed columns (see docs/spark.md): action, rule, gestures,
     budget_amount as decimal(18, the currency's minor unit), owed, respond_within_seconds, approval_level,
@@ -71,20 +73,39 @@ def decide_dataframe(df: DataFrame, policy: PolicyLike = None, *, mapping: None 
     Columns named after the policy's facts (and ``complaint_id``, ``customer_id``, ``received_at``) are
     the complaint; a null is a fact left out; other columns pass through untouched. ``text=True`` types
     string cells like ``gesture decide --batch`` types CSV cells; ``json_column`` names a column of JSON
-    complaints, parsed as ``gesture decide --batch`` parses a line. Raises ``PolicyError`` when the policy
-    does not load and ``SparkError`` (``column-conflict``, ``json-column``) when the columns cannot work.
+    complaints, parsed as ``gesture decide --batch`` parses a line. With ``mapping`` (a shipped helpdesk
+    mapping's name or a path, see :mod:`gesture_engine.mapping`) each row, every column of it, or each
+    JSON text is a ticket payload the mapping turns into the complaint.
+
+    Raises ``PolicyError`` or ``MappingError`` when the policy or mapping does not load (or the mapping
+    does not fit the policy) and ``SparkError`` (``column-conflict``, ``json-column``, ``mapping``) when
+    the columns cannot work.
     """
-    if mapping is not None:
-        raise NotImplementedError("helpdesk mappings are not supported on Spark yet")
     files = as_files(policy)
     compiled = policy_for(files)
     reading = _reading(df.columns, [compiled], json_column, text)
+    if mapping is not None:
+        reading = dataclasses.replace(reading, columns=reading.columns if json_column else tuple((c, c) for c in df.columns),
+                                      mapping=_mapping_text(mapping, compiled, text))
     echo = tuple(name for name in ENVELOPE if name not in df.columns)
     output = Output(MINOR_UNITS[compiled.currency], echo)
     added = decision_type(output.scale, echo)
     _refuse_conflicts(df.columns, [name for name, _ in added])
     schema = _spark_schema(df, added)
     return df.mapInArrow(partial(decide_batches, files, reading, output), schema)
+
+
+def _mapping_text(mapping: str | os.PathLike[str], policy: Policy, text: bool) -> tuple[str, str]:
+    """A mapping's file name and text, checked here against ``policy``, for executors to load."""
+    from gesture_engine.mapping import MappingError, load_mapping
+
+    if text:
+        raise SparkError("mapping", "a mapping reads helpdesk payloads (typed columns or JSON text), not CSV text")
+    loaded = load_mapping(mapping)
+    problems = loaded.check(policy)
+    if problems:
+        raise MappingError(problems)
+    return loaded.file, Path(loaded.file).read_text(encoding="utf-8")
 
 
 # -- replay ----------------------------------------------------------------------------------------
@@ -122,31 +143,37 @@ def _replay_batches(old_files: PolicyFiles, new_files: PolicyFiles, reading: Rea
     types = _replay_type(MINOR_UNITS[old.currency], MINOR_UNITS[new.currency])
     for batch in batches:
         lists: list[list[Any]] = [[] for _ in types]
-        for raw in raw_rows(batch, reading):
-            if isinstance(raw, dict):
-                row = _compare(_decide(old, raw, reading), _decide(new, raw, reading))
+        for record in _records(batch, reading, 0):
+            if isinstance(record, Record):
+                row = _compare(_decide(old, record), _decide(new, record))
             else:
-                row = [None] * 8 + [_no_complaint(raw)]
+                row = [None] * 8 + ["blank line" if record is None else record.message]
             for values, value in zip(lists, row, strict=True):
                 values.append(value)
         arrays = [pa.array(values, type=kind) for values, (_, kind) in zip(lists, types, strict=True)]
         yield pa.RecordBatch.from_arrays([*batch.columns, *arrays], names=[*batch.schema.names, *(name for name, _ in types)])
 
 
-def _decide(policy: Policy, raw: dict[str, Any], reading: Reading) -> Decision | str:
+def _records(batch: pa.RecordBatch, reading: Reading, first: int) -> Iterator[Record | BadLine | None]:
+    """Each row as ``gesture diff --replay`` reads a line or row numbered from ``first``: a record, a bad
+    line, or None for a blank JSON line. Raises ``SparkError`` (``input``) for a line that is a decision."""
+    if reading.mode != "json":
+        for number, raw in enumerate(raw_rows(batch, reading), first):
+            yield Record(record_label(raw, f"row {number}"), raw, text_fields=reading.mode == "text")
+        return
+    (column, _), = reading.columns
+    for number, text in enumerate(batch.column(column).to_pylist(), first):
+        try:
+            yield json_record(number, text) if text is not None and text.strip() else None
+        except ComplaintFileError as error:
+            raise SparkError("input", str(error)) from None
+
+
+def _decide(policy: Policy, record: Record) -> Decision | str:
     try:
-        return policy.decide(typed(policy, raw, reading))
+        return policy.decide(record.complaint_for(policy))
     except ComplaintError:
         return ERROR_CODE
-
-
-def _no_complaint(raw: Any) -> str:
-    """Why a JSON row is no complaint at all, in the words of ``gesture diff --replay``."""
-    if raw is None:
-        return "blank line"
-    if isinstance(raw, ComplaintError):
-        return "; ".join(p.message for p in raw.problems)
-    return "expected a JSON object"
 
 
 def _compare(before: Decision | str, after: Decision | str) -> list[Any]:
@@ -222,25 +249,18 @@ def _replay_partition(old_files: PolicyFiles, new_files: PolicyFiles, reading: R
     def records() -> Iterator[Record | BadLine]:
         nonlocal position
         for batch in batches:
-            for raw in raw_rows(batch, reading):
-                number, position = position, position + 1
-                if reading.mode == "json":
-                    if raw is not None:
-                        yield _json_record(number, raw)
-                else:
-                    yield Record(record_label(raw, f"row {number}"), raw, text_fields=reading.mode == "text")
+            for record in _records(batch, reading, position):
+                if record is not None:
+                    yield record
+            position += batch.num_rows
 
     result = replay(old, new, records(), top=top, samples=samples)
     yield pa.RecordBatch.from_arrays([pa.array([part], pa.int32()), pa.array([pickle.dumps(result)], pa.binary())], names=["partition", "partial"])
 
 
-def _json_record(number: int, raw: Any) -> Record | BadLine:
-    """As :func:`gesture_engine.tools.diff.json_record` reads line ``number``, from its parsed JSON."""
-    return Record(record_label(raw, f"line {number}"), raw) if isinstance(raw, dict) else BadLine(number, _no_complaint(raw))
-
-
 def _merge(total: Replay, part: Replay) -> None:
     total.complaints += part.complaints
+    total.logged += part.logged
     total.bad_lines += part.bad_lines
     total.bad_samples.extend(part.bad_samples)
     total.decided_both += part.decided_both

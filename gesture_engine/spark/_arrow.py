@@ -15,6 +15,7 @@ import pyarrow as pa
 from gesture_engine.complaint import parse_complaint_json
 from gesture_engine.decision import Decision
 from gesture_engine.errors import ComplaintError, FieldProblem
+from gesture_engine.mapping import Mapping, loads_mapping
 from gesture_engine.policy import Policy
 from gesture_engine.spark._policy import PolicyFiles, policy_for
 
@@ -30,6 +31,8 @@ class Reading:
 
     mode: Mode
     columns: tuple[tuple[str, str], ...]
+    mapping: tuple[str, str] | None = None
+    """A helpdesk mapping's file name and text: each row (every column) or JSON text is a ticket payload."""
 
 
 def raw_rows(batch: pa.RecordBatch, reading: Reading) -> list[Any]:
@@ -40,10 +43,16 @@ def raw_rows(batch: pa.RecordBatch, reading: Reading) -> list[Any]:
         return [_parse(text) for text in batch.column(column).to_pylist()]
     keys = [fact for _, fact in reading.columns]
     values = [_python(batch.column(column)) for column, _ in reading.columns]
+    if reading.mapping is not None:  # a payload: every column, nulls and all, as the helpdesk's JSON would hold them
+        return [dict(zip(keys, row, strict=True)) for row in zip(*values, strict=True)]
     if reading.mode == "text":
-        return [{k: v.strip() if isinstance(v, str) else v for k, v in zip(keys, row, strict=True) if v is not None and v != "" and
-                 not (isinstance(v, str) and not v.strip())} for row in zip(*values, strict=True)]
+        return [{k: v.strip() if isinstance(v, str) else v for k, v in zip(keys, row, strict=True) if not _blank(v)}
+                for row in zip(*values, strict=True)]
     return [{k: v for k, v in zip(keys, row, strict=True) if v is not None} for row in zip(*values, strict=True)]
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def typed(policy: Policy, raw: dict[str, Any], reading: Reading) -> dict[str, Any]:
@@ -118,23 +127,37 @@ class Output:
 def decide_batches(files: PolicyFiles, reading: Reading, output: Output, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """``mapInArrow``'s function: each batch with its decision columns added."""
     policy = policy_for(files)
+    mapping = mapping_for(*reading.mapping) if reading.mapping is not None else None
     types = decision_type(output.scale, output.echo)
     names = [name for name, _ in types]
     for batch in batches:
-        results = [_decided(policy, raw, reading) for raw in raw_rows(batch, reading)]
+        results = [_decided(policy, raw, reading, mapping) for raw in raw_rows(batch, reading)]
         arrays = [pa.array(values, type=kind) for values, (_, kind) in zip(_columns(results, policy, output.echo), types, strict=True)]
         yield pa.RecordBatch.from_arrays([*batch.columns, *arrays], names=[*batch.schema.names, *names])
 
 
-def _decided(policy: Policy, raw: Any, reading: Reading) -> Decision | ComplaintError:
+def _decided(policy: Policy, raw: Any, reading: Reading, mapping: Mapping | None) -> Decision | ComplaintError:
     if raw is None:
         return ComplaintError([FieldProblem("complaint", "is blank", None, "blank")])
     if isinstance(raw, ComplaintError):
         return raw
     try:
-        return policy.decide(typed(policy, raw, reading))
-    except ComplaintError as error:
+        return policy.decide(mapping.apply(raw) if mapping is not None else typed(policy, raw, reading))
+    except ComplaintError as error:  # a PayloadError from the mapping too
         return error
+
+
+_MAPPINGS: dict[tuple[str, str], Mapping] = {}
+
+
+def mapping_for(name: str, text: str) -> Mapping:
+    """A mapping from its text, loaded once per process."""
+    found = _MAPPINGS.get((name, text))
+    if found is None:
+        while len(_MAPPINGS) >= 8:
+            _MAPPINGS.pop(next(iter(_MAPPINGS)))
+        found = _MAPPINGS[(name, text)] = loads_mapping(text, name)
+    return found
 
 
 def _columns(results: list[Decision | ComplaintError], policy: Policy, echo: Sequence[str]) -> list[list[Any]]:

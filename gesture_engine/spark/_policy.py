@@ -27,7 +27,7 @@ _COMPILED: dict[str, Policy] = {}
 class SparkError(GestureError, ValueError):
     """Deciding on Spark failed as a whole (not one row: bad rows become error rows). ``code`` is stable:
     ``policy-invalid``, ``policy-mismatch``, ``policy-changed``, ``policy-source``, ``column-conflict``,
-    ``json-column``, ``output-exists``, ``input``, ``output``."""
+    ``json-column``, ``mapping``, ``output-exists``, ``input``."""
 
     def __init__(self, code: str, message: str) -> None:
         self.code = code
