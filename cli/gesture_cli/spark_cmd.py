@@ -95,6 +95,11 @@ def spark_group() -> None:
     """Decide or replay complaints on Apache Spark (pip install 'gesture-engine[spark]').
 
     Input and output are Parquet, JSON Lines or CSV, by suffix; outputs are directories of part files.
+
+    \b
+    Example:
+      gesture spark decide complaints.parquet decisions.parquet
+      gesture spark replay complaints.parquet --old main:rules/acme --new rules/acme
     """
 
 
