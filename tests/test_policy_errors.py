@@ -189,3 +189,23 @@ def test_sound_parts_of_an_invalid_policy_are_still_checked(write_policy: Callab
     with pytest.raises(PolicyError) as info:
         load_policy(write_policy(text))
     assert [(p.path, p.code) for p in info.value.problems] == expected
+
+
+def test_a_broken_part_of_a_rule_does_not_hide_the_mistakes_in_its_other_parts() -> None:
+    """A condition that fails validation still lets the rule's action and gestures be checked, and the
+    other way round: every problem at once."""
+    from gesture_engine import loads_policy
+    from tests.conftest import policy_text
+
+    broken_when = policy_text(rules=[{"id": "high", "when": {"severity": {"at_least": ["x"]}}, "then": {"action": "payy", "gestures": ["creditt"]}},
+                                     {"id": "f", "default": True, "then": {"action": "sorry"}}])
+    with pytest.raises(PolicyError) as info:
+        loads_policy(broken_when)
+    assert [(p.path, p.code) for p in info.value.problems] == [
+        ("rules[0].when.severity.at_least", "type"), ("rules[0].then.action", "unknown-action"), ("rules[0].then.gestures[0]", "unknown-gesture")]
+    broken_then = policy_text(rules=[{"id": "high", "when": {"severity": {"at_least": "hihg"}}, "then": {"action": "pay", "budget": "x"}},
+                                     {"id": "f", "default": True, "then": {"action": "sorry"}}])
+    with pytest.raises(PolicyError) as info:
+        loads_policy(broken_then)
+    assert [(p.path, p.code) for p in info.value.problems] == [("rules[0].when.severity.at_least", "unknown-value"),
+                                                               ("rules[0].then.budget", "type")]

@@ -16,6 +16,8 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
+from pydantic import ValidationError
+
 from gesture_engine.complaint import read_value
 from gesture_engine.decision import Gesture
 from gesture_engine.durations import parse_duration
@@ -256,6 +258,7 @@ class _Compiler:
             self.fail(("respond_within",), f"{policy.respond_within!r} is not a positive duration like 30m, 2h or 1d", "duration")
         limits = self.limits(policy, all_facts, unit)
         rules = self.rules(policy.rules, checked.positions("rules", len(policy.rules)), all_facts, gestures, actions, ladder)
+        self.check_broken_rules(checked, all_facts, gestures, actions, ladder)
         invariants = self.invariants(policy, checked.positions("invariants", len(policy.invariants)), facts)
         teams = self.teams(policy.teams, ladder)
         if self.problems:
@@ -513,6 +516,29 @@ class _Compiler:
         for extra in defaults[1:]:
             self.fail(("rules", extra, "default"), f"only one default rule is allowed (rules[{defaults[0]}] is already default)", "default")
         return tuple(compiled)
+
+    def check_broken_rules(self, checked: written.Checked, facts: Mapping[str, Fact], gestures: Mapping[str, Catalog],
+                           actions: Mapping[str, Catalog], ladder: Ladder) -> None:
+        """Every problem at once: a rule that failed validation in one part (say its ``when``) still has
+        its other parts checked, so a bad condition does not hide an unknown action beside it."""
+        raw_rules = self.doc.data.get("rules") if isinstance(self.doc.data, Mapping) else None
+        if checked.rule_positions is None or not isinstance(raw_rules, list):
+            return
+        kept = set(checked.rule_positions)
+        conditions = ConditionCompiler(facts, self.doc, self.problems)
+        for i, raw in enumerate(raw_rules):
+            if i in kept or not isinstance(raw, Mapping):
+                continue
+            path: PathKey = ("rules", i)
+            if self.clean(path + ("when",)) and isinstance(raw.get("when"), Mapping):
+                conditions.compile(raw["when"], path + ("when",))
+            if not all(self.clean(path + (key,)) for key in ("then", "id", "collect", "default")):
+                continue
+            try:
+                spec = written.Rule.model_validate({**raw, "when": None})
+            except ValidationError:
+                continue
+            self.rule(i, spec, path, conditions, facts, gestures, actions, ladder)
 
     def rule(self, index: int, spec: written.Rule, path: PathKey, conditions: ConditionCompiler,
              facts: Mapping[str, Fact], gestures: Mapping[str, Catalog], actions: Mapping[str, Catalog],
