@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cached_property
 from typing import Any
 
 from gesture_engine.decision import BudgetStep, builder
@@ -27,7 +26,7 @@ HUNDRED = Decimal(100)
 RAISED, CAPPED_BY_RULE, CAPPED_BY_POLICY, REDUCED_BY_GOODWILL = 1, 2, 4, 8
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Lookup:
     """An amount or factor chosen by the value of a level/enum fact."""
 
@@ -35,7 +34,7 @@ class Lookup:
     values: Mapping[str, Decimal]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BudgetSpec:
     """A rule's budget as compiled from ``then.budget``."""
 
@@ -45,7 +44,7 @@ class BudgetSpec:
     minimum: Decimal | None = None
     maximum: Decimal | None = None
 
-    @cached_property
+    @property
     def reads(self) -> tuple[str, ...]:
         """Facts the arithmetic depends on (with the goodwill fact, the whole budget's inputs)."""
         names = [self.base.fact] if isinstance(self.base, Lookup) else []

@@ -18,7 +18,7 @@ from typing import Any
 
 from gesture_engine.engine.facts import Fact, FactValue, did_you_mean
 from gesture_engine.errors import Problem
-from gesture_engine.load.source import Document, PathKey
+from gesture_engine.load.source import Document, Keeper, PathKey
 
 Facts = Mapping[str, FactValue]
 
@@ -28,7 +28,7 @@ LEVEL_OPS = ("at_least", "at_most")
 SET_OPS = ("eq", "ne", "in", "not_in")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Condition:
     """A compiled condition: ``holds(facts)`` says whether it is true, the rest serves explanations.
 
@@ -54,7 +54,7 @@ class Condition:
         return None
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Test(Condition):
     """One fact compared with one operand, e.g. ``severity at_least high``."""
 
@@ -87,7 +87,7 @@ class Test(Condition):
         return tuple(self.operand) if isinstance(self.operand, (list, tuple)) else (self.operand,)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Group(Condition):
     """``all``/``any``/``not`` over parts (``not`` has one part)."""
 
@@ -159,7 +159,7 @@ def _nested(part: Condition) -> str:
 _KIND: dict[str, Callable[[Any], Any]] = {"money": Decimal, "integer": int, "number": float}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cells:
     """A fact's domain cut into cells on each of which every test of the fact against the given
     constants has one truth value: what the index, lint and the invariant search all enumerate.
@@ -262,10 +262,11 @@ def _all(path: PathKey, parts: list[Condition]) -> Condition:
 class ConditionCompiler:
     """Compiles condition data against known facts, collecting problems instead of stopping."""
 
-    def __init__(self, facts: Mapping[str, Fact], document: Document, problems: list[Problem]) -> None:
+    def __init__(self, facts: Mapping[str, Fact], document: Document, problems: list[Problem], keep: Keeper | None = None) -> None:
         self.facts = facts
         self.document = document
         self.problems = problems
+        self.keep = keep or Keeper()
 
     def fail(self, path: PathKey, message: str, code: str = "condition") -> None:
         self.problems.append(self.document.problem(path, message, code))
@@ -273,6 +274,7 @@ class ConditionCompiler:
     def compile(self, data: Mapping[str, Any], path: PathKey) -> Condition:
         parts: list[Condition] = []
         for key, value in data.items():
+            key = self.keep(key)
             here = path + (key,)
             if key in ("all", "any"):
                 subs = [self.compile(item, here + (i,)) for i, item in enumerate(value)]
@@ -284,6 +286,7 @@ class ConditionCompiler:
                 self.fail(here, f"unknown fact {key!r}{did_you_mean(key, self.facts)}", "unknown-fact")
             elif isinstance(value, dict):
                 for op, operand in value.items():
+                    op = self.keep(op)
                     test = self.test(self.facts[key], op, operand, here + (op,))
                     if test is not None:
                         parts.append(test)
@@ -298,7 +301,7 @@ class ConditionCompiler:
     def test(self, fact: Fact, op: str, operand: Any, path: PathKey) -> Test | None:
         """One leaf: validate the operand for the fact's type and build its test."""
         if op in _SINGLE_OPS and op in _OPS_BY_TYPE.get(fact.type, ()) and _plain_operand(fact, operand):
-            return _leaf(fact, op, operand, path)  # the common case, in short (thousands a policy)
+            return _leaf(fact, op, self.keep(operand), path)  # the common case, in short (thousands a policy)
         if op in LEVEL_OPS and fact.type != "level":
             hint = "use gte/lte" if fact.numeric else "it has no order"
             self.fail(path, f"{op} needs a level fact; {fact.name} is {fact.type} ({hint})", "operator")
@@ -329,7 +332,7 @@ class ConditionCompiler:
         """``value`` converted to the fact's type, or ``_INVALID`` after recording why not."""
         if fact.finite:
             if isinstance(value, str) and value in fact.rank:
-                return value
+                return self.keep(value)
             hint = did_you_mean(value, fact.values) if isinstance(value, str) else ""
             kind = "a level" if fact.ordered else "a value"
             self.fail(path, f"{value!r} is not {kind} of {fact.name} ({', '.join(fact.values)}){hint}", "unknown-value")
@@ -338,11 +341,11 @@ class ConditionCompiler:
             if fact.type == "integer" and isinstance(value, Decimal) and value != value.to_integral_value():
                 self.fail(path, f"{fact.name} is an integer fact; {value} is not a whole number", "type-mismatch")
                 return _INVALID
-            return float(value) if fact.type == "number" else value
+            return float(value) if fact.type == "number" else self.keep(value)
         if fact.type == "boolean" and isinstance(value, bool):
             return value
         if fact.type == "string" and isinstance(value, str):
-            return value
+            return self.keep(value)
         article = "an" if fact.type[0] in "aeiou" else "a"
         shown = repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
         self.fail(path, f"{fact.name} is {article} {fact.type} fact; {shown} is not {fact.expected()}", "type-mismatch")

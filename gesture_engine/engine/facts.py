@@ -25,7 +25,7 @@ STRING_LIMIT = 1000
 ID_LIMIT = 200
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Fact:
     """A declared input (or derived) fact with its type and bounds."""
 

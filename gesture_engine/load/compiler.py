@@ -24,11 +24,11 @@ from gesture_engine.engine.conditions import Condition, ConditionCompiler, alway
 from gesture_engine.engine.facts import ENVELOPE, Fact, FactValue, did_you_mean
 from gesture_engine.errors import PolicyError, Problem
 from gesture_engine.load import document as written
-from gesture_engine.load.source import Document, PathKey
+from gesture_engine.load.source import Document, Keeper, PathKey
 from gesture_engine.money import MINOR_UNITS, MONEY_LIMIT, quantizer, round_money
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Catalog:
     """An action or gesture the policy declares."""
 
@@ -38,7 +38,7 @@ class Catalog:
     monetary: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Derived:
     """A derived fact: first matching row of its table, else its default."""
 
@@ -47,7 +47,7 @@ class Derived:
     default: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Template:
     """A rationale sentence with ``{fact}`` placeholders, filled in safely (no format mini-language)."""
 
@@ -86,7 +86,7 @@ def printf_pattern(parts: Sequence[tuple[bool, str]], facts: Mapping[str, Fact])
     return "".join(pattern)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rule:
     """A compiled rule. ``hit`` is ``first`` (first-match), ``collect`` (add-on) or ``default``."""
 
@@ -105,7 +105,7 @@ class Rule:
     line: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ladder:
     """Approval levels (lowest first) and the budget thresholds that require each."""
 
@@ -116,7 +116,7 @@ class Ladder:
         return self.levels.index(level)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Invariant:
     """A promise the policy makes about itself, e.g. the budget never falls as severity rises.
 
@@ -138,7 +138,7 @@ ORDERED_TYPES = ("level", "money", "integer", "number")
 """Fact types an invariant can range over: they have an order (levels lowest first)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CompiledPolicy:
     """Everything the evaluator needs, validated and immutable."""
 
@@ -174,6 +174,8 @@ class _Compiler:
         self.problems: list[Problem] = []
         self.broken: tuple[PathKey, ...] = ()
         self.shared_gestures: dict[str, Gesture] = {}
+        self.keep = Keeper()
+        self.lookups: dict[Any, Lookup] = {}  # equal lookups (by their text) share one
 
     # -- helpers -------------------------------------------------------------------------------
     def fail(self, path: PathKey, message: str, code: str) -> None:
@@ -199,8 +201,9 @@ class _Compiler:
         facts = self.input_facts(policy.facts)
         all_facts = dict(facts)
         derived = self.derived_facts(policy.derived, all_facts)
-        gestures = {key: Catalog(key, item.label, item.description, item.monetary) for key, item in policy.gestures.items()}
-        actions = {key: Catalog(key, item.label, item.description) for key, item in policy.actions.items()}
+        keep = self.keep
+        gestures = {keep(key): Catalog(keep(key), keep(item.label), keep(item.description), item.monetary) for key, item in policy.gestures.items()}
+        actions = {keep(key): Catalog(keep(key), keep(item.label), keep(item.description)) for key, item in policy.actions.items()}
         unit = quantizer(currency)
         ladder = self.ladder(policy.approval, unit)
         limits = self.limits(policy, all_facts, unit)
@@ -209,10 +212,10 @@ class _Compiler:
         if self.problems:
             raise PolicyError(self.problems)
         return CompiledPolicy(
-            name=policy.policy,
-            version=policy.version,
-            description=policy.description,
-            currency=currency,
+            name=keep(policy.policy),
+            version=keep(policy.version),
+            description=keep(policy.description),
+            currency=keep(currency),
             fingerprint=fingerprint(self.doc.data),
             source=self.doc.file,
             facts=MappingProxyType(facts),
@@ -227,22 +230,23 @@ class _Compiler:
         )
 
     def input_facts(self, specs: Mapping[str, written.FactSpec]) -> dict[str, Fact]:
-        return {name: self.fact(name, spec, ("facts", name)) for name, spec in specs.items()}
+        return {self.keep(name): self.fact(name, spec, ("facts", name)) for name, spec in specs.items()}
 
     def fact(self, name: str, spec: written.FactSpec | written.DerivedFact, path: PathKey) -> Fact:
         """The fact a declaration describes; its own mistakes are reported, and it is still returned so
         that later sections don't report it as an unknown fact (the problems fail the load anyway)."""
-        kind = spec.type
+        keep = self.keep
+        kind, name = keep(spec.type), keep(name)
         if name in ENVELOPE:
             self.fail(path, f"{name!r} is reserved for the complaint envelope; choose another fact name", "reserved")
         values: tuple[str, ...] = ()
         minimum: int | Decimal | None = None
         maximum: int | Decimal | None = None
         if isinstance(spec, written.ChoiceFact | written.DerivedFact):
-            values = spec.values
+            values = tuple(keep(value) for value in spec.values)
         elif isinstance(spec, written.NumericFact):
-            minimum = spec.min if spec.min is not None or kind != "money" else Decimal(0)
-            maximum = spec.max
+            minimum = keep(spec.min) if spec.min is not None or kind != "money" else Decimal(0)
+            maximum = keep(spec.max)
             if kind == "money" and minimum is not None and minimum < 0:
                 self.fail(path + ("min",), "money is never negative; min must be ≥ 0", "fact")
             if minimum is not None and maximum is not None and minimum > maximum:
@@ -254,7 +258,7 @@ class _Compiler:
         fact = Fact(
             name=name,
             type=kind,
-            description=spec.description,
+            description=keep(spec.description),
             required=False if isinstance(spec, written.DerivedFact) else spec.required,
             values=values,
             minimum=minimum,  # type: ignore[arg-type]  # an integer fact keeps integer bounds
@@ -271,13 +275,14 @@ class _Compiler:
             self.fail(path, "declare 'required: true' or a 'default'", "fact")
         elif spec.default is not None:
             try:
-                fact = replace(fact, default=read_value(fact, spec.default))
+                fact = replace(fact, default=keep(read_value(fact, spec.default)))
             except ValueError as exc:
                 self.fail(path + ("default",), str(exc), "fact")
         return fact
 
     def derived_facts(self, specs: Mapping[str, written.DerivedFact], all_facts: dict[str, Fact]) -> tuple[Derived, ...]:
         """Compile derived facts in dependency order, rejecting clashes and cycles."""
+        specs = {self.keep(name): spec for name, spec in specs.items()}
         declared: dict[str, Fact] = {}
         for name, spec in specs.items():
             path = ("derived", name)
@@ -302,7 +307,7 @@ class _Compiler:
         compiled: list[Derived] = []
         for name in order:
             spec, fact = specs[name], declared[name]
-            compiler = ConditionCompiler(known, self.doc, self.problems)
+            compiler = ConditionCompiler(known, self.doc, self.problems, self.keep)
             rows = []
             for i, row in enumerate(spec.table):
                 row_path: PathKey = ("derived", name, "table", i)
@@ -310,9 +315,9 @@ class _Compiler:
                 if row.value not in fact.rank:
                     hint = did_you_mean(row.value, fact.values)
                     self.fail(row_path + ("value",), f"{row.value!r} is not one of {', '.join(fact.values)}{hint}", "unknown-value")
-                rows.append((condition, row.value))
-            compiled.append(Derived(fact, tuple(rows), spec.default))
-            all_facts[name] = fact
+                rows.append((condition, self.keep(row.value)))
+            compiled.append(Derived(fact, tuple(rows), self.keep(spec.default)))
+            all_facts[fact.name] = fact
         return tuple(compiled)
 
     def _topological(self, depends: dict[str, list[str]]) -> list[str] | None:
@@ -340,7 +345,7 @@ class _Compiler:
         return order
 
     def ladder(self, spec: written.Approval, unit: Decimal) -> Ladder:
-        levels = spec.levels
+        levels = tuple(self.keep(level) for level in spec.levels)
         rows: list[tuple[Decimal | None, str]] = []
         previous: Decimal | None = None
         last = len(spec.ladder) - 1
@@ -356,7 +361,7 @@ class _Compiler:
             if up_to is not None and previous is not None and up_to <= previous:
                 self.fail(path + ("up_to",), f"up_to must increase down the ladder; {up_to} ≤ {previous}", "ladder")
             previous = up_to if up_to is not None else previous
-            rows.append((None if up_to is None else round_money(up_to, unit), row.level))
+            rows.append((None if up_to is None else round_money(up_to, unit), self.keep(row.level)))
         return Ladder(levels, tuple(rows))
 
     def limits(self, policy: written.PolicyDocument, facts: Mapping[str, Fact], unit: Decimal) -> Limits:
@@ -364,13 +369,14 @@ class _Compiler:
             return Limits(unit, Decimal(0))  # already reported by validation; loading fails anyway
         goodwill = policy.goodwill
         if goodwill is None:
-            return Limits(unit, policy.budget_cap)
+            return Limits(unit, self.keep(policy.budget_cap))
         name = goodwill.fact
         if name not in facts:
             self.fail(("goodwill", "fact"), f"unknown fact {name!r}{did_you_mean(name, facts)}", "unknown-fact")
         elif facts[name].type != "money":
             self.fail(("goodwill", "fact"), f"{name} is a {facts[name].type} fact; goodwill needs a money fact", "type-mismatch")
-        return Limits(unit, policy.budget_cap, name, goodwill.window_limit, goodwill.window)
+        keep = self.keep
+        return Limits(unit, keep(policy.budget_cap), keep(name), keep(goodwill.window_limit), keep(goodwill.window))
 
     def invariants(self, policy: written.PolicyDocument, positions: Iterable[int], facts: Mapping[str, Fact]) -> tuple[Invariant, ...]:
         """``invariants:`` entries, each naming an input fact that has an order."""
@@ -388,13 +394,14 @@ class _Compiler:
                           "type-mismatch")
                 continue
             where = self.doc.locate(path)
-            compiled.append(Invariant(spec.monotone, name, spec.direction, spec.description, where.file, where.line))
+            keep = self.keep
+            compiled.append(Invariant(keep(spec.monotone), keep(name), keep(spec.direction), keep(spec.description), where.file, where.line))
         return tuple(compiled)
 
     # -- rules ---------------------------------------------------------------------------------
     def rules(self, specs: Sequence[written.Rule], positions: Iterable[int], facts: Mapping[str, Fact],
               gestures: Mapping[str, Catalog], actions: Mapping[str, Catalog], ladder: Ladder) -> tuple[Rule, ...]:
-        conditions = ConditionCompiler(facts, self.doc, self.problems)
+        conditions = ConditionCompiler(facts, self.doc, self.problems, self.keep)
         seen: dict[str, int] = {}
         compiled: list[Rule] = []
         defaults: list[int] = []
@@ -433,7 +440,8 @@ class _Compiler:
                 if value is None:
                     self.fail(path + ("then",), f"{'the default' if spec.default else 'a first-hit'} rule must set '{key}'", "rule")
         when = conditions.compile(spec.when, path + ("when",)) if spec.when is not None else always(path)
-        action = then.action
+        keep = self.keep
+        action = keep(then.action)
         if action is not None and action not in actions:
             self.fail(path + ("then", "action"), f"unknown action {action!r}{did_you_mean(action, actions)}", "unknown-action")
         chosen: list[Gesture] = []
@@ -442,7 +450,7 @@ class _Compiler:
                 self.fail(path + ("then", "gestures", j), f"unknown gesture {gid!r}{did_you_mean(gid, gestures)}", "unknown-gesture")
                 continue
             chosen.append(self.gesture(gestures[gid]))
-        approval = then.approval
+        approval = keep(then.approval)
         if approval is not None and approval not in ladder.levels:
             self.fail(path + ("then", "approval"), f"unknown approval level {approval!r}{did_you_mean(approval, ladder.levels)}", "unknown-level")
         within = then.respond_within
@@ -455,7 +463,7 @@ class _Compiler:
             return None
         where = self.doc.locate(path)
         return Rule(
-            id=spec.id, index=index, hit=hit, description=spec.description, when=when,
+            id=keep(spec.id), index=index, hit=hit, description=keep(spec.description), when=when,
             action=action, gestures=tuple(chosen), budget=budget, respond_within=seconds, approval=approval,
             rationale=rationale, file=where.file, line=where.line,
         )
@@ -476,23 +484,28 @@ class _Compiler:
         if not fact.finite:
             self.fail(path + ("by",), f"lookups need a level or enum fact; {name} is {fact.type}", "type-mismatch")
             return None
-        values: dict[str, Decimal] = {}
-        for key, amount in spec.values.items():
+        for key in spec.values:
             if key not in fact.rank:
                 self.fail(path + ("values", key), f"{key!r} is not a value of {name}{did_you_mean(key, fact.values)}", "unknown-value")
-            values[key] = amount
-        missing = [v for v in fact.values if v not in values]
+        missing = [v for v in fact.values if v not in spec.values]
         if missing and spec.default is None:
             self.fail(path + ("values",), f"no amount for {name} {', '.join(missing)}; add them or a 'default'", "lookup")
             return None
+        values = dict(spec.values)
         for value in missing:
             values[value] = spec.default  # type: ignore[assignment]  # not None: checked just above
-        return Lookup(name, MappingProxyType(values))
+        shared = (fact.name, *((key, str(amount)) for key, amount in values.items()))  # 2 and 2.0 are written apart in steps
+        found = self.lookups.get(shared)
+        if found is None:
+            keep = self.keep
+            found = self.lookups[shared] = Lookup(fact.name, MappingProxyType({keep(key): keep(amount) for key, amount in values.items()}))
+        return found
 
     def budget(self, spec: Decimal | written.BudgetFormula, path: PathKey, facts: Mapping[str, Fact]) -> BudgetSpec | None:
+        keep = self.keep
         if isinstance(spec, Decimal):
-            return BudgetSpec(spec)
-        base = self.lookup(spec.base, path + ("base",), facts) if isinstance(spec.base, written.Lookup) else spec.base
+            return BudgetSpec(keep(spec))
+        base = self.lookup(spec.base, path + ("base",), facts) if isinstance(spec.base, written.Lookup) else keep(spec.base)
         percent = None
         if spec.percent_of is not None:
             name = spec.percent_of.fact
@@ -501,9 +514,9 @@ class _Compiler:
             elif facts[name].type != "money":
                 self.fail(path + ("percent_of", "fact"), f"percent_of needs a money fact; {name} is {facts[name].type}", "type-mismatch")
             else:
-                percent = (name, spec.percent_of.percent)
+                percent = (facts[name].name, keep(spec.percent_of.percent))
         multipliers = [self.lookup(m, path + ("multipliers", i), facts) for i, m in enumerate(spec.multipliers)]
-        low, high = spec.min, spec.max
+        low, high = keep(spec.min), keep(spec.max)
         if low is not None and high is not None and low > high:
             self.fail(path + ("min",), f"min {low} is above max {high}", "budget")
         if base is None or any(m is None for m in multipliers):
@@ -533,7 +546,7 @@ class _Compiler:
                 parts.append((True, match.group(1).strip()))
             position = match.end()
         parts.append((False, text[position:]))
-        kept = tuple((is_fact, value) for is_fact, value in parts if is_fact or value)
+        kept = tuple((is_fact, self.keep(value)) for is_fact, value in parts if is_fact or value)
         return Template(kept, printf_pattern(kept, facts))
 
 
