@@ -11,7 +11,7 @@ import types
 from decimal import Decimal
 from typing import Any
 
-from gesture_engine import Policy
+from gesture_engine import Policy, load_policy
 from gesture_engine.load.compiler import compile_policy
 from gesture_engine.load.source import Keeper, read_policy_source
 from gesture_engine.resources import default_policy_path
@@ -101,3 +101,24 @@ def test_the_keeper_copies_once_and_keeps_types_apart() -> None:
     assert keep(number) == number and keep(number) is not number and keep(123456789) is keep(number)
     assert str(keep(amount)) == "5.0" and keep(Decimal(5)) is not keep(amount) and keep(5) is not keep(Decimal(5))
     assert keep(True) is True and keep(None) is None
+
+
+def test_equal_tests_at_the_same_place_are_one_object(tmp_path: Any) -> None:
+    path = tmp_path / "budgets.yaml"
+    path.write_text(BUDGETS.replace("{spend: {gte: 30000.50}}", "{spend: {gte: 1000.0}, audience: {gte: 100000}}"), encoding="utf-8")
+    rules = {rule.id: rule for rule in Policy(compile_policy(read_policy_source(path))).rules}
+    one, two = rules["one"].when.tests(), rules["two"].when.tests()  # spend gte 1000, ..., audience gte 100000
+    assert one[2] is two[1] and one[2].path == ("audience", "gte")
+    assert one[0] is not two[0] and str(two[0].operand) == "1000.0"  # 1000 and 1000.0 are written apart
+
+
+def test_loading_leaves_no_reference_cycles_behind() -> None:
+    """Parsed data caught in a cycle would stay until the garbage collector ran (never, while it is paused
+    for loading): every part of a load is freed as soon as it is done with."""
+    gc.collect()
+    gc.disable()
+    try:
+        policy = load_policy()
+        assert gc.collect() == 0, policy
+    finally:
+        gc.enable()

@@ -33,11 +33,14 @@ class Condition:
     """A compiled condition: ``holds(facts)`` says whether it is true, the rest serves explanations.
 
     Deciding goes through the index (index.py), not ``holds``: conditions stay plain data with
-    methods, without a closure per test, because a large policy has tens of thousands of them.
+    methods, without a closure per test, because a large policy has tens of thousands of them, and
+    equal tests at the same place in two conditions are one object (``ConditionCompiler``).
     The bare class is the condition of a rule without ``when``.
     """
 
     path: PathKey
+    """Where the condition sits within the ``when`` (or table row) it is part of: ``("any", 1, "tier")``;
+    ``()`` for the whole condition."""
 
     def holds(self, facts: Facts) -> bool:
         return True
@@ -248,40 +251,46 @@ def domain_cells(fact: Fact, constants: Iterable[Any], bounds: tuple[Any, Any] |
     return Cells(fact, tuple(sorted({kind(value) for value in constants if low <= value <= high})), low, high)
 
 
-def always(path: PathKey) -> Condition:
-    """The condition of a rule without ``when``."""
-    return Condition(path)
-
-
-def _all(path: PathKey, parts: list[Condition]) -> Condition:
-    if len(parts) == 1:
-        return parts[0]
-    return Group(path, "all", tuple(parts))
+ALWAYS = Condition(())
+"""The condition of a rule without ``when``."""
 
 
 class ConditionCompiler:
-    """Compiles condition data against known facts, collecting problems instead of stopping."""
+    """Compiles condition data against known facts, collecting problems instead of stopping.
+
+    Tests are immutable, so one compiler hands out one object for equal tests at the same place in
+    their conditions (``severity at_least high`` as the first part of a thousand rules), and one tuple
+    per path; operands come from ``keep``, one object per value as written, so their identity is
+    their equality (5 and 5.0 stay apart).
+    """
 
     def __init__(self, facts: Mapping[str, Fact], document: Document, problems: list[Problem], keep: Keeper | None = None) -> None:
         self.facts = facts
         self.document = document
         self.problems = problems
         self.keep = keep or Keeper()
+        self._root = 0  # the length of the path of the condition being compiled (its parts' paths are relative)
+        self._shared: dict[Any, Any] = {}  # paths and tests by what they are made of
 
     def fail(self, path: PathKey, message: str, code: str = "condition") -> None:
         self.problems.append(self.document.problem(path, message, code))
 
     def compile(self, data: Mapping[str, Any], path: PathKey) -> Condition:
+        """The condition ``data`` written at ``path`` (problems are located there)."""
+        self._root = len(path)
+        return self._compile(data, path)
+
+    def _compile(self, data: Mapping[str, Any], path: PathKey) -> Condition:
         parts: list[Condition] = []
         for key, value in data.items():
             key = self.keep(key)
             here = path + (key,)
             if key in ("all", "any"):
-                subs = [self.compile(item, here + (i,)) for i, item in enumerate(value)]
-                parts.append(Group(here, key, tuple(subs)))
+                subs = [self._compile(item, here + (i,)) for i, item in enumerate(value)]
+                parts.append(Group(self._at(here), key, tuple(subs)))
             elif key == "not":
-                inner = self.compile(value, here)
-                parts.append(Group(here, "not", (inner,)))
+                inner = self._compile(value, here)
+                parts.append(Group(self._at(here), "not", (inner,)))
             elif key not in self.facts:
                 self.fail(here, f"unknown fact {key!r}{did_you_mean(key, self.facts)}", "unknown-fact")
             elif isinstance(value, dict):
@@ -295,13 +304,33 @@ class ConditionCompiler:
                 if test is not None:
                     parts.append(test)
         if not parts:
-            return always(path)
-        return _all(path, parts)
+            return ALWAYS
+        return parts[0] if len(parts) == 1 else Group(self._at(path), "all", tuple(parts))
+
+    def _at(self, path: PathKey) -> PathKey:
+        """``path`` relative to the condition's own, one tuple per path."""
+        relative = path[self._root:]
+        return self._shared.setdefault(relative, relative)  # type: ignore[no-any-return]
+
+    def _leaf(self, fact: Fact, op: str, operand: Any, path: PathKey) -> Test:
+        """A test of a valid operand (a tuple for ``in``, ``not_in`` and ``between``)."""
+        relative = self._at(path)
+        key = (relative, fact.name, op, *map(id, operand if operand.__class__ is tuple else (operand,)))
+        found = self._shared.get(key)
+        if found is None:
+            if op in LEVEL_OPS:
+                argument: Any = (fact.rank, fact.rank[operand])
+            elif op in ("in", "not_in"):
+                argument = frozenset(operand)
+            else:
+                argument = operand
+            found = self._shared[key] = Test(relative, fact.name, op, operand, _COMPARE[op], argument)
+        return found
 
     def test(self, fact: Fact, op: str, operand: Any, path: PathKey) -> Test | None:
         """One leaf: validate the operand for the fact's type and build its test."""
         if op in _SINGLE_OPS and op in _OPS_BY_TYPE.get(fact.type, ()) and _plain_operand(fact, operand):
-            return _leaf(fact, op, self.keep(operand), path)  # the common case, in short (thousands a policy)
+            return self._leaf(fact, op, self.keep(operand), path)  # the common case, in short (thousands a policy)
         if op in LEVEL_OPS and fact.type != "level":
             hint = "use gte/lte" if fact.numeric else "it has no order"
             self.fail(path, f"{op} needs a level fact; {fact.name} is {fact.type} ({hint})", "operator")
@@ -314,7 +343,7 @@ class ConditionCompiler:
             values = [self.operand(fact, item, path + (i,)) for i, item in enumerate(operand)]
             if any(v is _INVALID for v in values):
                 return None
-            return _leaf(fact, op, tuple(values), path)
+            return self._leaf(fact, op, tuple(values), path)
         if op == "between":
             low, high = (self.operand(fact, item, path + (i,)) for i, item in enumerate(operand))
             if low is _INVALID or high is _INVALID:
@@ -322,11 +351,11 @@ class ConditionCompiler:
             if low > high:
                 self.fail(path, f"between needs low ≤ high; got [{low}, {high}]", "operator")
                 return None
-            return _leaf(fact, op, (low, high), path)
+            return self._leaf(fact, op, (low, high), path)
         value = self.operand(fact, operand, path)
         if value is _INVALID:
             return None
-        return _leaf(fact, op, value, path)
+        return self._leaf(fact, op, value, path)
 
     def operand(self, fact: Fact, value: Any, path: PathKey) -> Any:
         """``value`` converted to the fact's type, or ``_INVALID`` after recording why not."""
@@ -341,7 +370,7 @@ class ConditionCompiler:
             if fact.type == "integer" and isinstance(value, Decimal) and value != value.to_integral_value():
                 self.fail(path, f"{fact.name} is an integer fact; {value} is not a whole number", "type-mismatch")
                 return _INVALID
-            return float(value) if fact.type == "number" else self.keep(value)
+            return self.keep(float(value) if fact.type == "number" else value)
         if fact.type == "boolean" and isinstance(value, bool):
             return value
         if fact.type == "string" and isinstance(value, str):
@@ -369,17 +398,6 @@ def _plain_operand(fact: Fact, operand: Any) -> bool:
     if cls is str:
         return operand in fact.rank if kind in ("level", "enum") else kind == "string"
     return cls is int and kind in ("integer", "money")
-
-def _leaf(fact: Fact, op: str, operand: Any, path: PathKey) -> Test:
-    """A test of a valid operand (a tuple for ``in``, ``not_in`` and ``between``)."""
-    if op in LEVEL_OPS:
-        argument: Any = (fact.rank, fact.rank[operand])
-    elif op in ("in", "not_in"):
-        argument = frozenset(operand)
-    else:
-        argument = operand
-    return Test(path, fact.name, op, operand, _COMPARE[op], argument)
-
 
 def _between(value: Any, bounds: tuple[Any, Any]) -> bool:
     return bool(bounds[0] <= value <= bounds[1])

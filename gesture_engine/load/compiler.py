@@ -20,7 +20,7 @@ from gesture_engine.complaint import read_value
 from gesture_engine.decision import Gesture
 from gesture_engine.durations import parse_duration
 from gesture_engine.engine.budget import BudgetSpec, Limits, Lookup
-from gesture_engine.engine.conditions import Condition, ConditionCompiler, always, show
+from gesture_engine.engine.conditions import ALWAYS, Condition, ConditionCompiler, show
 from gesture_engine.engine.facts import ENVELOPE, Fact, FactValue, did_you_mean
 from gesture_engine.errors import PolicyError, Problem
 from gesture_engine.load import document as written
@@ -323,26 +323,27 @@ class _Compiler:
     def _topological(self, depends: dict[str, list[str]]) -> list[str] | None:
         order: list[str] = []
         state: dict[str, int] = {}  # 1 = visiting, 2 = done
-
-        def visit(name: str, chain: list[str]) -> bool:
-            if state.get(name) == 2:
-                return True
-            if state.get(name) == 1:
-                cycle = chain[chain.index(name):] + [name]
-                self.fail(("derived", name), "derived facts form a cycle: " + " → ".join(cycle), "cycle")
-                return False
-            state[name] = 1
-            for dep in depends[name]:
-                if not visit(dep, chain + [name]):
-                    return False
-            state[name] = 2
-            order.append(name)
-            return True
-
         for name in depends:
-            if not visit(name, []):
+            if not self._visit(name, [], depends, state, order):
                 return None
         return order
+
+    def _visit(self, name: str, chain: list[str], depends: dict[str, list[str]], state: dict[str, int], order: list[str]) -> bool:
+        """Depth-first from ``name`` (a method, not a closure calling itself: that would be a reference cycle
+        holding the compiler, so the whole parsed document, until the garbage collector ran)."""
+        if state.get(name) == 2:
+            return True
+        if state.get(name) == 1:
+            cycle = chain[chain.index(name):] + [name]
+            self.fail(("derived", name), "derived facts form a cycle: " + " → ".join(cycle), "cycle")
+            return False
+        state[name] = 1
+        for dep in depends[name]:
+            if not self._visit(dep, chain + [name], depends, state, order):
+                return False
+        state[name] = 2
+        order.append(name)
+        return True
 
     def ladder(self, spec: written.Approval, unit: Decimal) -> Ladder:
         levels = tuple(self.keep(level) for level in spec.levels)
@@ -439,7 +440,7 @@ class _Compiler:
             for key, value in (("action", then.action), ("respond_within", then.respond_within)):
                 if value is None:
                     self.fail(path + ("then",), f"{'the default' if spec.default else 'a first-hit'} rule must set '{key}'", "rule")
-        when = conditions.compile(spec.when, path + ("when",)) if spec.when is not None else always(path)
+        when = conditions.compile(spec.when, path + ("when",)) if spec.when is not None else ALWAYS
         keep = self.keep
         action = keep(then.action)
         if action is not None and action not in actions:

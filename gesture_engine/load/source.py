@@ -195,8 +195,8 @@ class Keeper:
         cls: Any = value.__class__
         if cls is str:
             key: Any = value
-        elif cls is int or cls is Decimal:
-            key = (cls, str(value))  # 5, 5.0 and "5" stay apart
+        elif cls is int or cls is Decimal or cls is float:
+            key = (cls, repr(value) if cls is float else str(value))  # 5, 5.0 and "5" stay apart
         else:  # True, False, None, and the compiler's own values
             return value
         kept = self._kept.get(key)
