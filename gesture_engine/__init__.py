@@ -11,7 +11,7 @@ The authoring tools (explain's report, policy tests and coverage, lint, diff, in
 :mod:`gesture_engine.tools`.
 """
 
-from gesture_engine.decision import Approval, Budget, BudgetStep, Decision, Gesture, Money, PolicyRef, RuleTrace
+from gesture_engine.decision import Approval, Budget, BudgetStep, Decision, Gesture, Money, Owed, PolicyRef, RuleTrace
 from gesture_engine.errors import ComplaintError, FieldProblem, GestureError, PolicyError, Problem
 from gesture_engine.policy import Policy, load_policy, loads_policy
 
@@ -27,6 +27,7 @@ __all__ = [
     "Gesture",
     "GestureError",
     "Money",
+    "Owed",
     "Policy",
     "PolicyError",
     "PolicyRef",

@@ -208,7 +208,7 @@ def _read_number(fact: Fact, value: object) -> FactValue:
         raise _wrong(fact, value)
     try:
         number = float(value)
-    except (OverflowError, InvalidOperation):
+    except (OverflowError, InvalidOperation, ValueError):  # ValueError: a signalling NaN
         number = math.inf
     if not math.isfinite(number) or abs(number) > NUMBER_LIMIT:
         raise ValueRefused(f"expected a finite number of magnitude ≤ 1e15; got {describe(value)}", "out_of_range")

@@ -11,12 +11,26 @@ record, and the sentences are written when they are read or serialised.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal, NoReturn, Protocol, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, NoReturn, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, WithJsonSchema, computed_field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    TypeAdapter,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    computed_field,
+    model_validator,
+)
+
+from gesture_engine.money import plain
 
 FactJSON = Annotated[Any, WithJsonSchema({"type": ["boolean", "integer", "number", "string"]})]
 """A fact value: bool, int, float, ``Decimal`` (money, serialised as a string) or str. Typed ``Any`` for
@@ -51,53 +65,113 @@ class BudgetStep(Frozen):
     amount: Decimal
 
 
-class Arithmetic(Protocol):
-    """How a budget was reached, kept as numbers (``gesture_engine.engine.budget.Figures``)."""
+class Working(Protocol):
+    """Why a decision is what it is, kept as the numbers and the rules behind it: the texts that explain
+    it are written from them when first read (``policy.py`` keeps one such record per decision)."""
 
-    def steps(self) -> tuple[BudgetStep, ...]: ...
+    def budget_steps(self) -> tuple[BudgetStep, ...]: ...
 
-    def summary(self) -> str: ...
+    def budget_summary(self) -> str: ...
 
-
-# Computed fields read their record from ``__pydantic_private__`` itself: ``self._figures`` goes through
-# pydantic's ``__getattr__``, which costs more than writing the text it leads to.
-
-
-class Reasoning(Protocol):
-    """Why, kept as the rules and numbers behind it; the sentences are written on demand."""
+    def approval_reasons(self) -> tuple[str, ...]: ...
 
     def reasons(self) -> tuple[str, ...]: ...
 
 
-class Budget(Money):
+class _Given:
+    """The texts of one model read back from JSON (``Decision.model_validate_json``), kept as given:
+    a budget's ``steps`` and ``summary``, an approval's or a decision's ``reasons``."""
+
+    __slots__ = ("given",)
+
+    def __init__(self, given: Mapping[str, Any]) -> None:
+        self.given = given
+
+    def budget_steps(self) -> tuple[BudgetStep, ...]:
+        return self.given.get("steps", ())  # type: ignore[no-any-return]
+
+    def budget_summary(self) -> str:
+        return self.given.get("summary", "")  # type: ignore[no-any-return]
+
+    def approval_reasons(self) -> tuple[str, ...]:
+        return self.given.get("reasons", ())  # type: ignore[no-any-return]
+
+    reasons = approval_reasons
+
+
+# Computed fields read their record from ``__pydantic_private__`` itself: ``self._why`` goes through
+# pydantic's ``__getattr__``, which costs more than writing the text it leads to.
+
+
+class Explained(Frozen):
+    """A model some of whose fields are texts written from a private record (``_why``) when read.
+
+    Read back from its own JSON (or dict), a model keeps the texts it is given, so
+    ``Decision.model_validate_json(d.model_dump_json()) == d``. Two such models are equal when their
+    JSON is: the record behind the texts is not part of the contract, the texts are."""
+
+    _why: Working = PrivateAttr()
+    _written: ClassVar[dict[str, Any]] = {}
+    """Each computed field's name and the type its given value is validated as."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_given_texts(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        if not isinstance(data, Mapping) or not cls._written:
+            return handler(data)
+        given = {name: adapter.validate_python(data[name]) for name, adapter in cls._written.items() if name in data}
+        instance = handler({key: value for key, value in data.items() if key not in cls._written})
+        instance.__pydantic_private__["_why"] = _Given(given)
+        return instance
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Explained):
+            return NotImplemented
+        return type(self) is type(other) and self.model_dump_json() == other.model_dump_json()
+
+    def __hash__(self) -> int:
+        return hash(self.model_dump_json())
+
+
+class Budget(Money, Explained):
     """The budget: an amount with the arithmetic that produced it (a ``Money`` with its working)."""
 
-    _figures: Arithmetic = PrivateAttr()
+    _written: ClassVar[dict[str, Any]] = {}
 
     @computed_field(description="Each step of the arithmetic, rounded half-up to the minor unit, with the running amount.")  # type: ignore[prop-decorator]
     @property
     def steps(self) -> tuple[BudgetStep, ...]:
-        figures: Arithmetic = self.__pydantic_private__["_figures"]  # type: ignore[index]
-        return figures.steps()
+        why: Working = self.__pydantic_private__["_why"]  # type: ignore[index]
+        return why.budget_steps()
 
     @computed_field(description="The arithmetic in one line, e.g. 'base 20.00 (severity high) × 1.5 (tier gold) = 30.00'.")  # type: ignore[prop-decorator]
     @property
     def summary(self) -> str:
-        figures: Arithmetic = self.__pydantic_private__["_figures"]  # type: ignore[index]
-        return figures.summary()
+        why: Working = self.__pydantic_private__["_why"]  # type: ignore[index]
+        return why.budget_summary()
 
 
-class Approval(Frozen):
+class Owed(Frozen):
+    """An amount a gesture owes (a refund, a statutory sum): apart from the budget, and never capped by
+    the budget cap or the goodwill window."""
+
+    gesture: str
+    amount: Decimal
+    currency: str
+    text: str = Field(description="How the amount was reached, e.g. '50% of ticket_price 320.00 = 160.00'.")
+
+
+class Approval(Explained):
     """Who must approve, and why that level."""
 
     level: str
-    _basis: Reasoning = PrivateAttr()
+    _written: ClassVar[dict[str, Any]] = {}
 
     @computed_field(description="The ladder row the budget falls in, then any rule that demands a higher level.")  # type: ignore[prop-decorator]
     @property
     def reasons(self) -> tuple[str, ...]:
-        basis: Reasoning = self.__pydantic_private__["_basis"]  # type: ignore[index]
-        return basis.reasons()
+        why: Working = self.__pydantic_private__["_why"]  # type: ignore[index]
+        return why.approval_reasons()
 
 
 class RuleTrace(Frozen):
@@ -132,7 +206,7 @@ class FrozenFacts(dict[str, Any]):
     __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse
 
 
-class Decision(Frozen):
+class Decision(Explained):
     """What to do for one complaint, and why.
 
     In JSON the answer comes first (action, gestures, budget, deadline, approval), then what it rests
@@ -141,11 +215,13 @@ class Decision(Frozen):
 
     complaint_id: str | None = None
     customer_id: str | None = None
+    received_at: datetime | None = Field(default=None, description="When the complaint arrived, when it said.")
     action: str = Field(description="Recommended recovery action id.")
     action_label: str
     rule: str = Field(description="The first-hit rule that chose the action.")
     gestures: tuple[Gesture, ...]
     budget: Budget
+    owed: tuple[Owed, ...] = Field(default=(), description="Amounts owed by gesture, apart from the budget (never capped).")
     respond_within: str = Field(description="Response deadline as a duration, e.g. '1h' or '1d4h'.")
     respond_within_seconds: int
     respond_by: datetime | None = Field(default=None, description="received_at + respond_within, when received_at was given.")
@@ -153,13 +229,43 @@ class Decision(Frozen):
     policy: PolicyRef
     facts: Mapping[str, FactJSON] = Field(description="Every fact the decision used, derived facts included.")
     trace: tuple[RuleTrace, ...]
-    _rationale: Reasoning = PrivateAttr()
+    _written: ClassVar[dict[str, Any]] = {}
+
+    @computed_field(description="32 hex digits naming this decision: sha256 of the policy fingerprint and the canonical complaint "  # type: ignore[prop-decorator]
+                                "(facts and envelope). The same policy and complaint always give the same id.")
+    @property
+    def decision_id(self) -> str:
+        why = self.__pydantic_private__["_why"]  # type: ignore[index]
+        if isinstance(why, _Given) and "decision_id" in why.given:  # read back from JSON, where facts are text: keep the id given
+            return str(why.given["decision_id"])
+        return hashlib.sha256(f"{self.policy.fingerprint}\n{self.canonical_complaint()}".encode()).hexdigest()[:32]
+
+    def canonical_complaint(self) -> str:
+        """What :attr:`decision_id` hashes: the facts (derived ones included) and the envelope as JSON with
+        sorted keys and no spaces, money without trailing zeros (``800`` and ``800.00`` are one amount),
+        times in UTC."""
+        body = {"complaint_id": self.complaint_id, "customer_id": self.customer_id, "facts": dict(self.facts), "received_at": self.received_at}
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_canonical)
 
     @computed_field(description="Why: the rationale of every rule that fired, in order.")  # type: ignore[prop-decorator]
     @property
     def reasons(self) -> tuple[str, ...]:
-        rationale: Reasoning = self.__pydantic_private__["_rationale"]  # type: ignore[index]
-        return rationale.reasons()
+        why: Working = self.__pydantic_private__["_why"]  # type: ignore[index]
+        return why.reasons()
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return plain(value)  # the amount, not how it was written
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} canonically")
+
+
+_TEXTS: TypeAdapter[tuple[str, ...]] = TypeAdapter(tuple[str, ...])
+Budget._written = {"steps": TypeAdapter(tuple[BudgetStep, ...]), "summary": TypeAdapter(str)}
+Approval._written = {"reasons": _TEXTS}
+Decision._written = {"reasons": _TEXTS, "decision_id": TypeAdapter(str)}
 
 
 # BaseModel's own slot descriptors: setting through them skips the attribute lookup of

@@ -43,8 +43,10 @@ class GestureError(Exception):
     """Base of every error the engine raises on purpose."""
 
 
-class PolicyError(GestureError):
-    """A policy could not be loaded; ``problems`` lists every mistake found, sorted by position."""
+class PolicyError(GestureError, ValueError):
+    """A policy could not be loaded; ``problems`` lists every mistake found, sorted by position.
+
+    Also a ``ValueError``: bad input, so integrations that map ValueError to a client error just work."""
 
     def __init__(self, problems: list[Problem] | tuple[Problem, ...]) -> None:
         self.problems = tuple(sorted(problems))
@@ -56,8 +58,10 @@ class PolicyError(GestureError):
         return "\n".join([head, *(f"  {p}" for p in self.problems)])
 
 
-class ComplaintError(GestureError):
-    """A complaint cannot be decided; ``problems`` lists every field that is missing or wrong."""
+class ComplaintError(GestureError, ValueError):
+    """A complaint cannot be decided; ``problems`` lists every field that is missing or wrong.
+
+    Also a ``ValueError``, so web frameworks that map ValueError to a client error (4xx) do so here."""
 
     def __init__(self, problems: list[FieldProblem] | tuple[FieldProblem, ...]) -> None:
         self.problems = tuple(problems)
@@ -74,3 +78,27 @@ class ComplaintError(GestureError):
             "error": "invalid_complaint",
             "problems": [{"field": p.field, "message": p.message} for p in self.problems],
         }
+
+
+class LedgerError(GestureError):
+    """A goodwill ledger refused an operation or could not be used; nothing was written.
+
+    ``code`` is stable for programs (``unknown_reservation``, ``already_issued``, ``exceeds_reservation``,
+    ``unreachable``, ...; listed in docs/ledger.md), ``reservation_id`` names the reservation concerned when
+    there is one, and ``line`` the line of an import file at fault."""
+
+    def __init__(self, code: str, message: str, *, reservation_id: str | None = None, line: int | None = None) -> None:
+        self.code = code
+        self.message = message
+        self.reservation_id = reservation_id
+        self.line = line
+        super().__init__(f"{code}: {message}")
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-friendly form, for ``--json`` output."""
+        record: dict[str, object] = {"error": self.code, "message": self.message}
+        if self.reservation_id is not None:
+            record["reservation_id"] = self.reservation_id
+        if self.line is not None:
+            record["line"] = self.line
+        return record

@@ -30,7 +30,8 @@ MINOR_UNITS: dict[str, int] = {
 MONEY_LIMIT = Decimal(10) ** 12
 """No money value may exceed this; larger inputs are mistakes, not customers."""
 
-_CONTEXT = Context(prec=40, rounding=ROUND_HALF_UP)
+CONTEXT = Context(prec=40, rounding=ROUND_HALF_UP)
+"""Money's own context: exact products of amounts and factors, half-up rounding, whatever the caller's context."""
 
 
 def quantizer(currency: str) -> Decimal:
@@ -42,15 +43,15 @@ def round_money(amount: Decimal | int, unit: Decimal) -> Decimal:
     """Round half-up to ``unit`` (from :func:`quantizer`)."""
     if not isinstance(amount, Decimal):
         amount = Decimal(amount)
-    return amount.quantize(unit, context=_CONTEXT)
+    return amount.quantize(unit, context=CONTEXT)
 
 
 def multiply(a: Decimal, b: Decimal) -> Decimal:
     """Exact product, independent of the caller's decimal context."""
-    return _CONTEXT.multiply(a, b)
+    return CONTEXT.multiply(a, b)
 
 
 def plain(number: Decimal) -> str:
     """A factor as people write it: ``1.50`` -> ``1.5``, ``2.0`` -> ``2``, never ``2E+1``."""
-    text = format(number.normalize(_CONTEXT), "f")
+    text = format(number.normalize(CONTEXT), "f")
     return text

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import gc
 import os
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, overload
+from typing import Any, Literal, overload
 
-from gesture_engine.complaint import ComplaintReader, Envelope, parse_fact_text, tuple_getter
-from gesture_engine.decision import Approval, Budget, Decision, FrozenFacts, Gesture, PolicyRef, RuleTrace, builder
+from gesture_engine.complaint import ComplaintReader, parse_fact_text, tuple_getter
+from gesture_engine.decision import Approval, Budget, BudgetStep, Decision, FrozenFacts, Gesture, Owed, PolicyRef, RuleTrace, builder
 from gesture_engine.durations import format_duration
 from gesture_engine.encoding import decision_json
 from gesture_engine.engine.budget import BudgetPlan, BudgetSpec, Limits
@@ -27,8 +28,9 @@ from gesture_engine.engine.evaluation import evaluate
 from gesture_engine.engine.facts import Fact, FactValue
 from gesture_engine.engine.index import PolicyIndex
 from gesture_engine.errors import ComplaintError
-from gesture_engine.load.compiler import Catalog, CompiledPolicy, Derived, Ladder, Rule, compile_policy
+from gesture_engine.load.compiler import Catalog, CompiledPolicy, Derived, OwedSpec, Rule, compile_policy
 from gesture_engine.load.source import MAX_FILE_BYTES, parse_policy_text, read_policy_source
+from gesture_engine.money import CONTEXT, plain, round_money
 from gesture_engine.resources import default_policy_path
 
 OUTCOME_CACHE_SIZE = 4096
@@ -39,6 +41,7 @@ _new_decision = builder(Decision)
 _new_budget = builder(Budget)
 _new_approval = builder(Approval)
 _new_trace = builder(RuleTrace)
+_new_owed = builder(Owed)
 
 
 def load_policy(path: str | os.PathLike[str] | None = None, *, max_file_bytes: int = MAX_FILE_BYTES) -> Policy:
@@ -76,7 +79,7 @@ def _collector_paused() -> Iterator[None]:
 class Policy:
     """A validated, compiled policy. Immutable and safe to share across threads."""
 
-    __slots__ = ("_approver", "_c", "_collect", "_default", "_derive", "_first", "_index", "_outcome", "_plans", "_read", "_ref")
+    __slots__ = ("_c", "_collect", "_default", "_derive", "_first", "_index", "_outcome", "_plans", "_read", "_ref", "_thresholds")
 
     def __init__(self, compiled: CompiledPolicy) -> None:
         self._c = compiled
@@ -92,7 +95,7 @@ class Policy:
         self._derive = self._index.derive if compiled.derived else None
         self._read = ComplaintReader(compiled.facts, {d.fact.name: d.fact for d in compiled.derived}, self._index)
         self._plans = _BudgetPlans((*self._first, self._default), compiled.limits)
-        self._approver = _Approver(compiled.ladder, compiled.currency)
+        self._thresholds = tuple(up_to for up_to, _ in compiled.ladder.rows if up_to is not None)  # the ladder, for bisect
         size = OUTCOME_CACHE_SIZE
         self._outcome: Callable[[int], _Outcome] = lru_cache(maxsize=size)(self._new_outcome) if size else self._new_outcome
 
@@ -163,29 +166,6 @@ class Policy:
         return self._c
 
     # -- deciding --------------------------------------------------------------------------------
-    def facts_of(self, complaint: object) -> tuple[dict[str, FactValue], dict[str, Any]]:
-        """Read and check a complaint, then add derived facts. Raises ``ComplaintError``."""
-        values, envelope, _ = self._facts(complaint)
-        return values, envelope._asdict()
-
-    def _facts(self, complaint: object) -> tuple[dict[str, FactValue], Envelope, int]:
-        """Facts, derived ones included, the envelope, and the index bits the facts let through."""
-        values, envelope, mask = self._read(complaint)
-        if self._derive:
-            mask = self._derive(values, mask)
-        return values, envelope, mask
-
-    def match(self, facts: Mapping[str, FactValue]) -> tuple[Rule, tuple[Rule, ...]]:
-        """The rule that chooses the action (first hit, else the default) and the add-ons that hold,
-        for facts that include the derived ones."""
-        fired = self._outcome(self._index.fired_key(facts, self._index.mask_of(facts, self._c.all_facts))).fired
-        return fired[0], fired[1:]
-
-    def match_plain(self, facts: Mapping[str, FactValue]) -> tuple[Rule, tuple[Rule, ...]]:
-        """:meth:`match` by the rule-by-rule evaluator (evaluation.py): the reference the index is tested against."""
-        trace = evaluate(self._c, facts)
-        return trace.rule, trace.collected
-
     def complaint_from_text(self, pairs: Mapping[str, str]) -> dict[str, object]:
         """Turn ``name=text`` pairs (e.g. from a command line) into complaint fields.
 
@@ -207,30 +187,33 @@ class Policy:
         (``explain`` says why).
         Raises ``ComplaintError`` listing every missing, unknown or ill-typed field.
         """
-        values, envelope, mask = self._read(complaint)  # self._facts(), inlined: this is the hot path
+        values, envelope, mask = self._read(complaint)
         if self._derive:
             mask = self._derive(values, mask)
         outcome = self._outcome(self._index.fired_key(values, mask))
         facts = FrozenFacts(values)
-        figures = outcome.plan.figures(facts)
-        amount = figures.amount
+        amount = outcome.plan.amount(facts)
+        row = bisect_left(self._thresholds, amount)
+        why = _Working(outcome, facts, amount, row)
         received = envelope.received_at
         return _new_decision({
             "complaint_id": envelope.complaint_id,
             "customer_id": envelope.customer_id,
+            "received_at": received,
             "action": outcome.action,
             "action_label": outcome.action_label,
             "rule": outcome.rule,
-            "gestures": outcome.gestures,
-            "budget": _new_budget({"amount": amount, "currency": self._c.currency}, {"_figures": figures}),
+            "gestures": outcome.gestures if amount or not outcome.monetary else outcome.unpaid,
+            "budget": _new_budget({"amount": amount, "currency": outcome.currency}, {"_why": why}),
+            "owed": outcome.owed_for(facts) if outcome.owed else (),
             "respond_within": outcome.respond_within,
             "respond_within_seconds": outcome.seconds,
             "respond_by": None if received is None else received + timedelta(seconds=outcome.seconds),
-            "approval": self._approver(amount, outcome.demands),
+            "approval": _new_approval({"level": outcome.levels[row]}, {"_why": why}),
             "policy": self._ref,
             "facts": facts,
             "trace": self._full_trace(facts) if full_trace else outcome.trace,
-        }, {"_rationale": _Rationale(outcome, facts)})
+        }, {"_why": why})
 
     def decide_json(self, complaint: Mapping[str, Any]) -> str:
         """``decide(complaint).model_dump_json()``: the decision through :mod:`gesture_engine.encoding`,
@@ -291,10 +274,11 @@ from gesture_engine.tools.explain import explain as _explain  # noqa: E402
 
 class _Outcome:
     """What a combination of fired rules decides regardless of the amounts: action, gestures, deadline,
-    the trace, the budget plan, and the approval levels the rules demand."""
+    the trace, the budget plan, and the approval level for each row of the ladder (raised to any level
+    a fired rule demands)."""
 
-    __slots__ = ("action", "action_label", "demands", "fired", "gestures", "plan", "reasons", "respond_within", "rule", "rule_ids", "seconds",
-                 "trace")
+    __slots__ = ("action", "action_label", "currency", "fired", "gestures", "ladder", "levels", "monetary", "owed", "plan", "raised", "reasons",
+                 "respond_within", "rule", "rule_ids", "seconds", "trace", "unpaid")
 
     def __init__(self, compiled: CompiledPolicy, fired: tuple[Rule, ...], plan: BudgetPlan) -> None:
         primary = fired[0]
@@ -308,13 +292,49 @@ class _Outcome:
             for gesture in rule.gestures:
                 gestures.setdefault(gesture.id, gesture)
         self.gestures = tuple(gestures.values())
+        # with nothing to spend, a decision offers no monetary gesture (its reasons say why)
+        self.monetary = tuple(g for g in self.gestures if g.monetary)
+        self.unpaid = tuple(g for g in self.gestures if not g.monetary)
         self.seconds = min(rule.respond_within for rule in fired if rule.respond_within is not None)
         self.respond_within = format_duration(self.seconds)
         self.trace = tuple(_trace(rule, True) for rule in fired)
         self.reasons = tuple(_reason(rule) for rule in fired)
         self.plan = plan
-        ladder = compiled.ladder
-        self.demands = tuple((ladder.rank(rule.approval), rule.approval, rule.id) for rule in fired if rule.approval is not None)
+        self.currency = compiled.currency
+        owed: dict[str, OwedSpec] = {}
+        for rule in fired:
+            for spec in rule.owed:
+                owed.setdefault(spec.gesture, spec)
+        self.owed = tuple(owed.values())
+        self.ladder = ladder = compiled.ladder
+        demands = [(ladder.rank(rule.approval), rule.approval, rule.id) for rule in fired if rule.approval is not None]
+        levels: list[str] = []
+        raised_by_row: list[tuple[tuple[str, str], ...]] = []
+        for _, level in ladder.rows:
+            rank = ladder.rank(level)
+            raised: tuple[tuple[str, str], ...] = ()
+            for demanded, demanded_level, rule_id in demands:
+                if demanded > rank:
+                    rank, level, raised = demanded, demanded_level, (*raised, (rule_id, demanded_level))
+            levels.append(level)
+            raised_by_row.append(raised)
+        self.levels = tuple(levels)
+        self.raised = tuple(raised_by_row)
+
+
+    def owed_for(self, facts: Mapping[str, FactValue]) -> tuple[Owed, ...]:
+        """What the fired rules' gestures owe for ``facts``: each a fixed sum, or a share of a money fact."""
+        unit, currency, owed = self.plan.unit, self.currency, []
+        for spec in self.owed:
+            if spec.fact is None:
+                amount = round_money(spec.amount, unit)
+                text = f"fixed {amount}"
+            else:
+                value = facts[spec.fact]
+                amount = round_money(CONTEXT.multiply(value, spec.amount.scaleb(-2)), unit)  # type: ignore[arg-type]  # money: Decimal
+                text = f"{spec.fact} {value}" if spec.amount == 100 else f"{plain(spec.amount)}% of {spec.fact} {value} = {amount}"
+            owed.append(_new_owed({"gesture": spec.gesture, "amount": amount, "currency": currency, "text": text}, None))
+        return tuple(owed)
 
 
 def _trace(rule: Rule, fired: bool) -> RuleTrace:
@@ -347,81 +367,55 @@ def _spec_key(spec: BudgetSpec | None) -> Any:
     """What makes two budgets the same arithmetic (a ``BudgetSpec`` holds mappings, so it has no hash)."""
     if spec is None:
         return None
-    lookups = [(m.fact, tuple(m.values.items())) for m in spec.multipliers]
-    base = spec.base if isinstance(spec.base, Decimal) else (spec.base.fact, tuple(spec.base.values.items()))
+    lookups = [(m.fact, tuple(m.values.items()), m.bounds) for m in spec.multipliers]
+    base = spec.base if isinstance(spec.base, Decimal) else (spec.base.fact, tuple(spec.base.values.items()), spec.base.bounds)
     # Decimal('5') and Decimal('5.0') are equal but are written differently in the steps: key by text
     return repr((base, spec.percent_of, lookups, spec.minimum, spec.maximum))
 
 
-class _Approver:
-    """Who approves a budget: the first ladder row covering it, raised to any level a fired rule demands."""
+class _Working:
+    """One decision's record behind its texts (``decision.Working``): the rules that fired (as their
+    outcome), the facts, the budget and the ladder row it fell in. Deciding makes one of these and no
+    text; the texts are written from it when read."""
 
-    __slots__ = ("currency", "ladder", "ranks", "rows")
+    __slots__ = ("_written", "amount", "facts", "outcome", "row")
 
-    def __init__(self, ladder: Ladder, currency: str) -> None:
-        self.ladder, self.currency = ladder, currency
-        self.rows = tuple(enumerate(ladder.rows))
-        self.ranks = {level: rank for rank, level in enumerate(ladder.levels)}
+    def __init__(self, outcome: _Outcome, facts: Mapping[str, FactValue], amount: Decimal, row: int) -> None:
+        self.outcome, self.facts, self.amount, self.row = outcome, facts, amount, row
+        self._written: tuple[tuple[BudgetStep, ...], str] | None = None
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, _Approver):
-            return NotImplemented
-        return (self.ladder, self.currency) == (other.ladder, other.currency)
+    def _write(self) -> tuple[tuple[BudgetStep, ...], str]:
+        written = self._written
+        if written is None:  # two threads may both write it: the same text
+            written = self._written = self.outcome.plan.write(self.facts)
+        return written
 
-    __hash__ = None  # type: ignore[assignment]
+    def budget_steps(self) -> tuple[BudgetStep, ...]:
+        return self._write()[0]
 
-    def __call__(self, amount: Decimal, demands: tuple[tuple[int, str, str], ...]) -> Approval:
-        for row, (up_to, level) in self.rows:  # noqa: B007  (the last row has no up_to: the loop always breaks)
-            if up_to is None or amount <= up_to:
-                break
-        raised: tuple[tuple[str, str], ...] = ()
-        if demands:
-            rank = self.ranks[level]
-            for demanded, demanded_level, rule in demands:
-                if demanded > rank:
-                    rank, level, raised = demanded, demanded_level, (*raised, (rule, demanded_level))
-        return _new_approval({"level": level}, {"_basis": _ApprovalBasis(self, amount, row, raised)})
+    def budget_summary(self) -> str:
+        return self._write()[1]
 
-
-class _ApprovalBasis(NamedTuple):
-    """An approval as numbers: the amount, the ladder row it fell in, the rules that raised the level."""
-
-    approver: _Approver
-    amount: Decimal
-    row: int
-    raised: tuple[tuple[str, str], ...]
-
-    def reasons(self) -> tuple[str, ...]:
-        rows, currency, amount, row = self.approver.ladder.rows, self.approver.currency, self.amount, self.row
+    def approval_reasons(self) -> tuple[str, ...]:
+        outcome, amount, row = self.outcome, self.amount, self.row
+        rows, currency = outcome.ladder.rows, outcome.currency
         up_to, level = rows[row]
-        if up_to is None:
-            previous = rows[row - 1][0] if row else None
-            reasons = [f"budget {amount} {currency} is above {previous} {currency}: {level} approves"]
+        if len(rows) == 1:
+            reasons = [f"budget {amount} {currency}: {level} approves every budget (the ladder has one row)"]
+        elif up_to is None:
+            reasons = [f"budget {amount} {currency} is above {rows[row - 1][0]} {currency}: {level} approves"]
         else:
             reasons = [f"budget {amount} {currency} is within {level}'s limit of {up_to} {currency}"]
-        reasons.extend(f"rule {rule} requires at least {level}" for rule, level in self.raised)
+        reasons.extend(f"rule {rule} requires at least {level}" for rule, level in outcome.raised[row])
         return tuple(reasons)
 
-
-class _Rationale:
-    """A decision's reasons as its outcome (the rules that fired) and the facts their rationales quote."""
-
-    __slots__ = ("facts", "outcome")
-
-    def __init__(self, outcome: _Outcome, facts: Mapping[str, FactValue]) -> None:
-        self.outcome, self.facts = outcome, facts
-
     def reasons(self) -> tuple[str, ...]:
-        facts = self.facts
-        return tuple([made if made.__class__ is str else made(facts) for made in self.outcome.reasons])  # type: ignore[operator]
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, _Rationale):
-            return NotImplemented
-        # the decision's policy reference says which policy: there, rule ids name the rules
-        return self.outcome.rule_ids == other.outcome.rule_ids and self.facts == other.facts
-
-    __hash__ = None  # type: ignore[assignment]
+        facts, outcome = self.facts, self.outcome
+        reasons = [made if made.__class__ is str else made(facts) for made in outcome.reasons]  # type: ignore[operator]
+        if not self.amount and outcome.monetary:
+            labels = ", ".join(gesture.label for gesture in outcome.monetary)
+            reasons.append(f"{outcome.plan.why_nothing(facts)}: {labels} not offered")
+        return tuple(reasons)
 
 
 def _reason(rule: Rule) -> str | Callable[[Mapping[str, FactValue]], str]:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from textwrap import dedent
+from typing import Any
 
 import pytest
+import yaml
 
-from gesture_engine import Policy, load_policy
+from gesture_engine import Decision, Policy, load_policy, loads_policy
+from gesture_engine.engine.evaluation import evaluate
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +64,32 @@ def write_policy(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+def facts_of(policy: Policy, complaint: Mapping[str, Any]) -> dict[str, Any]:
+    """A complaint's facts as the policy read them, derived ones included (the decision's ``facts``)."""
+    return dict(policy.decide(complaint).facts)
+
+
+def fired(decision: Decision) -> tuple[str, tuple[str, ...]]:
+    """The rule that chose a decision's action and the add-ons that fired, by id."""
+    return decision.rule, tuple(entry.rule for entry in decision.trace if entry.hit == "collect")
+
+
+def fired_plainly(policy: Policy, facts: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """:func:`fired` by the rule-by-rule evaluator: the reference the index is tested against."""
+    trace = evaluate(policy.compiled, facts)
+    return trace.rule.id, tuple(rule.id for rule in trace.collected)
+
+
+def policy_text(**parts: Any) -> str:
+    """YAML for :data:`MINIMAL` with top-level keys replaced (``rules=[...]``, ``facts={...}``, ...)."""
+    document = yaml.safe_load(MINIMAL)
+    document.update(parts)
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def make_policy(**parts: Any) -> Policy:
+    """A policy from :data:`MINIMAL` with top-level keys replaced (loaded from text named ``policy.yaml``):
+    the shared builder for small policies, so a test shows only what it is about."""
+    return loads_policy(policy_text(**parts), name="policy.yaml")

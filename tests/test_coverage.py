@@ -121,7 +121,7 @@ def test_cli_coverage_report_and_minimum(tmp_path: Path) -> None:
     code, out, _ = run("test", "--coverage")
     assert code == 0
     assert "coverage 100.0% (rules 12/12" in out and "not covered" not in out
-    assert out.splitlines()[-1].endswith(" passed, 0 failed")
+    assert out.splitlines()[-1].endswith(" passed, 0 failed; 4 invariants kept, 0 broken")
     code, _, _ = run("test", "--min-coverage", "100")
     assert code == 0
 

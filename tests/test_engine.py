@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import gesture_engine
-from gesture_engine import ComplaintError, Decision, Policy, load_policy
-from tests.conftest import MINIMAL
+from gesture_engine import ComplaintError, Decision, Policy, PolicyError, load_policy, loads_policy
+from tests.conftest import MINIMAL, make_policy, policy_text
 
 
 def test_public_surface_is_deliberate() -> None:
@@ -164,3 +164,39 @@ def test_equal_but_differently_written_amounts_are_shown_as_written(default_poli
     assert "10% of order_value 80.00)" in second.budget.summary
     fresh = load_policy().decide({**base, "order_value": "80.00"})
     assert fresh.model_dump_json() == second.model_dump_json()
+
+
+def test_nothing_to_spend_offers_no_monetary_gesture(write_policy: Callable[..., Path]) -> None:
+    """A credit of 0.00 is not a gesture: it is dropped, and the reasons say why."""
+    policy = load_policy(write_policy(MINIMAL.replace("budget: 40", "budget: 0")))
+    decision = policy.decide({"severity": "high"})
+    assert [g.id for g in decision.gestures] == ["apology"]
+    assert decision.reasons[-1] == "the budget is 0.00: Credit not offered"
+    paid = load_policy(write_policy(MINIMAL)).decide({"severity": "high"})
+    assert [g.id for g in paid.gestures] == ["apology", "credit"] and paid.reasons == ("rule high applies",)
+
+
+def test_a_signalling_nan_number_is_refused_not_raised() -> None:
+    policy = make_policy(facts={"severity": {"type": "level", "values": ["low", "high"], "required": True},
+                                "score": {"type": "number", "default": 0}}, rules=[
+        {"id": "fallback", "default": True, "then": {"action": "sorry", "respond_within": "1d"}}])
+    with pytest.raises(ComplaintError) as info:
+        policy.decide({"severity": "low", "score": Decimal("sNaN")})
+    assert [(p.field, p.code) for p in info.value.problems] == [("score", "out_of_range")]
+
+
+def test_approval_and_deadlines_may_be_left_out() -> None:
+    """A policy with no use for approvals or deadlines leaves them out and gets the documented defaults."""
+    text = policy_text(rules=[{"id": "high", "when": {"severity": "high"}, "then": {"action": "pay", "gestures": ["credit"], "budget": 40}},
+                              {"id": "fallback", "default": True, "then": {"action": "sorry"}}])
+    ladder = "approval:\n  levels:\n  - agent\n  - manager\n  ladder:\n  - up_to: 50\n    level: agent\n  - level: manager\n"
+    assert ladder in text
+    policy = loads_policy(text.replace(ladder, ""))
+    decision = policy.decide({"severity": "high"})
+    assert (decision.approval.level, decision.respond_within) == ("agent", "1d")
+    assert decision.approval.reasons == ("budget 40.00 USD: agent approves every budget (the ladder has one row)",)
+    faster = loads_policy(text.replace("rules:", "respond_within: 4h\nrules:"))
+    assert faster.decide({"severity": "low"}).respond_within == "4h"
+    with pytest.raises(PolicyError) as info:
+        loads_policy(text.replace("rules:", "respond_within: 0m\nrules:"))
+    assert [(p.path, p.code) for p in info.value.problems] == [("respond_within", "duration")]

@@ -27,6 +27,7 @@ from gesture_engine.engine import evaluation as evaluation_module
 from gesture_engine.engine.conditions import Group
 from gesture_engine.engine.evaluation import blame, branch_parts, check, evaluate
 from gesture_engine.tools.coverage import coverage_of
+from tests.conftest import facts_of
 
 settings.register_profile("evaluation", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("evaluation-thorough", parent=settings.get_profile("evaluation"), max_examples=1000)
@@ -201,7 +202,7 @@ def test_the_property_catches_a_broken_evaluator(folder: Path, monkeypatch: pyte
 
 # -- the trace itself -----------------------------------------------------------------------------
 def test_a_trace_tries_rules_up_to_the_winner_and_every_add_on(default_policy: Policy) -> None:
-    facts, _ = default_policy.facts_of({"severity": "medium", "channel": "press", "audience": 50000})
+    facts = facts_of(default_policy, {"severity": "medium", "channel": "press", "audience": 50000})
     trace = evaluate(default_policy.compiled, facts)
     assert [entry.rule.id for entry in trace.first] == ["staff-misconduct", "public-crisis", "out-of-stock", "serious-failure", "goodwill-credit"]
     assert [entry.check.held for entry in trace.first] == [False, False, False, False, True]
@@ -218,7 +219,7 @@ def test_a_trace_tries_rules_up_to_the_winner_and_every_add_on(default_policy: P
 
 
 def test_the_default_answers_when_no_first_hit_rule_holds(default_policy: Policy) -> None:
-    trace = evaluate(default_policy.compiled, default_policy.facts_of({"severity": "low", "channel": "email"})[0])
+    trace = evaluate(default_policy.compiled, facts_of(default_policy, {"severity": "low", "channel": "email"}))
     assert trace.default is not None and trace.rule is trace.default
     assert len(trace.first) == sum(r.hit == "first" for r in default_policy.rules)
     assert trace.default.index not in trace.checks()
@@ -226,7 +227,7 @@ def test_the_default_answers_when_no_first_hit_rule_holds(default_policy: Policy
 
 def test_a_check_evaluates_every_part_without_short_circuit(default_policy: Policy) -> None:
     goodwill = next(rule for rule in default_policy.rules if rule.id == "goodwill-credit").when
-    facts, _ = default_policy.facts_of({"severity": "medium", "channel": "press", "audience": 50000, "customer_value": 9000})
+    facts = facts_of(default_policy, {"severity": "medium", "channel": "press", "audience": 50000, "customer_value": 9000})
     checked = check(goodwill, facts)
     assert checked.held and [checked.truth[id(part)] for _, part in branch_parts(goodwill)] == [True, True, True]
     assert checked.blamed is None

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from gesture_cli.main import cli
 from gesture_engine import ComplaintError, Policy, load_policy
 from gesture_engine.tools.explain import Explanation, blame, describe, failure
-from tests.conftest import MINIMAL
+from tests.conftest import MINIMAL, facts_of
 
 SEVERITIES = ("low", "medium", "high", "critical")
 CHANNELS = ("email", "app_review", "social_media", "press")  # phone and chat act like email
@@ -162,7 +162,7 @@ def test_a_condition_under_not_is_blamed_for_holding(write_policy: Callable[...,
 
 def test_without_not_the_blamed_test_is_conditions_first_failure(default_policy: Policy) -> None:
     for complaint in grid()[::7]:
-        facts, _ = default_policy.facts_of(complaint)
+        facts = facts_of(default_policy, complaint)
         for rule in default_policy.rules:
             found = blame(rule.when, facts)
             expected = rule.when.first_failure(facts)

@@ -14,6 +14,7 @@ from gesture_engine.engine import index as index_module
 from gesture_engine.engine.conditions import Facts, domain_cells
 from gesture_engine.engine.facts import Fact
 from gesture_engine.engine.index import CellBits
+from tests.conftest import fired, fired_plainly
 
 LEVELS = ["l0", "l1", "l2", "l3"]
 KINDS = ["k0", "k1", "k2"]
@@ -121,10 +122,11 @@ def test_index_matches_rule_by_rule_evaluation(tmp_path: Any, seed: int, compact
     assert all(isinstance(bits, CellBits) == compact for _, bits in policy._index._numeric.values())
     for _ in range(300):
         complaint = random_complaint(rnd)
-        facts, _ = policy.facts_of(complaint)
+        decision = policy.decide(complaint)
+        facts = dict(decision.facts)
         reference = plain_derived(policy, {k: v for k, v in facts.items() if k in policy.facts})
         assert facts == reference
-        assert policy.match(facts) == policy.match_plain(facts), complaint
+        assert fired(decision) == fired_plainly(policy, facts), complaint
 
 
 def test_dead_rules_before_the_match_are_skipped(tmp_path: Any) -> None:
@@ -138,9 +140,9 @@ def test_dead_rules_before_the_match_are_skipped(tmp_path: Any) -> None:
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     policy = load_policy(path)
     for _ in range(200):
-        facts, _ = policy.facts_of(random_complaint(rnd))
-        assert policy.match(facts) == policy.match_plain(facts)
-        assert not policy.match(facts)[0].id.startswith("dead")
+        decision = policy.decide(random_complaint(rnd))
+        assert fired(decision) == fired_plainly(policy, decision.facts)
+        assert not decision.rule.startswith("dead")
 
 
 def test_conditions_over_several_facts_become_index_terms() -> None:

@@ -51,7 +51,7 @@ def test_schema_mistakes_are_plain(write_policy: Callable[..., Path]) -> None:
         (("spend: {type: money, default: 0}", "spend: {type: money}"), "declare 'required: true' or a 'default'"),
         (("budget: 40", "budget: {base: 10, min: 20, max: 5}"), "min 20 is above max 5"),
         (("budget: 40", "budget: {base: {by: severity, values: {low: 1}}}"), "no amount for severity medium, high"),
-        (("budget: 40", "budget: {base: {by: spend, values: {}}}"), "lookups need a level or enum fact; spend is money"),
+        (("budget: 40", "budget: {base: {by: spend, values: {}}}"), "lookups need a level, enum or boolean fact; spend is money"),
         (("currency: USD", "currency: USX"), "unknown ISO 4217 currency 'USX'"),
         (("    - {up_to: 50, level: agent}\n", "    - {up_to: 50, level: agent}\n    - {up_to: 10, level: agent}\n"),
          "up_to must increase down the ladder"),

@@ -18,7 +18,7 @@ from gesture_engine.resources import default_policy_path
 from gesture_engine.tools.testing import PolicyTestError, find_test_files, load_suite, run_suite
 from tests.conftest import MINIMAL
 
-SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed$", re.MULTILINE)
+SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed(?:; (\d+) invariants? kept, (\d+) broken)?$", re.MULTILINE)
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -65,7 +65,8 @@ def test_the_default_policy_passes_its_own_tests(default_policy: Policy) -> None
     result = run_suite(default_policy, load_suite(default_policy, files))
     failures = [f"{c.file}:{c.line}: {c.name}: {c.error or [str(m) for m in c.mismatches]}" for c in result.cases if not c.passed]
     assert failures == []
-    assert result.passed == len(result.cases) + len(result.invariants) and len(result.cases) >= 20 and len(result.invariants) == 4
+    assert (result.passed, result.failed) == (len(result.cases), 0) and len(result.cases) >= 20
+    assert (result.invariants_kept, result.invariants_broken, len(result.invariants)) == (4, 0, 4) and result.ok
 
 
 def test_the_default_tests_encode_the_product_scenarios(default_policy: Policy) -> None:
@@ -88,8 +89,9 @@ def test_the_default_tests_encode_the_product_scenarios(default_policy: Policy) 
 def test_cli_runs_the_default_tests_and_ends_with_the_summary() -> None:
     code, out, _ = run("test")
     assert code == 0
-    assert out.splitlines()[-1] == SUMMARY.search(out).group(0)  # type: ignore[union-attr]
-    assert SUMMARY.search(out).group(2) == "0"  # type: ignore[union-attr]
+    found = SUMMARY.search(out)
+    assert found is not None and out.splitlines()[-1] == found.group(0)
+    assert (found.group(2), found.group(3), found.group(4)) == ("0", "4", "0")  # cases and invariants counted apart
 
 
 # -- the format ----------------------------------------------------------------------------------
@@ -98,7 +100,7 @@ def test_every_kind_of_expectation_passes_when_met(write_policy: Callable[..., P
     write(tmp_path / "policy.tests" / "basic.yaml", PASSING)
     policy = load_policy(policy_path)
     result = run_suite(policy, load_suite(policy, find_test_files(policy_path)))
-    assert (result.passed, result.failed) == (2, 0)
+    assert (result.passed, result.failed, result.invariants_kept, result.invariants_broken) == (2, 0, 0, 0) and result.ok
     assert [c.line for c in result.cases] == [2, 11]
 
 
@@ -153,7 +155,54 @@ def test_json_output_lists_every_case(write_policy: Callable[..., Path], tmp_pat
     assert code == 1
     data = json.loads(out)
     assert (data["passed"], data["failed"], data["coverage"]) == (1, 1, None)
+    assert (data["invariants"], data["invariants_kept"], data["invariants_broken"]) == ([], 0, 0)
     assert data["cases"][0]["mismatches"] == [{"field": "budget", "expected": "41", "actual": "40.00", "note": ""}]
+
+
+def test_reasons_include_finds_text_in_every_reason_of_the_decision(write_policy: Callable[..., Path], tmp_path: Path) -> None:
+    policy = load_policy(write_policy())
+    tests = write(tmp_path / "t.yaml", """\
+        cases:
+          - name: one text from each kind of reason
+            complaint: {severity: high}
+            expect:
+              reasons_include:
+                - rule high applies          # the rules' reasons
+                - base 40.00                 # the budget's arithmetic
+                - "within agent's limit"     # the approval's reasons
+          - name: case-sensitive and every text must appear
+            complaint: {severity: high}
+            expect: {reasons_include: [rule high, Rule high, manager]}
+    """)
+    result = run_suite(policy, load_suite(policy, [tests]))
+    assert [c.passed for c in result.cases] == [True, False]
+    shown = """["rule high applies", "base 40.00", "budget 40.00 USD is within agent's limit of 50.00 USD"]"""
+    assert [str(m) for m in result.cases[1].mismatches] == [
+        f'reasons_include: expected "Rule high", got {shown}',
+        f'reasons_include: expected "manager", got {shown}',
+    ]
+    code, out, _ = run("test", str(write_policy(name="p.yaml")), "--tests", str(tests))
+    assert code == 1 and f'{tests}:9: case-sensitive and every text must appear: reasons_include: expected "manager", got {shown}' in out
+    assert out.splitlines()[-1] == "1 passed, 1 failed"
+
+
+@pytest.mark.parametrize(
+    ("value", "where", "column"),
+    [
+        ("within the hour", "cases[0].expect.reasons_include", 31),
+        ("[]", "cases[0].expect.reasons_include", 14),  # an empty list is located at its key
+        ("[ok, 3]", "cases[0].expect.reasons_include[1]", 36),
+        ('[ok, ""]', "cases[0].expect.reasons_include[1]", 36),
+        ("[ok, '  ']", "cases[0].expect.reasons_include[1]", 36),
+        ("[ok, [nested]]", "cases[0].expect.reasons_include[1]", 36),
+    ],
+)
+def test_reasons_include_takes_a_list_of_non_empty_texts(write_policy: Callable[..., Path], tmp_path: Path,
+                                                         value: str, where: str, column: int) -> None:
+    tests = write(tmp_path / "t.yaml", f"cases:\n  - name: x\n    complaint: {{severity: high}}\n    expect: {{reasons_include: {value}}}\n")
+    with pytest.raises(PolicyTestError) as caught:
+        load_suite(load_policy(write_policy()), [tests])
+    assert [(p.line, p.column, p.path, p.code) for p in caught.value.problems] == [(4, column, where, "type-mismatch")]
 
 
 @pytest.mark.parametrize(
@@ -243,8 +292,21 @@ def test_declared_invariants_run_as_tests_and_report_counterexamples(tmp_path: P
         "cases:\n  - name: minor\n    complaint: {severity: low, channel: email}\n    expect: {action: apologise_and_fix}\n",
         encoding="utf-8")
     result = CliRunner().invoke(cli, ["test", str(policy)])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 1, result.output  # every case passed: the broken invariant alone fails the run
     assert "budget is monotone increasing in severity is broken: severity=high gives" in result.output
-    assert result.output.strip().splitlines()[-1] == "4 passed, 1 failed"
+    assert result.output.strip().splitlines()[-1] == "1 passed, 0 failed; 3 invariants kept, 1 broken"
+    data = json.loads(CliRunner().invoke(cli, ["test", str(policy), "--json"]).stdout)
+    assert (data["passed"], data["failed"], data["invariants_kept"], data["invariants_broken"]) == (1, 0, 3, 1)
+    assert [i["passed"] for i in data["invariants"]].count(False) == 1
+    loaded = load_policy(policy)
+    suite = run_suite(loaded, load_suite(loaded, find_test_files(policy)))
+    assert (suite.passed, suite.failed, suite.invariants_broken) == (1, 0, 1) and not suite.ok
     skipped = CliRunner().invoke(cli, ["test", str(policy), "--no-invariants"])
     assert skipped.exit_code == 0 and skipped.output.strip().splitlines()[-1] == "1 passed, 0 failed"
+
+
+def test_a_failed_case_fails_the_run_beside_kept_invariants(write_policy: Callable[..., Path], tmp_path: Path) -> None:
+    policy = write_policy(MINIMAL + "invariants:\n  - {monotone: budget, in: severity}\n")
+    tests = write(tmp_path / "t.yaml", "cases:\n  - {name: x, complaint: {severity: high}, expect: {action: sorry}}\n")
+    code, out, _ = run("test", str(policy), "--tests", str(tests))
+    assert code == 1 and out.splitlines()[-1] == "0 passed, 1 failed; 1 invariant kept, 0 broken"

@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from gesture_engine import ComplaintError, Policy, load_policy
+from gesture_engine import ComplaintError, Decision, Policy, load_policy
 from gesture_engine.load.compiler import compile_policy
 from gesture_engine.load.source import Document
 
@@ -182,6 +182,16 @@ def test_budget_is_between_zero_and_the_cap(policy: Policy, complaint: dict[str,
     amount = budget_of(policy, complaint)
     assert Decimal(0) <= amount <= policy.compiled.limits.cap
     assert amount == amount.quantize(Decimal("0.01"))
+
+
+@PROFILE
+@given(policies(), complaints())
+def test_the_budget_steps_end_at_the_amount_and_read_back_from_json(policy: Policy, complaint: dict[str, Any]) -> None:
+    """The steps are written after deciding, by the same arithmetic: they must land on the decided amount."""
+    assume(complaint["sev"] in policy.facts["sev"].values)
+    decision = policy.decide(complaint)
+    assert decision.budget.steps[-1].amount == decision.budget.amount
+    assert Decision.model_validate_json(decision.model_dump_json()) == decision
 
 
 @PROFILE

@@ -11,6 +11,8 @@ import click
 from gesture_engine import ComplaintError, FieldProblem, Policy, PolicyError, load_policy
 from gesture_engine.complaint import parse_complaint_json
 
+from .fact_options import misspelt_option
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -78,8 +80,23 @@ def read_complaint_source(source: str) -> Any:
     return parse_complaint_json(data, source)
 
 
+def refuse_misspelt_options(policy: Policy, args: tuple[str, ...]) -> None:
+    """A usage error (exit 2) for an unknown ``--name`` that looks like a typo of the command's own
+    options (``--jsn``: did you mean --json?). Other unknown names are read as facts, so the complaint
+    reader reports them with the facts they resemble (exit 3)."""
+    ctx = click.get_current_context()
+    options = [o for p in ctx.command.get_params(ctx) for o in (*p.opts, *p.secondary_opts)]
+    for token in args:
+        if token.startswith("--") and len(token) > 2:
+            name = token[2:].partition("=")[0]
+            meant = misspelt_option(policy, name, options)
+            if meant is not None:
+                raise click.UsageError(f"no such option --{name} (did you mean {' or '.join(meant)}?)")
+
+
 def complaint_from_args(policy: Policy, args: tuple[str, ...], pairs: tuple[str, ...]) -> Any:
     """The complaint of ``decide``/``explain``: a JSON file or stdin, overridden by ``--fact value`` and ``--set k=v``."""
+    refuse_misspelt_options(policy, args)
     source, facts = split_fact_args(args)
     for pair in pairs:
         name, eq, value = pair.partition("=")

@@ -12,15 +12,16 @@ from gesture_engine import ComplaintError
 from gesture_engine.tools.explain import Explanation, show
 
 from ._shared import complaint_from_args, fail_complaint, json_option, load, policy_option
+from .fact_options import FactCommand, complete_fact_args
 
 _MARK = {"fired": ("✓", "green"), "not_fired": ("✗", "red"), "not_evaluated": ("–", "dim")}
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True})
+@click.command(cls=FactCommand, context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True})
 @policy_option
 @json_option
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Set a fact (repeatable).")
-@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[COMPLAINT] [--FACT VALUE]...")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[COMPLAINT] [--FACT VALUE]...", shell_complete=complete_fact_args)
 def explain(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], args: tuple[str, ...]) -> None:
     """Explain a decision: facts, derived facts, every rule and why it did or did not fire.
 
@@ -87,6 +88,8 @@ def render(why: Explanation, console: Console) -> None:
     for step in why.budget_steps:
         budget.add_row(step.kind, Text.assemble(step.text, (f"  → {step.amount}", "dim")))
     budget.add_row("budget", Text(f"{why.budget.amount} {why.budget.currency}", style="bold"))
+    for owed in why.owed:
+        budget.add_row(f"owed: {owed.gesture}", Text.assemble(owed.text, (f"  → {owed.amount} {owed.currency}", "bold")))
     _section(console, "Budget", budget)
 
     approval = _grid()

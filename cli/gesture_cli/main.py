@@ -1,7 +1,8 @@
 """``gesture``: ask a policy what to do for a complaint, and check policies.
 
 Every command calls one library function and turns library errors into exit codes:
-0 success, 1 a check found failures, 2 usage error, 3 invalid complaint, 4 invalid policy.
+0 success, 1 a check found failures, 2 usage error, 3 invalid complaint, 4 invalid policy (130 when
+a prompt for facts is interrupted).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from gesture_engine import ComplaintError, PolicyError, __version__, load_policy
 from gesture_engine.decision_log import DecisionLog
 from gesture_engine.jsonschemas import SCHEMAS, schema_text
 
-from . import render
+from . import prompting, render
 from ._shared import EXIT_BAD_POLICY, EXIT_OK, complaint_from_args, fail_complaint, json_option, load, policy_option
 from .batch_run import run_batch
+from .fact_options import FactCommand, complete_fact_args
+from .ledger_cmd import ledger_group, opened
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,11 +30,12 @@ def cli() -> None:
     """gesture-engine: what should we do for this unhappy customer?
 
     Policies are YAML rules over a complaint's severity, the customer's value and the channel's
-    visibility. Exit codes: 0 ok, 1 check failed, 2 usage, 3 invalid complaint, 4 invalid policy.
+    visibility. Exit codes: 0 ok, 1 check failed, 2 usage, 3 invalid complaint, 4 invalid policy,
+    130 interrupted.
     """
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True})
+@cli.command(cls=FactCommand, context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True})
 @policy_option
 @json_option
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Set a fact (repeatable).")
@@ -40,13 +44,20 @@ def cli() -> None:
 @click.option("--out", "out_path", metavar="FILE", help="With --batch: write decisions to FILE instead of stdout.")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="With --batch: worker processes.")
 @click.option("--format", "batch_format", type=click.Choice(["jsonl", "csv"]), help="With --batch: input format [default: by extension].")
-@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[COMPLAINT] [--FACT VALUE]...")
+@click.option("--ledger", "ledger_url", envvar="GESTURE_LEDGER", metavar="URL",
+              help="Decide through a goodwill ledger and reserve the budget (sqlite:///path or postgresql://...) [env GESTURE_LEDGER].")
+@click.option("--team", help="With a ledger: the team the reservation counts against.")
+@click.option("--actor", help="With a ledger: who decides (recorded).")
+@click.option("--redecide", is_flag=True, help="With a ledger: decide a complaint id again, releasing its open reservation.")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[COMPLAINT] [--FACT VALUE]...", shell_complete=complete_fact_args)
 def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_path: str | None, batch_path: str | None,
-           out_path: str | None, workers: int, batch_format: str | None, args: tuple[str, ...]) -> None:
+           out_path: str | None, workers: int, batch_format: str | None, ledger_url: str | None, team: str | None, actor: str | None,
+           redecide: bool, args: tuple[str, ...]) -> None:
     """Decide what to do for one complaint.
 
-    Facts come as options named after the policy's facts, as --set key=value, or as a JSON
-    COMPLAINT file ('-' reads stdin); options override the file.
+    Facts come as options named after the policy's facts (listed below), as --set key=value, or as
+    a JSON COMPLAINT file ('-' reads stdin); options override the file. Given no facts on a
+    terminal, it offers to ask for the required ones.
 
     \b
     Example:
@@ -56,18 +67,33 @@ def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_p
 
     With --batch, each input line gives one output line, in order: the decision JSON, or
     {"line": N, "error": "invalid_complaint", "problems": [...]} for a bad line.
+
+    With --ledger (or GESTURE_LEDGER) the customer's goodwill comes from the ledger and the budget is
+    reserved; the complaint needs --complaint-id and --customer-id; --json prints
+    {"decision": ..., "reservation": ...}. See gesture ledger --help.
     """
     policy = load(policy_path)
+    if ledger_url is None and (team or actor or redecide):
+        raise click.UsageError("--team, --actor and --redecide go with --ledger")
     if batch_path is not None:
+        if ledger_url is not None:
+            raise click.UsageError("--batch does not decide through a ledger yet; give one complaint")
         if args or pairs or log_path:
             raise click.UsageError("--batch reads complaints from FILE; give no COMPLAINT, facts or --log with it")
         run_batch(policy, batch_path, out_path, workers, batch_format)
         return
     if out_path is not None or workers != 1 or batch_format is not None:
         raise click.UsageError("--out, --workers and --format go with --batch")
+    if not args and not pairs and prompting.interactive():
+        pairs = prompting.ask_required_facts(policy)
+    reservation = None
     try:
         complaint = complaint_from_args(policy, args, pairs)
-        decision = policy.decide(complaint)
+        if ledger_url is None:
+            decision = policy.decide(complaint)
+        else:
+            with opened(ledger_url, as_json) as ledger:
+                decision, reservation = ledger.decide(policy, complaint, team=team, actor=actor, redecide=redecide)
     except ComplaintError as error:
         fail_complaint(error)
     if log_path is not None:
@@ -76,7 +102,13 @@ def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_p
                 log.append(complaint, decision)
         except OSError as error:
             raise click.UsageError(f"cannot write decision log {log_path!r}: {error.strerror or error}") from None
-    if as_json:
+    if reservation is not None:
+        if as_json:
+            click.echo(json.dumps({"decision": json.loads(decision.model_dump_json()), "reservation": reservation.to_dict()}, indent=2))
+        else:
+            render.decision(decision)
+            render.reservation(decision, reservation, policy)
+    elif as_json:
         click.echo(decision.model_dump_json(indent=2))
     else:
         render.decision(decision)
@@ -146,3 +178,4 @@ from .lint_cmd import lint_command  # noqa: E402
 
 cli.add_command(diff_command)
 cli.add_command(lint_command)
+cli.add_command(ledger_group)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from gesture_engine import Decision
+from gesture_engine import Decision, Policy
 
 
 def _console() -> Console:
@@ -26,6 +28,8 @@ def decision(d: Decision) -> None:
     gestures = Text("\n".join(f"• {g.label}" + ("  [budget]" if g.monetary else "") for g in d.gestures))
     grid.add_row("Gestures", gestures)
     grid.add_row("Budget", Group(Text(f"{d.budget.amount} {d.budget.currency}", style="bold"), Text(d.budget.summary, style="dim")))
+    if d.owed:
+        grid.add_row("Owed", Group(*(Text.assemble((f"{o.amount} {o.currency}", "bold"), f"  {o.gesture}: {o.text}") for o in d.owed)))
     deadline = f"within {d.respond_within}"
     if d.respond_by is not None:
         deadline += f" (by {d.respond_by.isoformat()})"
@@ -36,3 +40,23 @@ def decision(d: Decision) -> None:
     grid.add_row("Rules fired", ", ".join(fired))
     title = f"[bold]What to do[/bold] · policy {d.policy.name} {d.policy.version}"
     _console().print(Panel(grid, title=title, title_align="left", expand=False))
+
+
+def reservation(d: Decision, r: Any, policy: Policy) -> None:
+    """The ledger's side of a decision: the reservation, what it waits for, and the customer's goodwill in the window."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    again = "  (decided before: the existing reservation)" if r.existing else ""
+    grid.add_row("Reservation", Text.assemble((r.reservation_id, "bold"), f"  {r.state}, {r.reserved} {r.currency}{again}"))
+    waits = f"approval by {r.approval_level} or above before issuing" if r.approval_required and not r.approvals else "none: may be issued"
+    grid.add_row("Waits for", waits if r.open else "-")
+    grid.add_row("Expires", r.expires_at.isoformat().replace("+00:00", "Z"))
+    limits = policy.compiled.limits
+    if limits.goodwill_fact is not None and limits.goodwill_fact in d.facts:
+        before = d.facts[limits.goodwill_fact]
+        window = f" in {limits.goodwill_window}" if limits.goodwill_window else ""
+        grid.add_row("Customer", f"{before} {r.currency} given or reserved{window} before this; limit {limits.goodwill_limit} {r.currency}")
+    if r.team:
+        grid.add_row("Team", r.team)
+    _console().print(Panel(grid, title="[bold]Goodwill ledger[/bold]", title_align="left", expand=False))

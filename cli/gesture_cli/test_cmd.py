@@ -1,6 +1,6 @@
 """``gesture test``: run a policy's test cases and report failures and coverage like a test runner.
 
-The runner and coverage live in gesture_engine/testing.py and gesture_engine/coverage.py; this
+The runner and coverage live in gesture_engine/tools/testing.py and gesture_engine/tools/coverage.py; this
 module only finds the files, prints results and chooses the exit code.
 """
 
@@ -50,9 +50,10 @@ def test(as_json: bool, test_paths: tuple[str, ...], coverage: bool, min_coverag
          no_invariants: bool, policy_path: str | None) -> None:
     """Run a policy's test cases: each complaint's decision must match its expectations.
 
-    Prints one line per failed expectation as file:line, then 'N passed, N failed'. The
-    policy's declared invariants count as tests too: each is searched for a counterexample.
-    Exit codes: 0 all passed, 1 a case failed or coverage is too low, 4 broken policy or test file.
+    Prints one line per failed expectation as file:line, then 'N passed, N failed', and when the
+    policy declares invariants (each searched for a counterexample) '; N invariants kept, N broken'.
+    Exit codes: 0 all passed, 1 a case failed, an invariant is broken or coverage is too low,
+    4 broken policy or test file.
 
     \b
     Example:
@@ -82,7 +83,7 @@ def test(as_json: bool, test_paths: tuple[str, ...], coverage: bool, min_coverag
         _print(result, verbose, show_coverage=coverage)
     if too_low and result.coverage is not None:
         click.echo(f"gesture: coverage {result.coverage.percent}% is below --min-coverage {minimum}%", err=True)
-    sys.exit(EXIT_FAILED if result.failed or too_low else EXIT_OK)
+    sys.exit(EXIT_OK if result.ok and not too_low else EXIT_FAILED)
 
 
 def _print(result: SuiteResult, verbose: bool, show_coverage: bool) -> None:
@@ -105,5 +106,14 @@ def _print(result: SuiteResult, verbose: bool, show_coverage: bool) -> None:
         if show_coverage:
             for line in report.uncovered():
                 click.echo(f"  not covered: {line}")
-    click.echo(f"{result.passed} passed, {result.failed} failed")
+    click.echo(summary(result))
+
+
+def summary(result: SuiteResult) -> str:
+    """The last line: cases, then invariants when any were checked (kept apart, so 25 + 4 is not "29 passed")."""
+    line = f"{result.passed} passed, {result.failed} failed"
+    if result.invariants:
+        noun = "invariant" if result.invariants_kept == 1 else "invariants"
+        line += f"; {result.invariants_kept} {noun} kept, {result.invariants_broken} broken"
+    return line
 

@@ -3,8 +3,9 @@ limited by goodwill already given.
 
 Each rule's budget is compiled at load into a :class:`BudgetPlan`: straight-line ``Decimal``
 arithmetic over constants worked out once (amounts already rounded, the percentage as a rate, lookup
-tables). Deciding computes only the numbers, kept in a small :class:`Figures` record; the steps that
-show the arithmetic, and its one-line summary, are written from those numbers only when read.
+tables). Deciding computes only the amount (:meth:`BudgetPlan.amount`); the steps that show the
+arithmetic, and its one-line summary, are written only when read (:meth:`BudgetPlan.write`), by the
+same arithmetic run again with a record of each step.
 
 Each step's result is rounded half-up to the currency's minor unit, so the arithmetic shown to a
 person is exactly the arithmetic that produced the amount.
@@ -12,29 +13,79 @@ person is exactly the arithmetic that produced the amount.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from bisect import bisect_left
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from gesture_engine.decision import BudgetStep, builder
-from gesture_engine.money import multiply, plain, round_money
+from gesture_engine.engine.conditions import show
+from gesture_engine.money import CONTEXT as _CONTEXT
+from gesture_engine.money import plain, round_money
 
 ZERO = Decimal(0)
+_multiply = _CONTEXT.multiply
+_quantize = _CONTEXT.quantize
+"""``_quantize(x, unit)`` is ``round_money(x, unit)`` without a call and a check: the arithmetic of every decision."""
 HUNDRED = Decimal(100)
-# which limits a decision's budget ran into (Figures.limited): one bit each, in the order they apply
-RAISED, CAPPED_BY_RULE, CAPPED_BY_POLICY, REDUCED_BY_GOODWILL = 1, 2, 4, 8
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Lookup:
-    """An amount or factor chosen by the value of a level/enum fact."""
+    """An amount or factor chosen by a fact's value: by the value itself (a level, enum or boolean fact),
+    or by the band a number falls in (``ranges`` of a money, integer or number fact)."""
 
     fact: str
-    values: Mapping[str, Decimal]
+    values: Mapping[Any, Decimal]
+    """The amount by value, or by band label for ranges (in band order, ``otherwise`` last if given)."""
+    bounds: tuple[tuple[Decimal, bool], ...] = ()
+    """Ranges: each band's upper bound and whether the bound is in the band (``lte``) or not (``lt``).
+    A value above every bound falls in the last band when it has no bound, else in ``otherwise``."""
+
+    def key(self, value: Any) -> Any:
+        """Where ``value`` is looked up: the value itself, or its band's label."""
+        if not self.bounds:
+            return value
+        ends = [bound for bound, _ in self.bounds]
+        i = bisect_left(ends, value)
+        while i < len(ends) and ends[i] == value and not self.bounds[i][1]:
+            i += 1
+        return self.labels[i]
+
+    def picker(self) -> Callable[[Any], Decimal]:
+        """``value -> amount``, for deciding: a dict hit by value, or a bisect into the bands."""
+        if not self.bounds:
+            return self.values.__getitem__
+        values, key = self.values, self.key
+        return lambda value: values[key(value)]
+
+    def describe(self, value: Any) -> str:
+        """The fact and value a step quotes: ``severity high``, ``distance_km 2000: over 1500, up to 3500``."""
+        if not self.bounds:
+            return f"{self.fact} {show(value)}"
+        return f"{self.fact} {show(value)}: {self.key(value)}"
+
+    @cached_property
+    def labels(self) -> tuple[Any, ...]:
+        return tuple(self.values)
 
 
-@dataclass(frozen=True, slots=True)
+def band_labels(bounds: Sequence[tuple[Decimal, bool]], open_ended: bool) -> list[str]:
+    """Names for bands cut at ``bounds`` (upper bound, included): ``up to 1500``, ``over 1500, under 3500``,
+    ``from 3500``; the last band has no upper bound when ``open_ended``, else values beyond are ``otherwise``."""
+    labels: list[str] = []
+    lower = ""
+    for bound, included in bounds:
+        upper = f"up to {plain(bound)}" if included else f"under {plain(bound)}"
+        labels.append(f"{lower}, {upper}" if lower else upper)
+        lower = f"over {plain(bound)}" if included else f"from {plain(bound)}"
+    labels.append(lower if open_ended else "otherwise")
+    return labels
+
+
+@dataclass(frozen=True)
 class BudgetSpec:
     """A rule's budget as compiled from ``then.budget``."""
 
@@ -44,7 +95,7 @@ class BudgetSpec:
     minimum: Decimal | None = None
     maximum: Decimal | None = None
 
-    @property
+    @cached_property
     def reads(self) -> tuple[str, ...]:
         """Facts the arithmetic depends on (with the goodwill fact, the whole budget's inputs)."""
         names = [self.base.fact] if isinstance(self.base, Lookup) else []
@@ -65,39 +116,6 @@ class Limits:
     goodwill_window: str = ""
 
 
-class Figures:
-    """One decision's budget as numbers: the amount, the running amount after each arithmetic step
-    (base, percentage, each multiplier) and which limits applied. With the facts it was computed from
-    (the decision's own, read-only), that is all the steps and the summary need; they are written
-    together when first read (serialising reads both)."""
-
-    __slots__ = ("_written", "amount", "facts", "limited", "plan", "trail")
-
-    def __init__(self, plan: BudgetPlan, amount: Decimal, trail: tuple[Decimal, ...], limited: int, facts: Mapping[str, Any]) -> None:
-        self.plan, self.amount, self.trail, self.limited, self.facts = plan, amount, trail, limited, facts
-        self._written: tuple[tuple[BudgetStep, ...], str] | None = None
-
-    def _write(self) -> tuple[tuple[BudgetStep, ...], str]:
-        written = self._written
-        if written is None:  # two threads may both write it: the same text
-            written = self._written = self.plan.write(self)
-        return written
-
-    def steps(self) -> tuple[BudgetStep, ...]:
-        return self._write()[0]
-
-    def summary(self) -> str:
-        return self._write()[1]
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Figures):
-            return NotImplemented
-        return (self.plan, self.amount, self.trail, self.limited, self.facts) == (other.plan, other.amount, other.trail, other.limited, other.facts)
-
-    # equal by value, and the facts are a mapping: no hash
-    __hash__ = None  # type: ignore[assignment]
-
-
 _new_step = builder(BudgetStep)
 
 
@@ -108,18 +126,19 @@ def _step(kind: str, text: str, amount: Decimal) -> BudgetStep:
 class BudgetPlan:
     """A rule's budget (or no budget: ``spec`` None) with the policy's limits, compiled for deciding."""
 
-    __slots__ = ("base", "base_fact", "base_text", "base_texts", "base_values", "cap", "goodwill", "maximum", "minimum", "multipliers",
+    __slots__ = ("base", "base_fact", "base_lookup", "base_pick", "base_text", "cap", "goodwill", "maximum", "minimum", "multipliers",
                  "percent", "unit")
 
     def __init__(self, spec: BudgetSpec | None, limits: Limits) -> None:
         unit = self.unit = limits.unit
-        self.base_fact: str | None = None
         self.base = round_money(ZERO, unit)
         self.base_text = f"no budget {self.base}"
-        self.base_values: Mapping[str, Decimal] = {}
-        self.base_texts: Mapping[str, str] = {}  # the base step's text by the value of the fact it is looked up by
+        # a base looked up by a fact: the fact, the amounts (rounded) as a lookup, and value -> amount
+        self.base_fact: str | None = None
+        self.base_lookup: Lookup | None = None
+        self.base_pick: Callable[[Any], Decimal] | None = None
         self.percent: tuple[str, Decimal, str] | None = None  # the money fact, the rate (percent / 100), the percent as written
-        self.multipliers: tuple[tuple[str, Mapping[str, Decimal], Mapping[str, str]], ...] = ()  # fact, factors, step texts
+        self.multipliers: tuple[tuple[str, Callable[[Any], Decimal], Lookup], ...] = ()  # fact, value -> factor, the lookup
         # the rule's min and max and the policy's cap: (compared as given, applied rounded as every amount is)
         self.minimum: tuple[Decimal, Decimal] | None = None
         self.maximum: tuple[Decimal, Decimal] | None = None
@@ -127,17 +146,17 @@ class BudgetPlan:
         self.goodwill: tuple[str, Decimal, str] | None = None  # the fact of goodwill given, the limit, the limit in words
         if spec is not None:
             if isinstance(spec.base, Lookup):
-                self.base_fact = spec.base.fact
-                self.base_values = {key: round_money(value, unit) for key, value in spec.base.values.items()}
-                self.base_texts = {key: f"base {value} ({self.base_fact} {key})" for key, value in self.base_values.items()}
+                lookup = spec.base
+                self.base_fact = lookup.fact
+                self.base_lookup = Lookup(lookup.fact, {key: round_money(value, unit) for key, value in lookup.values.items()}, lookup.bounds)
+                self.base_pick = self.base_lookup.picker()
             else:
                 self.base = round_money(spec.base, unit)
                 self.base_text = f"base {self.base}"
             if spec.percent_of is not None:
                 name, percent = spec.percent_of
                 self.percent = (name, percent.scaleb(-2), plain(percent))  # scaleb: exactly percent / 100
-            self.multipliers = tuple((m.fact, m.values, {key: f"× {plain(value)} ({m.fact} {key})" for key, value in m.values.items()})
-                                     for m in spec.multipliers)
+            self.multipliers = tuple((m.fact, m.picker(), m) for m in spec.multipliers)
             if spec.minimum is not None:
                 self.minimum = (spec.minimum, round_money(spec.minimum, unit))
             if spec.maximum is not None:
@@ -150,65 +169,91 @@ class BudgetPlan:
         """Plans of equal budgets are equal (as are the decisions they make, from two loads of one policy)."""
         if not isinstance(other, BudgetPlan):
             return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__ if not name.endswith("pick"))
 
     __hash__ = None  # type: ignore[assignment]
 
-    def figures(self, facts: Mapping[str, Any]) -> Figures:
-        """The budget for ``facts`` (derived facts included): numbers only."""
+    def amount(self, facts: Mapping[str, Any], trail: list[tuple[str, Decimal]] | None = None) -> Decimal:
+        """The budget for ``facts`` (derived facts included). Deciding asks for the amount alone;
+        :meth:`write` passes a ``trail`` to record each step's kind and running amount as well, so the
+        steps shown are, by construction, the arithmetic that made the amount."""
         unit = self.unit
-        amount = self.base if self.base_fact is None else self.base_values[facts[self.base_fact]]
-        trail = [amount]
+        amount = self.base if self.base_pick is None else self.base_pick(facts[self.base_fact])  # type: ignore[index]
+        if trail is not None:
+            trail.append(("base", amount))
         if self.percent is not None:
-            amount += round_money(multiply(facts[self.percent[0]], self.percent[1]), unit)
-            trail.append(amount)
-        for fact, factors, _ in self.multipliers:
-            amount = round_money(multiply(amount, factors[facts[fact]]), unit)
-            trail.append(amount)
-        limited = 0
+            amount += _quantize(_multiply(facts[self.percent[0]], self.percent[1]), unit)
+            if trail is not None:
+                trail.append(("percent", amount))
+        for fact, factor, _ in self.multipliers:
+            amount = _quantize(_multiply(amount, factor(facts[fact])), unit)
+            if trail is not None:
+                trail.append(("multiply", amount))
         if self.minimum is not None and amount < self.minimum[0]:
-            amount, limited = self.minimum[1], RAISED
+            amount = self.minimum[1]
+            if trail is not None:
+                trail.append(("min", amount))
         if self.maximum is not None and amount > self.maximum[0]:
-            amount, limited = self.maximum[1], limited | CAPPED_BY_RULE
+            amount = self.maximum[1]
+            if trail is not None:
+                trail.append(("max", amount))
         if amount > self.cap[0]:
-            amount, limited = self.cap[1], limited | CAPPED_BY_POLICY
-        if amount and self.goodwill is not None:  # nothing to reduce at zero
+            amount = self.cap[1]
+            if trail is not None:
+                trail.append(("cap", amount))
+        if self.goodwill is not None and amount:  # nothing to reduce at zero
             remaining = self.goodwill[1] - facts[self.goodwill[0]]
             if amount > remaining:
-                amount, limited = round_money(max(ZERO, remaining), unit), limited | REDUCED_BY_GOODWILL
-        return Figures(self, amount, tuple(trail), limited, facts)
+                amount = _quantize(max(ZERO, remaining), unit)
+                if trail is not None:
+                    trail.append(("goodwill", amount))
+        return amount
 
-    def write(self, figures: Figures) -> tuple[tuple[BudgetStep, ...], str]:
-        """The arithmetic of ``figures`` in words: step by step, and in one line, e.g.
-        ``(base 50.00 (severity high) + 8.00 (10% of order_value 80)) × 1.5 (tier gold) = 87.00; capped at …``."""
-        facts, trail, limited = figures.facts, figures.trail, figures.limited
-        base = trail[0]
-        text = self.base_text if self.base_fact is None else self.base_texts[facts[self.base_fact]]
-        steps = [_step("base", text, base)]
-        texts = [text]
-        if self.percent is not None:
-            name, _, percent = self.percent
-            text = f"+ {trail[1] - base} ({percent}% of {name} {facts[name]})"
-            steps.append(_step("percent", text, trail[1]))
-            texts.append(text)
-            if self.multipliers:  # what is added is multiplied: in brackets
-                texts[0], texts[1] = "(" + texts[0], text + ")"
-        for (fact, _, texts_by_value), amount in zip(self.multipliers, trail[len(trail) - len(self.multipliers):], strict=True):
-            text = texts_by_value[facts[fact]]
-            steps.append(_step("multiply", text, amount))
-            texts.append(text)
-        line = " ".join(texts) if len(trail) == 1 else f"{' '.join(texts)} = {trail[-1]}"
-        limits = []
-        if self.minimum is not None and limited & RAISED:
-            limits.append(("min", f"raised to {self.minimum[1]} (rule minimum)", self.minimum[1]))
-        if self.maximum is not None and limited & CAPPED_BY_RULE:
-            limits.append(("max", f"capped at {self.maximum[1]} (rule maximum)", self.maximum[1]))
-        if limited & CAPPED_BY_POLICY:
-            limits.append(("cap", f"capped at {self.cap[1]} (policy cap)", self.cap[1]))
-        if self.goodwill is not None and limited & REDUCED_BY_GOODWILL:
+    def why_nothing(self, facts: Mapping[str, Any]) -> str:
+        """Why the budget for ``facts`` is zero, in words (a decision then offers no monetary gesture)."""
+        trail: list[tuple[str, Decimal]] = []
+        self.amount(facts, trail)
+        if trail[-1][0] == "goodwill" and self.goodwill is not None:
             fact, _, limit = self.goodwill
-            limits.append(("goodwill", f"reduced to {figures.amount} (goodwill limit {limit}, {facts[fact]} already given)", figures.amount))
-        for kind, text, amount in limits:
+            return f"the goodwill limit of {limit} is used up ({facts[fact]} already given)"
+        return f"the budget is {trail[-1][1]}"
+
+    def write(self, facts: Mapping[str, Any]) -> tuple[tuple[BudgetStep, ...], str]:
+        """The arithmetic of :meth:`amount` for ``facts``, in words: step by step, and in one line, e.g.
+        ``(base 50.00 (severity high) + 8.00 (10% of order_value 80)) × 1.5 (tier gold) = 87.00; capped at …``."""
+        trail: list[tuple[str, Decimal]] = []
+        self.amount(facts, trail)
+        multipliers = iter(self.multipliers)
+        steps: list[BudgetStep] = []
+        arithmetic: list[str] = []  # base, percentage and multipliers: one expression
+        limits: list[str] = []  # then each limit that applied
+        previous = ZERO
+        for kind, amount in trail:
+            if kind == "base":
+                text = self.base_text if self.base_lookup is None else f"base {amount} ({self.base_lookup.describe(facts[self.base_lookup.fact])})"
+            elif kind == "percent":
+                name, _, percent = self.percent  # type: ignore[misc]
+                text = f"+ {amount - previous} ({percent}% of {name} {facts[name]})"
+            elif kind == "multiply":
+                fact, factor, lookup = next(multipliers)
+                text = f"× {plain(factor(facts[fact]))} ({lookup.describe(facts[fact])})"
+            elif kind == "min":
+                text = f"raised to {amount} (rule minimum)"
+            elif kind == "max":
+                text = f"capped at {amount} (rule maximum)"
+            elif kind == "cap":
+                text = f"capped at {amount} (policy cap)"
+            else:
+                fact, _, limit = self.goodwill  # type: ignore[misc]
+                text = f"reduced to {amount} (goodwill limit {limit}, {facts[fact]} already given)"
             steps.append(_step(kind, text, amount))
-            line = f"{line}; {text}"
-        return tuple(steps), line
+            (arithmetic if kind in _ARITHMETIC else limits).append(text)
+            if kind in _ARITHMETIC:
+                previous = amount
+        if self.percent is not None and self.multipliers:  # what is added is multiplied: in brackets
+            arithmetic[0], arithmetic[1] = "(" + arithmetic[0], arithmetic[1] + ")"
+        line = " ".join(arithmetic) if len(arithmetic) == 1 else f"{' '.join(arithmetic)} = {previous}"
+        return tuple(steps), "; ".join([line, *limits])
+
+
+_ARITHMETIC = frozenset(("base", "percent", "multiply"))

@@ -19,13 +19,13 @@ from typing import Any
 from gesture_engine.complaint import read_value
 from gesture_engine.decision import Gesture
 from gesture_engine.durations import parse_duration
-from gesture_engine.engine.budget import BudgetSpec, Limits, Lookup
+from gesture_engine.engine.budget import BudgetSpec, Limits, Lookup, band_labels
 from gesture_engine.engine.conditions import ALWAYS, Condition, ConditionCompiler, show
 from gesture_engine.engine.facts import ENVELOPE, Fact, FactValue, did_you_mean
 from gesture_engine.errors import PolicyError, Problem
 from gesture_engine.load import document as written
 from gesture_engine.load.source import Document, Keeper, PathKey
-from gesture_engine.money import MINOR_UNITS, MONEY_LIMIT, quantizer, round_money
+from gesture_engine.money import MINOR_UNITS, MONEY_LIMIT, plain, quantizer, round_money
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +103,16 @@ class Rule:
     rationale: Template | None
     file: str
     line: int
+    owed: tuple[OwedSpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OwedSpec:
+    """An amount a gesture owes: ``amount`` itself, or ``amount`` percent of the money fact ``fact``."""
+
+    gesture: str
+    amount: Decimal
+    fact: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +167,10 @@ class CompiledPolicy:
     limits: Limits
     ladder: Ladder
     invariants: tuple[Invariant, ...] = ()
+    goodwill_window_days: int | None = None
+    """``goodwill.window_days``: the window a goodwill ledger sums the customer's goodwill over."""
+    reservation_ttl: int | None = None
+    """``goodwill.reservation_ttl`` in seconds: how long a ledger reservation holds its budget."""
 
 
 def fingerprint(data: Any) -> str:
@@ -176,6 +190,7 @@ class _Compiler:
         self.shared_gestures: dict[str, Gesture] = {}
         self.keep = Keeper()
         self.lookups: dict[Any, Lookup] = {}  # equal lookups (by their text) share one
+        self.respond_within: int | None = None  # the policy-wide default deadline, in seconds
 
     # -- helpers -------------------------------------------------------------------------------
     def fail(self, path: PathKey, message: str, code: str) -> None:
@@ -206,6 +221,9 @@ class _Compiler:
         actions = {keep(key): Catalog(keep(key), keep(item.label), keep(item.description)) for key, item in policy.actions.items()}
         unit = quantizer(currency)
         ladder = self.ladder(policy.approval, unit)
+        self.respond_within = parse_duration(policy.respond_within)
+        if self.respond_within is None:
+            self.fail(("respond_within",), f"{policy.respond_within!r} is not a positive duration like 30m, 2h or 1d", "duration")
         limits = self.limits(policy, all_facts, unit)
         rules = self.rules(policy.rules, checked.positions("rules", len(policy.rules)), all_facts, gestures, actions, ladder)
         invariants = self.invariants(policy, checked.positions("invariants", len(policy.invariants)), facts)
@@ -227,6 +245,8 @@ class _Compiler:
             limits=limits,
             ladder=ladder,
             invariants=invariants,
+            goodwill_window_days=policy.goodwill.window_days if policy.goodwill else None,
+            reservation_ttl=parse_duration(policy.goodwill.reservation_ttl) if policy.goodwill and policy.goodwill.reservation_ttl else None,
         )
 
     def input_facts(self, specs: Mapping[str, written.FactSpec]) -> dict[str, Fact]:
@@ -436,10 +456,8 @@ class _Compiler:
             for key, value in (("action", then.action), ("budget", then.budget)):
                 if value is not None:
                     self.fail(path + ("then", key), f"a collect rule adds gestures and reasons; it cannot set '{key}'", "rule")
-        else:
-            for key, value in (("action", then.action), ("respond_within", then.respond_within)):
-                if value is None:
-                    self.fail(path + ("then",), f"{'the default' if spec.default else 'a first-hit'} rule must set '{key}'", "rule")
+        elif then.action is None:
+            self.fail(path + ("then",), f"{'the default' if spec.default else 'a first-hit'} rule must set 'action'", "rule")
         when = conditions.compile(spec.when, path + ("when",)) if spec.when is not None else ALWAYS
         keep = self.keep
         action = keep(then.action)
@@ -458,7 +476,10 @@ class _Compiler:
         seconds = parse_duration(within) if within is not None else None
         if within is not None and seconds is None:
             self.fail(path + ("then", "respond_within"), f"{within!r} is not a positive duration like 30m, 2h or 1d", "duration")
+        if within is None and hit != "collect":
+            seconds = self.respond_within  # the policy's default deadline
         budget = self.budget(then.budget, path + ("then", "budget"), facts) if then.budget is not None else None
+        owed = [self.owed(gesture, spec, path + ("then", "owed", gesture), facts, then.gestures) for gesture, spec in then.owed.items()]
         rationale = self.template(then.rationale, path + ("then", "rationale"), facts) if then.rationale is not None else None
         if len(self.problems) > before:
             return None
@@ -466,7 +487,7 @@ class _Compiler:
         return Rule(
             id=keep(spec.id), index=index, hit=hit, description=keep(spec.description), when=when,
             action=action, gestures=tuple(chosen), budget=budget, respond_within=seconds, approval=approval,
-            rationale=rationale, file=where.file, line=where.line,
+            rationale=rationale, file=where.file, line=where.line, owed=tuple(o for o in owed if o is not None),
         )
 
     def gesture(self, catalog: Catalog) -> Gesture:
@@ -482,24 +503,83 @@ class _Compiler:
         if fact is None:
             self.fail(path + ("by",), f"unknown fact {name!r}{did_you_mean(name, facts)}", "unknown-fact")
             return None
-        if not fact.finite:
-            self.fail(path + ("by",), f"lookups need a level or enum fact; {name} is {fact.type}", "type-mismatch")
+        if (spec.values is None) == (spec.ranges is None):
+            self.fail(path, "a lookup has 'values' (by a level, enum or boolean fact) or 'ranges' (by a number), one of them", "lookup")
             return None
-        for key in spec.values:
-            if key not in fact.rank:
-                self.fail(path + ("values", key), f"{key!r} is not a value of {name}{did_you_mean(key, fact.values)}", "unknown-value")
-        missing = [v for v in fact.values if v not in spec.values]
+        if spec.ranges is not None:
+            return self.bands(spec, spec.ranges, path, fact)
+        assert spec.values is not None
+        if fact.type == "boolean":
+            choices: dict[str, Any] = {"true": True, "false": False}
+            known: tuple[Any, ...] = (False, True)
+        elif fact.finite:
+            choices, known = {value: value for value in fact.values}, fact.values
+        else:
+            self.fail(path + ("by",), f"'values' lookups need a level, enum or boolean fact; {name} is {fact.type} (use 'ranges')",
+                      "type-mismatch")
+            return None
+        values: dict[Any, Decimal] = {}
+        for key, amount in spec.values.items():
+            if key not in choices:
+                self.fail(path + ("values", key), f"{key!r} is not a value of {name}{did_you_mean(key, [show(v) for v in known])}", "unknown-value")
+                continue
+            values[choices[key]] = amount
+        missing = [v for v in known if v not in values]
         if missing and spec.default is None:
-            self.fail(path + ("values",), f"no amount for {name} {', '.join(missing)}; add them or a 'default'", "lookup")
+            self.fail(path + ("values",), f"no amount for {name} {', '.join(show(v) for v in missing)}; add them or a 'default'", "lookup")
             return None
-        values = dict(spec.values)
         for value in missing:
             values[value] = spec.default  # type: ignore[assignment]  # not None: checked just above
-        shared = (fact.name, *((key, str(amount)) for key, amount in values.items()))  # 2 and 2.0 are written apart in steps
+        return self.shared_lookup(fact.name, values)
+
+    def bands(self, spec: written.Lookup, ranges: Sequence[written.Band], path: PathKey, fact: Fact) -> Lookup | None:
+        """A ``ranges`` lookup: bands rising from the lowest value, each up to its bound."""
+        if not fact.numeric:
+            self.fail(path + ("by",), f"'ranges' need a money, integer or number fact; {fact.name} is {fact.type} (use 'values')", "type-mismatch")
+            return None
+        before = len(self.problems)
+        bounds: list[tuple[Decimal, bool]] = []
+        amounts: list[Decimal] = []
+        open_ended = False
+        for i, band in enumerate(ranges):
+            here = path + ("ranges", i)
+            if band.lt is not None and band.lte is not None:
+                self.fail(here, "a band is bounded by 'lt' or 'lte', not both", "lookup")
+                continue
+            amounts.append(band.value)
+            written_bound = band.lt if band.lt is not None else band.lte
+            if written_bound is None:
+                if i != len(ranges) - 1:
+                    self.fail(here, "only the last band may leave out 'lt'/'lte': it covers every larger value", "lookup")
+                open_ended = True
+                continue
+            bound, included = Decimal(written_bound), band.lte is not None
+            if bounds:
+                previous, previous_included = bounds[-1]
+                if bound < previous or (bound == previous and (previous_included or not included)):
+                    self.fail(here + ("lte" if included else "lt",), f"bands must rise: {plain(bound)} does not end above the band before", "lookup")
+            bounds.append((bound, included))
+        if not open_ended:
+            if spec.default is None:
+                self.fail(path + ("ranges",), "values above the last band get no amount: end with a band without 'lt'/'lte', or add a 'default'",
+                          "lookup")
+            else:
+                amounts.append(spec.default)
+        elif spec.default is not None:
+            self.fail(path + ("default",), "the last band has no bound, so 'default' would never be used", "lookup")
+        if len(self.problems) > before:
+            return None
+        return self.shared_lookup(fact.name, dict(zip(band_labels(bounds, open_ended), amounts, strict=True)), tuple(bounds))
+
+    def shared_lookup(self, fact: str, values: dict[Any, Decimal], bounds: tuple[tuple[Decimal, bool], ...] = ()) -> Lookup:
+        """One object for equal lookups, made of kept values (see ``Keeper``): equal by their text, as
+        2 and 2.0 are written apart in the steps."""
+        shared = (fact, tuple(map(str, bounds)), *((value, str(amount)) for value, amount in values.items()))
         found = self.lookups.get(shared)
         if found is None:
             keep = self.keep
-            found = self.lookups[shared] = Lookup(fact.name, MappingProxyType({keep(key): keep(amount) for key, amount in values.items()}))
+            kept = {keep(value): keep(amount) for value, amount in values.items()}
+            found = self.lookups[shared] = Lookup(fact, MappingProxyType(kept), tuple((keep(bound), included) for bound, included in bounds))
         return found
 
     def budget(self, spec: Decimal | written.BudgetFormula, path: PathKey, facts: Mapping[str, Fact]) -> BudgetSpec | None:
@@ -528,6 +608,23 @@ class _Compiler:
             self.fail(path, f"the budget arithmetic can reach {reach:.2E} before any cap (largest base, percentage and "
                             f"factors); keep it within {BUDGET_REACH_LIMIT:.0E}", "budget")
         return compiled
+
+    def owed(self, gesture: str, spec: Decimal | written.OwedAmount, path: PathKey, facts: Mapping[str, Fact],
+             offered: Sequence[str]) -> OwedSpec | None:
+        """An amount a rule's gesture owes; the gesture must be one the rule offers."""
+        if gesture not in offered:
+            self.fail(path, f"owed names gesture {gesture!r}, which this rule does not offer; add it to 'gestures'", "owed")
+            return None
+        if isinstance(spec, Decimal):
+            return OwedSpec(self.keep(gesture), self.keep(spec))
+        fact = facts.get(spec.fact)
+        if fact is None:
+            self.fail(path + ("fact",), f"unknown fact {spec.fact!r}{did_you_mean(spec.fact, facts)}", "unknown-fact")
+            return None
+        if fact.type != "money":
+            self.fail(path + ("fact",), f"an owed amount is a money fact's value; {spec.fact} is {fact.type}", "type-mismatch")
+            return None
+        return OwedSpec(self.keep(gesture), self.keep(spec.percent), fact.name)
 
     def template(self, text: str, path: PathKey, facts: Mapping[str, Fact]) -> Template:
         parts: list[tuple[bool, str]] = []

@@ -209,13 +209,28 @@ class Goodwill(_Model):
     fact: Name
     window_limit: Amount
     window: str = Field(default="", description="Label of the window, for reasons (e.g. '90 days').")
+    window_days: int | None = Field(default=None, ge=1, le=3660, description=(
+        "Length of the window in days. Deciding through a goodwill ledger fills the goodwill fact with what the ledger "
+        "reserved and issued to the customer in that many days; required to decide through a ledger."))
+    reservation_ttl: str | None = Field(default=None, pattern=DURATION_PATTERN, min_length=2, description=(
+        "How long a ledger reservation holds its budget before it expires unless issued (e.g. 7d); the ledger's own default when left out."))
+
+
+class Band(_Model):
+    """One band of a ``ranges`` lookup: values up to ``lte`` (or under ``lt``) not in an earlier band."""
+
+    lt: Number | None = None
+    lte: Number | None = None
+    value: Amount
 
 
 class Lookup(_Model):
-    """An amount or factor chosen by the value of a level or enum fact."""
+    """An amount or factor chosen by a fact's value: ``values`` by the value of a level, enum or boolean
+    fact; ``ranges`` by the band a money, integer or number fact falls in."""
 
     by: Name
-    values: Mapping[str, Amount]
+    values: Mapping[str, Amount] | None = None
+    ranges: Annotated[tuple[Band, ...], Strict(False)] | None = Field(default=None, min_length=1)
     default: Amount | None = None
 
 
@@ -243,9 +258,26 @@ Budget = Annotated[
 ]
 
 
+class OwedAmount(_Model):
+    """What a gesture owes: a money fact's value, or a percentage of it."""
+
+    fact: Name
+    percent: Amount = Field(default=Decimal(100), description="The percentage of the fact owed (default 100).")
+
+
+Owed = Annotated[
+    Annotated[Amount, Tag("number")] | Annotated[OwedAmount, Tag("mapping")],
+    Discriminator(_number_or_mapping, custom_error_type="number_or_mapping", custom_error_message="expected a number or a mapping"),
+]
+
+
 class Then(_Model):
     action: Name | None = None
     gestures: Names = ()
+    owed: Mapping[Name, Owed] = Field(
+        default_factory=dict,
+        description="Amounts owed, by gesture (a refund, a statutory sum): a fixed sum, or a money fact's value or percentage of it. "
+                    "Listed in the decision apart from the budget; never capped.")
     budget: Budget | None = Field(default=None, description="A fixed amount, or base + percent_of, times multipliers, clamped to min/max.")
     respond_within: str | None = Field(default=None, pattern=DURATION_PATTERN, min_length=2)
     approval: Name | None = None
@@ -289,7 +321,11 @@ class PolicyDocument(_Model):
     derived: Mapping[Name, DerivedFact] = Field(default_factory=dict, json_schema_extra=_NAMED)
     gestures: Mapping[Name, GestureSpec] = Field(min_length=1, json_schema_extra=_NAMED)
     actions: Mapping[Name, ActionSpec] = Field(min_length=1, json_schema_extra=_NAMED)
-    approval: Approval
+    approval: Approval = Field(
+        default_factory=lambda: Approval(levels=("agent",), ladder=(LadderRow(level="agent"),)),
+        description="Who approves a budget. Left out: one level, agent, approves every budget.")
+    respond_within: str = Field(default="1d", pattern=DURATION_PATTERN, min_length=2,
+                                description="The response deadline of a first-hit or default rule that sets none (default 1d).")
     rules: Annotated[tuple[Rule, ...], Strict(False)] = Field(min_length=1)
     invariants: Annotated[tuple[InvariantSpec, ...], Strict(False)] = Field(
         default=(), description="Properties the policy promises, checked by gesture test (gesture_engine.tools.invariants.check_invariants).")
@@ -360,7 +396,7 @@ def _salvage(data: dict[str, Any], errors: list[ErrorDetails]) -> PolicyDocument
         spoiled.setdefault(_unit(error["loc"]), []).append(error)
     if any(unit[0] in FOUNDATIONS and not all(_fact_shape(e) for e in unit_errors) for unit, unit_errors in spoiled.items()):
         return None
-    if any(key not in data for key in ("facts", "gestures", "actions", "approval", "currency")):
+    if any(key not in data for key in ("facts", "gestures", "actions", "currency")):
         return None
     fields: dict[str, Any] = {}
     for name, info in PolicyDocument.model_fields.items():

@@ -444,6 +444,8 @@ def _build(text: str, file: str, parser_class: type, deep: bool, retry: bool = T
                     marks[key] = mark.line << 32 | mark.column
                 key = no_key
             else:
+                if value.__class__ is bool and event.value in ("true", "false"):  # a key is text: `true:` is the key "true"
+                    value = event.value
                 key, key_event = value, event
                 if value.__class__ is not str:
                     if value is not skip:

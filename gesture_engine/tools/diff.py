@@ -104,6 +104,7 @@ def _rule_fields(rule: Rule) -> dict[str, tuple[Any, str]]:
         "action": (rule.action, rule.action or ""),
         "gestures": (gestures, gestures),
         **_budget_fields(rule.budget),
+        **{f"owed.{o.gesture}": (o, plain(o.amount) if o.fact is None else f"{plain(o.amount)}% of {o.fact}") for o in rule.owed},
         "respond_within": (rule.respond_within, within),
         "approval": (rule.approval, rule.approval or ""),
         "rationale": (_template(rule.rationale), _template(rule.rationale)),

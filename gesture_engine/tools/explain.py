@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
-from gesture_engine.decision import Approval, BudgetStep, FactJSON, Frozen, Gesture, Money, PolicyRef
+from gesture_engine.decision import Approval, BudgetStep, FactJSON, Frozen, Gesture, Money, Owed, PolicyRef
 from gesture_engine.durations import format_duration
 from gesture_engine.engine.conditions import Condition, Facts, describe, show
 from gesture_engine.engine.evaluation import Check, TableTrace, Trace, blame, check, evaluate
@@ -116,6 +116,7 @@ class Explanation(Frozen):
     budget: Money
     budget_steps: tuple[BudgetStep, ...]
     budget_summary: str
+    owed: tuple[Owed, ...]
     respond_within: str
     approval: Approval
     reasons: tuple[str, ...]
@@ -212,6 +213,7 @@ def explain(policy: Policy, complaint: Mapping[str, Any]) -> Explanation:
         budget=decision.budget,
         budget_steps=decision.budget.steps,
         budget_summary=decision.budget.summary,
+        owed=decision.owed,
         respond_within=decision.respond_within,
         approval=decision.approval,
         reasons=decision.reasons,

@@ -110,6 +110,12 @@ def fact_domains(policy: Policy) -> dict[str, tuple[FactValue, ...]]:
         for test in condition.tests():
             if test.fact in thresholds:
                 thresholds[test.fact].update(test.constants)
+    for rule in policy.rules:  # the edges of budget bands, as of condition thresholds
+        if rule.budget is not None:
+            lookups = [rule.budget.base, *rule.budget.multipliers] if not isinstance(rule.budget.base, Decimal) else rule.budget.multipliers
+            for lookup in lookups:
+                if lookup.fact in thresholds:
+                    thresholds[lookup.fact].update(bound for bound, _ in lookup.bounds)
     limits = policy.compiled.limits
     if limits.goodwill_fact in thresholds and limits.goodwill_limit is not None:
         thresholds[limits.goodwill_fact].add(limits.goodwill_limit)

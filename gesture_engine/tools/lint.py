@@ -24,11 +24,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from gesture_engine.engine.conditions import Condition, Group, Test, domain_cells
+from gesture_engine.engine.conditions import Condition, Group, Test, domain_cells, show
 from gesture_engine.engine.facts import INTEGER_LIMIT, NUMBER_LIMIT, Fact, FactValue
 from gesture_engine.load.compiler import CompiledPolicy, Rule, compile_policy
 from gesture_engine.load.source import Document, PathKey, read_policy_source
-from gesture_engine.money import MONEY_LIMIT
+from gesture_engine.money import MONEY_LIMIT, plain
 from gesture_engine.policy import Policy
 from gesture_engine.resources import default_policy_path
 
@@ -56,6 +56,7 @@ CODES: dict[str, tuple[str, str]] = {
     "GE301": ("budget-min-above-max", "error"),
     "GE302": ("budget-min-above-cap", "warning"),
     "GE303": ("budget-max-above-cap", "info"),
+    "GE304": ("lookup-amount-cut", "warning"),
     "GE311": ("ladder-goes-down", "warning"),
     "GE312": ("ladder-repeats-level", "info"),
     "GE401": ("monetary-gesture-without-budget", "warning"),
@@ -553,6 +554,7 @@ class _Linter:
                 if spec.percent_of is not None:
                     names.add(spec.percent_of[0])
                 names.update(m.fact for m in spec.multipliers)
+            names.update(owed.fact for owed in rule.owed if owed.fact is not None)
             if rule.rationale is not None:
                 names.update(text for is_fact, text in rule.rationale.parts if is_fact)
             for name in names:
@@ -578,7 +580,7 @@ class _Linter:
         for name in self.c.facts:
             if name not in readers:
                 self.add("GE203", ("facts", name), f"fact {name!r} is declared but nothing reads it "
-                                                   "(no condition, budget, goodwill limit or rationale)")
+                                                   "(no condition, budget, owed amount, goodwill limit or rationale)")
         for derived in self.c.derived:
             name = derived.fact.name
             if not (readers.get(name, set()) - {f"derived {name}"}):
@@ -630,6 +632,12 @@ class _Linter:
                 self.add("GE303", path, f"rule {rule.id!r}: budget max {spec.maximum} is above the policy cap {cap}; the cap cuts it")
             elif fixed and isinstance(spec.base, Decimal) and spec.base > cap:
                 self.add("GE303", path, f"rule {rule.id!r}: budget {spec.base} is above the policy cap {cap}; the cap cuts it")
+            if not isinstance(spec.base, Decimal):
+                limit, by = (spec.maximum, "its max") if spec.maximum is not None and spec.maximum < cap else (cap, "the policy cap")
+                cut = [f"{show(key)} ({plain(amount)})" for key, amount in spec.base.values.items() if amount > limit]
+                if cut:
+                    self.add("GE304", path + ("base",), f"rule {rule.id!r}: base amounts for {spec.base.fact} {', '.join(cut)} "
+                                                        f"are above {by} {plain(limit)}; they are always cut to it")
 
     def check_ladder(self) -> None:
         ladder = self.c.ladder

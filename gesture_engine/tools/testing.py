@@ -11,6 +11,7 @@ single-file policy ``foo.yaml``), read with the same safe, located loader as pol
           gestures_include: [personal_letter, gift]
           budget: {min: 100, max: 500}
           respond_within: 1h
+          reasons_include: [within the hour]
 
 Only what ``expect`` names is checked. Files are validated strictly (unknown keys, unknown
 actions, gestures, rules, levels and facts are located errors), because a typo that silently
@@ -19,6 +20,7 @@ checks nothing is worse than no test. docs/testing-policies.md is the full refer
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -42,13 +44,15 @@ FILE_KEYS = ("description", "cases")
 CASE_KEYS = ("name", "description", "complaint", "expect")
 EXPECT_KEYS = (
     "action", "rule", "gestures_include", "gestures_exclude", "budget", "approval",
-    "respond_within", "fired", "not_fired", "facts",
+    "respond_within", "fired", "not_fired", "facts", "reasons_include", "owed",
 )
 BOUND_KEYS = {"budget": ("min", "max"), "approval": ("at_least", "at_most"), "respond_within": ("at_least", "at_most")}
 
 
-class PolicyTestError(GestureError):
-    """Test files could not be read; ``problems`` lists every mistake, located, sorted by position."""
+class PolicyTestError(GestureError, ValueError):
+    """Test files could not be read; ``problems`` lists every mistake, located, sorted by position.
+
+    A ``ValueError`` too, like the other errors about bad input."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = tuple(sorted(problems))
@@ -95,7 +99,10 @@ class InvariantResult(Frozen):
 
 
 class SuiteResult(Frozen):
-    """The outcome of every case and invariant (each counts as one test), plus coverage when asked for."""
+    """The outcome of every case and invariant, plus coverage when asked for.
+
+    Cases and invariants are counted apart (``passed``/``failed`` are cases only): 25 cases and 4
+    invariants are not "29 tests", and an author reading the summary needs to know which failed."""
 
     policy: PolicyRef
     files: tuple[str, ...]
@@ -103,7 +110,14 @@ class SuiteResult(Frozen):
     invariants: tuple[InvariantResult, ...] = ()
     passed: int
     failed: int
+    invariants_kept: int
+    invariants_broken: int
     coverage: CoverageReport | None = None
+
+    @property
+    def ok(self) -> bool:
+        """No case failed and no invariant is broken (coverage minimums are the caller's to judge)."""
+        return not self.failed and not self.invariants_broken
 
 
 # -- loaded cases --------------------------------------------------------------------------------
@@ -400,6 +414,41 @@ class _Reader:
             checks.append(Check(f"facts.{name}", _text(expected), _fact_text(name), _fact_is(name, expected)))
         return checks
 
+    def _owed(self, value: Any, path: PathKey) -> list[Check]:
+        """Exact amounts owed by gesture (``{refund: 42.50}``); ``{}`` promises nothing is owed."""
+        if not isinstance(value, dict):
+            self.fail(path, f"expected a mapping of gestures to amounts owed; got {value!r}", "type-mismatch")
+            return []
+        shown: Callable[[Decision], str] = lambda d: ", ".join(f"{o.gesture} {o.amount}" for o in d.owed) or "nothing owed"
+        if not value:
+            return [Check("owed", "nothing owed", shown, lambda d: not d.owed)]
+        checks = []
+        for gesture, raw in value.items():
+            if self._known(gesture, path + (gesture,), self.policy.gestures, "gesture") is None:
+                continue
+            amount = self._money(raw, path + (gesture,))
+            if amount is not None:
+                checks.append(Check("owed", f"{gesture} {amount}", shown, _owes(gesture, amount)))
+        return checks
+
+    def _reasons_include(self, value: Any, path: PathKey) -> list[Check]:
+        """Texts some reason must contain; blank text is refused, since it would match any decision."""
+        if not isinstance(value, list) or not value:
+            self.fail(path, f"expected a non-empty list of texts that must appear in the decision's reasons; got {value!r}",
+                      "type-mismatch")
+            return []
+        checks = []
+        for i, text in enumerate(value):
+            if not isinstance(text, str) or not text.strip():
+                self.fail(path + (i,), f"expected a non-empty text; got {text!r}", "type-mismatch")
+                continue
+            checks.append(Check("reasons_include", json.dumps(text, ensure_ascii=False), _reasons_shown, _has_reason(text)))
+        return checks
+
+
+def _owes(gesture: str, amount: Decimal) -> Callable[[Decision], bool]:
+    return lambda d: any(o.gesture == gesture and o.amount == amount for o in d.owed)
+
 
 def _decimal(value: Any) -> Decimal | None:
     """Money as written in a test file: YAML numbers arrive as int or exact Decimal; text also works."""
@@ -453,6 +502,22 @@ def _fact_is(name: str, expected: Any) -> Callable[[Decision], bool]:
     return lambda d: bool(d.facts[name] == expected)
 
 
+def _reason_texts(decision: Decision) -> tuple[str, ...]:
+    """Every sentence a decision gives as its why: the rules' reasons, the budget's arithmetic, the approval's reasons."""
+    budget = decision.budget
+    return (*decision.reasons, budget.summary, *(step.text for step in budget.steps), *decision.approval.reasons)
+
+
+def _has_reason(text: str) -> Callable[[Decision], bool]:
+    return lambda d: any(text in reason for reason in _reason_texts(d))
+
+
+def _reasons_shown(decision: Decision) -> str:
+    """The texts searched, as JSON strings; the budget's steps are left out, its summary already holds them."""
+    shown = (*decision.reasons, decision.budget.summary, *decision.approval.reasons)
+    return "[" + ", ".join(json.dumps(text, ensure_ascii=False) for text in shown) + "]"
+
+
 def _gesture_ids(decision: Decision) -> str:
     return "[" + ", ".join(g.id for g in decision.gestures) + "]"
 
@@ -498,15 +563,18 @@ def run_suite(policy: Policy, suite: Suite, *, coverage: bool = False, invariant
         results.append(result)
         if recorder is not None and decision is not None:
             recorder.observe(decision)
-    kept = check_policy_invariants(policy) if invariants else ()
-    passed = sum(r.passed for r in results) + sum(r.passed for r in kept)
+    checked = check_policy_invariants(policy) if invariants else ()
+    passed = sum(r.passed for r in results)
+    kept = sum(r.passed for r in checked)
     return SuiteResult(
         policy=PolicyRef(name=policy.name, version=policy.version, fingerprint=policy.fingerprint),
         files=suite.files,
         cases=tuple(results),
-        invariants=kept,
+        invariants=checked,
         passed=passed,
-        failed=len(results) + len(kept) - passed,
+        failed=len(results) - passed,
+        invariants_kept=kept,
+        invariants_broken=len(checked) - kept,
         coverage=None if recorder is None else recorder.report(),
     )
 

@@ -1,0 +1,650 @@
+"""The goodwill ledger: what was decided, reserved, approved, issued, released and expired, per customer.
+
+Entries are append-only events (schema.py); a reservation's state is a fold of its events and a
+customer's goodwill in a window is a sum of their deltas. Nothing is updated or deleted.
+
+``Ledger.decide`` reads the customer's goodwill in the policy's window, decides with it as the
+policy's goodwill fact, and reserves the budget in one transaction that holds the customer's lock
+(PostgreSQL: transaction-scoped advisory locks on the complaint, the customer and the team, taken in
+one order; SQLite: ``BEGIN IMMEDIATE``, one writer at a time), so concurrent decisions for one
+customer never together exceed the window limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, exists, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+
+from gesture_engine.decision import Decision
+from gesture_engine.errors import ComplaintError, FieldProblem, LedgerError
+from gesture_engine.ledger import schema
+from gesture_engine.ledger.ids import decision_id
+from gesture_engine.ledger.schema import events
+from gesture_engine.money import MINOR_UNITS
+from gesture_engine.policy import Policy
+
+DEFAULT_TTL = timedelta(days=7)
+"""How long a reservation holds its budget when neither the policy nor the ledger says."""
+
+KINDS = ("decided", "reserved", "approved", "issued", "released", "expired")
+TERMINAL = ("issued", "released", "expired")
+OPEN = ("reserved", "approved")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_micros(moment: datetime) -> int:
+    """Microseconds since the epoch (UTC) of an aware datetime: how the ledger stores time."""
+    delta = moment - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def to_minor(amount: Decimal, currency: str) -> int:
+    """``amount`` in minor units of ``currency``; LedgerError ``invalid_amount`` when it has more decimals."""
+    places = MINOR_UNITS[currency]
+    scaled = amount.scaleb(places)
+    if scaled != scaled.to_integral_value():
+        raise LedgerError("invalid_amount", f"{amount} has more decimal places than {currency} allows ({places})")
+    return int(scaled)
+
+
+def from_minor(minor: int, currency: str) -> Decimal:
+    return Decimal(minor).scaleb(-MINOR_UNITS[currency])
+
+
+@dataclass(frozen=True)
+class Event:
+    """One ledger entry, as stored (money in the currency's units, times as datetimes)."""
+
+    id: int
+    reservation_id: str
+    kind: str
+    customer_id: str
+    complaint_id: str
+    team: str
+    currency: str
+    amount: Decimal
+    delta: Decimal
+    reserved_at: datetime
+    at: datetime
+    expires_at: datetime | None
+    decision_id: str
+    policy_name: str
+    policy_version: str
+    policy_fingerprint: str
+    rule: str
+    gestures: tuple[str, ...]
+    actor: str | None
+    level: str | None
+    detail: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (money as decimal strings, times as ISO 8601), as ``export`` writes it."""
+        record: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if isinstance(value, Decimal):
+                value = str(value)
+            elif isinstance(value, datetime):
+                value = value.isoformat().replace("+00:00", "Z")
+            elif isinstance(value, tuple):
+                value = list(value)
+            record[name] = value
+        return record
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A reservation's state, derived from its events.
+
+    ``held`` is what it counts against the customer's window and the team's month: the amount
+    reserved while open, the amount issued once issued, nothing once released or expired.
+    ``existing`` is True when ``decide`` returned a reservation made earlier for the same complaint id.
+    """
+
+    reservation_id: str
+    decision_id: str
+    complaint_id: str
+    customer_id: str
+    team: str
+    currency: str
+    state: str  # reserved, approved, issued, released, expired
+    reserved: Decimal
+    issued: Decimal | None
+    held: Decimal
+    approval_level: str
+    approval_required: bool
+    approvals: tuple[tuple[str, str], ...]  # (actor, level) in order
+    levels: tuple[str, ...]
+    created_at: datetime
+    expires_at: datetime
+    policy_name: str
+    policy_version: str
+    rule: str
+    existing: bool = False
+    events: tuple[Event, ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def open(self) -> bool:
+        return self.state in OPEN
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reservation_id": self.reservation_id, "decision_id": self.decision_id, "complaint_id": self.complaint_id,
+            "customer_id": self.customer_id, "team": self.team, "state": self.state, "currency": self.currency,
+            "reserved": str(self.reserved), "issued": None if self.issued is None else str(self.issued), "held": str(self.held),
+            "approval_level": self.approval_level, "approval_required": self.approval_required,
+            "approvals": [{"actor": actor, "level": level} for actor, level in self.approvals],
+            "created_at": self.created_at.isoformat().replace("+00:00", "Z"), "expires_at": self.expires_at.isoformat().replace("+00:00", "Z"),
+            "policy": {"name": self.policy_name, "version": self.policy_version}, "rule": self.rule, "existing": self.existing,
+        }
+
+
+def fold(history: Sequence[Event], existing: bool = False) -> Reservation:
+    """A reservation's state from its events in order (a decided event first, then reserved, then the rest)."""
+    reserved = next(e for e in history if e.kind == "reserved")
+    detail = reserved.detail or {}
+    state, issued, held = "reserved", None, reserved.amount
+    approvals: list[tuple[str, str]] = []
+    for entry in history:
+        if entry.kind == "approved":
+            approvals.append((entry.actor or "", entry.level or ""))
+            state = "approved" if state in OPEN else state
+        elif entry.kind == "issued":
+            state, issued, held = "issued", entry.amount, entry.amount
+        elif entry.kind in ("released", "expired"):
+            state, held = entry.kind, Decimal(0).scaleb(-MINOR_UNITS[entry.currency])
+    return Reservation(
+        reservation_id=reserved.reservation_id, decision_id=reserved.decision_id, complaint_id=reserved.complaint_id,
+        customer_id=reserved.customer_id, team=reserved.team, currency=reserved.currency, state=state,
+        reserved=reserved.amount, issued=issued, held=held, approval_level=reserved.level or "",
+        approval_required=bool(detail.get("approval_required")), approvals=tuple(approvals), levels=tuple(detail.get("levels", ())),
+        created_at=reserved.at, expires_at=reserved.expires_at or reserved.at, policy_name=reserved.policy_name,
+        policy_version=reserved.policy_version, rule=reserved.rule, existing=existing, events=tuple(history),
+    )
+
+
+def _row_event(m: Mapping[Any, Any]) -> Event:
+    currency = m["currency"]
+    return Event(
+        id=m["id"], reservation_id=m["reservation_id"], kind=m["kind"], customer_id=m["customer_id"], complaint_id=m["complaint_id"],
+        team=m["team"], currency=currency, amount=from_minor(m["amount_minor"], currency), delta=from_minor(m["delta_minor"], currency),
+        reserved_at=from_micros(m["reserved_at"]), at=from_micros(m["at"]),
+        expires_at=None if m["expires_at"] is None else from_micros(m["expires_at"]), decision_id=m["decision_id"],
+        policy_name=m["policy_name"], policy_version=m["policy_version"], policy_fingerprint=m["policy_fingerprint"], rule=m["rule"],
+        gestures=tuple(json.loads(m["gestures"])), actor=m["actor"], level=m["level"],
+        detail=None if m["detail"] is None else json.loads(m["detail"]),
+    )
+
+
+def _engine_for(url: str) -> Engine:
+    """An engine for ``sqlite:///path`` or ``postgresql://...`` (psycopg 3); LedgerError ``bad_url`` otherwise."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise LedgerError("bad_url", f"not a database URL: {url!r}; expected sqlite:///path or postgresql://...") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            raise LedgerError("bad_url", "a SQLite ledger needs a file: sqlite:///path/goodwill.db")
+        synchronous = parsed.query.get("synchronous", "full")
+        if synchronous not in ("full", "normal"):
+            raise LedgerError("bad_url", f"synchronous={synchronous!r}: expected full (the default) or normal")
+        engine = create_engine(parsed.set(drivername="sqlite").difference_update_query(["synchronous"]), connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _connect(connection: Any, record: Any) -> None:
+            connection.isolation_level = None  # we say when transactions begin, below
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+            # full: a committed transaction survives a power loss; normal (?synchronous=normal): a killed process, not a power loss
+            cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock before reading history
+
+        return engine
+    if backend in ("postgresql", "postgres"):
+        return create_engine(parsed.set(drivername="postgresql+psycopg"), pool_pre_ping=True)
+    raise LedgerError("bad_url", f"unsupported ledger database {backend!r}; expected sqlite:///path or postgresql://...")
+
+
+class Ledger:
+    """A goodwill ledger in a database. Open it with :meth:`open`; safe to share across threads, one per process."""
+
+    def __init__(self, engine: Engine, *, reservation_ttl: timedelta, tz: ZoneInfo, clock: Callable[[], datetime]) -> None:
+        self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+        self.reservation_ttl = reservation_ttl
+        self.tz = tz
+        self._clock = clock
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = False, reservation_ttl: timedelta = DEFAULT_TTL, tz: str = "UTC",
+             clock: Callable[[], datetime] | None = None) -> Ledger:
+        """Open the ledger at ``url`` (``sqlite:///path`` is created on first use).
+
+        A database of an older schema is migrated when ``migrate`` is true and refused (``schema_outdated``)
+        otherwise; one of a newer schema is refused (``schema_too_new``). ``tz`` is the time zone of the
+        calendar months teams' spend is counted in; ``clock`` (tests) tells the time.
+        """
+        try:
+            zone = ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise LedgerError("bad_option", f"unknown time zone {tz!r}") from None
+        engine = _engine_for(url)
+        try:
+            with engine.begin() as connection:
+                version = schema.current_version(connection)
+                if version is None or version > schema.SCHEMA_VERSION:
+                    raise LedgerError("schema_too_new", f"the ledger has schema version {version}; this gesture-engine reads "
+                                      f"version {schema.SCHEMA_VERSION}: upgrade gesture-engine")
+                if version == 0 or (version < schema.SCHEMA_VERSION and migrate):
+                    schema.migrate(connection, version)
+                elif version < schema.SCHEMA_VERSION:
+                    raise LedgerError("schema_outdated", f"the ledger has schema version {version}, this gesture-engine needs "
+                                      f"{schema.SCHEMA_VERSION}: run gesture ledger migrate")
+        except LedgerError:
+            engine.dispose()
+            raise
+        except (DBAPIError, SQLAlchemyError) as error:
+            engine.dispose()
+            raise LedgerError("unreachable", f"cannot open the ledger at {make_url(url).render_as_string(hide_password=True)}: "
+                              f"{_first_line(error)}") from None
+        return cls(engine, reservation_ttl=reservation_ttl, tz=zone, clock=clock or (lambda: datetime.now(UTC)))
+
+    @staticmethod
+    def migrate(url: str) -> int:
+        """Bring the ledger at ``url`` to the current schema (creating it if needed); returns the version."""
+        Ledger.open(url, migrate=True).close()
+        return schema.SCHEMA_VERSION
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    # -- transactions ----------------------------------------------------------------------------
+    @contextmanager
+    def _transaction(self, *lock_keys: str) -> Iterator[Connection]:
+        """One transaction holding the locks of ``lock_keys`` (PostgreSQL; SQLite's BEGIN IMMEDIATE locks all)."""
+        try:
+            with self._engine.begin() as connection:
+                if self._postgres:
+                    for key in sorted(set(lock_keys)):  # one order: no deadlocks
+                        connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+                yield connection
+        except (DBAPIError, SQLAlchemyError) as error:
+            raise LedgerError("unavailable", f"the ledger database failed: {_first_line(error)}") from None
+
+    def _now(self) -> datetime:
+        return self._clock().astimezone(UTC)
+
+    # -- reading ---------------------------------------------------------------------------------
+    def _events_of(self, connection: Connection, reservation_id: str) -> list[Event]:
+        return [_row_event(row._mapping) for row in connection.execute(_EVENTS_OF, {"reservation_id": reservation_id})]
+
+    def _reservation(self, connection: Connection, reservation_id: str, now: int) -> Reservation:
+        history = self._events_of(connection, reservation_id)
+        if not any(e.kind == "reserved" for e in history):
+            raise LedgerError("unknown_reservation", f"no reservation {reservation_id!r}", reservation_id=reservation_id)
+        reservation = fold(history)
+        if reservation.open and to_micros(reservation.expires_at) <= now:
+            expired = self._append(connection, reservation, "expired", now, amount=reservation.reserved, delta=-reservation.reserved)
+            reservation = fold([*history, expired])
+        return reservation
+
+    def held(self, customer_id: str, currency: str, days: int) -> Decimal:
+        """Goodwill the customer holds (reserved and not yet issued, or issued) in ``currency`` from the last ``days`` days."""
+        now = to_micros(self._now())
+        with self._transaction(f"customer:{customer_id}") as connection:
+            self._expire_customer(connection, customer_id, now)
+            return self._held(connection, customer_id, currency, now - days * 86_400_000_000)
+
+    def _held(self, connection: Connection, customer_id: str, currency: str, since: int) -> Decimal:
+        total = connection.execute(_HELD, {"customer_id": customer_id, "currency": currency, "since": since}).scalar_one()
+        return from_minor(int(total), currency)
+
+    def _expire_customer(self, connection: Connection, customer_id: str, now: int) -> None:
+        """Write the ``expired`` events of the customer's reservations that are due (expiry is lazy)."""
+        for reservation_id in connection.execute(_DUE_OF_CUSTOMER, {"customer_id": customer_id, "now": now}).scalars().all():
+            self._reservation(connection, reservation_id, now)
+
+    def expire(self) -> int:
+        """Write an ``expired`` event for every open reservation past its expiry; returns how many."""
+        now = to_micros(self._now())
+        with self._transaction() as connection:
+            due = connection.execute(_due(now)).scalars().all()
+            for reservation_id in due:
+                self._reservation(connection, reservation_id, now)
+        return len(due)
+
+    def reservation(self, reservation_id: str) -> Reservation:
+        """The reservation's current state (an overdue one is expired first)."""
+        now = to_micros(self._now())
+        with self._transaction(f"reservation:{reservation_id}") as connection:
+            return self._reservation(connection, reservation_id, now)
+
+    def history(self, customer_id: str) -> list[Reservation]:
+        """Every reservation of the customer, oldest first (overdue ones expired first)."""
+        now = to_micros(self._now())
+        with self._transaction(f"customer:{customer_id}") as connection:
+            self._expire_customer(connection, customer_id, now)
+            rows = connection.execute(select(events).where(events.c.customer_id == customer_id).order_by(events.c.id))
+            grouped: dict[str, list[Event]] = {}
+            for row in rows:
+                entry = _row_event(row._mapping)
+                grouped.setdefault(entry.reservation_id, []).append(entry)
+        return [fold(history) for history in grouped.values()]
+
+    def events(self, customer_id: str | None = None) -> Iterator[Event]:
+        """Every event in the order written (of one customer when given)."""
+        query = select(events).order_by(events.c.id)
+        if customer_id is not None:
+            query = query.where(events.c.customer_id == customer_id)
+        with self._engine.connect() as connection:
+            for row in connection.execution_options(stream_results=True, yield_per=1000).execute(query):
+                yield _row_event(row._mapping)
+
+    def spend(self, team: str | None = None, period: str | None = None) -> list[tuple[str, str, Decimal]]:
+        """Goodwill held by each team (or one) for reservations made in a calendar month (``2026-12``, the
+        ledger's time zone; default: this month): ``(team, currency, amount)`` rows sorted by team."""
+        start, end = self.month(period)
+        query = (select(events.c.team, events.c.currency, func.sum(events.c.delta_minor))
+                 .where(events.c.reserved_at >= to_micros(start), events.c.reserved_at < to_micros(end))
+                 .group_by(events.c.team, events.c.currency).order_by(events.c.team, events.c.currency))
+        if team is not None:
+            query = query.where(events.c.team == team)
+        now = to_micros(self._now())
+        with self._transaction() as connection:
+            for reservation_id in connection.execute(_due(now)).scalars().all():
+                self._reservation(connection, reservation_id, now)
+            rows = connection.execute(query).all()
+        return [(name, currency, from_minor(int(total), currency)) for name, currency, total in rows]
+
+    def month(self, period: str | None) -> tuple[datetime, datetime]:
+        """The start and end of a calendar month ``YYYY-MM`` in the ledger's time zone (default: the current one)."""
+        if period is None:
+            local = self._now().astimezone(self.tz)
+            year, month = local.year, local.month
+        else:
+            try:
+                year_text, month_text = period.split("-")
+                year, month = int(year_text), int(month_text)
+                datetime(year, month, 1)
+            except ValueError:
+                raise LedgerError("bad_period", f"expected a month like 2026-12, got {period!r}") from None
+        start = datetime(year, month, 1, tzinfo=self.tz)
+        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=self.tz)
+        return start.astimezone(UTC), end.astimezone(UTC)
+
+    # -- writing ---------------------------------------------------------------------------------
+    def _append(self, connection: Connection, base: Reservation | Mapping[str, Any], kind: str, at: int, *, amount: Decimal,
+                delta: Decimal, actor: str | None = None, level: str | None = None, detail: Any = None) -> Event:
+        """Append one event of ``kind`` for a reservation (``base``: it, or the columns of a new one); returns it."""
+        if isinstance(base, Reservation):
+            first = base.events[0]
+            columns: dict[str, Any] = {
+                "reservation_id": base.reservation_id, "customer_id": base.customer_id, "complaint_id": base.complaint_id,
+                "team": base.team, "currency": base.currency, "reserved_at": to_micros(base.created_at),
+                "decision_id": base.decision_id, "policy_name": first.policy_name, "policy_version": first.policy_version,
+                "policy_fingerprint": first.policy_fingerprint, "rule": first.rule, "gestures": json.dumps(list(first.gestures)),
+            }
+        else:
+            columns = dict(base)
+        currency = columns["currency"]
+        values = {"expires_at": None, **columns, "kind": kind, "at": at, "amount_minor": to_minor(amount, currency),
+                  "delta_minor": to_minor(delta, currency), "actor": actor, "level": level, "detail": _detail(detail)}
+        values["id"] = connection.execute(_INSERT, values).inserted_primary_key[0]  # type: ignore[index]
+        return _row_event(values)
+
+    def decide(self, policy: Policy, complaint: Mapping[str, Any], *, team: str | None = None, actor: str | None = None,
+               redecide: bool = False) -> tuple[Decision, Reservation]:
+        """Decide ``complaint`` with the customer's goodwill from the ledger, and reserve its budget, atomically.
+
+        The complaint needs ``complaint_id`` (the idempotency key) and ``customer_id``, and must not carry
+        the policy's goodwill fact (ComplaintError code ``history_fact_supplied``): the ledger fills it with
+        what the customer holds in the policy's ``goodwill.window_days``. Deciding a complaint id again
+        returns its latest reservation (``existing=True``) and the decision it was made with, unless
+        ``redecide``: then an open reservation is released and the complaint decided afresh.
+        """
+        fact = policy.compiled.limits.goodwill_fact
+        days = policy.compiled.goodwill_window_days
+        complaint_id, customer_id = _ledger_ids(complaint, fact)
+        if fact is not None and days is None:
+            raise LedgerError("policy_window_missing", f"policy {policy.name} has no goodwill.window_days: the ledger cannot tell "
+                              "which goodwill counts; add e.g. window_days: 90")
+        if team is not None and not (0 < len(team) <= 100):
+            raise LedgerError("bad_option", "a team name has 1 to 100 characters")
+        probe = policy.decide({**complaint, fact: 0} if fact is not None else complaint)  # a bad complaint fails before any lock
+        ttl = policy.compiled.reservation_ttl
+        lifetime = timedelta(seconds=ttl) if ttl is not None else self.reservation_ttl
+        keys = [f"complaint:{complaint_id}", f"customer:{customer_id}"] + ([f"team:{team}"] if team else [])
+        with self._transaction(*keys) as connection:
+            now_at = self._now()
+            now = to_micros(now_at)
+            latest = connection.execute(_LATEST, {"complaint_id": complaint_id}).scalar()
+            attempt = 0
+            if latest is not None:
+                previous = self._reservation(connection, latest, now)
+                if previous.customer_id != customer_id:
+                    raise LedgerError("complaint_id_reused", f"complaint {complaint_id!r} was decided for another customer",
+                                      reservation_id=latest)
+                if not redecide:
+                    decided = next(e for e in previous.events if e.kind == "decided")
+                    return Decision.model_validate_json(json.dumps(decided.detail)), fold(previous.events, existing=True)
+                if previous.open:
+                    self._append(connection, previous, "released", now, amount=previous.reserved, delta=-previous.reserved,
+                                 actor=actor, detail={"note": "redecided"})
+                attempt = connection.execute(select(func.count()).where(
+                    events.c.complaint_id == complaint_id, events.c.kind == "reserved")).scalar_one()
+            if fact is not None and days is not None:
+                self._expire_customer(connection, customer_id, now)
+                given = self._held(connection, customer_id, policy.currency, now - days * 86_400_000_000)
+                decision = policy.decide({**complaint, fact: given})
+            else:
+                decision = probe
+            reservation_id = _reservation_id(complaint_id, attempt)
+            levels = policy.compiled.ladder.levels
+            lowest = min(levels.index(level) for _, level in policy.compiled.ladder.rows)
+            required = levels.index(decision.approval.level) > lowest
+            amount = decision.budget.amount
+            columns = {
+                "reservation_id": reservation_id, "customer_id": customer_id, "complaint_id": complaint_id, "team": team or "",
+                "currency": decision.budget.currency, "reserved_at": now, "decision_id": decision_id(decision),
+                "policy_name": policy.name, "policy_version": policy.version, "policy_fingerprint": policy.fingerprint,
+                "rule": decision.rule, "gestures": json.dumps([g.id for g in decision.gestures]),
+            }
+            decided = self._append(connection, columns, "decided", now, amount=amount, delta=Decimal(0), actor=actor,
+                                   level=decision.approval.level, detail=decision.model_dump_json())  # as written: it reads back byte for byte
+            reserved = self._append(connection, {**columns, "expires_at": to_micros(now_at + lifetime)}, "reserved", now, amount=amount,
+                                    delta=amount, actor=actor, level=decision.approval.level,
+                                    detail={"approval_required": required, "levels": list(levels)})
+            return decision, fold([decided, reserved])
+
+    def approve(self, reservation_id: str, actor: str, level: str) -> Reservation:
+        """Record that ``actor``, approving at ``level``, approved the reservation (refused below its approval level)."""
+        if not actor:
+            raise LedgerError("actor_required", "an approval names who approved", reservation_id=reservation_id)
+        now = to_micros(self._now())
+        with self._transaction(f"reservation:{reservation_id}") as connection:
+            reservation = self._writable(connection, reservation_id, now)
+            levels = reservation.levels
+            if level not in levels:
+                raise LedgerError("unknown_level", f"{level!r} is not an approval level of policy {reservation.policy_name} "
+                                  f"({', '.join(levels)})", reservation_id=reservation_id)
+            if levels.index(level) < levels.index(reservation.approval_level):
+                raise LedgerError("level_too_low", f"reservation {reservation_id} needs approval by {reservation.approval_level} or above; "
+                                  f"{actor} approves at {level}", reservation_id=reservation_id)
+            approved = self._append(connection, reservation, "approved", now, amount=Decimal(0), delta=Decimal(0), actor=actor, level=level)
+            return fold([*reservation.events, approved])
+
+    def issue(self, reservation_id: str, amount: Decimal | int | str | None = None, *, currency: str | None = None,
+              actor: str | None = None) -> Reservation:
+        """Record that goodwill was given: ``amount`` (default: all reserved) of the reservation, at most what it holds.
+
+        Refused (LedgerError, nothing written) for an unknown, released or expired reservation, a second
+        issue, an amount that is negative, above the reservation or in another currency, and when the
+        reservation needs an approval it does not have yet.
+        """
+        now = to_micros(self._now())
+        with self._transaction(f"reservation:{reservation_id}") as connection:
+            reservation = self._writable(connection, reservation_id, now)
+            given = reservation.reserved if amount is None else _amount(amount, reservation_id)
+            if given < 0:
+                raise LedgerError("negative_amount", f"cannot issue a negative amount ({given})", reservation_id=reservation_id)
+            if currency is not None and currency != reservation.currency:
+                raise LedgerError("currency_mismatch", f"reservation {reservation_id} is in {reservation.currency}, not {currency}",
+                                  reservation_id=reservation_id)
+            if given > reservation.reserved:
+                raise LedgerError("exceeds_reservation", f"cannot issue {given} {reservation.currency}: reservation {reservation_id} "
+                                  f"holds {reservation.reserved}", reservation_id=reservation_id)
+            if reservation.approval_required and not reservation.approvals:
+                raise LedgerError("approval_required", f"reservation {reservation_id} needs approval by {reservation.approval_level} "
+                                  "before it is issued", reservation_id=reservation_id)
+            try:
+                to_minor(given, reservation.currency)
+            except LedgerError as error:
+                raise LedgerError(error.code, error.message, reservation_id=reservation_id) from None
+            issued = self._append(connection, reservation, "issued", now, amount=given, delta=given - reservation.reserved, actor=actor)
+            return fold([*reservation.events, issued])
+
+    def release(self, reservation_id: str, *, actor: str | None = None) -> Reservation:
+        """Give the reservation's budget back (nothing is given): refused once issued, released or expired."""
+        now = to_micros(self._now())
+        with self._transaction(f"reservation:{reservation_id}") as connection:
+            reservation = self._writable(connection, reservation_id, now)
+            released = self._append(connection, reservation, "released", now, amount=reservation.reserved, delta=-reservation.reserved,
+                                    actor=actor)
+            return fold([*reservation.events, released])
+
+    def _writable(self, connection: Connection, reservation_id: str, now: int) -> Reservation:
+        """The reservation, if it is still open; LedgerError ``already_issued`` or ``reservation_closed`` otherwise."""
+        reservation = self._reservation(connection, reservation_id, now)
+        if reservation.state == "issued":
+            raise LedgerError("already_issued", f"reservation {reservation_id} was already issued ({reservation.issued} "
+                              f"{reservation.currency})", reservation_id=reservation_id)
+        if not reservation.open:
+            raise LedgerError("reservation_closed", f"reservation {reservation_id} was {reservation.state}", reservation_id=reservation_id)
+        return reservation
+
+    def import_rows(self, rows: Sequence[Mapping[str, Any]], *, actor: str = "import") -> int:
+        """Record past goodwill (rows as :mod:`gesture_engine.ledger.transfer` reads them) in one transaction."""
+        with self._transaction() as connection:
+            for row in rows:
+                if connection.execute(select(exists().where(events.c.reservation_id == row["reservation_id"]))).scalar():
+                    raise LedgerError("already_imported", f"line {row['line']} was imported before", line=row["line"],
+                                      reservation_id=row["reservation_id"])
+                at = to_micros(row["at"])
+                columns = {
+                    "reservation_id": row["reservation_id"], "customer_id": row["customer_id"], "complaint_id": row["complaint_id"],
+                    "team": row["team"], "currency": row["currency"], "reserved_at": at, "decision_id": "",
+                    "policy_name": "", "policy_version": "", "policy_fingerprint": "", "rule": "", "gestures": json.dumps(row["gestures"]),
+                }
+                note = {"note": row["note"]} if row["note"] else None
+                self._append(connection, {**columns, "expires_at": at}, "reserved", at, amount=row["amount"], delta=row["amount"],
+                             actor=actor, detail={"approval_required": False, "levels": [], "imported": True})
+                self._append(connection, columns, "issued", at, amount=row["amount"], delta=Decimal(0), actor=actor, detail=note)
+        return len(rows)
+
+
+def history_query(customer_id: str, currency: str, since: int) -> Any:
+    """What a customer holds in ``currency`` from reservations made at or after ``since`` (µs): one indexed sum."""
+    return (select(func.coalesce(func.sum(events.c.delta_minor), 0))
+            .where(events.c.customer_id == customer_id, events.c.currency == currency, events.c.reserved_at >= since))
+
+
+_INSERT = events.insert()
+_EVENTS_OF = select(events).where(events.c.reservation_id == bindparam("reservation_id")).order_by(events.c.id)
+_LATEST = (select(events.c.reservation_id).where(events.c.complaint_id == bindparam("complaint_id"), events.c.kind == "reserved")
+           .order_by(events.c.id.desc()).limit(1))
+"""The latest reservation made for a complaint id."""
+_HELD = (select(func.coalesce(func.sum(events.c.delta_minor), 0))
+         .where(events.c.customer_id == bindparam("customer_id"), events.c.currency == bindparam("currency"),
+                events.c.reserved_at >= bindparam("since")))
+"""history_query, built once: statements are made once and run with parameters."""
+
+
+def _due(now: Any) -> Any:
+    """Ids of open reservations whose expiry is at or before ``now``."""
+    closing = events.alias("closing")
+    return (select(events.c.reservation_id)
+            .where(events.c.kind == "reserved", events.c.expires_at <= now,
+                   ~exists().where(closing.c.reservation_id == events.c.reservation_id, closing.c.kind.in_(TERMINAL)))
+            .order_by(events.c.id))
+
+
+def _reservation_id(complaint_id: str, attempt: int) -> str:
+    """``r`` + 23 hex digits of sha256(complaint id, attempt): the same complaint decided for the n-th time
+    has the same id in every ledger, so a replay of the same calls gives the same ids."""
+    return "r" + hashlib.sha256(f"{complaint_id}\x00{attempt}".encode()).hexdigest()[:23]
+
+
+def _ledger_ids(complaint: Mapping[str, Any], fact: str | None) -> tuple[str, str]:
+    """The complaint id and customer id a ledger needs; ComplaintError naming each problem."""
+    problems: list[FieldProblem] = []
+    ids: list[str] = []
+    for name in ("complaint_id", "customer_id"):
+        value = complaint.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not value:
+            problems.append(FieldProblem(name, "deciding through a ledger needs this id", value, "required"))
+        ids.append(value if isinstance(value, str) else "")
+    if fact is not None and fact in complaint:
+        problems.append(FieldProblem(fact, "comes from the ledger when deciding through one; leave it out of the complaint",
+                                     complaint[fact], "history_fact_supplied"))
+    if problems:
+        raise ComplaintError(problems)
+    return ids[0], ids[1]
+
+
+def _amount(value: Decimal | int | str, reservation_id: str) -> Decimal:
+    if isinstance(value, (bool, float)):
+        raise LedgerError("invalid_amount", f"expected a decimal amount, got {value!r}", reservation_id=reservation_id)
+    try:
+        amount = Decimal(value)
+    except (InvalidOperation, ValueError, TypeError):
+        raise LedgerError("invalid_amount", f"expected a decimal amount, got {value!r}", reservation_id=reservation_id) from None
+    if not amount.is_finite():
+        raise LedgerError("invalid_amount", f"expected a decimal amount, got {value!r}", reservation_id=reservation_id)
+    return amount
+
+
+def _detail(detail: Any) -> str | None:
+    """An event's detail as JSON text: a str is JSON already (a decision, as its encoder wrote it)."""
+    if detail is None or isinstance(detail, str):
+        return detail
+    return json.dumps(detail, sort_keys=True, separators=(",", ":"))
+
+
+def _first_line(error: BaseException) -> str:
+    original = getattr(error, "orig", None) or error
+    return str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+
+
+_DUE_OF_CUSTOMER = _due(bindparam("now")).where(events.c.customer_id == bindparam("customer_id"))
