@@ -281,31 +281,30 @@ class ConditionCompiler:
         return self._compile(data, path)
 
     def _compile(self, data: Mapping[str, Any], path: PathKey) -> Condition:
-        parts: list[Condition] = []
-        for key, value in data.items():
-            key = self.keep(key)
-            here = path + (key,)
-            if key in ("all", "any"):
-                subs = [self._compile(item, here + (i,)) for i, item in enumerate(value)]
-                parts.append(Group(self._at(here), key, tuple(subs)))
+        parts: list[Condition | None] = []
+        facts = self.facts
+        for key, value in data.items():  # paths of the compiler's own strings (a fact's name, an operator), not the parser's
+            if key == "all" or key == "any":
+                kind = "all" if key == "all" else "any"
+                here = path + (kind,)
+                parts.append(Group(self._at(here), kind, tuple(self._compile(item, here + (i,)) for i, item in enumerate(value))))
             elif key == "not":
-                inner = self._compile(value, here)
-                parts.append(Group(self._at(here), "not", (inner,)))
-            elif key not in self.facts:
-                self.fail(here, f"unknown fact {key!r}{did_you_mean(key, self.facts)}", "unknown-fact")
+                here = path + ("not",)
+                parts.append(Group(self._at(here), "not", (self._compile(value, here),)))
+            elif key not in facts:
+                self.fail(path + (key,), f"unknown fact {key!r}{did_you_mean(key, facts)}", "unknown-fact")
             elif isinstance(value, dict):
-                for op, operand in value.items():
-                    op = self.keep(op)
-                    test = self.test(self.facts[key], op, operand, here + (op,))
-                    if test is not None:
-                        parts.append(test)
+                fact = facts[key]
+                for written, operand in value.items():
+                    op: str = _OPERATORS.get(written) or written
+                    parts.append(self.test(fact, op, operand, path + (fact.name, op)))
             else:
-                test = self.test(self.facts[key], "eq", value, here)
-                if test is not None:
-                    parts.append(test)
-        if not parts:
+                fact = facts[key]
+                parts.append(self.test(fact, "eq", value, path + (fact.name,)))
+        made = [part for part in parts if part is not None]
+        if not made:
             return ALWAYS
-        return parts[0] if len(parts) == 1 else Group(self._at(path), "all", tuple(parts))
+        return made[0] if len(made) == 1 else Group(self._at(path), "all", tuple(made))
 
     def _at(self, path: PathKey) -> PathKey:
         """``path`` relative to the condition's own, one tuple per path."""
@@ -424,3 +423,5 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "in": _in, "not_in": _not_in, "between": _between, "at_least": _at_least, "at_most": _at_most,
 }
 """``compare(value, argument)`` by operator."""
+_OPERATORS: dict[str, str] = {op: op for op in _COMPARE}
+"""Each operator's name as this module spells it (so a compiled test keeps none of the parser's strings)."""

@@ -572,14 +572,15 @@ class _Compiler:
         return self.shared_lookup(fact.name, dict(zip(band_labels(bounds, open_ended), amounts, strict=True)), tuple(bounds))
 
     def shared_lookup(self, fact: str, values: dict[Any, Decimal], bounds: tuple[tuple[Decimal, bool], ...] = ()) -> Lookup:
-        """One object for equal lookups, made of kept values (see ``Keeper``): equal by their text, as
-        2 and 2.0 are written apart in the steps."""
-        shared = (fact, tuple(map(str, bounds)), *((value, str(amount)) for value, amount in values.items()))
+        """One object for equal lookups, of kept amounts (see ``Keeper``), equal by the amounts' text: 2 and
+        2.0 are written apart in the steps. ``values`` is keyed by the fact's own values (or band labels)."""
+        texts = list(map(str, values.values()))
+        shared = (fact, *values, *texts, *(f"{bound}{'=' * included}" for bound, included in bounds)) if bounds else (fact, *values, *texts)
         found = self.lookups.get(shared)
         if found is None:
-            keep = self.keep
-            kept = {keep(value): keep(amount) for value, amount in values.items()}
-            found = self.lookups[shared] = Lookup(fact, MappingProxyType(kept), tuple((keep(bound), included) for bound, included in bounds))
+            kept = self.keep.decimal
+            amounts = MappingProxyType(dict(zip(values, map(kept, texts), strict=True)))
+            found = self.lookups[shared] = Lookup(fact, amounts, tuple((kept(str(bound)), included) for bound, included in bounds))
         return found
 
     def budget(self, spec: Decimal | written.BudgetFormula, path: PathKey, facts: Mapping[str, Fact]) -> BudgetSpec | None:

@@ -204,6 +204,13 @@ class Keeper:
             kept = self._kept[key] = cls(key[1]) if key.__class__ is tuple else value.encode().decode()  # type: ignore[attr-defined]
         return kept  # type: ignore[no-any-return]  # a str, int or Decimal like ``value``
 
+    def decimal(self, text: str) -> Decimal:
+        """The kept ``Decimal(text)``, for a caller that has the text already."""
+        kept: Decimal | None = self._kept.get((Decimal, text))
+        if kept is None:
+            kept = self._kept[(Decimal, text)] = Decimal(text)
+        return kept
+
 
 class Refusal(NamedTuple):
     """Why a scalar cannot be part of a policy."""
