@@ -189,7 +189,7 @@ class _Compiler:
         self.broken: tuple[PathKey, ...] = ()
         self.shared_gestures: dict[str, Gesture] = {}
         self.keep = Keeper()
-        self.lookups: dict[Any, Lookup] = {}  # equal lookups (by their text) share one
+        self.lookups: dict[Any, Lookup] = {}  # by how they are written (``_written``)
         self.respond_within: int | None = None  # the policy-wide default deadline, in seconds
 
     # -- helpers -------------------------------------------------------------------------------
@@ -498,6 +498,17 @@ class _Compiler:
         return made
 
     def lookup(self, spec: written.Lookup, path: PathKey, facts: Mapping[str, Fact]) -> Lookup | None:
+        """The lookup ``spec`` describes: one object for lookups written alike (by the text of their amounts:
+        2 and 2.0 are written apart in the steps), checked once."""
+        written_as = _written(spec)
+        found = self.lookups.get(written_as)
+        if found is None:
+            found = self.new_lookup(spec, path, facts)
+            if found is not None:
+                self.lookups[written_as] = found
+        return found
+
+    def new_lookup(self, spec: written.Lookup, path: PathKey, facts: Mapping[str, Fact]) -> Lookup | None:
         name = spec.by
         fact = facts.get(name)
         if fact is None:
@@ -530,7 +541,8 @@ class _Compiler:
             return None
         for value in missing:
             values[value] = spec.default  # type: ignore[assignment]  # not None: checked just above
-        return self.shared_lookup(fact.name, values)
+        keep = self.keep
+        return Lookup(fact.name, MappingProxyType({value: keep(amount) for value, amount in values.items()}))
 
     def bands(self, spec: written.Lookup, ranges: Sequence[written.Band], path: PathKey, fact: Fact) -> Lookup | None:
         """A ``ranges`` lookup: bands rising from the lowest value, each up to its bound."""
@@ -569,19 +581,10 @@ class _Compiler:
             self.fail(path + ("default",), "the last band has no bound, so 'default' would never be used", "lookup")
         if len(self.problems) > before:
             return None
-        return self.shared_lookup(fact.name, dict(zip(band_labels(bounds, open_ended), amounts, strict=True)), tuple(bounds))
-
-    def shared_lookup(self, fact: str, values: dict[Any, Decimal], bounds: tuple[tuple[Decimal, bool], ...] = ()) -> Lookup:
-        """One object for equal lookups, of kept amounts (see ``Keeper``), equal by the amounts' text: 2 and
-        2.0 are written apart in the steps. ``values`` is keyed by the fact's own values (or band labels)."""
-        texts = list(map(str, values.values()))
-        shared = (fact, *values, *texts, *(f"{bound}{'=' * included}" for bound, included in bounds)) if bounds else (fact, *values, *texts)
-        found = self.lookups.get(shared)
-        if found is None:
-            kept = self.keep.decimal
-            amounts = MappingProxyType(dict(zip(values, map(kept, texts), strict=True)))
-            found = self.lookups[shared] = Lookup(fact, amounts, tuple((kept(str(bound)), included) for bound, included in bounds))
-        return found
+        keep = self.keep
+        labels = band_labels(bounds, open_ended)
+        return Lookup(fact.name, MappingProxyType({label: keep(amount) for label, amount in zip(labels, amounts, strict=True)}),
+                      tuple((keep(bound), included) for bound, included in bounds))
 
     def budget(self, spec: Decimal | written.BudgetFormula, path: PathKey, facts: Mapping[str, Fact]) -> BudgetSpec | None:
         keep = self.keep
@@ -651,6 +654,13 @@ class _Compiler:
 
 BUDGET_REACH_LIMIT = Decimal(10) ** 24
 """Budgets are computed with 40 significant digits; a rule whose worst case exceeds this is refused."""
+
+
+def _written(spec: written.Lookup) -> tuple[Any, ...]:
+    """A lookup as written, amounts by their text."""
+    values = () if spec.values is None else (*spec.values, *map(str, spec.values.values()))
+    bands = () if spec.ranges is None else tuple((str(band.lt), str(band.lte), str(band.value)) for band in spec.ranges)
+    return (spec.by, str(spec.default), values, bands)
 
 
 def _reach(spec: BudgetSpec, facts: Mapping[str, Fact]) -> Decimal:

@@ -17,7 +17,6 @@ import os
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, TypeVar
 
@@ -204,13 +203,6 @@ class Keeper:
             kept = self._kept[key] = cls(key[1]) if key.__class__ is tuple else value.encode().decode()  # type: ignore[attr-defined]
         return kept  # type: ignore[no-any-return]  # a str, int or Decimal like ``value``
 
-    def decimal(self, text: str) -> Decimal:
-        """The kept ``Decimal(text)``, for a caller that has the text already."""
-        kept: Decimal | None = self._kept.get((Decimal, text))
-        if kept is None:
-            kept = self._kept[(Decimal, text)] = Decimal(text)
-        return kept
-
 
 class Refusal(NamedTuple):
     """Why a scalar cannot be part of a policy."""
@@ -341,9 +333,10 @@ def _build(text: str, file: str, parser_class: type, deep: bool, retry: bool = T
     max_nodes = MAX_NODES
     shallow = 0 if deep else 2  # containers opened this deep or deeper record no positions
     typed_first, words = _TYPED_FIRST, _WORDS
-    # policies repeat their durations and amounts, and the resolver tries a pattern per type: cached for this
-    # text only (a cache kept between loads would keep a few of each load's values, scattered over its memory)
-    plain = lru_cache(maxsize=None)(_plain)
+    # plain scalars by their text, typed: each value made once (a policy repeats its keys, names and amounts,
+    # and the resolver tries a pattern per type), for this text only (a cache kept between loads would keep a
+    # few of each load's values, scattered over its memory)
+    plain: dict[str, Any] = {}
     scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
     mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
     mapping_end, sequence_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
@@ -362,8 +355,11 @@ def _build(text: str, file: str, parser_class: type, deep: bool, retry: bool = T
                 nodes += 1
                 value = event.value
                 if event.tag is None:
-                    if event.implicit[0] and (value[:1] in typed_first or value in words):
-                        value = plain(value)  # a plain scalar that may be a number, boolean or null
+                    if event.implicit[0]:  # a plain scalar: text, or a number, boolean or null
+                        typed = plain.get(value, no_key)
+                        if typed is no_key:
+                            typed = plain[value] = _plain(value) if value[:1] in typed_first or value in words else value
+                        value = typed
                         if value.__class__ is refusal:
                             fail(event, _value_path(stack, data, in_list, key), value.message, value.code)
                             value = skip
