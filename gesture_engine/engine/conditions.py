@@ -398,6 +398,7 @@ def _plain_operand(fact: Fact, operand: Any) -> bool:
         return operand in fact.rank if kind in ("level", "enum") else kind == "string"
     return cls is int and kind in ("integer", "money")
 
+
 def _between(value: Any, bounds: tuple[Any, Any]) -> bool:
     return bool(bounds[0] <= value <= bounds[1])
 
