@@ -373,7 +373,7 @@ def _interval_of(position: Mapping[Any, int], parts: Iterable[Condition]) -> tup
 FULL_BITSETS_BYTES = 1 << 20
 """A numeric fact keeps every cell's bitset while they take at most this many bytes, else ``CellBits``:
 10,000 rules with ranges on two money facts would keep 26 MiB of bitsets."""
-CHANGES_PER_BITSET = 16
+CHANGES_PER_BITSET = 8
 """In ``CellBits``, at most this many bits change between a full bitset and any cell that uses it."""
 
 
