@@ -13,7 +13,7 @@ The authoring tools (explain's report, policy tests and coverage, lint, diff, in
 
 from gesture_engine.decision import Approval, Budget, BudgetStep, Decision, Gesture, Money, Owed, PolicyRef, RuleTrace
 from gesture_engine.errors import ComplaintError, FieldProblem, GestureError, PolicyError, Problem
-from gesture_engine.policy import Policy, load_policy, loads_policy
+from gesture_engine.policy import Policy, TeamBudget, load_policy, loads_policy
 
 __version__ = "0.1.0"
 
@@ -33,6 +33,7 @@ __all__ = [
     "PolicyRef",
     "Problem",
     "RuleTrace",
+    "TeamBudget",
     "__version__",
     "load_policy",
     "loads_policy",

@@ -22,15 +22,27 @@ import math
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from functools import lru_cache
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from gesture_engine.engine.facts import ENVELOPE, ID_LIMIT, INTEGER_LIMIT, NUMBER_LIMIT, Fact, FactValue, did_you_mean
+from gesture_engine.engine.facts import (
+    ENVELOPE,
+    ID_LIMIT,
+    INTEGER_LIMIT,
+    ITEM_LIMIT,
+    LIST_LIMIT,
+    NUMBER_LIMIT,
+    TIME_TYPES,
+    Fact,
+    FactValue,
+    did_you_mean,
+)
 from gesture_engine.errors import ComplaintError, FieldProblem
 from gesture_engine.money import MONEY_LIMIT
+from gesture_engine.timevalues import DURATION_LIMIT, format_span, parse_date, parse_datetime, span_seconds
 
 if TYPE_CHECKING:
     from gesture_engine.engine.index import PolicyIndex
@@ -181,6 +193,8 @@ def _to_decimal(value: object) -> Decimal | None:
 
 
 def _read_money(fact: Fact, value: object) -> FactValue:
+    if isinstance(value, Mapping):
+        return _read_money_in(fact, value)
     amount = _to_decimal(value)
     if amount is None:
         raise _wrong(fact, value)
@@ -192,6 +206,26 @@ def _read_money(fact: Fact, value: object) -> FactValue:
         raise ValueRefused(f"has more than 10 decimal places; got {describe(value)}", "too_precise")
     _bounded(fact, amount, value)
     return amount
+
+
+def _read_money_in(fact: Fact, value: Mapping[Any, Any]) -> FactValue:
+    """Money with its currency, ``{"amount": "3200.50", "currency": "EUR"}``: in the policy's currency as
+    it is, in another converted at the policy's rate (remembering what was given), else refused."""
+    if set(value) != {"amount", "currency"} or not isinstance(value["currency"], str) or fact.currencies is None:
+        raise ValueRefused(f'expected an amount, or {{"amount": ..., "currency": "USD"}}; got {describe(value)}')
+    amount = _read_money(fact, value["amount"]) if not isinstance(value["amount"], Mapping) else None
+    currencies, currency = fact.currencies, value["currency"]
+    if amount is None:
+        raise _wrong(fact, value)
+    converted = currencies.convert(amount, currency)  # type: ignore[arg-type]  # money: a Decimal
+    if converted is None:
+        rates = f"rates for {', '.join(currencies.rates)}" if currencies.rates else "no exchange rates"
+        raise ValueRefused(f"is in {describe(currency)}; this policy decides in {currencies.currency} and has {rates}", "currency")
+    if converted is not amount:
+        _bounded(fact, converted, value)
+        if converted > MONEY_LIMIT:
+            raise ValueRefused(f"must be ≤ {MONEY_LIMIT:f}; got {describe(value)}", "out_of_range")
+    return converted
 
 
 def _read_integer(fact: Fact, value: object) -> FactValue:
@@ -228,6 +262,56 @@ def _read_string(fact: Fact, value: object) -> FactValue:
     return value
 
 
+def _read_duration(fact: Fact, value: object) -> FactValue:
+    if isinstance(value, timedelta):
+        span = value
+    elif isinstance(value, str) and (seconds := span_seconds(value)) is not None:
+        span = timedelta(seconds=min(seconds, 10**12))
+    else:
+        raise _wrong(fact, value)
+    if span < timedelta(0) or span > DURATION_LIMIT or span.microseconds:
+        raise ValueRefused(f"must be whole seconds from 0m to {format_span(DURATION_LIMIT)}; got {describe(value)}", "out_of_range")
+    return span
+
+
+def _read_date(fact: Fact, value: object) -> FactValue:
+    if value.__class__ is date:
+        return value
+    found = parse_date(value) if isinstance(value, str) else None
+    if found is None:
+        if isinstance(value, datetime) or (isinstance(value, str) and parse_datetime(value) is not None):
+            raise ValueRefused(f"expected a date without a time, like 2026-11-23; got {describe(value)}")
+        raise _wrong(fact, value)
+    return found
+
+
+def _read_datetime(fact: Fact, value: object) -> FactValue:
+    found = value if isinstance(value, datetime) else parse_datetime(value) if isinstance(value, str) else None
+    if found is None or found.utcoffset() is None:
+        if isinstance(value, datetime) or (isinstance(value, str) and parse_datetime(value + "Z") is not None):
+            raise ValueRefused(f"needs a timezone (Z or an offset like +01:00); got {describe(value)}", "no_timezone")
+        raise _wrong(fact, value)
+    return found
+
+
+def _read_list(fact: Fact, value: object) -> FactValue:
+    if not isinstance(value, (list, tuple)):
+        raise _wrong(fact, value)
+    if len(value) > LIST_LIMIT:
+        raise ValueRefused(f"has {len(value)} items; at most {LIST_LIMIT} are allowed", "out_of_range")
+    rank = fact.rank
+    for item in value:
+        if not isinstance(item, str) or not item or len(item) > ITEM_LIMIT or not is_text(item):
+            raise ValueRefused(f"items must be non-empty strings of at most {ITEM_LIMIT} characters; got {describe(item)}")
+        if rank and item not in rank:
+            raise ValueRefused(f"{describe(item)} is not one of {', '.join(fact.values)}{did_you_mean(item, fact.values)}")
+    items = set(value)
+    if len(items) != len(value):
+        repeated = sorted({item for item in value if value.count(item) > 1})
+        raise ValueRefused(f"lists {', '.join(map(describe, repeated))} more than once; send each value once", "repeated_item")
+    return tuple(sorted(items, key=rank.__getitem__) if rank else sorted(items))
+
+
 _READERS: dict[str, Callable[[Fact, object], FactValue]] = {
     "level": _read_choice,
     "enum": _read_choice,
@@ -236,6 +320,10 @@ _READERS: dict[str, Callable[[Fact, object], FactValue]] = {
     "number": _read_number,
     "boolean": _read_boolean,
     "string": _read_string,
+    "duration": _read_duration,
+    "date": _read_date,
+    "datetime": _read_datetime,
+    "list": _read_list,
 }
 
 
@@ -267,6 +355,12 @@ def parse_fact_text(fact: Fact, text: str) -> object:
     if fact.type == "boolean":
         lowered = text.lower()
         return True if lowered in _TRUE else False if lowered in _FALSE else text
+    if fact.type == "money":
+        amount, _, currency = text.partition(" ")
+        if len(currency) == 3 and currency.isascii() and currency.isupper():  # "3200.50 EUR"
+            return {"amount": amount, "currency": currency}
+    if fact.type == "list":  # vip,press; an empty text is the empty list
+        return [item.strip() for item in text.split(",")] if text.strip() else []
     return text
 
 
@@ -278,9 +372,11 @@ class Envelope(NamedTuple):
     complaint_id: str | None = None
     customer_id: str | None = None
     received_at: datetime | None = None
+    locale: str | None = None
 
 
 NO_ENVELOPE = Envelope()
+RECEIVED = "received_at"
 SHAPE_CACHE_SIZE = 256
 """Plans (one per sequence of complaint keys) kept per policy, least recently used dropped; 0 plans
 every complaint afresh. Read when a policy is built."""
@@ -316,17 +412,18 @@ class _Shape:
         absent = [name for name in facts if name not in keys]
         in_order = not self.envelope and [*keys, *absent] == list(facts)
         self.defaults: dict[str, Any] | None = {name: facts[name].default for name in absent} if in_order else None
+        if reader.received:  # the policy measures from received_at: a fact-like value, None until the envelope gives it
+            self.template[RECEIVED] = None  # type: ignore[assignment]
+            if self.defaults is not None:
+                self.defaults[RECEIVED] = None
         base = index.everything
         for name in absent:
-            base &= index.bits_of(name, facts[name].default)
+            base &= reader.default_bits[name]
         self.base = base
         finite = [name for name in sent if facts[name].finite]
         self.finite = tuple_getter(finite)
-        self.finite_tables = tuple(index.finite_table(name) for name in finite)  # value -> bits: check and lookup in one hit
-        self.numeric = tuple(
-            (name, _fused_reader(facts[name], index), _fast_reader(facts[name]), index.bits_reader(name))
-            for name in sent if not facts[name].finite
-        )
+        self.finite_tables = tuple(reader.finite_tables[name] for name in finite)  # value -> bits: check and lookup in one hit
+        self.numeric = tuple(reader.readers[name] for name in sent if not facts[name].finite)
 
 
 class ComplaintReader:
@@ -340,12 +437,20 @@ class ComplaintReader:
     null) goes to :meth:`diagnose`, which collects every problem and raises them together.
     """
 
-    def __init__(self, facts: Mapping[str, Fact], derived: Mapping[str, Fact], index: PolicyIndex) -> None:
+    def __init__(self, facts: Mapping[str, Fact], derived: Mapping[str, Fact], index: PolicyIndex, *, received: bool = False) -> None:
         self.facts = facts
         self.derived = derived
         self.index = index
+        self.received = received
+        """True when conditions measure from ``received_at`` (``within: 30d, of: received_at``): its value
+        then joins the facts (None when not given), where those conditions and the decision's facts find it."""
         self.required = frozenset(name for name, fact in facts.items() if fact.required)
         self.known = frozenset((*facts, *ENVELOPE))
+        # each fact's readers and lookups, made once: a plan for a new shape of complaint only picks them
+        self.finite_tables = {name: index.finite_table(name) for name, fact in facts.items() if fact.finite}
+        self.readers = {name: (name, _fused_reader(fact, index), _fast_reader(fact), index.bits_reader(name))
+                        for name, fact in facts.items() if not fact.finite}
+        self.default_bits = {name: index.bits_of(name, fact.default) for name, fact in facts.items() if not fact.required}
         self.plan = lru_cache(maxsize=SHAPE_CACHE_SIZE)(self._plan)
         """The plan for complaints with these keys (a tuple); None sends them all to :meth:`diagnose`."""
 
@@ -387,12 +492,16 @@ class ComplaintReader:
             del values[key]
         get = complaint.get
         complaint_id, customer_id, received_at = get("complaint_id"), get("customer_id"), get("received_at")
-        if received_at is None and _plain_id(complaint_id) and _plain_id(customer_id):
+        if received_at is None and get("locale") is None and _plain_id(complaint_id) and _plain_id(customer_id):
+            if self.received:
+                values[RECEIVED] = None  # type: ignore[assignment]
             return values, Envelope(complaint_id, customer_id), mask
         problems: list[FieldProblem] = []
         envelope = _read_envelope(complaint, problems)
         if problems:
             raise ComplaintError(problems)
+        if self.received:
+            values[RECEIVED] = envelope.received_at  # type: ignore[assignment]
         return values, envelope, mask
 
     def _plan(self, keys: tuple[Any, ...]) -> _Shape | None:
@@ -431,6 +540,8 @@ class ComplaintReader:
         envelope = _read_envelope(complaint, problems)
         if problems:
             raise ComplaintError(problems)
+        if self.received:
+            values[RECEIVED] = envelope.received_at  # type: ignore[assignment]
         return values, envelope, self.index.mask_of(values, self.facts)
 
 
@@ -446,6 +557,11 @@ def _read_id(name: str, value: object, problems: list[FieldProblem]) -> str | No
     return str(value)
 
 
+TIME_YEAR_LIMIT = 9000
+"""``received_at`` must fall before this year, in UTC: ``respond_by`` (received_at + the policy's
+deadline) must still be a date Python can hold (years up to 9999), and no real complaint arrives after it."""
+
+
 def _read_time(value: object, problems: list[FieldProblem]) -> datetime | None:
     if value is None:
         return None
@@ -455,7 +571,15 @@ def _read_time(value: object, problems: list[FieldProblem]) -> datetime | None:
         except ValueError:
             moment = None
         if moment is not None and moment.tzinfo is not None:
-            return moment
+            try:  # in UTC, as a decision's id reads it: 0001-01-01T00:00:00+14:00 is in the year 0, which Python has not
+                in_range = moment.astimezone(UTC).year < TIME_YEAR_LIMIT
+            except OverflowError:
+                in_range = False
+            if in_range:
+                return moment
+            problems.append(FieldProblem("received_at", f"must be a time from the year 1 to {TIME_YEAR_LIMIT - 1} in UTC; got {describe(value)}",
+                                         value, "out_of_range"))
+            return None
     problems.append(
         FieldProblem("received_at", f"expected an ISO 8601 time with a timezone, e.g. 2026-11-23T09:30:00Z; got {describe(value)}", value,
                      "wrong_type")
@@ -468,7 +592,22 @@ def _read_envelope(complaint: Mapping[str, Any], problems: list[FieldProblem]) -
         _read_id("complaint_id", complaint.get("complaint_id"), problems),
         _read_id("customer_id", complaint.get("customer_id"), problems),
         _read_time(complaint.get("received_at"), problems),
+        _read_locale(complaint.get("locale"), problems),
     )
+
+
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*\Z")
+"""A BCP 47 language tag as helpdesks send them (``fr``, ``fr-CA``, ``pt_BR``)."""
+
+
+def _read_locale(value: object, problems: list[FieldProblem]) -> str | None:
+    """The language the complaint wants its reasons in, as a lowercase tag with dashes (``pt-br``)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and len(value) <= 35 and _LOCALE.match(value):
+        return value.replace("_", "-").lower()
+    problems.append(FieldProblem("locale", f"expected a language tag such as en, fr or pt-BR; got {describe(value)}", value, "wrong_type"))
+    return None
 
 
 def _plain_id(value: object) -> bool:
@@ -541,9 +680,15 @@ def _fused_reader(fact: Fact, index: PolicyIndex) -> Callable[[Any], int | None]
             return None
 
         return money
+    if fact.type in TIME_TYPES or fact.type == "list":  # always converted from what JSON carries: read it
+        return _never
     read, bits_of = _fast_reader(fact), index.bits_reader(fact.name)
 
     def other(value: Any) -> int | None:
         return bits_of(value) if read(value) is value else None
 
     return other
+
+
+def _never(value: Any) -> None:
+    return None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal, NoReturn, Protocol, TypeVar
 
@@ -32,8 +32,11 @@ from pydantic import (
 
 from gesture_engine.money import plain
 
-FactJSON = Annotated[Any, WithJsonSchema({"type": ["boolean", "integer", "number", "string"]})]
-"""A fact value: bool, int, float, ``Decimal`` (money, serialised as a string) or str. Typed ``Any`` for
+FactJSON = Annotated[Any, WithJsonSchema({"anyOf": [{"type": ["boolean", "integer", "number", "string", "null"]},
+                                                   {"type": "array", "items": {"type": "string"}}]})]
+"""A fact value: bool, int, float, ``Decimal`` (money, serialised as a string), str, ``timedelta`` (a
+duration, as ISO 8601 ``PT2H30M``), ``date``/``datetime`` (ISO 8601), a tuple of str (a list fact, as an
+array), or None (``received_at`` not given, when conditions measure from it). Typed ``Any`` for
 pydantic, which then serialises by the value's own type: three times faster than trying a union."""
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -60,7 +63,7 @@ class Money(Frozen):
 class BudgetStep(Frozen):
     """One step of the budget arithmetic, with the running amount after it."""
 
-    kind: Literal["base", "percent", "multiply", "min", "max", "cap", "goodwill"]
+    kind: Literal["base", "percent", "multiply", "min", "max", "cap", "goodwill", "team"]
     text: str
     amount: Decimal
 
@@ -216,6 +219,8 @@ class Decision(Explained):
     complaint_id: str | None = None
     customer_id: str | None = None
     received_at: datetime | None = Field(default=None, description="When the complaint arrived, when it said.")
+    locale: str = Field(default="en", description="The language the reasons are written in: the complaint's (or its language's) when "
+                                                  "the rules give rationales in it, else the policy's.")
     action: str = Field(description="Recommended recovery action id.")
     action_label: str
     rule: str = Field(description="The first-hit rule that chose the action.")
@@ -244,7 +249,8 @@ class Decision(Explained):
         """What :attr:`decision_id` hashes: the facts (derived ones included) and the envelope as JSON with
         sorted keys and no spaces, money without trailing zeros (``800`` and ``800.00`` are one amount),
         times in UTC."""
-        body = {"complaint_id": self.complaint_id, "customer_id": self.customer_id, "facts": dict(self.facts), "received_at": self.received_at}
+        body = {"complaint_id": self.complaint_id, "customer_id": self.customer_id, "facts": dict(self.facts), "received_at": self.received_at,
+                "locale": self.locale}
         return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_canonical)
 
     @computed_field(description="Why: the rationale of every rule that fired, in order.")  # type: ignore[prop-decorator]
@@ -259,6 +265,10 @@ def _canonical(value: Any) -> Any:
         return plain(value)  # the amount, not how it was written
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, timedelta):  # a duration: whole seconds, however it was written (2h, PT120M)
+        return f"{value.days * 86400 + value.seconds}s"
     raise TypeError(f"cannot write {type(value).__name__} canonically")
 
 

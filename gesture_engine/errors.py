@@ -80,6 +80,18 @@ class ComplaintError(GestureError, ValueError):
         }
 
 
+class ComplaintFileError(GestureError, ValueError):
+    """A file of complaints that cannot be read as one at all, as opposed to one bad record in it (which
+    becomes an error record in its place): a broken or ambiguous CSV header, for instance. ``line`` is
+    where (1-based), ``code`` a stable code (``csv_header``, ``repeated_column``, ...)."""
+
+    def __init__(self, line: int, message: str, code: str) -> None:
+        self.line = line
+        self.message = message
+        self.code = code
+        super().__init__(f"line {line}: {message}")
+
+
 class LedgerError(GestureError):
     """A goodwill ledger refused an operation or could not be used; nothing was written.
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from gesture_engine.decision import Decision
-from gesture_engine.engine.facts import ID_LIMIT, Fact
+from gesture_engine.engine.facts import ID_LIMIT, ITEM_LIMIT, LIST_LIMIT, Fact
 from gesture_engine.load.document import PolicyDocument
 from gesture_engine.money import MONEY_LIMIT
 from gesture_engine.resources import schema_path
@@ -29,19 +29,32 @@ SCHEMAS = ("policy", "complaint", "decision")
 POLICY_SCHEMA_ID = "https://gesture-engine.dev/schemas/policy.schema.json"
 
 
+_TIME_SCHEMAS: dict[str, dict[str, Any]] = {
+    "duration": {"type": "string", "pattern": r"^(?:(?:[0-9]+d)?(?:[0-9]+h)?(?:[0-9]+m)?(?:[0-9]+s)?"
+                                              r"|P(?:[0-9]+W|(?:[0-9]+D)?(?:T(?:[0-9]+H)?(?:[0-9]+M)?(?:[0-9]+S)?)?))$",
+                 "description": "2h30m (days d, hours h, minutes m, seconds s) or ISO 8601 PT2H30M; at most 36500 days."},
+    "date": {"type": "string", "format": "date", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+    "datetime": {"type": "string", "format": "date-time",
+                 "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}:[0-9]{2})$"},
+}
+"""Complaint schemas of duration, date and datetime facts: the shapes the reader accepts (it checks the calendar too)."""
+
+
 def _fact_field(fact: Fact) -> tuple[Any, Any]:
     extra: dict[str, Any] = {"description": fact.description or None}
     kind: Any
     if fact.finite:
         kind = Literal[fact.values]
     elif fact.type == "money":
-        kind = Decimal | str
-        extra["json_schema_extra"] = {
-            "anyOf": [
-                {"type": "number", "minimum": float(fact.minimum or 0), "maximum": float(fact.maximum or MONEY_LIMIT)},
-                {"type": "string", "pattern": r"^\d{1,13}(?:\.\d{1,10})?$"},
-            ]
-        }
+        kind = Decimal | str | dict[str, Any]
+        amount = [
+            {"type": "number", "minimum": float(fact.minimum or 0), "maximum": float(fact.maximum or MONEY_LIMIT)},
+            {"type": "string", "pattern": r"^\d{1,13}(?:\.\d{1,10})?$"},
+        ]
+        currencies = [fact.currencies.currency, *fact.currencies.rates] if fact.currencies is not None else []
+        with_currency = {"type": "object", "required": ["amount", "currency"], "additionalProperties": False,
+                         "properties": {"amount": {"anyOf": amount}, "currency": {"enum": currencies}}}
+        extra["json_schema_extra"] = {"anyOf": [*amount, with_currency] if currencies else amount}
     elif fact.type == "integer":
         kind = int
         extra.update(ge=fact.minimum, le=fact.maximum)
@@ -50,6 +63,13 @@ def _fact_field(fact: Fact) -> tuple[Any, Any]:
         extra.update(ge=fact.minimum, le=fact.maximum)
     elif fact.type == "boolean":
         kind = bool
+    elif fact.type in _TIME_SCHEMAS:
+        kind = str
+        extra["json_schema_extra"] = _TIME_SCHEMAS[fact.type]
+    elif fact.type == "list":
+        kind = list[str]
+        item: dict[str, Any] = {"enum": list(fact.values)} if fact.values else {"type": "string", "minLength": 1, "maxLength": ITEM_LIMIT}
+        extra["json_schema_extra"] = {"type": "array", "items": item, "uniqueItems": True, "maxItems": LIST_LIMIT}
     else:
         kind = str
         extra["max_length"] = fact.max_length

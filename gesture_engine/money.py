@@ -6,7 +6,10 @@ by hand, and 0.005 -> 0.01 is what they expect.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal
+from typing import Any
 
 _MINOR_UNITS_0 = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
 _MINOR_UNITS_3 = "BHD IQD JOD KWD LYD OMR TND"
@@ -55,3 +58,44 @@ def plain(number: Decimal) -> str:
     """A factor as people write it: ``1.50`` -> ``1.5``, ``2.0`` -> ``2``, never ``2E+1``."""
     text = format(number.normalize(CONTEXT), "f")
     return text
+
+
+class Converted(Decimal):
+    """An amount converted into the policy's currency that remembers what was given, so the arithmetic
+    can show it: ``3456.54`` given as ``3200.50 EUR × 1.08``. It is a ``Decimal`` everywhere else."""
+
+    __slots__ = ("given",)
+    given: str
+
+    def __new__(cls, value: Decimal, given: str) -> Converted:
+        made = super().__new__(cls, value)
+        made.given = given
+        return made
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled to batch workers with what was given
+        return (Converted, (Decimal(self), self.given))
+
+
+def shown(amount: Decimal) -> str:
+    """An amount as a step quotes it: ``3456.54 (3200.50 EUR × 1.08)`` when converted, else as given."""
+    return f"{amount} ({amount.given})" if isinstance(amount, Converted) else f"{amount}"
+
+
+@dataclass(frozen=True)
+class Currencies:
+    """The policy's currency and the rates it converts others at: ``rates[code]`` units of the policy's
+    currency for one unit of ``code``."""
+
+    currency: str
+    unit: Decimal
+    rates: Mapping[str, Decimal]
+
+    def convert(self, amount: Decimal, currency: str) -> Decimal | None:
+        """``amount`` of ``currency`` in the policy's currency, rounded half-up to its minor unit; None
+        when the policy has no rate for ``currency``."""
+        if currency == self.currency:
+            return amount
+        rate = self.rates.get(currency)
+        if rate is None:
+            return None
+        return Converted(round_money(CONTEXT.multiply(amount, rate), self.unit), f"{amount:f} {currency} × {plain(rate)}")

@@ -13,11 +13,12 @@ import os
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any, Literal, NamedTuple, overload
 
 from gesture_engine.complaint import ComplaintReader, parse_fact_text, tuple_getter
 from gesture_engine.decision import Approval, Budget, BudgetStep, Decision, FrozenFacts, Gesture, Owed, PolicyRef, RuleTrace, builder
@@ -28,9 +29,9 @@ from gesture_engine.engine.evaluation import evaluate
 from gesture_engine.engine.facts import Fact, FactValue
 from gesture_engine.engine.index import PolicyIndex
 from gesture_engine.errors import ComplaintError
-from gesture_engine.load.compiler import Catalog, CompiledPolicy, Derived, OwedSpec, Rule, compile_policy
+from gesture_engine.load.compiler import Catalog, CompiledPolicy, Derived, OwedSpec, Rule, TeamLimits, compile_policy
 from gesture_engine.load.source import MAX_FILE_BYTES, parse_policy_text, read_policy_source
-from gesture_engine.money import CONTEXT, plain, round_money
+from gesture_engine.money import CONTEXT, plain, round_money, shown
 from gesture_engine.resources import default_policy_path
 
 OUTCOME_CACHE_SIZE = 4096
@@ -42,6 +43,7 @@ _new_budget = builder(Budget)
 _new_approval = builder(Approval)
 _new_trace = builder(RuleTrace)
 _new_owed = builder(Owed)
+_new_step = builder(BudgetStep)
 
 
 def load_policy(path: str | os.PathLike[str] | None = None, *, max_file_bytes: int = MAX_FILE_BYTES) -> Policy:
@@ -79,7 +81,7 @@ def _collector_paused() -> Iterator[None]:
 class Policy:
     """A validated, compiled policy. Immutable and safe to share across threads."""
 
-    __slots__ = ("_c", "_collect", "_default", "_derive", "_first", "_index", "_outcome", "_plans", "_read", "_ref", "_thresholds")
+    __slots__ = ("_c", "_collect", "_default", "_derive", "_first", "_index", "_outcome", "_parts", "_plans", "_read", "_ref", "_thresholds")
 
     def __init__(self, compiled: CompiledPolicy) -> None:
         self._c = compiled
@@ -93,8 +95,10 @@ class Policy:
             [r.when for r in self._first], [r.when for r in self._collect], compiled.all_facts,
         )
         self._derive = self._index.derive if compiled.derived else None
-        self._read = ComplaintReader(compiled.facts, {d.fact.name: d.fact for d in compiled.derived}, self._index)
+        self._read = ComplaintReader(compiled.facts, {d.fact.name: d.fact for d in compiled.derived}, self._index,
+                                     received=compiled.reads_received_at)
         self._plans = _BudgetPlans((*self._first, self._default), compiled.limits)
+        self._parts = _RuleParts(compiled.rules)
         self._thresholds = tuple(up_to for up_to, _ in compiled.ladder.rows if up_to is not None)  # the ladder, for bisect
         size = OUTCOME_CACHE_SIZE
         self._outcome: Callable[[int], _Outcome] = lru_cache(maxsize=size)(self._new_outcome) if size else self._new_outcome
@@ -179,12 +183,14 @@ class Policy:
             complaint[name] = parse_fact_text(fact, text) if fact is not None else text
         return complaint
 
-    def decide(self, complaint: Mapping[str, Any], *, full_trace: bool = False) -> Decision:
+    def decide(self, complaint: Mapping[str, Any], *, full_trace: bool = False, team: TeamBudget | None = None) -> Decision:
         """Decide what to do for one complaint (a mapping such as parsed helpdesk JSON).
 
         The decision's ``trace`` lists the rules that fired and the facts each reads (their values
         are in ``facts``); with ``full_trace=True`` it lists every rule evaluated, fired or not
-        (``explain`` says why).
+        (``explain`` says why). ``team``: what the complaint's team has left of its budget this
+        period (a goodwill ledger fills it in); with the policy's ``teams`` section, a budget over it
+        is cut to it or escalated, as a step of the arithmetic.
         Raises ``ComplaintError`` listing every missing, unknown or ill-typed field.
         """
         values, envelope, mask = self._read(complaint)
@@ -193,13 +199,21 @@ class Policy:
         outcome = self._outcome(self._index.fired_key(values, mask))
         facts = FrozenFacts(values)
         amount = outcome.plan.amount(facts)
+        over = None
+        if team is not None and self._c.teams is not None and amount > team.left:
+            over = _TeamOver(team, amount, self._c.teams)
+            if over.reduces:
+                amount = over.amount
         row = bisect_left(self._thresholds, amount)
-        why = _Working(outcome, facts, amount, row)
+        wanted = envelope.locale
+        locale = None if wanted is None else self._language(wanted, outcome)
+        why = _Working(outcome, facts, amount, row, locale, over)
         received = envelope.received_at
         return _new_decision({
             "complaint_id": envelope.complaint_id,
             "customer_id": envelope.customer_id,
             "received_at": received,
+            "locale": self._c.locale if locale is None else locale,
             "action": outcome.action,
             "action_label": outcome.action_label,
             "rule": outcome.rule,
@@ -209,11 +223,21 @@ class Policy:
             "respond_within": outcome.respond_within,
             "respond_within_seconds": outcome.seconds,
             "respond_by": None if received is None else received + timedelta(seconds=outcome.seconds),
-            "approval": _new_approval({"level": outcome.levels[row]}, {"_why": why}),
+            "approval": _new_approval({"level": outcome.levels[row] if over is None else over.level(outcome, row)}, {"_why": why}),
             "policy": self._ref,
             "facts": facts,
             "trace": self._full_trace(facts) if full_trace else outcome.trace,
         }, {"_why": why})
+
+    @staticmethod
+    def _language(wanted: str, outcome: _Outcome) -> str | None:
+        """The language to write ``outcome``'s reasons in for a complaint that asks for ``wanted``
+        (``fr-ca``): itself, else its language (``fr``), when the fired rules give rationales in it;
+        None for the policy's own language."""
+        if wanted in outcome.localized:
+            return wanted
+        language = wanted.partition("-")[0]
+        return language if language in outcome.localized else None
 
     def decide_json(self, complaint: Mapping[str, Any]) -> str:
         """``decide(complaint).model_dump_json()``: the decision through :mod:`gesture_engine.encoding`,
@@ -236,7 +260,7 @@ class Policy:
         position, holding = self._index.fired(key)
         primary = self._default if position is None else self._first[position]
         collected = tuple(rule for i, rule in enumerate(self._collect) if holding >> i & 1)
-        return _Outcome(self._c, (primary, *collected), self._plans[primary.index])
+        return _Outcome(self._c, (primary, *collected), self._plans[primary.index], self._parts)
 
     @overload
     def decide_many(self, complaints: Iterable[Mapping[str, Any]], *, return_exceptions: Literal[False] = ...) -> Iterator[Decision]: ...
@@ -277,11 +301,12 @@ class _Outcome:
     the trace, the budget plan, and the approval level for each row of the ladder (raised to any level
     a fired rule demands)."""
 
-    __slots__ = ("action", "action_label", "currency", "fired", "gestures", "ladder", "levels", "monetary", "owed", "plan", "raised", "reasons",
-                 "respond_within", "rule", "rule_ids", "seconds", "trace", "unpaid")
+    __slots__ = ("action", "action_label", "currency", "fired", "gestures", "ladder", "levels", "localized", "monetary", "owed", "plan",
+                 "raised", "reasons", "respond_within", "rule", "rule_ids", "seconds", "trace", "unpaid")
 
-    def __init__(self, compiled: CompiledPolicy, fired: tuple[Rule, ...], plan: BudgetPlan) -> None:
+    def __init__(self, compiled: CompiledPolicy, fired: tuple[Rule, ...], plan: BudgetPlan, parts: _RuleParts) -> None:
         primary = fired[0]
+        made = [parts[rule.index] for rule in fired]
         self.fired = fired
         self.rule = primary.id
         self.rule_ids = tuple(rule.id for rule in fired)
@@ -295,10 +320,11 @@ class _Outcome:
         # with nothing to spend, a decision offers no monetary gesture (its reasons say why)
         self.monetary = tuple(g for g in self.gestures if g.monetary)
         self.unpaid = tuple(g for g in self.gestures if not g.monetary)
-        self.seconds = min(rule.respond_within for rule in fired if rule.respond_within is not None)
-        self.respond_within = format_duration(self.seconds)
-        self.trace = tuple(_trace(rule, True) for rule in fired)
-        self.reasons = tuple(_reason(rule) for rule in fired)
+        self.seconds, self.respond_within = min(part.deadline for part in made if part.deadline is not None)
+        self.trace = tuple(part.trace for part in made)
+        self.reasons = tuple(part.reason for part in made)
+        locales = {tag for rule in fired for tag in rule.rationales}
+        self.localized = {tag: tuple(part.localized.get(tag, part.reason) for part in made) for tag in locales}
         self.plan = plan
         self.currency = compiled.currency
         owed: dict[str, OwedSpec] = {}
@@ -332,9 +358,36 @@ class _Outcome:
             else:
                 value = facts[spec.fact]
                 amount = round_money(CONTEXT.multiply(value, spec.amount.scaleb(-2)), unit)  # type: ignore[arg-type]  # money: Decimal
-                text = f"{spec.fact} {value}" if spec.amount == 100 else f"{plain(spec.amount)}% of {spec.fact} {value} = {amount}"
+                text = f"{spec.fact} {shown(value)}" if spec.amount == 100 else f"{plain(spec.amount)}% of {spec.fact} {shown(value)} = {amount}"  # type: ignore[arg-type]
             owed.append(_new_owed({"gesture": spec.gesture, "amount": amount, "currency": currency, "text": text}, None))
         return tuple(owed)
+
+
+class _Part(NamedTuple):
+    """What one rule adds to every outcome it fires in, made once: its trace entry, its reason (and by
+    language), and its deadline as seconds and text."""
+
+    trace: RuleTrace
+    reason: str | Callable[[Mapping[str, FactValue]], str]
+    localized: Mapping[str, str | Callable[[Mapping[str, FactValue]], str]]
+    deadline: tuple[int, str] | None
+
+
+class _RuleParts(dict[int, _Part]):
+    """Each rule's :class:`_Part` by rule index, made the first time the rule fires: outcomes (combinations
+    of fired rules) are then put together from parts, cheaply, cache or no cache. Bounded by the rule count."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        super().__init__()
+        self._rules = {rule.index: rule for rule in rules}
+
+    def __missing__(self, index: int) -> _Part:
+        rule = self._rules[index]
+        within = rule.respond_within
+        part = _Part(_trace(rule, True), _reason(rule), {tag: _reason(rule, tag) for tag in rule.rationales},
+                     None if within is None else (within, format_duration(within)))
+        self[index] = part
+        return part
 
 
 def _trace(rule: Rule, fired: bool) -> RuleTrace:
@@ -378,16 +431,23 @@ class _Working:
     outcome), the facts, the budget and the ladder row it fell in. Deciding makes one of these and no
     text; the texts are written from it when read."""
 
-    __slots__ = ("_written", "amount", "facts", "outcome", "row")
+    __slots__ = ("_written", "amount", "facts", "locale", "outcome", "over", "row")
 
-    def __init__(self, outcome: _Outcome, facts: Mapping[str, FactValue], amount: Decimal, row: int) -> None:
+    def __init__(self, outcome: _Outcome, facts: Mapping[str, FactValue], amount: Decimal, row: int, locale: str | None,
+                 over: _TeamOver | None = None) -> None:
         self.outcome, self.facts, self.amount, self.row = outcome, facts, amount, row
+        self.locale = locale  # a language some fired rule's rationale is given in; None: the policy's own
+        self.over = over  # the team's budget, when the budget went over it
         self._written: tuple[tuple[BudgetStep, ...], str] | None = None
 
     def _write(self) -> tuple[tuple[BudgetStep, ...], str]:
         written = self._written
         if written is None:  # two threads may both write it: the same text
-            written = self._written = self.outcome.plan.write(self.facts)
+            steps, summary = self.outcome.plan.write(self.facts)
+            if self.over is not None and self.over.reduces:
+                text = self.over.text()
+                steps, summary = (*steps, _new_step({"kind": "team", "text": text, "amount": self.amount}, None)), f"{summary}; {text}"
+            written = self._written = steps, summary
         return written
 
     def budget_steps(self) -> tuple[BudgetStep, ...]:
@@ -407,20 +467,65 @@ class _Working:
         else:
             reasons = [f"budget {amount} {currency} is within {level}'s limit of {up_to} {currency}"]
         reasons.extend(f"rule {rule} requires at least {level}" for rule, level in outcome.raised[row])
+        if self.over is not None and not self.over.reduces:
+            reasons.append(self.over.text())
         return tuple(reasons)
 
     def reasons(self) -> tuple[str, ...]:
         facts, outcome = self.facts, self.outcome
-        reasons = [made if made.__class__ is str else made(facts) for made in outcome.reasons]  # type: ignore[operator]
+        made_in = outcome.reasons if self.locale is None else outcome.localized[self.locale]
+        reasons = [made if made.__class__ is str else made(facts) for made in made_in]  # type: ignore[operator]
         if not self.amount and outcome.monetary:
             labels = ", ".join(gesture.label for gesture in outcome.monetary)
             reasons.append(f"{outcome.plan.why_nothing(facts)}: {labels} not offered")
         return tuple(reasons)
 
 
-def _reason(rule: Rule) -> str | Callable[[Mapping[str, FactValue]], str]:
-    """Why ``rule`` fired: a sentence, or a function of the facts when its rationale quotes any."""
-    template = rule.rationale
+@dataclass(frozen=True)
+class TeamBudget:
+    """What a team may still give in the current period, for :meth:`Policy.decide` (a goodwill ledger
+    works it out from what the team holds): ``left`` is the team's limit minus that, and may be ≤ 0."""
+
+    team: str
+    limit: Decimal
+    left: Decimal
+    period: str
+    """The period, as the reasons name it (``2026-12``)."""
+
+
+class _TeamOver:
+    """A budget above what its team has left: cut to it (``on_exceed: reduce``) or escalated."""
+
+    __slots__ = ("amount", "asked", "budget", "limits")
+
+    def __init__(self, budget: TeamBudget, asked: Decimal, limits: TeamLimits) -> None:
+        self.budget, self.asked, self.limits = budget, asked, limits
+        left = budget.left if budget.left > 0 else Decimal(0)
+        self.amount = left.quantize(asked, rounding=ROUND_FLOOR)  # to the cent, never above what is left
+
+    @property
+    def reduces(self) -> bool:
+        return self.limits.on_exceed == "reduce"
+
+    def level(self, outcome: _Outcome, row: int) -> str:
+        """The approval level: the ladder's (and the rules'), raised to ``escalate_to`` when escalating."""
+        level, to = outcome.levels[row], self.limits.escalate_to
+        if self.reduces or to is None or outcome.ladder.rank(to) <= outcome.ladder.rank(level):
+            return level
+        return to
+
+    def text(self) -> str:
+        b = self.budget
+        has = f"team {b.team} has {max(b.left, Decimal(0))} left of {b.limit} in {b.period}"
+        if self.reduces:
+            return f"reduced to {self.amount} ({has})"
+        return f"{has}: {self.limits.escalate_to} approves going over"
+
+
+def _reason(rule: Rule, locale: str | None = None) -> str | Callable[[Mapping[str, FactValue]], str]:
+    """Why ``rule`` fired (in ``locale`` when its rationale is given in it): a sentence, or a function of
+    the facts when its rationale quotes any."""
+    template = rule.rationale if locale is None else rule.rationales.get(locale, rule.rationale)
     if template is None:
         return rule.description or f"rule {rule.id} applies"
     if template.static:

@@ -163,7 +163,7 @@ def test_blocks_too_big_for_a_slot_go_in_the_task(default_policy: Policy, tmp_pa
     assert _parallel(default_policy, path) == expected
 
 
-def test_decisions_overflowing_a_slot_go_through_a_file(default_policy: Policy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_decisions_overflowing_a_slot_come_back_with_the_result(default_policy: Policy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = jsonl(tmp_path, count=3000)
     expected = _single(default_policy, path)
     monkeypatch.setattr(batch, "SLOT_BYTES", 4096)  # far less than a block's decisions
@@ -178,9 +178,12 @@ def test_decisions_overflowing_a_slot_go_through_a_file(default_policy: Policy, 
 
 def test_shared_slots_fall_back_when_memory_storage_is_full_or_missing(default_policy: Policy, tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without memfd_create: a file in memory-backed storage, else in the temporary directory, each
+    unlinked as soon as it is made."""
     path = jsonl(tmp_path, count=1000)
     expected = _single(default_policy, path)
     (tmp_path / "shm").mkdir()
+    monkeypatch.setattr(batch, "_MEMFD", None)
     monkeypatch.setattr(batch, "_SCRATCH", str(tmp_path / "shm"))
     reserve, calls = batch._reserve, []
 
@@ -192,6 +195,7 @@ def test_shared_slots_fall_back_when_memory_storage_is_full_or_missing(default_p
 
     monkeypatch.setattr(batch, "_reserve", full_first)
     assert _parallel(default_policy, path) == expected and len(calls) == 2
+    assert calls[0].startswith(str(tmp_path / "shm")) and calls[0].endswith("(deleted)")
     monkeypatch.setattr(batch, "_SCRATCH", str(tmp_path / "missing"))
     monkeypatch.setattr(batch, "_reserve", reserve)
     monkeypatch.setattr(os, "posix_fallocate", _unsupported)  # a file system that cannot reserve space
@@ -199,7 +203,7 @@ def test_shared_slots_fall_back_when_memory_storage_is_full_or_missing(default_p
     assert not os.listdir(tmp_path / "shm")
 
 
-def test_spawned_workers_find_the_shared_slots_by_path(default_policy: Policy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_spawned_workers_are_handed_the_shared_slots(default_policy: Policy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = jsonl(tmp_path, count=500)
     expected = _single(default_policy, path)
     spawn = functools.partial(ProcessPoolExecutor, mp_context=multiprocessing.get_context("spawn"))

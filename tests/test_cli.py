@@ -26,7 +26,7 @@ def test_decide_with_fact_options_prints_a_panel() -> None:
 
 
 def test_decide_json_is_the_decision_and_deterministic() -> None:
-    args = ("decide", "--json", "--severity=high", "--channel", "email", "--set", "customer_value=3000", "--customer-value", "3000")
+    args = ("decide", "--json", "--severity=high", "--channel", "email", "--set", "customer_value=3000", "--order-value", "0")
     code, out, _ = run(*args)
     assert code == 0
     data = json.loads(out)

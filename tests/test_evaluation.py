@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from gesture_engine import Policy, load_policy
 from gesture_engine.engine import evaluation as evaluation_module
 from gesture_engine.engine.conditions import Group
 from gesture_engine.engine.evaluation import blame, branch_parts, check, evaluate
+from gesture_engine.timevalues import format_datetime, format_span, parse_span
 from gesture_engine.tools.coverage import coverage_of
 from tests.conftest import facts_of
 
@@ -40,6 +42,13 @@ TAGS = ["vip", "press"]
 AMOUNTS = [Decimal(0), Decimal("9.99"), Decimal(10), Decimal("250.50"), Decimal(1000)]
 COUNTS = [0, 5, 10, 100]
 RATIOS = [-2.5, 0.0, 1.5, 40.0]
+ORDER = ["gt", "gte", "lt", "lte", "eq", "ne"]
+WAITS = ["0m", "30m", "PT1H", "3h", "1d"]
+DAYS = ["2026-01-01", "2026-02-01", "2026-03-02"]
+MOMENTS = ["2026-01-01T00:00:00Z", "2026-01-01T09:00:00+01:00", "2026-02-01T12:30:00Z"]
+SPANS = ["0d", "1d", "30d", "PT12H"]
+MARKS = ["vip", "press", "legal"]
+LABELS = ["x", "y"]
 
 
 # -- generated policies ---------------------------------------------------------------------------
@@ -63,9 +72,32 @@ def _leaf(bands: bool) -> st.SearchStrategy[dict[str, Any]]:
         st.tuples(st.sampled_from(["gt", "lte", "ne"]), ratios).map(lambda t: {"ratio": {t[0]: t[1]}}),
         st.booleans().map(lambda b: {"flag": b}),
         st.tuples(st.sampled_from(["eq", "ne", "in"]), _operand(TAGS)).map(lambda t: {"tag": {t[0]: [t[1]] if t[0] == "in" else t[1]}}),
+        st.tuples(st.sampled_from(ORDER), st.sampled_from([("cnt", "ratio"), ("ratio", "cnt"), ("amt", "cap")])).map(
+            lambda t: {t[1][0]: {t[0]: {"fact": t[1][1]}}}),  # one fact compared with another
+        st.sampled_from(["eq", "ne", "at_least", "at_most"]).map(lambda op: {"sev": {op: {"fact": "floor"}}}),
     ]
+    order = st.sampled_from(["gt", "gte", "lt", "lte", "eq", "ne"])
+    for name, values in (("wait", WAITS), ("day", DAYS), ("at", MOMENTS)):
+        leaves.append(st.tuples(order, _operand(values)).map(lambda t, name=name: {name: {t[0]: t[1]}}))
+        leaves.append(st.lists(_operand(values), min_size=2, max_size=2).map(lambda ab, name=name, values=values: {
+            name: {"between": sorted(ab, key=values.index)}}))
+        leaves.append(st.lists(_operand(values), min_size=1, max_size=2, unique=True).map(lambda v, name=name: {name: {"not_in": v}}))
+    leaves.append(st.tuples(st.sampled_from(ORDER), st.sampled_from([("day", "due"), ("at", "seen"), ("seen", "at")])).map(
+        lambda t: {t[1][0]: {t[0]: {"fact": t[1][1]}}}))  # a date with a date, a datetime with a datetime
+    relative = st.tuples(st.sampled_from(["within", "older_than"]), _operand(SPANS), st.sampled_from(["received_at", "at", "day"]))
+    leaves.append(relative.filter(lambda t: t[2] != "day").map(lambda t: {"day": {t[0]: t[1], "of": t[2]}}))
+    leaves.append(relative.filter(lambda t: t[2] != "at").map(lambda t: {"at": {t[0]: t[1], "of": t[2]}}))
+    leaves.append(_operand(MARKS).map(lambda v: {"tags": {"contains": v}}))
+    leaves.append(st.tuples(st.sampled_from(["contains_any", "contains_all"]), st.lists(_operand(MARKS), min_size=1, max_size=3, unique=True))
+                  .map(lambda t: {"tags": {t[0]: t[1]}}))
+    leaves.append(st.booleans().map(lambda b: {"tags": {"empty": b}}))
+    leaves.append(st.tuples(st.sampled_from(["contains_any", "contains_all"]), st.lists(_operand(LABELS), min_size=1, max_size=2, unique=True))
+                  .map(lambda t: {"labels": {t[0]: t[1]}}))
+    leaves.append(st.booleans().map(lambda b: {"labels": {"empty": b}}))
     if bands:
         leaves.append(st.tuples(st.sampled_from(["at_least", "eq", "ne"]), _operand(BANDS)).map(lambda t: {"band": {t[0]: t[1]}}))
+        leaves.append(st.tuples(st.sampled_from(ORDER), st.sampled_from(["cnt", "ratio"])).map(lambda t: {t[1]: {t[0]: {"fact": "allowed"}}}))
+        leaves.append(st.sampled_from(ORDER).map(lambda op: {"wait": {op: {"fact": "allowed_wait"}}}))  # a duration with a derived one
     return st.one_of(leaves)
 
 
@@ -97,6 +129,8 @@ def policy_data(draw: st.DrawFn) -> dict[str, Any]:
     rules.insert(draw(st.integers(0, len(rules))), {"id": "fallback", "default": True, "then": {"action": "act", "respond_within": "1d"}})
     band_rows = [{"when": draw(INPUT_CONDITIONS), "value": draw(st.sampled_from(BANDS))} for _ in range(draw(st.integers(0, 3)))]
     zone_rows = [{"when": draw(CONDITIONS), "value": draw(st.sampled_from(KINDS))} for _ in range(draw(st.integers(0, 2)))]
+    allowed_rows = [{"when": draw(INPUT_CONDITIONS), "value": draw(st.sampled_from(COUNTS))} for _ in range(draw(st.integers(0, 2)))]
+    wait_rows = [{"when": draw(INPUT_CONDITIONS), "value": draw(st.sampled_from(WAITS))} for _ in range(draw(st.integers(0, 2)))]
     return {
         "policy": "generated", "version": "1", "currency": "EUR", "budget_cap": 100,
         "facts": {
@@ -107,10 +141,21 @@ def policy_data(draw: st.DrawFn) -> dict[str, Any]:
             "ratio": {"type": "number", "default": 0},
             "flag": {"type": "boolean", "default": False},
             "tag": {"type": "string", "default": ""},
+            "cap": {"type": "money", "default": 10},
+            "floor": {"type": "level", "values": LEVELS, "default": "l1"},
+            "wait": {"type": "duration", "default": "0m"},
+            "day": {"type": "date", "default": "2026-01-01"},
+            "at": {"type": "datetime", "default": "2026-01-01T00:00:00Z"},
+            "tags": {"type": "list", "values": MARKS, "default": []},
+            "labels": {"type": "list", "default": []},
+            "due": {"type": "date", "default": "2026-02-01"},
+            "seen": {"type": "datetime", "default": "2026-01-01T09:00:00+01:00"},
         },
         "derived": {
             "band": {"type": "level", "values": BANDS, "default": "mid", "table": band_rows},
             "zone": {"type": "enum", "values": KINDS, "default": "k1", "table": zone_rows},
+            "allowed": {"type": "integer", "default": draw(st.sampled_from(COUNTS)), "table": allowed_rows},
+            "allowed_wait": {"type": "duration", "default": draw(st.sampled_from(WAITS)), "table": wait_rows},
         },
         "gestures": {"note": {"label": "Note"}},
         "actions": {"act": {"label": "Act"}},
@@ -142,16 +187,38 @@ def load(folder: Path, data: dict[str, Any]) -> Policy:
     return load_policy(path)
 
 
+def _beside(values: list[Any], step: timedelta) -> st.SearchStrategy[Any]:
+    """A value on, just above or just below one of ``values``."""
+    return st.sampled_from(values).flatmap(lambda v: st.sampled_from([v, v + step, v - step]))
+
+
 def complaints() -> st.SearchStrategy[dict[str, Any]]:
     near = st.sampled_from(AMOUNTS).flatmap(lambda a: st.sampled_from([a, a + Decimal("0.01"), max(a - Decimal("0.01"), Decimal(0))]))
+    second, day = timedelta(seconds=1), timedelta(days=1)
+    waits = _beside([parse_span(w) for w in WAITS], second).filter(lambda w: w >= timedelta(0))
+    days = _beside([date.fromisoformat(d) for d in DAYS], day)
+    moments = _beside([datetime.fromisoformat(m.replace("Z", "+00:00")) for m in MOMENTS], second)
+    received = st.one_of(_beside([datetime.fromisoformat(m.replace("Z", "+00:00")) for m in MOMENTS], day), moments,
+                         (days.map(lambda d: datetime(d.year, d.month, d.day, 23, 59, 59, tzinfo=UTC))))
     return st.fixed_dictionaries(
         {"sev": st.sampled_from(LEVELS)},
         optional={
             "kind": st.sampled_from(KINDS), "amt": st.one_of(near, near.map(str)), "cnt": st.sampled_from(COUNTS).flatmap(
                 lambda n: st.sampled_from([n, n + 1, max(n - 1, 0)])), "ratio": st.sampled_from([*RATIOS, -3.0, 0.5, 40.25]),
             "flag": st.booleans(), "tag": st.sampled_from([*TAGS, "other", ""]),
+            "cap": near, "floor": st.sampled_from(LEVELS),
+            "wait": st.one_of(waits.map(format_span), waits.map(_iso)), "day": days.map(date.isoformat),
+            "at": moments.map(format_datetime), "tags": st.lists(st.sampled_from(MARKS), unique=True).flatmap(st.permutations),
+            "labels": st.lists(st.sampled_from([*LABELS, "z"]), unique=True), "received_at": received.map(format_datetime),
+            "due": days.map(date.isoformat), "seen": moments.map(format_datetime),
         },
     )
+
+
+def _iso(span: timedelta) -> str:
+    """A duration in ISO 8601, as an integration might send it."""
+    seconds = int(span.total_seconds())
+    return f"PT{seconds}S"
 
 
 # -- the property ---------------------------------------------------------------------------------

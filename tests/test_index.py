@@ -21,7 +21,20 @@ KINDS = ["k0", "k1", "k2"]
 THRESHOLDS = [0, 5, 10, 100, 250]
 
 
+def random_comparison(rnd: random.Random, derived: bool = True) -> dict[str, Any]:
+    """One fact compared with another: numbers with numbers (a derived one too), money with money, levels."""
+    order = rnd.choice(["gt", "gte", "lt", "lte", "eq", "ne"])
+    pairs = [("count", "limit", order), ("spend", "ceiling", order), ("ratio", "count", order), ("limit", "ratio", order),
+             ("lvl", "floor", rnd.choice(["eq", "ne", "at_least", "at_most"]))]
+    if derived:
+        pairs += [("count", "allowed", order), ("allowed", "ratio", order)]
+    fact, other, op = rnd.choice(pairs)
+    return {fact: {op: {"fact": other}}}
+
+
 def random_test(rnd: random.Random, derived: bool = True) -> dict[str, Any]:
+    if rnd.random() < 0.15:
+        return random_comparison(rnd, derived)
     fact = rnd.choice(["lvl", "kind", "count", "spend", "ratio", "flag", "tag", *(["band"] if derived else [])])
     if fact in ("lvl", "band"):
         values = LEVELS if fact == "lvl" else ["lo", "mid", "hi"]
@@ -67,6 +80,8 @@ def random_condition(rnd: random.Random, depth: int = 0, derived: bool = True) -
 
 def random_policy(rnd: random.Random, rules: int) -> dict[str, Any]:
     derived_rows = [{"when": random_condition(rnd, derived=False), "value": rnd.choice(["lo", "mid", "hi"])} for _ in range(rnd.randint(0, 4))]
+    allowed_rows = [{"when": random_condition(rnd, derived=False) if rnd.random() < 0.5 else {"band": rnd.choice(["lo", "mid", "hi"])},
+                     "value": rnd.choice(THRESHOLDS)} for _ in range(rnd.randint(0, 3))]
     return {
         "policy": "random", "version": "1", "currency": "EUR", "budget_cap": 100,
         "facts": {
@@ -77,8 +92,12 @@ def random_policy(rnd: random.Random, rules: int) -> dict[str, Any]:
             "ratio": {"type": "number", "default": 0},
             "flag": {"type": "boolean", "default": False},
             "tag": {"type": "string", "default": ""},
+            "limit": {"type": "integer", "default": 10},
+            "ceiling": {"type": "money", "default": 100},
+            "floor": {"type": "level", "values": LEVELS, "default": "l1"},
         },
-        "derived": {"band": {"type": "level", "values": ["lo", "mid", "hi"], "table": derived_rows, "default": "mid"}},
+        "derived": {"band": {"type": "level", "values": ["lo", "mid", "hi"], "table": derived_rows, "default": "mid"},
+                    "allowed": {"type": "integer", "table": allowed_rows, "default": rnd.choice(THRESHOLDS)}},
         "gestures": {"sorry": {"label": "Sorry"}},
         "actions": {f"a{i}": {"label": f"A{i}"} for i in range(rules + 1)},
         "approval": {"levels": ["agent"], "ladder": [{"level": "agent"}]},
@@ -98,6 +117,7 @@ def random_complaint(rnd: random.Random) -> dict[str, Any]:
         "spend": Decimal(abs(number())) + rnd.choice([Decimal(0), Decimal("0.5")]),
         "ratio": float(number()) + rnd.choice([0.0, 0.25, -0.25]),
         "flag": rnd.choice([True, False]), "tag": rnd.choice(["vip", "press", "other", ""]),
+        "limit": number(), "ceiling": Decimal(abs(number())) + rnd.choice([Decimal(0), Decimal("0.5")]), "floor": rnd.choice(LEVELS),
     }
 
 
@@ -188,3 +208,80 @@ def test_a_string_fact_has_a_cell_for_every_other_string() -> None:
     split = domain_cells(Fact("tag", "string"), ["vip", "<other>", "press", "vip"])
     assert split.values == ("<other>", "press", "vip", "<other>_")
     assert [split.label(cell) for cell in range(len(split))] == ["<other>", "press", "vip", None]
+
+
+WAITS = ["0m", "45m", "PT1H", "3h", "2d"]
+DAYS = ["2026-01-31", "2026-02-01", "2026-03-01"]
+MARKS = ["vip", "press", "legal"]
+
+
+def random_typed_test(rnd: random.Random, compare: bool = True) -> dict[str, Any]:
+    """A test of a duration, date, datetime or list fact (or a relative test), for the index property;
+    with ``compare``, also a duration, date or datetime compared with another of its type."""
+    fact = rnd.choice(["wait", "day", "at", "tags", "labels", "relative", *(["compared"] * compare)])
+    if fact == "compared":  # a wait against a derived allowance, a date with a date, a datetime with a datetime
+        left, right = rnd.choice([("wait", "allowed_wait"), ("day", "due"), ("due", "day"), ("at", "seen")])
+        return {left: {rnd.choice(["gt", "gte", "lt", "lte", "eq", "ne"]): {"fact": right}}}
+    if fact in ("wait", "day", "at"):
+        values = {"wait": WAITS, "day": DAYS, "at": [f"{d}T12:00:00Z" for d in DAYS]}[fact]
+        op = rnd.choice(["gt", "gte", "lt", "lte", "eq", "ne", "between", "in"])
+        if op == "between":
+            return {fact: {op: sorted(rnd.sample(values, 2), key=values.index)}}
+        return {fact: {op: rnd.sample(values, 2) if op == "in" else rnd.choice(values)}}
+    if fact == "relative":
+        measured, of = rnd.choice([("day", "received_at"), ("at", "received_at"), ("day", "due"), ("at", "seen")])
+        return {measured: {rnd.choice(["within", "older_than"]): rnd.choice(["0d", "1d", "30d"]), "of": of}}
+    op = rnd.choice(["contains", "contains_any", "contains_all", "empty"])
+    values = MARKS if fact == "tags" else ["x", "y"]
+    if op == "empty":
+        return {fact: {op: rnd.choice([True, False])}}
+    return {fact: {op: rnd.choice(values) if op == "contains" else rnd.sample(values, rnd.randint(1, 2))}}
+
+
+def random_typed_condition(rnd: random.Random, depth: int = 0) -> dict[str, Any]:
+    roll = rnd.random()
+    if depth < 2 and roll < 0.2:
+        return {rnd.choice(["any", "all"]): [random_typed_condition(rnd, depth + 1) for _ in range(rnd.randint(1, 3))]}
+    if depth < 2 and roll < 0.3:
+        return {"not": random_typed_condition(rnd, depth + 1)}
+    return {"all": [random_typed_test(rnd) for _ in range(rnd.randint(1, 2))]}
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_index_matches_rule_by_rule_evaluation_for_durations_dates_and_lists(tmp_path: Any, seed: int) -> None:
+    """The same property over the newer fact types: durations and dates cut into cells, lists looked up
+    per list met (and cached), relative tests (within/older_than of received_at or a date fact) and
+    comparisons of two durations (one derived), dates or datetimes checked whole."""
+    rnd = random.Random(seed)
+    data = random_policy(rnd, rules=rnd.choice([5, 40]))
+    data["facts"].update({
+        "wait": {"type": "duration", "default": "0m"}, "day": {"type": "date", "default": "2026-02-01"},
+        "at": {"type": "datetime", "default": "2026-02-01T12:00:00Z"}, "tags": {"type": "list", "values": MARKS, "default": []},
+        "labels": {"type": "list", "default": []}, "due": {"type": "date", "default": "2026-02-01"},
+        "seen": {"type": "datetime", "default": "2026-01-31T13:00:00+01:00"},
+    })
+    data["derived"]["allowed_wait"] = {"type": "duration", "default": rnd.choice(WAITS),
+                                       "table": [{"when": random_typed_test(rnd, compare=False), "value": rnd.choice(WAITS)} for _ in range(2)]}
+    data["derived"]["band"]["table"] = [{"when": random_typed_condition(rnd), "value": rnd.choice(["lo", "hi"])} for _ in range(3)]
+    for rule in data["rules"]:
+        if "when" in rule:
+            rule["when"] = {"any": [rule["when"], random_typed_condition(rnd)]} if rnd.random() < 0.5 else random_typed_condition(rnd)
+    path = tmp_path / "typed.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    policy = load_policy(path)
+    for _ in range(300):
+        complaint = random_complaint(rnd)
+        complaint.update({
+            "wait": rnd.choice([*WAITS, "44m59s", "45m1s", "PT3H1S", "2h59m59s"]),
+            "day": rnd.choice([*DAYS, "2026-01-30", "2026-03-02"]),
+            "at": rnd.choice(["2026-01-31T12:00:00Z", "2026-01-31T11:59:59Z", "2026-01-31T13:00:00+01:00", "2026-03-01T12:00:01Z"]),
+            "tags": rnd.sample(MARKS, rnd.randint(0, 3)), "labels": rnd.sample(["x", "y", "z"], rnd.randint(0, 3)),
+            "due": rnd.choice([*DAYS, "2026-01-30"]), "seen": rnd.choice(["2026-01-31T12:00:00Z", "2026-01-31T11:59:59Z", "2026-03-01T12:00:00Z"]),
+        })
+        if rnd.random() < 0.8:
+            complaint["received_at"] = rnd.choice(["2026-02-01T00:00:00Z", "2026-03-02T23:59:59Z", "2026-03-31T12:00:00Z", "2026-01-31T12:00:00Z"])
+        decision = policy.decide(complaint)
+        facts = dict(decision.facts)
+        reference = plain_derived(policy, {k: v for k, v in facts.items() if k in policy.facts or k == "received_at"})
+        assert facts == reference
+        assert fired(decision) == fired_plainly(policy, facts), complaint

@@ -320,3 +320,19 @@ def test_imported_history_counts_in_the_window(ledger: Ledger, clock: Clock) -> 
 def test_bad_import_files_name_the_line(csv_text: str, line: int) -> None:
     error = refused("bad_import", read_import, csv_text)
     assert error.line == line
+
+
+TEAM_POLICY = loads_policy(LEDGER_POLICY.replace("rules:", "teams: {monthly_limit: 100, limits: {vip: 1000}}\nrules:"), name="teams.yaml")
+
+
+def test_a_team_never_reserves_more_than_its_monthly_limit(ledger: Ledger) -> None:
+    """100 a month for support: 80, then 20 (cut, and the decision says why), then nothing."""
+    amounts = []
+    for i in range(3):
+        decision, reservation = ledger.decide(TEAM_POLICY, complaint(f"t{i}", customer_id=f"c{i}"), team="support")
+        amounts.append(reservation.reserved)
+    assert amounts == [Decimal("80.00"), Decimal("20.00"), Decimal("0.00")]
+    assert decision.budget.steps[-1].text == "reduced to 0.00 (team support has 0.00 left of 100 in 2026-12)"
+    _, vip = ledger.decide(TEAM_POLICY, complaint("t9", customer_id="c9"), team="vip")
+    assert vip.reserved == Decimal("80.00")  # its own limit
+    assert [(team, amount) for team, _, amount in ledger.spend()] == [("support", Decimal("100.00")), ("vip", Decimal("80.00"))]

@@ -108,3 +108,17 @@ def test_the_invariant_search_tries_the_edges_of_bands() -> None:
     invariants = [{"monotone": "budget", "in": "distance_km"}]
     [found] = check_invariants(budgeted({"base": falling}, invariants=invariants))
     assert (found.lower["distance_km"], found.higher["distance_km"]) == (1500, 1501)
+
+
+def test_a_duration_falls_in_its_band() -> None:
+    facts = {**FACTS, "delay": {"type": "duration", "default": "0m"}}
+    bands = {"by": "delay", "ranges": [{"lt": "2h", "value": 0}, {"lt": "PT4H", "value": 125}, {"value": 250}]}
+    policy = make_policy(facts=facts, budget_cap=2000, rules=[{"id": "pay", "default": True, "then": {
+        "action": "pay", "gestures": ["credit"], "respond_within": "1d", "budget": {"base": bands}}}])
+    amounts = {delay: policy.decide({"severity": "low", "delay": delay}).budget.amount for delay in ("1h59m", "2h", "3h59m59s", "4h", "2d")}
+    assert amounts == {"1h59m": 0, "2h": 125, "3h59m59s": 125, "4h": 250, "2d": 250}
+    assert policy.decide({"severity": "low", "delay": "3h"}).budget.summary == "base 125.00 (delay 3h: from 2h, under 4h)"
+    with pytest.raises(PolicyError) as info:
+        make_policy(facts=facts, rules=[{"id": "pay", "default": True, "then": {"action": "pay", "budget": {"base": {
+            "by": "delay", "ranges": [{"lt": 2, "value": 0}, {"value": 1}]}}}}])
+    assert [(p.path, p.code) for p in info.value.problems] == [("rules[0].then.budget.base.ranges[0].lt", "type-mismatch")]

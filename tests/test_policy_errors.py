@@ -46,7 +46,8 @@ def test_schema_mistakes_are_plain(write_policy: Callable[..., Path]) -> None:
         (("    default: true\n", ""), "no default rule"),
         (("  - id: fallback", "  - id: high"), "duplicate rule id 'high'"),
         (("{at_least: high}", "{at_least: hgh}"), "'hgh' is not a level of severity (low, medium, high) (did you mean 'high'?)"),
-        (("{at_least: high}", "{gte: 3}"), "gte needs a money, integer or number fact; severity is level; use at_least/at_most"),
+        (("{at_least: high}", "{gte: 3}"), ("gte needs a money, integer, number, duration, date or datetime fact; "
+                                          "severity is level; use at_least/at_most")),
         (("spend: {type: money, default: 0}", "spend: {type: money, default: -1}"), "facts.spend.default: must be ≥ 0; got -1"),
         (("spend: {type: money, default: 0}", "spend: {type: money}"), "declare 'required: true' or a 'default'"),
         (("budget: 40", "budget: {base: 10, min: 20, max: 5}"), "min 20 is above max 5"),
@@ -141,7 +142,8 @@ def test_validation_problems_have_stable_codes_and_locations(write_policy: Calla
         (28, 23, "rules[0].then.respond_within", "pattern"),
     ]
     messages = [p.message for p in info.value.problems]
-    assert messages[1].startswith("expected one of level, enum, money, integer, number, boolean, string; got 'mony' (did you mean 'money'?)")
+    assert messages[1].startswith("expected one of level, enum, money, integer, number, boolean, string, duration, date, datetime, list; "
+                                  "got 'mony' (did you mean 'money'?)")
     assert messages[2] == "missing required key 'label'"
     assert messages[3] == "must be ≥ 0; got -50"
     assert messages[5] == "expected a number or a mapping, got '40'"  # one problem, not one per way a budget can be written
@@ -150,7 +152,7 @@ def test_validation_problems_have_stable_codes_and_locations(write_policy: Calla
 @pytest.mark.parametrize(
     ("change", "where", "code"),
     [
-        (("{at_least: high}", "{at_least: high, gte: many}"), "rules[0].when.severity.gte", "type"),
+        (("{at_least: high}", "{at_least: high, gte: many}"), "rules[0].when.severity.gte", "pattern"),
         (("{at_least: high}", "[high]"), "rules[0].when.severity", "type"),
         (("budget: 40", "budget: {base: 10, percent_of: {fact: spend}}"), "rules[0].then.budget.percent_of", "required"),
         (("budget: 40", "budget: {base: {by: severity, values: {low: -1}}}"), "rules[0].then.budget.base.values.low", "range"),
@@ -187,3 +189,23 @@ def test_sound_parts_of_an_invalid_policy_are_still_checked(write_policy: Callab
     with pytest.raises(PolicyError) as info:
         load_policy(write_policy(text))
     assert [(p.path, p.code) for p in info.value.problems] == expected
+
+
+def test_a_broken_part_of_a_rule_does_not_hide_the_mistakes_in_its_other_parts() -> None:
+    """A condition that fails validation still lets the rule's action and gestures be checked, and the
+    other way round: every problem at once."""
+    from gesture_engine import loads_policy
+    from tests.conftest import policy_text
+
+    broken_when = policy_text(rules=[{"id": "high", "when": {"severity": {"at_least": ["x"]}}, "then": {"action": "payy", "gestures": ["creditt"]}},
+                                     {"id": "f", "default": True, "then": {"action": "sorry"}}])
+    with pytest.raises(PolicyError) as info:
+        loads_policy(broken_when)
+    assert [(p.path, p.code) for p in info.value.problems] == [
+        ("rules[0].when.severity.at_least", "type"), ("rules[0].then.action", "unknown-action"), ("rules[0].then.gestures[0]", "unknown-gesture")]
+    broken_then = policy_text(rules=[{"id": "high", "when": {"severity": {"at_least": "hihg"}}, "then": {"action": "pay", "budget": "x"}},
+                                     {"id": "f", "default": True, "then": {"action": "sorry"}}])
+    with pytest.raises(PolicyError) as info:
+        loads_policy(broken_then)
+    assert [(p.path, p.code) for p in info.value.problems] == [("rules[0].when.severity.at_least", "unknown-value"),
+                                                               ("rules[0].then.budget", "type")]

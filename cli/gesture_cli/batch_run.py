@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from typing import IO
 
 import click
@@ -14,10 +16,25 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from gesture_engine import Policy
 from gesture_engine.batch import decide_stream, format_of
+from gesture_engine.errors import ComplaintFileError
+from gesture_engine.mapping import Mapping, decide_payloads
+
+from ._shared import EXIT_USAGE
+from .files import Output, atomic_output, same_file
+
+EXIT_TERMINATED = 128 + signal.SIGTERM
+"""What a shell reports for a process ended by SIGTERM."""
 
 
-def run_batch(policy: Policy, source: str, out: str | None, workers: int, fmt: str | None) -> None:
-    """Decide every complaint in ``source`` ('-' = stdin) and write one JSON line each to ``out`` or stdout."""
+class Terminated(Exception):
+    """SIGTERM arrived during a batch."""
+
+
+def run_batch(policy: Policy, source: str, out: str | None, workers: int, fmt: str | None, policy_text: str | None = None) -> None:
+    """Decide every complaint in ``source`` ('-' = stdin) and write one JSON line each to ``out`` or stdout.
+
+    ``out`` is written atomically (see :func:`atomic_output`) and may not be the input; SIGTERM stops
+    the batch like an error, leaving ``out`` as it was."""
     kind = format_of(source, fmt)
     with ExitStack() as stack:
         if source == "-":
@@ -27,8 +44,10 @@ def run_batch(policy: Policy, source: str, out: str | None, workers: int, fmt: s
                 stream = stack.enter_context(open(source, "rb"))
             except OSError as exc:
                 raise click.UsageError(f"cannot read batch file {source!r}: {exc.strerror or exc}") from None
+        if out is not None and same_file(stream, out):
+            raise click.UsageError(f"--out {out!r} is the batch's input: writing it would destroy the complaints; choose another file")
         try:
-            sink: IO[bytes] = stack.enter_context(open(out, "wb")) if out else sys.stdout.buffer
+            sink = Output(stack.enter_context(atomic_output(out)), out) if out else Output(sys.stdout.buffer, "standard output")
         except OSError as exc:
             raise click.UsageError(f"cannot write {out!r}: {exc.strerror or exc}") from None
         tick: Callable[[int], object] | None = None
@@ -40,10 +59,55 @@ def run_batch(policy: Policy, source: str, out: str | None, workers: int, fmt: s
             task = progress.add_task("deciding", total=None)
             tick = lambda count: progress.advance(task, count)
         try:
-            decide_stream(policy, stream, sink, kind, workers=workers, progress=tick)
+            with _terminate_as_exception():
+                decide_stream(policy, stream, sink, kind, workers=workers, progress=tick, policy_text=policy_text)
             sink.flush()
-        except UnicodeDecodeError as exc:  # CSV input is decoded as a whole stream
-            raise click.UsageError(f"{source}: not valid UTF-8 near byte {exc.start}") from None
+        except ComplaintFileError as error:
+            click.echo(f"gesture: {'<stdin>' if source == '-' else source}:{error.line}: {error.message}", err=True)
+            sys.exit(EXIT_USAGE)
         except BrokenProcessPool:
             raise click.ClickException("a worker process stopped (out of memory, or the policy changed on disk); "
                                        "the output is incomplete") from None
+        except Terminated:
+            click.echo("gesture: terminated" + (f"; {out} was left as it was" if out else ""), err=True)
+            sys.exit(EXIT_TERMINATED)
+
+
+@contextmanager
+def _terminate_as_exception() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` while the batch runs, so that it unwinds like any error:
+    workers stopped, the temporary output deleted. (SIGKILL cannot be caught; the workers notice
+    their parent is gone and exit, and the temporary output is all that remains.)"""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may handle signals
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_mapped_batch(policy: Policy, mapping: Mapping, source: str, out: str | None, workers: int, fmt: str | None) -> None:
+    """``--batch`` with ``--mapping``: each JSON line is a helpdesk payload; one process (a mapping costs more than deciding)."""
+    if format_of(source, fmt) != "jsonl":
+        raise click.UsageError("--mapping reads helpdesk payloads as JSON Lines, not CSV")
+    if workers != 1:
+        raise click.UsageError("--batch with --mapping runs in one process; leave out --workers")
+    with ExitStack() as stack:
+        try:
+            stream: IO[bytes] = sys.stdin.buffer if source == "-" else stack.enter_context(open(source, "rb"))
+        except OSError as exc:
+            raise click.UsageError(f"cannot read batch file {source!r}: {exc.strerror or exc}") from None
+        if out is not None and same_file(stream, out):
+            raise click.UsageError(f"--out {out!r} is the input; write the decisions elsewhere")
+        try:
+            sink: IO[bytes] = stack.enter_context(open(out, "wb")) if out else sys.stdout.buffer
+        except OSError as exc:
+            raise click.UsageError(f"cannot write {out!r}: {exc.strerror or exc}") from None
+        decide_payloads(policy, mapping, stream, sink)
+        sink.flush()

@@ -9,6 +9,7 @@ from decimal import Decimal
 import click
 
 from gesture_engine import Policy, PolicyError
+from gesture_engine.errors import ComplaintFileError
 from gesture_engine.tools.diff import Replay, StructuralDiff, diff_policies, read_replay, replay
 from gesture_engine.tools.revisions import RevisionError, load_spec
 
@@ -44,7 +45,8 @@ def _show_structure(diff: StructuralDiff) -> None:
 
 
 def _show_replay(source: str, result: Replay) -> None:
-    click.echo(f"\nreplay of {source}: {result.complaints} complaint(s), {result.bad_lines} bad line(s) skipped")
+    logged = f" ({result.logged} from decision-log records)" if result.logged else ""
+    click.echo(f"\nreplay of {source}: {result.complaints} complaint(s){logged}, {result.bad_lines} bad line(s) skipped")
     for bad in result.bad_samples:
         click.echo(f"  line {bad.line}: {bad.message}")
     if result.invalid_old or result.invalid_new:
@@ -88,7 +90,8 @@ def diff_command(as_json: bool, replay_path: str | None, top: int, fail_on_chang
 
     Lists rules added, removed, moved and changed (which fields), and changes to facts, derived
     facts, gestures, actions and limits. With --replay, decides real complaints under both and
-    reports the decisions that changed, action transitions and the budget delta.
+    reports the decisions that changed, action transitions and the budget delta. COMPLAINTS may
+    also be a decision log (gesture decide --log): each record's complaint is replayed.
 
     \b
     Example:
@@ -101,8 +104,11 @@ def diff_command(as_json: bool, replay_path: str | None, top: int, fail_on_chang
     if replay_path is not None:
         try:
             result = replay(old, new, read_replay(replay_path), top=top)
-        except (OSError, UnicodeDecodeError) as exc:
-            click.echo(f"gesture: cannot read {replay_path}: {exc}", err=True)
+        except OSError as exc:
+            click.echo(f"gesture: cannot read {replay_path}: {exc.strerror or exc}", err=True)
+            sys.exit(EXIT_USAGE)
+        except ComplaintFileError as error:
+            click.echo(f"gesture: {replay_path}:{error.line}: {error.message}", err=True)
             sys.exit(EXIT_USAGE)
     if as_json:
         click.echo(json.dumps({**structure.to_dict(), "replay": None if result is None else result.to_dict()}, indent=2))

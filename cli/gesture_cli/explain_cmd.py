@@ -59,7 +59,7 @@ def render(why: Explanation, console: Console) -> None:
     derived = _grid()
     for d in why.derived:
         how = "no row matched: default" if d.row is None else f"{d.source}: {d.rows[d.row].when}"
-        derived.add_row(d.fact, Text.assemble((d.value, "bold"), (f"  ({how})", "dim")))
+        derived.add_row(d.fact, Text.assemble((show(d.value), "bold"), (f"  ({how})", "dim")))
     _section(console, "Derived facts", derived)
 
     rules = Table(box=None, padding=(0, 1), show_header=True, header_style="bold")

@@ -19,6 +19,13 @@ from gesture_engine.engine.conditions import show
 from gesture_engine.engine.facts import ENVELOPE, Fact
 
 _ARGS = "gesture_cli.args"  # ctx.meta key: the command's raw arguments, for --help (parsed eagerly)
+_AFTER_DASHES = "gesture_cli.after_dashes"  # ctx.meta key: the arguments after "--"
+
+
+def after_dashes() -> tuple[str, ...]:
+    """The arguments after ``--`` of the running :class:`FactCommand`: never options."""
+    context = click.get_current_context(silent=True)
+    return tuple(context.meta.get(_AFTER_DASHES, ())) if context is not None else ()
 
 
 def option_name(name: str) -> str:
@@ -37,6 +44,10 @@ def fact_kind(fact: Fact, currency: str) -> str:
         "number": f"number{bounds}",
         "boolean": "true or false",
         "string": f"text of at most {fact.max_length} characters",
+        "duration": "duration like 2h30m or PT2H30M",
+        "date": "date like 2026-11-23",
+        "datetime": "date and time with a timezone, like 2026-11-23T09:30:00Z",
+        "list": "comma-separated list of " + (", ".join(fact.values) if fact.values else "text"),
     }.get(fact.type) or fact.expected()
 
 
@@ -77,10 +88,18 @@ def _policy_or_none(path: str | None) -> Policy | None:
 
 
 class FactCommand(click.Command):
-    """A command whose options include the facts of the policy chosen with ``-p/--policy``."""
+    """A command whose options include the facts of the policy chosen with ``-p/--policy``.
+
+    Click passes the unknown ``--fact value`` options on as arguments, and would pass what follows
+    ``--`` the same way, indistinguishable; so what follows the first ``--`` is set apart before click
+    parses, to be read as arguments only (:func:`after_dashes`): ``gesture decide -- --odd-name.json``
+    reads the file ``--odd-name.json``."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta[_ARGS] = tuple(args)  # --help is handled while parsing, before --policy has a value
+        if "--" in args:
+            cut = args.index("--")
+            args, ctx.meta[_AFTER_DASHES] = args[:cut], tuple(args[cut + 1:])
         return super().parse_args(ctx, args)
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:

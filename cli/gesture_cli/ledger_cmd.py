@@ -6,10 +6,11 @@ exits with its own code (table in docs/ledger.md) after ``gesture: ledger: CODE:
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -19,7 +20,8 @@ from rich.table import Table
 
 from gesture_engine.errors import LedgerError
 
-from ._shared import json_option
+from ._shared import fail_io, json_option
+from .files import atomic_output
 
 EXIT_CODES = {
     "unknown_reservation": 5,
@@ -181,8 +183,16 @@ def export_command(url: str, fmt: str, out_path: str | None, customer: str | Non
         if out_path is None:
             count = export_events(ledger.events(customer), sys.stdout, fmt)
         else:
-            with open(out_path, "w", encoding="utf-8", newline="") as out:
-                count = export_events(ledger.events(customer), out, fmt)
+            with ExitStack() as stack:
+                try:
+                    binary = stack.enter_context(atomic_output(out_path))  # replaced only once the export is complete
+                except OSError as error:
+                    raise click.UsageError(f"cannot write {out_path!r}: {error.strerror or error}") from None
+                try:
+                    with io.TextIOWrapper(binary, encoding="utf-8", newline="") as out:
+                        count = export_events(ledger.events(customer), out, fmt)
+                except OSError as error:
+                    fail_io(f"cannot write {out_path}", error)
     click.echo(f"{count} events", err=True)
 
 

@@ -1,8 +1,8 @@
 """``gesture``: ask a policy what to do for a complaint, and check policies.
 
 Every command calls one library function and turns library errors into exit codes:
-0 success, 1 a check found failures, 2 usage error, 3 invalid complaint, 4 invalid policy (130 when
-a prompt for facts is interrupted).
+0 success, 1 a check found failures, 2 usage error, 3 invalid complaint, 4 invalid policy, 74 I/O error
+(130 when a prompt for facts is interrupted).
 """
 
 from __future__ import annotations
@@ -18,20 +18,53 @@ from gesture_engine.decision_log import DecisionLog
 from gesture_engine.jsonschemas import SCHEMAS, schema_text
 
 from . import prompting, render
-from ._shared import EXIT_BAD_POLICY, EXIT_OK, complaint_from_args, fail_complaint, json_option, load, policy_option
-from .batch_run import run_batch
-from .fact_options import FactCommand, complete_fact_args
+from ._shared import (
+    EXIT_BAD_POLICY,
+    EXIT_OK,
+    complaint_from_args,
+    fail_complaint,
+    fail_io,
+    json_option,
+    load,
+    load_mapping_arg,
+    load_with_text,
+    policy_option,
+)
+from .batch_run import run_batch, run_mapped_batch
+from .fact_options import FactCommand, after_dashes, complete_fact_args
+from .files import OutputError, named_stdout, silence_stdout
 from .ledger_cmd import ledger_group, opened
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class GestureGroup(click.Group):
+    """The ``gesture`` group: an I/O error anywhere (disk full, a device failing; a closed pipe aside,
+    which click ends quietly) is reported in one line and exits 74, never as a traceback."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            with named_stdout():
+                try:
+                    return super().main(*args, **kwargs)
+                finally:
+                    sys.stdout.flush()  # what is still buffered fails here, while errors are still ours to report
+        except BrokenPipeError:
+            raise
+        except OutputError as error:
+            if error.name == "standard output":
+                silence_stdout()
+            fail_io(f"cannot write {error.name}", error)
+        except OSError as error:
+            fail_io("I/O error" + (f" on {error.filename}" if error.filename else ""), error)
+
+
+@click.group(cls=GestureGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gesture")
 def cli() -> None:
     """gesture-engine: what should we do for this unhappy customer?
 
     Policies are YAML rules over a complaint's severity, the customer's value and the channel's
     visibility. Exit codes: 0 ok, 1 check failed, 2 usage, 3 invalid complaint, 4 invalid policy,
-    130 interrupted.
+    74 I/O error, 130 interrupted.
     """
 
 
@@ -49,30 +82,39 @@ def cli() -> None:
 @click.option("--team", help="With a ledger: the team the reservation counts against.")
 @click.option("--actor", help="With a ledger: who decides (recorded).")
 @click.option("--redecide", is_flag=True, help="With a ledger: decide a complaint id again, releasing its open reservation.")
+@click.option("--mapping", "mapping_name", metavar="NAME|PATH",
+              help="Read a helpdesk payload through a mapping (zendesk, freshdesk, or a mapping file); see gesture mapping --help.")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[COMPLAINT] [--FACT VALUE]...", shell_complete=complete_fact_args)
 def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_path: str | None, batch_path: str | None,
            out_path: str | None, workers: int, batch_format: str | None, ledger_url: str | None, team: str | None, actor: str | None,
-           redecide: bool, args: tuple[str, ...]) -> None:
+           redecide: bool, mapping_name: str | None, args: tuple[str, ...]) -> None:
     """Decide what to do for one complaint.
 
     Facts come as options named after the policy's facts (listed below), as --set key=value, or as
-    a JSON COMPLAINT file ('-' reads stdin); options override the file. Given no facts on a
-    terminal, it offers to ask for the required ones.
+    a JSON COMPLAINT file ('-' reads stdin); options override the file. Each fact at most once;
+    after '--' everything is the COMPLAINT file, never an option. Given no facts on a terminal, it
+    offers to ask for the required ones.
 
     \b
     Example:
       gesture decide --severity high --channel social_media --audience 120000
       echo '{"severity": "low", "channel": "email"}' | gesture decide - --json --log decisions.jsonl
       gesture decide --batch complaints.jsonl --out decisions.jsonl --workers 2
+      gesture decide --mapping zendesk ticket.json --json
+
+    With --mapping the COMPLAINT (or each --batch line) is a helpdesk payload, turned into a complaint
+    by the mapping; facts given as options still override it.
 
     With --batch, each input line gives one output line, in order: the decision JSON, or
-    {"line": N, "error": "invalid_complaint", "problems": [...]} for a bad line.
+    {"line": N, "error": "invalid_complaint", "problems": [...]} for a bad line. --out is
+    replaced only when the batch is complete, and may not be the input.
 
     With --ledger (or GESTURE_LEDGER) the customer's goodwill comes from the ledger and the budget is
     reserved; the complaint needs --complaint-id and --customer-id; --json prints
     {"decision": ..., "reservation": ...}. See gesture ledger --help.
     """
-    policy = load(policy_path)
+    policy, policy_text = load_with_text(policy_path)
+    mapping = load_mapping_arg(mapping_name) if mapping_name is not None else None
     if ledger_url is None and (team or actor or redecide):
         raise click.UsageError("--team, --actor and --redecide go with --ledger")
     if batch_path is not None:
@@ -80,15 +122,18 @@ def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_p
             raise click.UsageError("--batch does not decide through a ledger yet; give one complaint")
         if args or pairs or log_path:
             raise click.UsageError("--batch reads complaints from FILE; give no COMPLAINT, facts or --log with it")
-        run_batch(policy, batch_path, out_path, workers, batch_format)
+        if mapping is not None:
+            run_mapped_batch(policy, mapping, batch_path, out_path, workers, batch_format)
+        else:
+            run_batch(policy, batch_path, out_path, workers, batch_format, policy_text)
         return
     if out_path is not None or workers != 1 or batch_format is not None:
         raise click.UsageError("--out, --workers and --format go with --batch")
-    if not args and not pairs and prompting.interactive():
+    if not args and not pairs and not after_dashes() and mapping is None and prompting.interactive():
         pairs = prompting.ask_required_facts(policy)
     reservation = None
     try:
-        complaint = complaint_from_args(policy, args, pairs)
+        complaint = complaint_from_args(policy, args, pairs, mapping)
         if ledger_url is None:
             decision = policy.decide(complaint)
         else:
@@ -98,10 +143,14 @@ def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_p
         fail_complaint(error)
     if log_path is not None:
         try:
-            with DecisionLog(log_path) as log:
-                log.append(complaint, decision)
+            log = DecisionLog(log_path)
         except OSError as error:
             raise click.UsageError(f"cannot write decision log {log_path!r}: {error.strerror or error}") from None
+        try:
+            with log:
+                log.append(complaint, decision)
+        except OSError as error:
+            fail_io(f"cannot write decision log {log_path}", error)
     if reservation is not None:
         if as_json:
             click.echo(json.dumps({"decision": json.loads(decision.model_dump_json()), "reservation": reservation.to_dict()}, indent=2))
@@ -179,3 +228,9 @@ from .lint_cmd import lint_command  # noqa: E402
 cli.add_command(diff_command)
 cli.add_command(lint_command)
 cli.add_command(ledger_group)
+
+from .mapping_cmd import mapping_group  # noqa: E402
+from .serve_cmd import serve_command  # noqa: E402
+
+cli.add_command(mapping_group)
+cli.add_command(serve_command)

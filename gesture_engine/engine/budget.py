@@ -23,7 +23,7 @@ from typing import Any
 from gesture_engine.decision import BudgetStep, builder
 from gesture_engine.engine.conditions import show
 from gesture_engine.money import CONTEXT as _CONTEXT
-from gesture_engine.money import plain, round_money
+from gesture_engine.money import plain, round_money, shown
 
 ZERO = Decimal(0)
 _multiply = _CONTEXT.multiply
@@ -40,7 +40,7 @@ class Lookup:
     fact: str
     values: Mapping[Any, Decimal]
     """The amount by value, or by band label for ranges (in band order, ``otherwise`` last if given)."""
-    bounds: tuple[tuple[Decimal, bool], ...] = ()
+    bounds: tuple[tuple[Any, bool], ...] = ()
     """Ranges: each band's upper bound and whether the bound is in the band (``lte``) or not (``lt``).
     A value above every bound falls in the last band when it has no bound, else in ``otherwise``."""
 
@@ -72,17 +72,21 @@ class Lookup:
         return tuple(self.values)
 
 
-def band_labels(bounds: Sequence[tuple[Decimal, bool]], open_ended: bool) -> list[str]:
+def band_labels(bounds: Sequence[tuple[Any, bool]], open_ended: bool) -> list[str]:
     """Names for bands cut at ``bounds`` (upper bound, included): ``up to 1500``, ``over 1500, under 3500``,
     ``from 3500``; the last band has no upper bound when ``open_ended``, else values beyond are ``otherwise``."""
     labels: list[str] = []
     lower = ""
     for bound, included in bounds:
-        upper = f"up to {plain(bound)}" if included else f"under {plain(bound)}"
+        upper = f"up to {_bound(bound)}" if included else f"under {_bound(bound)}"
         labels.append(f"{lower}, {upper}" if lower else upper)
-        lower = f"over {plain(bound)}" if included else f"from {plain(bound)}"
+        lower = f"over {_bound(bound)}" if included else f"from {_bound(bound)}"
     labels.append(lower if open_ended else "otherwise")
     return labels
+
+
+def _bound(bound: Any) -> str:
+    return plain(bound) if isinstance(bound, Decimal) else show(bound)
 
 
 @dataclass(frozen=True)
@@ -215,7 +219,7 @@ class BudgetPlan:
         self.amount(facts, trail)
         if trail[-1][0] == "goodwill" and self.goodwill is not None:
             fact, _, limit = self.goodwill
-            return f"the goodwill limit of {limit} is used up ({facts[fact]} already given)"
+            return f"the goodwill limit of {limit} is used up ({shown(facts[fact])} already given)"
         return f"the budget is {trail[-1][1]}"
 
     def write(self, facts: Mapping[str, Any]) -> tuple[tuple[BudgetStep, ...], str]:
@@ -233,7 +237,7 @@ class BudgetPlan:
                 text = self.base_text if self.base_lookup is None else f"base {amount} ({self.base_lookup.describe(facts[self.base_lookup.fact])})"
             elif kind == "percent":
                 name, _, percent = self.percent  # type: ignore[misc]
-                text = f"+ {amount - previous} ({percent}% of {name} {facts[name]})"
+                text = f"+ {amount - previous} ({percent}% of {name} {shown(facts[name])})"
             elif kind == "multiply":
                 fact, factor, lookup = next(multipliers)
                 text = f"× {plain(factor(facts[fact]))} ({lookup.describe(facts[fact])})"
@@ -245,7 +249,7 @@ class BudgetPlan:
                 text = f"capped at {amount} (policy cap)"
             else:
                 fact, _, limit = self.goodwill  # type: ignore[misc]
-                text = f"reduced to {amount} (goodwill limit {limit}, {facts[fact]} already given)"
+                text = f"reduced to {amount} (goodwill limit {limit}, {shown(facts[fact])} already given)"
             steps.append(_step(kind, text, amount))
             (arithmetic if kind in _ARITHMETIC else limits).append(text)
             if kind in _ARITHMETIC:

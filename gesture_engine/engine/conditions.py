@@ -2,9 +2,13 @@
 
 A condition is a mapping. Each fact key holds a scalar (equality) or a mapping of operators, all of
 which must hold; several keys in one mapping must all hold; ``all``/``any``/``not`` combine
-conditions. Operators: ``eq ne in not_in`` for every type, ``gt gte lt lte between`` for money,
-integer and number facts, ``at_least at_most`` for level facts. Operands are checked against the
-fact's declared type and values at load time, so evaluation never meets a surprise.
+conditions. Operators: ``eq ne in not_in`` for every type but lists, ``gt gte lt lte between`` for
+money, integer, number, duration, date and datetime facts, ``at_least at_most`` for level facts,
+``within``/``older_than`` with ``of`` for date and datetime facts (how long before another moment),
+and ``contains contains_any contains_all empty`` for list facts. Operands are checked against the
+fact's declared type and values at load time, so evaluation never meets a surprise. A single operand
+may name another fact instead (``reroute_delay: {lte: {fact: allowed_delay}}``): a :class:`Compare`,
+allowed between facts whose values compare (see :func:`comparable`).
 """
 
 from __future__ import annotations
@@ -12,13 +16,16 @@ from __future__ import annotations
 import operator
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from itertools import combinations
 from typing import Any
 
-from gesture_engine.engine.facts import Fact, FactValue, did_you_mean
+from gesture_engine.engine.facts import TIME_TYPES, Fact, FactValue, did_you_mean
 from gesture_engine.errors import Problem
 from gesture_engine.load.source import Document, Keeper, PathKey
+from gesture_engine.timevalues import DURATION_LIMIT, UTC, age, format_datetime, format_span, parse_date, parse_datetime, parse_span
 
 Facts = Mapping[str, FactValue]
 
@@ -26,6 +33,10 @@ COMBINATORS = ("all", "any", "not")
 ORDER_OPS = ("gt", "gte", "lt", "lte", "between")
 LEVEL_OPS = ("at_least", "at_most")
 SET_OPS = ("eq", "ne", "in", "not_in")
+LIST_OPS = ("contains", "contains_any", "contains_all", "empty")
+RELATIVE_OPS = ("within", "older_than")
+REFERENCE = "received_at"
+"""The envelope field relative tests may name with ``of`` (besides a date or datetime fact)."""
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -46,8 +57,9 @@ class Condition:
         return True
 
     def facts_used(self) -> tuple[str, ...]:
-        """Facts this condition reads, in first-mention order."""
-        return tuple(dict.fromkeys([test.fact for test in self.tests()]))
+        """Facts this condition reads, in first-mention order (a comparison reads its other fact too, a
+        relative test its ``of``)."""
+        return tuple(dict.fromkeys([name for test in self.tests() for name in test.facts_used()]))
 
     def tests(self) -> tuple[Test, ...]:
         return ()
@@ -90,6 +102,72 @@ class Test(Condition):
         return tuple(self.operand) if isinstance(self.operand, (list, tuple)) else (self.operand,)
 
 
+@dataclass(frozen=True, slots=True)
+class FactRef:
+    """An operand naming another fact: ``{fact: allowed_delay}`` as written."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Compare(Test):
+    """One fact compared with another: ``reroute_delay lte allowed_delay``.
+
+    It reads two values, so the index checks it whole (a residual) and lint bounds it (it may hold or
+    not on a cell); ``operand`` is the other fact as a :class:`FactRef`, ``argument`` the key both
+    values are compared by (a level's rank; None: the values themselves).
+    """
+
+    other: str = ""
+
+    def holds(self, facts: Facts) -> bool:
+        left, right = facts[self.fact], facts[self.other]
+        key = self.argument
+        if key is not None:
+            return bool(self.compare(key[left], key[right]))
+        return bool(self.compare(left, right))
+
+    def facts_used(self) -> tuple[str, ...]:
+        return (self.fact, self.other)
+
+    @property
+    def constants(self) -> tuple[Any, ...]:
+        """None: a comparison cuts neither fact into cells by itself."""
+        return ()
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Relative(Test):
+    """How long before another moment a date or datetime fact lies: ``order_date within 30d of received_at``.
+
+    It reads two values (the fact and ``of``: ``received_at`` or another date/datetime fact), so the
+    index checks it whole (a residual), and lint treats it as a condition of its own. False when
+    ``of`` is not given (``received_at`` may be absent) and for a fact after the moment it is measured from.
+    """
+
+    of: str = ""
+
+    def holds(self, facts: Facts) -> bool:
+        reference = facts.get(self.of)
+        if reference is None:
+            return False
+        return bool(self.compare(age(facts[self.fact], reference), self.argument))  # type: ignore[arg-type]
+
+    def facts_used(self) -> tuple[str, ...]:
+        return (self.fact, self.of)
+
+    def describe(self) -> str:
+        return f"{self.fact} {self.op} {show(self.operand)} of {self.of}"
+
+    @property
+    def constants(self) -> tuple[Any, ...]:
+        """None on the fact's own line: a relative test cuts no date into cells."""
+        return ()
+
+
 @dataclass(frozen=True, eq=False, slots=True)
 class Group(Condition):
     """``all``/``any``/``not`` over parts (``not`` has one part)."""
@@ -129,7 +207,8 @@ class Group(Condition):
 
 
 def show(value: Any) -> str:
-    """A fact value or operand as people write it: ``true``, ``12.50``, ``[email, phone]``."""
+    """A fact value or operand as people write it: ``true``, ``12.50``, ``[email, phone]``, ``2h30m``,
+    ``2026-11-23``, ``2026-11-23T09:30:00Z``."""
     if value.__class__ is str:
         return value
     if isinstance(value, bool):
@@ -138,6 +217,12 @@ def show(value: Any) -> str:
         return format(value, "g")
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(show(item) for item in value) + "]"
+    if isinstance(value, timedelta):
+        return format_span(value)
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if value is None:
+        return "not given"
     return str(value)
 
 
@@ -159,7 +244,27 @@ def _nested(part: Condition) -> str:
 
 
 # -- cells: a fact's domain cut where conditions can change their answer ------------------------------
-_KIND: dict[str, Callable[[Any], Any]] = {"money": Decimal, "integer": int, "number": float}
+def _same(value: Any) -> Any:
+    return value
+
+
+_KIND: dict[str, Callable[[Any], Any]] = {"money": Decimal, "integer": int, "number": float, **dict.fromkeys(TIME_TYPES, _same)}
+_STEP: dict[str, Any] = {"integer": 1, "duration": timedelta(seconds=1), "date": timedelta(days=1)}
+"""The gap between neighbouring values of a type whose values are whole steps apart."""
+_UNIT: dict[str, Any] = {"integer": 1, "money": 1, "number": 1, "duration": timedelta(seconds=1), "date": timedelta(days=1),
+                         "datetime": timedelta(days=1)}
+"""Some value below an open upper end, when a cell reaches without end below it."""
+_ORIGIN: dict[str, Any] = {"integer": 0, "money": 0, "number": 0, "duration": timedelta(0), "date": date(2000, 1, 1),
+                           "datetime": datetime(2000, 1, 1, tzinfo=UTC)}
+"""A value for a cell without any end (no test cuts the fact)."""
+_TIME_BOUNDS: dict[str, tuple[Any, Any]] = {
+    "duration": (timedelta(0), DURATION_LIMIT), "date": (date.min, date.max),
+    "datetime": (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)),
+}
+"""Durations, dates and datetimes are always cut within the values they can take."""
+LIST_ATOMS = 10
+"""Lint and the invariant search cut a list fact into every combination of the values its tests name
+(plus one other) up to this many values; past it, lint takes each list test as a condition of its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +273,9 @@ class Cells:
     constants has one truth value: what the index, lint and the invariant search all enumerate.
 
     Level and enum facts: one cell per value; boolean: false, true; string: each constant, then one
-    string that is none of them, for every other string. Numeric facts: each threshold is a cell, and so is each open interval around them (cell
+    string that is none of them, for every other string. List facts: one cell per combination of the
+    values the tests name and one value they do not (:func:`list_atoms`). Numeric, duration, date and
+    datetime facts: each threshold is a cell, and so is each open interval around them (cell
     ``2i + 1`` is ``values[i]``, cell ``2i`` the interval below it), reaching the fact's bounds when
     given (then a cell can be empty), else without end.
     """
@@ -181,7 +288,7 @@ class Cells:
     high: Any = None
 
     def __len__(self) -> int:
-        return 2 * len(self.values) + 1 if self.fact.numeric else len(self.values)
+        return 2 * len(self.values) + 1 if self.fact.linear else len(self.values)
 
     def cell(self, value: Any) -> int:
         """The cell of a numeric ``value``."""
@@ -199,36 +306,58 @@ class Cells:
 
     def empty(self, cell: int) -> bool:
         """True for a numeric cell that holds no value of the fact's type (between two bounds, or
-        between neighbouring whole numbers of an integer fact)."""
-        if not self.fact.numeric:
+        between neighbouring whole numbers of an integer fact, seconds of a duration, days of a date)."""
+        if not self.fact.linear:
             return False
         low, low_closed, high, high_closed = self.interval(cell)
         if low is None or high is None:
             return False
-        if self.fact.type == "integer":
-            return bool((low if low_closed else low + 1) > (high if high_closed else high - 1))
+        step = _STEP.get(self.fact.type)
+        if step is not None:
+            return bool((low if low_closed else low + step) > (high if high_closed else high - step))
         return bool(low > high or (low == high and not (low_closed and high_closed)))
 
     def representative(self, cell: int) -> Any:
         """A value in ``cell``: a closed end, a neighbour of an open one, else the midpoint."""
-        if not self.fact.numeric:
+        if not self.fact.linear:
             return self.values[cell]
         low, low_closed, high, high_closed = self.interval(cell)
         if low_closed:
             return low
         if high_closed:
             return high
+        kind = self.fact.type
+        step = _STEP.get(kind)
         if low is None:
-            return 0 if high is None else high - 1
-        if high is None or (self.fact.type == "integer" and low + 1 < high):
-            return low + 1
-        return (low + high) / 2 if self.fact.type == "number" else (Decimal(low) + Decimal(high)) / 2
+            return _ORIGIN[kind] if high is None else high - _UNIT[kind]
+        if high is None:
+            return low + _UNIT[kind]
+        if step is not None and low + step < high:
+            return low + step
+        if kind == "number":
+            return (low + high) / 2
+        if kind in TIME_TYPES:  # for a duration or date: an empty cell, which no value reaches
+            return low + (high - low) / 2
+        return (Decimal(low) + Decimal(high)) / 2
 
     def label(self, cell: int) -> Any:
         """How lint names a cell: its value, its interval, or None for a string's "any other string"."""
-        if self.fact.numeric:
+        if self.fact.linear:
             return self.interval(cell)
         return None if self.fact.type == "string" and cell == len(self.values) - 1 else self.values[cell]
+
+
+def list_atoms(fact: Fact, constants: Iterable[Any]) -> tuple[str, ...]:
+    """The values a list fact's tests name, and one they do not (when the fact has one): on each
+    combination of these every list test has one truth value. In the fact's canonical order."""
+    named = {value for value in constants if isinstance(value, str)}
+    if fact.values:
+        others = [value for value in fact.values if value not in named]
+        return tuple(value for value in fact.values if value in named or (others and value == others[0]))
+    other = "<other>"
+    while other in named:
+        other += "_"
+    return tuple(sorted({*named, other}))
 
 
 def domain_cells(fact: Fact, constants: Iterable[Any], bounds: tuple[Any, Any] | None = None) -> Cells:
@@ -244,7 +373,13 @@ def domain_cells(fact: Fact, constants: Iterable[Any], bounds: tuple[Any, Any] |
         while other in words:
             other += "_"
         return Cells(fact, (*words, other))
+    if fact.type == "list":
+        atoms = list_atoms(fact, constants)
+        subsets = [chosen for size in range(len(atoms) + 1) for chosen in combinations(atoms, size)]
+        return Cells(fact, tuple(subsets))
     kind = _KIND[fact.type]
+    if bounds is None:
+        bounds = _TIME_BOUNDS.get(fact.type)
     if bounds is None:
         return Cells(fact, tuple(sorted({kind(value) for value in constants})))
     low, high = bounds
@@ -295,9 +430,17 @@ class ConditionCompiler:
                 self.fail(path + (key,), f"unknown fact {key!r}{did_you_mean(key, facts)}", "unknown-fact")
             elif isinstance(value, dict):
                 fact = facts[key]
+                here = path + (fact.name,)
                 for written, operand in value.items():
                     op: str = _OPERATORS.get(written) or written
-                    parts.append(self.test(fact, op, operand, path + (fact.name, op)))
+                    if op == "of":
+                        if not any(relative in value for relative in RELATIVE_OPS):
+                            self.fail(here + (op,), "'of' goes with within or older_than", "operator")
+                        continue
+                    test = self.test(fact, op, operand, here + (op,))
+                    if isinstance(test, Relative):
+                        test = self.relative(test, value.get("of"), here)
+                    parts.append(test)
             else:
                 fact = facts[key]
                 parts.append(self.test(fact, "eq", value, path + (fact.name,)))
@@ -312,14 +455,15 @@ class ConditionCompiler:
         return self._shared.setdefault(relative, relative)  # type: ignore[no-any-return]
 
     def _leaf(self, fact: Fact, op: str, operand: Any, path: PathKey) -> Test:
-        """A test of a valid operand (a tuple for ``in``, ``not_in`` and ``between``)."""
+        """A test of a valid operand (a tuple for ``in``, ``not_in``, ``contains_any``, ``contains_all``
+        and ``between``)."""
         relative = self._at(path)
         key = (relative, fact.name, op, *map(id, operand if operand.__class__ is tuple else (operand,)))
         found = self._shared.get(key)
         if found is None:
             if op in LEVEL_OPS:
                 argument: Any = (fact.rank, fact.rank[operand])
-            elif op in ("in", "not_in"):
+            elif op in ("in", "not_in", "contains_any", "contains_all"):
                 argument = frozenset(operand)
             else:
                 argument = operand
@@ -328,19 +472,19 @@ class ConditionCompiler:
 
     def test(self, fact: Fact, op: str, operand: Any, path: PathKey) -> Test | None:
         """One leaf: validate the operand for the fact's type and build its test."""
+        if isinstance(operand, dict):
+            return self.compare(fact, op, operand, path)
         if op in _SINGLE_OPS and op in _OPS_BY_TYPE.get(fact.type, ()) and _plain_operand(fact, operand):
             return self._leaf(fact, op, self.keep(operand), path)  # the common case, in short (thousands a policy)
-        if op in LEVEL_OPS and fact.type != "level":
-            hint = "use gte/lte" if fact.numeric else "it has no order"
-            self.fail(path, f"{op} needs a level fact; {fact.name} is {fact.type} ({hint})", "operator")
+        if op not in _OPS_BY_TYPE.get(fact.type, ()):
+            self.fail(path, _wrong_operator(fact, op), "operator")
             return None
-        if op in ORDER_OPS and not fact.numeric:
-            hint = "; use at_least/at_most" if fact.ordered else ""
-            self.fail(path, f"{op} needs a money, integer or number fact; {fact.name} is {fact.type}{hint}", "operator")
-            return None
-        if op in ("in", "not_in"):
+        if op in ("in", "not_in", "contains_any", "contains_all"):
             values = [self.operand(fact, item, path + (i,)) for i, item in enumerate(operand)]
             if any(v is _INVALID for v in values):
+                return None
+            if op.startswith("contains") and len(set(values)) != len(values):
+                self.fail(path, f"{op} names a value twice", "operator")
                 return None
             return self._leaf(fact, op, tuple(values), path)
         if op == "between":
@@ -348,17 +492,73 @@ class ConditionCompiler:
             if low is _INVALID or high is _INVALID:
                 return None
             if low > high:
-                self.fail(path, f"between needs low ≤ high; got [{low}, {high}]", "operator")
+                self.fail(path, f"between needs low ≤ high; got [{show(low)}, {show(high)}]", "operator")
                 return None
             return self._leaf(fact, op, (low, high), path)
+        if op == "empty":
+            if not isinstance(operand, bool):
+                self.fail(path, f"empty takes true or false; got {operand!r}", "type-mismatch")
+                return None
+            return self._leaf(fact, op, operand, path)
+        if op in RELATIVE_OPS:
+            span = parse_span(operand) if isinstance(operand, str) else None
+            if span is None:
+                self.fail(path, f"{op} takes a duration like 30d, 12h or P30D; got {operand!r}", "type-mismatch")
+                return None
+            return Relative(self._at(path), fact.name, op, span, _COMPARE[op], span)
         value = self.operand(fact, operand, path)
         if value is _INVALID:
             return None
         return self._leaf(fact, op, value, path)
 
+    def compare(self, fact: Fact, op: str, operand: Mapping[str, Any], path: PathKey) -> Compare | None:
+        """``fact op {fact: other}``: both facts known, the operator one they both take, their types comparable."""
+        other_name = operand.get("fact")
+        if set(operand) != {"fact"} or not isinstance(other_name, str):
+            self.fail(path, f"an operand mapping names another fact: {{fact: name}}; got {show(list(operand))}", "operator")
+            return None
+        other = self.facts.get(other_name)
+        if other is None:
+            hint = (f" ({REFERENCE} is not a fact: measure from it with within/older_than and of: {REFERENCE})"
+                    if other_name == REFERENCE else did_you_mean(other_name, self.facts))
+            self.fail(path + ("fact",), f"unknown fact {other_name!r}{hint}", "unknown-fact")
+            return None
+        if op not in COMPARE_OPS:
+            self.fail(path, f"{op} cannot compare with another fact; use one of {', '.join(COMPARE_OPS)}", "operator")
+            return None
+        if op not in _OPS_BY_TYPE[fact.type]:
+            self.fail(path, _wrong_operator(fact, op), "operator")
+            return None
+        if other.name == fact.name:
+            self.fail(path + ("fact",), f"{fact.name} compared with itself", "operator")
+            return None
+        why = comparable(fact, other)
+        if why:
+            self.fail(path + ("fact",), f"{fact.name} ({fact.type}) cannot be compared with {other.name} ({other.type}): {why}", "type-mismatch")
+            return None
+        key = fact.rank if fact.ordered and op not in ("eq", "ne") else None
+        compare = {"at_least": operator.ge, "at_most": operator.le}.get(op, _COMPARE[op])
+        return Compare(self._at(path), fact.name, op, FactRef(other.name), compare, key, other.name)
+
+    def relative(self, test: Relative, of: Any, path: PathKey) -> Relative | None:
+        """``test`` measured from ``of``: ``received_at``, or another date or datetime fact."""
+        if of is None:
+            self.fail(path + (test.op,), f"{test.op} needs 'of': the moment it is measured from, e.g. of: {REFERENCE}", "operator")
+            return None
+        if of == REFERENCE:
+            return replace(test, of=REFERENCE)
+        other = self.facts.get(of) if isinstance(of, str) else None
+        if other is None or other.type not in ("date", "datetime") or of == test.fact:
+            choices = [REFERENCE, *(name for name, f in self.facts.items() if f.type in ("date", "datetime") and name != test.fact)]
+            hint = did_you_mean(of, choices) if isinstance(of, str) else ""
+            self.fail(path + ("of",), f"'of' names {REFERENCE} or another date or datetime fact ({', '.join(choices)}); got {of!r}{hint}",
+                      "unknown-fact")
+            return None
+        return replace(test, of=other.name)
+
     def operand(self, fact: Fact, value: Any, path: PathKey) -> Any:
         """``value`` converted to the fact's type, or ``_INVALID`` after recording why not."""
-        if fact.finite:
+        if fact.finite or fact.closed:
             if isinstance(value, str) and value in fact.rank:
                 return self.keep(value)
             hint = did_you_mean(value, fact.values) if isinstance(value, str) else ""
@@ -372,21 +572,72 @@ class ConditionCompiler:
             return self.keep(float(value) if fact.type == "number" else value)
         if fact.type == "boolean" and isinstance(value, bool):
             return value
-        if fact.type == "string" and isinstance(value, str):
+        if isinstance(value, str) and (fact.type == "string" or (fact.type == "list" and value)):
             return self.keep(value)
+        if fact.type in TIME_TYPES and isinstance(value, str):
+            parsed = _TIME_PARSERS[fact.type](value)
+            if parsed is not None:
+                return parsed
+            if fact.type == "datetime" and parse_date(value) is not None:
+                self.fail(path, f"{fact.name} is a datetime fact; {value!r} has no time and timezone (e.g. {value}T00:00:00Z)",
+                          "type-mismatch")
+                return _INVALID
         article = "an" if fact.type[0] in "aeiou" else "a"
         shown = repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
-        self.fail(path, f"{fact.name} is {article} {fact.type} fact; {shown} is not {fact.expected()}", "type-mismatch")
+        expected = "a value of the list" if fact.type == "list" else fact.expected()
+        self.fail(path, f"{fact.name} is {article} {fact.type} fact; {shown} is not {expected}", "type-mismatch")
         return _INVALID
 
 
+def comparable(fact: Fact, other: Fact) -> str:
+    """Why ``fact`` cannot be compared with ``other`` (empty when it can): money with money, integer and
+    number with each other, a level with a level of the same values, other types with their own type
+    (a duration with a duration, a date with a date, a datetime with a datetime)."""
+    if fact.numeric or other.numeric:
+        if fact.numeric and other.numeric and (fact.type == "money") == (other.type == "money"):
+            return ""
+        return "money compares with money, integer and number with each other"
+    if fact.type != other.type:
+        return "the facts must have the same type"
+    if fact.ordered and fact.values != other.values:
+        return "levels compare only with the same levels in the same order"
+    if fact.finite and not set(fact.values) & set(other.values):
+        return "they have no value in common"
+    return ""
+
+
+COMPARE_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", *LEVEL_OPS)
+"""Operators that may name another fact as their operand."""
+
+
+def _wrong_operator(fact: Fact, op: str) -> str:
+    """Why ``op`` does not apply to ``fact``, with what to use instead."""
+    takes = ", ".join(sorted(_OPS_BY_TYPE[fact.type]))
+    if op in LEVEL_OPS:
+        hint = "use gte/lte" if fact.linear else "it has no order"
+        return f"{op} needs a level fact; {fact.name} is {fact.type} ({hint})"
+    if op in ORDER_OPS:
+        hint = "; use at_least/at_most" if fact.ordered else ""
+        return f"{op} needs a money, integer, number, duration, date or datetime fact; {fact.name} is {fact.type}{hint}"
+    if op in RELATIVE_OPS:
+        return f"{op} needs a date or datetime fact; {fact.name} is {fact.type}"
+    if op in LIST_OPS:
+        return f"{op} needs a list fact; {fact.name} is {fact.type}"
+    if fact.type == "list":
+        return f"{op} does not apply to a list fact; {fact.name} takes {takes}"
+    return f"unknown operator {op!r}{did_you_mean(op, _OPS_BY_TYPE[fact.type])}; {fact.name} takes {takes}"
+
+
+_TIME_PARSERS: dict[str, Callable[[str], Any]] = {"duration": parse_span, "date": parse_date, "datetime": parse_datetime}
 _INVALID: Any = object()
 
 _SINGLE_OPS = frozenset(("eq", "ne", "gt", "gte", "lt", "lte", *LEVEL_OPS))
 """Operators with one operand."""
+_ORDERED = frozenset((*SET_OPS, *ORDER_OPS))
 _OPS_BY_TYPE = {
     "level": frozenset((*SET_OPS, *LEVEL_OPS)), "enum": frozenset(SET_OPS), "boolean": frozenset(SET_OPS),
-    "string": frozenset(SET_OPS), **dict.fromkeys(("money", "integer", "number"), frozenset((*SET_OPS, *ORDER_OPS))),
+    "string": frozenset(SET_OPS), **dict.fromkeys(("money", "integer", "number", "duration"), _ORDERED),
+    **dict.fromkeys(("date", "datetime"), _ORDERED | frozenset(RELATIVE_OPS)), "list": frozenset(LIST_OPS),
 }
 """The operators each fact type takes."""
 
@@ -419,10 +670,39 @@ def _not_in(value: Any, options: frozenset[Any]) -> bool:
     return value not in options
 
 
+def _contains(items: tuple[str, ...], wanted: str) -> bool:
+    return wanted in items
+
+
+def _contains_any(items: tuple[str, ...], wanted: frozenset[str]) -> bool:
+    return not wanted.isdisjoint(items)
+
+
+def _contains_all(items: tuple[str, ...], wanted: frozenset[str]) -> bool:
+    return wanted.issubset(items)
+
+
+def _empty(items: tuple[str, ...], wanted: bool) -> bool:
+    return (not items) == wanted
+
+
+def _within(elapsed: timedelta, span: timedelta) -> bool:
+    return _ZERO <= elapsed <= span
+
+
+def _older_than(elapsed: timedelta, span: timedelta) -> bool:
+    return elapsed > span
+
+
+_ZERO = timedelta(0)
+
+
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le,
     "in": _in, "not_in": _not_in, "between": _between, "at_least": _at_least, "at_most": _at_most,
+    "contains": _contains, "contains_any": _contains_any, "contains_all": _contains_all, "empty": _empty,
+    "within": _within, "older_than": _older_than,
 }
 """``compare(value, argument)`` by operator."""
-_OPERATORS: dict[str, str] = {op: op for op in _COMPARE}
+_OPERATORS: dict[str, str] = {op: op for op in (*_COMPARE, "of")}
 """Each operator's name as this module spells it (so a compiled test keeps none of the parser's strings)."""

@@ -56,7 +56,7 @@ class TableTrace(NamedTuple):
     rows: tuple[Check, ...]
     row: int | None
     """The matching row's index; None when no row matched and the default answered."""
-    value: str
+    value: FactValue
 
 
 @dataclass(frozen=True, slots=True)

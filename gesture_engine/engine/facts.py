@@ -9,20 +9,31 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-FactValue = bool | int | float | Decimal | str
-"""What a fact holds once read: level/enum/string -> str, money -> Decimal, number -> float."""
+if TYPE_CHECKING:
+    from gesture_engine.money import Currencies
 
-FACT_TYPES = ("level", "enum", "money", "integer", "number", "boolean", "string")
-ENVELOPE = ("complaint_id", "customer_id", "received_at")
+from gesture_engine.timevalues import DATE_EXAMPLE, DATETIME_EXAMPLE, DURATION_EXAMPLE
+
+FactValue = bool | int | float | Decimal | str | timedelta | date | tuple[str, ...]
+"""What a fact holds once read: level/enum/string -> str, money -> Decimal, number -> float, duration ->
+timedelta (whole seconds), date -> date, datetime -> datetime (with its timezone), list -> tuple of str."""
+
+FACT_TYPES = ("level", "enum", "money", "integer", "number", "boolean", "string", "duration", "date", "datetime", "list")
+TIME_TYPES = ("duration", "date", "datetime")
+ENVELOPE = ("complaint_id", "customer_id", "received_at", "locale")
 """Complaint fields that are not facts: echoed into the decision (``received_at`` sets ``respond_by``)."""
 
 INTEGER_LIMIT = 10**15
 NUMBER_LIMIT = 1e15
 STRING_LIMIT = 1000
 ID_LIMIT = 200
+LIST_LIMIT = 100
+"""A list fact holds at most this many items, each a non-empty string of at most ``ITEM_LIMIT`` characters."""
+ITEM_LIMIT = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +51,8 @@ class Fact:
     max_length: int = STRING_LIMIT
     derived: bool = False
     rank: Mapping[str, int] = field(default_factory=dict)
+    currencies: Currencies | None = None
+    """A money fact's policy currency and exchange rates: an amount sent in another currency is converted."""
 
     @property
     def ordered(self) -> bool:
@@ -54,6 +67,16 @@ class Fact:
     def numeric(self) -> bool:
         return self.type in ("money", "integer", "number")
 
+    @property
+    def linear(self) -> bool:
+        """Values on a line (numbers, durations, dates, datetimes): cut into points and the intervals between."""
+        return self.type in ("money", "integer", "number", "duration", "date", "datetime")
+
+    @property
+    def closed(self) -> bool:
+        """A list fact whose items come from declared ``values``."""
+        return self.type == "list" and bool(self.values)
+
     def expected(self) -> str:
         """What a valid value looks like, for error messages."""
         if self.finite:
@@ -64,6 +87,11 @@ class Fact:
             "number": "a finite number",
             "boolean": "true or false",
             "string": f"a string of at most {self.max_length} characters",
+            "duration": DURATION_EXAMPLE,
+            "date": DATE_EXAMPLE,
+            "datetime": DATETIME_EXAMPLE,
+            "list": (f"a list of distinct values from {', '.join(self.values)}" if self.values
+                     else f"a list of at most {LIST_LIMIT} distinct non-empty strings"),
         }[self.type]
 
 

@@ -17,6 +17,7 @@ from array import array
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from gesture_engine.engine.conditions import Cells, Condition, Facts, Group, Test, domain_cells
@@ -60,13 +61,15 @@ def _expand(condition: Condition) -> tuple[list[Term] | None, set[str]]:
     """``_terms`` and the facts read, bottom-up in one pass (asking each subtree for its facts would
     walk it again at every level). A test, the usual part, joins the terms as it is: no expansion."""
     if isinstance(condition, Test):
+        if condition.__class__ is not Test:  # reads two values (a comparison of two facts, a relative test): checked whole
+            return None, set(condition.facts_used())
         return [[(condition.fact, condition)]], {condition.fact}
     if not isinstance(condition, Group):  # ``always``
         return [[]], set()
     used: set[str] = set()
     subs: list[tuple[str, Condition] | list[Term] | None] = []  # a test as its (fact, test) pair, else its terms
     for part in condition.parts:
-        if isinstance(part, Test):
+        if part.__class__ is Test:
             used.add(part.fact)
             subs.append((part.fact, part))
         else:
@@ -105,7 +108,7 @@ class PolicyIndex:
     :meth:`derive` fills in derived facts from their segments, and :meth:`fired_key` reads the rules'.
     """
 
-    def __init__(self, derived: Sequence[tuple[str, Sequence[Condition], Sequence[str], str]], first: Sequence[Condition],
+    def __init__(self, derived: Sequence[tuple[str, Sequence[Condition], Sequence[Any], Any]], first: Sequence[Condition],
                  collect: Sequence[Condition], facts: Mapping[str, Fact]) -> None:
         conditions: list[Condition] = [row for _, rows, _, _ in derived for row in rows]
         rules_offset, split = len(conditions), len(first)
@@ -137,6 +140,8 @@ class PolicyIndex:
         self._numeric: dict[str, tuple[Cells, list[int] | CellBits]] = {}  # numeric fact -> its cells and their bits
         self._lookups = {name: self._lookup(facts[name], parts) for name, parts in by_fact.items()}
         self._tables = {name: self._table(fact) for name, fact in facts.items() if fact.finite}
+        # a derived value to the bits it lets through: a table for a level or enum, the numeric lookup else
+        narrow = {name: self._tables[name].__getitem__ if name in self._tables else self.bits_reader(name) for name, _, _, _ in derived}
         plan = []
         row = 0
         for name, rows, results, default in derived:
@@ -144,7 +149,7 @@ class PolicyIndex:
             # lowest surviving bit -> value (0, no row holds -> default); rows with a residual are checked in order
             by_bit = {0: default, **{1 << bit: results[self._owner[bit] - row] for bit in range(low, high)}}
             checks = {bit: check for bit, check in self._residual.items() if 1 << low <= bit < 1 << high}
-            plan.append((name, _span(low, high), by_bit, checks or None, self._tables[name]))
+            plan.append((name, _span(low, high), by_bit, checks or None, narrow[name]))
             row += len(rows)
         self._derived = tuple(plan)
         self._first_start, self._collect_start = starts[rules_offset], starts[rules_offset + split]
@@ -203,18 +208,19 @@ class PolicyIndex:
         return mask
 
     def derive(self, facts: dict[str, Any], mask: int) -> int:
-        """Set every derived fact in ``facts`` from its segment of ``mask``, narrowing ``mask`` by each.
+        """Set every derived fact in ``facts`` from its segment of ``mask``, narrowing ``mask`` by each
+        (by its value's table for a level or enum, by its numeric lookup for a money, integer or number).
 
         ``mask`` must already hold the lookups of every input fact.
         """
-        for name, bits, by_bit, checks, table in self._derived:
+        for name, bits, by_bit, checks, narrow in self._derived:
             rows = mask & bits
             if checks is None:
                 value = by_bit[rows & -rows]
             else:
                 value = by_bit[self._first_holding(rows, checks, facts)]
             facts[name] = value
-            mask &= table[value]
+            mask &= narrow(value)
         return mask
 
     def fired_key(self, facts: Facts, mask: int) -> int:
@@ -268,8 +274,10 @@ class PolicyIndex:
             constrained |= 1 << i
         free = self.everything & ~constrained
         name = fact.name
+        if fact.type == "list":
+            return self._list_lookup(name, by_bit, free)
         split = domain_cells(fact, _operands(by_bit.values()))
-        if fact.numeric:
+        if fact.linear:
             masks = self._numeric_masks(split, name, by_bit, free)
             points, count = split.values, len(split.values)
             self._numeric[name] = split, masks
@@ -279,31 +287,19 @@ class PolicyIndex:
                 return masks[2 * i + 1 if i < count and points[i] == value else 2 * i]
 
             return numeric
-        # terms whose parts are the same tests hold for the same values: evaluate each kind once
-        kinds: dict[Any, tuple[list[Condition], int]] = {}
-        for i, found in by_bit.items():
-            first = found[0]
-            if len(found) == 1 and isinstance(first, Test):  # the usual case; no tuple of several parts equals this key
-                key: Any = (first.op, first.operand)
-            else:
-                key = tuple([(part.op, part.operand) if isinstance(part, Test) else part for part in found])
-            parts, bits = kinds.get(key, (found, 0))
-            kinds[key] = parts, bits | 1 << i
-
-        def bits_at(value: Any) -> int:
-            facts = {name: value}
-            mask = free
-            for parts, bits in kinds.values():
-                if all(part.holds(facts) for part in parts):
-                    mask |= bits
-            return mask
-
+        bits_at = _evaluator(name, by_bit, free)
         if fact.type != "string":
             return {value: bits_at(value) for value in split.values}.__getitem__
         *words, unmentioned = split.values  # a string's last cell: every string no condition mentions
         table = {word: bits_at(word) for word in words}
         other = bits_at(unmentioned)
         return lambda value: table.get(value, other)
+
+    @staticmethod
+    def _list_lookup(name: str, by_bit: dict[int, list[Condition]], free: int) -> Lookup:
+        """A list fact's lookup: its tests evaluated on a list the first time it is met, then kept
+        (bounded): a list of n values has 2^n combinations to cut into cells, but a helpdesk sends few."""
+        return lru_cache(maxsize=LIST_CACHE_SIZE)(_evaluator(name, by_bit, free))
 
     def _numeric_masks(self, split: Cells, name: str, by_bit: dict[int, list[Condition]], free: int) -> list[int] | CellBits:
         """Per-cell bitsets: interval parts by a sweep of start/end events, others cell by cell.
@@ -461,6 +457,34 @@ def _positions(bits: int) -> list[int]:
         found.append(low.bit_length() - 1)
         bits ^= low
     return found
+
+
+LIST_CACHE_SIZE = 1024
+"""Lists (as read: distinct values in canonical order) whose index bits a list fact keeps, per fact."""
+
+
+def _evaluator(name: str, by_bit: dict[int, list[Condition]], free: int) -> Lookup:
+    """A fact value to the bits of the terms whose parts on fact ``name`` hold, by evaluating those
+    parts; terms whose parts are the same tests hold for the same values, so each kind is evaluated once."""
+    kinds: dict[Any, tuple[list[Condition], int]] = {}
+    for i, found in by_bit.items():
+        first = found[0]
+        if len(found) == 1 and isinstance(first, Test):  # the usual case; no tuple of several parts equals this key
+            key: Any = (first.op, first.operand)
+        else:
+            key = tuple([(part.op, part.operand) if isinstance(part, Test) else part for part in found])
+        parts, bits = kinds.get(key, (found, 0))
+        kinds[key] = parts, bits | 1 << i
+
+    def bits_at(value: Any) -> int:
+        facts = {name: value}
+        mask = free
+        for parts, bits in kinds.values():
+            if all(part.holds(facts) for part in parts):
+                mask |= bits
+        return mask
+
+    return bits_at
 
 
 def _span(low: int, high: int) -> int:

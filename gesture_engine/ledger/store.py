@@ -32,7 +32,7 @@ from gesture_engine.ledger import schema
 from gesture_engine.ledger.ids import decision_id
 from gesture_engine.ledger.schema import events
 from gesture_engine.money import MINOR_UNITS
-from gesture_engine.policy import Policy
+from gesture_engine.policy import Policy, TeamBudget
 
 DEFAULT_TTL = timedelta(days=7)
 """How long a reservation holds its budget when neither the policy nor the ledger says."""
@@ -329,6 +329,22 @@ class Ledger:
         total = connection.execute(_HELD, {"customer_id": customer_id, "currency": currency, "since": since}).scalar_one()
         return from_minor(int(total), currency)
 
+    def _team_budget(self, connection: Connection, policy: Policy, team: str, now_at: datetime) -> TeamBudget:
+        """What ``team`` has left of the policy's monthly limit this calendar month (the ledger's time zone):
+        the limit minus what its reservations of the month hold. A reservation past its expiry counts
+        until its ``expired`` event is written (on the customer's next decision, or ``expire()``): the
+        team is never let over its limit by an expiry not yet seen."""
+        limits = policy.compiled.teams
+        assert limits is not None
+        local = now_at.astimezone(self.tz)
+        period = f"{local.year:04d}-{local.month:02d}"
+        start, end = self.month(period)
+        held = connection.execute(select(func.coalesce(func.sum(events.c.delta_minor), 0)).where(
+            events.c.team == team, events.c.currency == policy.currency,
+            events.c.reserved_at >= to_micros(start), events.c.reserved_at < to_micros(end))).scalar_one()
+        limit = limits.limit(team)
+        return TeamBudget(team=team, limit=limit, left=limit - from_minor(int(held), policy.currency), period=period)
+
     def _expire_customer(self, connection: Connection, customer_id: str, now: int) -> None:
         """Write the ``expired`` events of the customer's reservations that are due (expiry is lazy)."""
         for reservation_id in connection.execute(_DUE_OF_CUSTOMER, {"customer_id": customer_id, "now": now}).scalars().all():
@@ -462,10 +478,13 @@ class Ledger:
                                  actor=actor, detail={"note": "redecided"})
                 attempt = connection.execute(select(func.count()).where(
                     events.c.complaint_id == complaint_id, events.c.kind == "reserved")).scalar_one()
+            budget = self._team_budget(connection, policy, team, now_at) if team and policy.compiled.teams is not None else None
             if fact is not None and days is not None:
                 self._expire_customer(connection, customer_id, now)
                 given = self._held(connection, customer_id, policy.currency, now - days * 86_400_000_000)
-                decision = policy.decide({**complaint, fact: given})
+                decision = policy.decide({**complaint, fact: given}, team=budget)
+            elif budget is not None:
+                decision = policy.decide(complaint, team=budget)
             else:
                 decision = probe
             reservation_id = _reservation_id(complaint_id, attempt)

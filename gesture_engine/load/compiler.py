@@ -11,21 +11,23 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
+
+from pydantic import ValidationError
 
 from gesture_engine.complaint import read_value
 from gesture_engine.decision import Gesture
 from gesture_engine.durations import parse_duration
 from gesture_engine.engine.budget import BudgetSpec, Limits, Lookup, band_labels
-from gesture_engine.engine.conditions import ALWAYS, Condition, ConditionCompiler, show
+from gesture_engine.engine.conditions import ALWAYS, REFERENCE, Condition, ConditionCompiler, Relative, show
 from gesture_engine.engine.facts import ENVELOPE, Fact, FactValue, did_you_mean
 from gesture_engine.errors import PolicyError, Problem
 from gesture_engine.load import document as written
 from gesture_engine.load.source import Document, Keeper, PathKey
-from gesture_engine.money import MINOR_UNITS, MONEY_LIMIT, plain, quantizer, round_money
+from gesture_engine.money import MINOR_UNITS, MONEY_LIMIT, Currencies, quantizer, round_money
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +42,19 @@ class Catalog:
 
 @dataclass(frozen=True, slots=True)
 class Derived:
-    """A derived fact: first matching row of its table, else its default."""
+    """A derived fact: first matching row of its table, else its default. A level or enum fact's values
+    are names; a money, integer, number or duration fact's are in its type (Decimal, int, float, timedelta)."""
 
     fact: Fact
-    rows: tuple[tuple[Condition, str], ...]
-    default: str
+    rows: tuple[tuple[Condition, FactValue], ...]
+    default: FactValue
+
+    @property
+    def values(self) -> tuple[FactValue, ...]:
+        """Every value the fact can take: its declared values, or its table's values and default."""
+        if self.fact.finite:
+            return self.fact.values
+        return tuple(sorted({*(value for _, value in self.rows), self.default}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +89,8 @@ def printf_pattern(parts: Sequence[tuple[bool, str]], facts: Mapping[str, Fact])
     for is_fact, text in parts:
         if not is_fact:
             pattern.append(text.replace("%", "%%"))
-        elif facts[text].type == "boolean":
-            return None
+        elif facts[text].type == "boolean" or not (facts[text].numeric or facts[text].type in ("level", "enum", "string")):
+            return None  # show() writes it: true/false, 2h30m, 2026-11-23T09:30:00Z, [vip, press]
         else:
             pattern.append("%g" if facts[text].type == "number" else "%s")
     return "".join(pattern)
@@ -104,6 +114,8 @@ class Rule:
     file: str
     line: int
     owed: tuple[OwedSpec, ...] = ()
+    rationales: Mapping[str, Template] = field(default_factory=lambda: MappingProxyType({}))
+    """The rationale by language (the policy's ``locale`` among them) when given per language."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +125,19 @@ class OwedSpec:
     gesture: str
     amount: Decimal
     fact: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TeamLimits:
+    """Team budgets: a monthly limit per team (``default`` for others), and what going over does."""
+
+    default: Decimal
+    limits: Mapping[str, Decimal]
+    on_exceed: str  # reduce | escalate
+    escalate_to: str | None = None
+
+    def limit(self, team: str) -> Decimal:
+        return self.limits.get(team, self.default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +169,7 @@ class Invariant:
         return f"{self.output} is monotone {self.direction} in {self.fact}"
 
 
-ORDERED_TYPES = ("level", "money", "integer", "number")
+ORDERED_TYPES = ("level", "money", "integer", "number", "duration", "date", "datetime")
 """Fact types an invariant can range over: they have an order (levels lowest first)."""
 
 
@@ -167,10 +192,16 @@ class CompiledPolicy:
     limits: Limits
     ladder: Ladder
     invariants: tuple[Invariant, ...] = ()
+    reads_received_at: bool = False
+    """True when a condition measures from ``received_at`` (``within: 30d, of: received_at``)."""
     goodwill_window_days: int | None = None
     """``goodwill.window_days``: the window a goodwill ledger sums the customer's goodwill over."""
     reservation_ttl: int | None = None
     """``goodwill.reservation_ttl`` in seconds: how long a ledger reservation holds its budget."""
+    locale: str = "en"
+    """The policy's language: of one-sentence rationales, and the fallback for rationales by language."""
+    teams: TeamLimits | None = None
+    """Team budgets, enforced when deciding through a goodwill ledger."""
 
 
 def fingerprint(data: Any) -> str:
@@ -191,6 +222,8 @@ class _Compiler:
         self.keep = Keeper()
         self.lookups: dict[Any, Lookup] = {}  # by how they are written (``_written``)
         self.respond_within: int | None = None  # the policy-wide default deadline, in seconds
+        self.locale = "en"  # the policy's language
+        self.currencies: Currencies | None = None  # the policy's currency and exchange rates, given to its money facts
 
     # -- helpers -------------------------------------------------------------------------------
     def fail(self, path: PathKey, message: str, code: str) -> None:
@@ -213,27 +246,32 @@ class _Compiler:
         if currency not in MINOR_UNITS:
             self.fail(("currency",), f"unknown ISO 4217 currency {currency!r}{did_you_mean(currency, MINOR_UNITS)}", "currency")
             raise PolicyError(self.problems)
+        keep = self.keep
+        currency = keep(currency)
+        self.currencies = Currencies(currency, quantizer(currency), self.exchange_rates(policy.exchange_rates, currency))
         facts = self.input_facts(policy.facts)
         all_facts = dict(facts)
         derived = self.derived_facts(policy.derived, all_facts)
-        keep = self.keep
         gestures = {keep(key): Catalog(keep(key), keep(item.label), keep(item.description), item.monetary) for key, item in policy.gestures.items()}
         actions = {keep(key): Catalog(keep(key), keep(item.label), keep(item.description)) for key, item in policy.actions.items()}
         unit = quantizer(currency)
         ladder = self.ladder(policy.approval, unit)
+        self.locale = keep(policy.locale)
         self.respond_within = parse_duration(policy.respond_within)
         if self.respond_within is None:
             self.fail(("respond_within",), f"{policy.respond_within!r} is not a positive duration like 30m, 2h or 1d", "duration")
         limits = self.limits(policy, all_facts, unit)
         rules = self.rules(policy.rules, checked.positions("rules", len(policy.rules)), all_facts, gestures, actions, ladder)
+        self.check_broken_rules(checked, all_facts, gestures, actions, ladder)
         invariants = self.invariants(policy, checked.positions("invariants", len(policy.invariants)), facts)
+        teams = self.teams(policy.teams, ladder)
         if self.problems:
             raise PolicyError(self.problems)
         return CompiledPolicy(
             name=keep(policy.policy),
             version=keep(policy.version),
             description=keep(policy.description),
-            currency=keep(currency),
+            currency=currency,
             fingerprint=fingerprint(self.doc.data),
             source=self.doc.file,
             facts=MappingProxyType(facts),
@@ -245,14 +283,43 @@ class _Compiler:
             limits=limits,
             ladder=ladder,
             invariants=invariants,
-            goodwill_window_days=policy.goodwill.window_days if policy.goodwill else None,
+            reads_received_at=any(isinstance(test, Relative) and test.of == REFERENCE
+                                  for condition in (*(rule.when for rule in rules), *(c for d in derived for c, _ in d.rows))
+                                  for test in condition.tests()),
+            goodwill_window_days=keep(policy.goodwill.window_days) if policy.goodwill else None,
             reservation_ttl=parse_duration(policy.goodwill.reservation_ttl) if policy.goodwill and policy.goodwill.reservation_ttl else None,
+            locale=self.locale,
+            teams=teams,
         )
+
+    def teams(self, spec: written.Teams | None, ladder: Ladder) -> TeamLimits | None:
+        if spec is None:
+            return None
+        if spec.on_exceed == "escalate" and spec.escalate_to is None:
+            self.fail(("teams", "escalate_to"), "on_exceed: escalate needs the level that approves going over: add escalate_to", "teams")
+        if spec.escalate_to is not None and spec.escalate_to not in ladder.levels:
+            self.fail(("teams", "escalate_to"), f"unknown approval level {spec.escalate_to!r}{did_you_mean(spec.escalate_to, ladder.levels)}",
+                      "unknown-level")
+        keep = self.keep
+        return TeamLimits(keep(spec.monthly_limit), MappingProxyType({keep(team): keep(limit) for team, limit in spec.limits.items()}),
+                          keep(spec.on_exceed), keep(spec.escalate_to))
+
+    def exchange_rates(self, rates: Mapping[str, Decimal], currency: str) -> Mapping[str, Decimal]:
+        for code, rate in rates.items():
+            path = ("exchange_rates", code)
+            if code not in MINOR_UNITS:
+                self.fail(path, f"unknown ISO 4217 currency {code!r}{did_you_mean(code, MINOR_UNITS)}", "currency")
+            elif code == currency:
+                self.fail(path, f"{code} is the policy's own currency: it needs no rate", "currency")
+            elif rate <= 0:
+                self.fail(path, f"an exchange rate is above 0; got {rate}", "currency")
+        keep = self.keep
+        return MappingProxyType({keep(code): keep(rate) for code, rate in rates.items()})
 
     def input_facts(self, specs: Mapping[str, written.FactSpec]) -> dict[str, Fact]:
         return {self.keep(name): self.fact(name, spec, ("facts", name)) for name, spec in specs.items()}
 
-    def fact(self, name: str, spec: written.FactSpec | written.DerivedFact, path: PathKey) -> Fact:
+    def fact(self, name: str, spec: written.FactSpec | written.DerivedFact | written.ValuedDerivedFact, path: PathKey) -> Fact:
         """The fact a declaration describes; its own mistakes are reported, and it is still returned so
         that later sections don't report it as an unknown fact (the problems fail the load anyway)."""
         keep = self.keep
@@ -264,6 +331,8 @@ class _Compiler:
         maximum: int | Decimal | None = None
         if isinstance(spec, written.ChoiceFact | written.DerivedFact):
             values = tuple(keep(value) for value in spec.values)
+        elif isinstance(spec, written.ListFact):
+            values = tuple(keep(value) for value in spec.values or ())
         elif isinstance(spec, written.NumericFact):
             minimum = keep(spec.min) if spec.min is not None or kind != "money" else Decimal(0)
             maximum = keep(spec.max)
@@ -279,14 +348,17 @@ class _Compiler:
             name=name,
             type=kind,
             description=keep(spec.description),
-            required=False if isinstance(spec, written.DerivedFact) else spec.required,
+            required=False if isinstance(spec, written.DerivedFact | written.ValuedDerivedFact) else spec.required,
             values=values,
             minimum=minimum,  # type: ignore[arg-type]  # an integer fact keeps integer bounds
             maximum=maximum,  # type: ignore[arg-type]
             max_length=spec.max_length if isinstance(spec, written.StringFact) else 1000,
-            derived=isinstance(spec, written.DerivedFact),
+            derived=isinstance(spec, written.DerivedFact | written.ValuedDerivedFact),
             rank=MappingProxyType({value: i for i, value in enumerate(values)}),
+            currencies=self.currencies if kind == "money" else None,
         )
+        if isinstance(spec, written.ValuedDerivedFact):
+            return replace(fact, minimum=Decimal(0)) if kind == "money" else fact
         if isinstance(spec, written.DerivedFact):
             return fact
         if spec.required and spec.default is not None:
@@ -300,7 +372,8 @@ class _Compiler:
                 self.fail(path + ("default",), str(exc), "fact")
         return fact
 
-    def derived_facts(self, specs: Mapping[str, written.DerivedFact], all_facts: dict[str, Fact]) -> tuple[Derived, ...]:
+    def derived_facts(self, specs: Mapping[str, written.DerivedFact | written.ValuedDerivedFact],
+                      all_facts: dict[str, Fact]) -> tuple[Derived, ...]:
         """Compile derived facts in dependency order, rejecting clashes and cycles."""
         specs = {self.keep(name): spec for name, spec in specs.items()}
         declared: dict[str, Fact] = {}
@@ -310,7 +383,7 @@ class _Compiler:
                 self.fail(path, f"{name!r} is already an input fact", "duplicate-fact")
                 continue
             fact = self.fact(name, spec, path)
-            if spec.default not in fact.rank:
+            if isinstance(spec, written.DerivedFact) and spec.default not in fact.rank:
                 self.fail(path + ("default",), f"{spec.default!r} is not one of {', '.join(fact.values)}", "unknown-value")
             declared[name] = fact
         # dependencies: derived facts mentioned in each table
@@ -319,7 +392,7 @@ class _Compiler:
         for name in declared:
             uses: list[str] = []
             for row in specs[name].table:
-                uses.extend(_facts_in(row.when))
+                uses.extend(_facts_in(row.when))  # facts compared with count: they must be known first
             depends[name] = [use for use in dict.fromkeys(uses) if use in declared]
         order = self._topological(depends)
         if order is None:
@@ -328,17 +401,31 @@ class _Compiler:
         for name in order:
             spec, fact = specs[name], declared[name]
             compiler = ConditionCompiler(known, self.doc, self.problems, self.keep)
-            rows = []
-            for i, row in enumerate(spec.table):
+            rows: list[tuple[Condition, FactValue]] = []
+            entries: Sequence[written.DerivedRow | written.NumericRow | written.DurationRow] = spec.table
+            valued = isinstance(spec, written.ValuedDerivedFact)
+            for i, entry in enumerate(entries):
                 row_path: PathKey = ("derived", name, "table", i)
-                condition = compiler.compile(row.when, row_path + ("when",))
-                if row.value not in fact.rank:
-                    hint = did_you_mean(row.value, fact.values)
-                    self.fail(row_path + ("value",), f"{row.value!r} is not one of {', '.join(fact.values)}{hint}", "unknown-value")
-                rows.append((condition, self.keep(row.value)))
-            compiled.append(Derived(fact, tuple(rows), self.keep(spec.default)))
+                condition = compiler.compile(entry.when, row_path + ("when",))
+                if valued:
+                    rows.append((condition, self.derived_value(fact, entry.value, row_path + ("value",))))
+                    continue
+                if entry.value not in fact.rank:
+                    hint = did_you_mean(str(entry.value), fact.values)
+                    self.fail(row_path + ("value",), f"{entry.value!r} is not one of {', '.join(fact.values)}{hint}", "unknown-value")
+                rows.append((condition, self.keep(entry.value)))
+            default = self.derived_value(fact, spec.default, ("derived", name, "default")) if valued else spec.default
+            compiled.append(Derived(fact, tuple(rows), self.keep(default)))
             all_facts[fact.name] = fact
         return tuple(compiled)
+
+    def derived_value(self, fact: Fact, value: Any, path: PathKey) -> FactValue:
+        """A numeric or duration derived fact's value in the fact's type, checked as a complaint's value would be."""
+        try:
+            return self.keep(read_value(fact, value))
+        except ValueError as exc:
+            self.fail(path, str(exc), "type-mismatch")
+            return value  # type: ignore[no-any-return]  # the problem fails the load
 
     def _topological(self, depends: dict[str, list[str]]) -> list[str] | None:
         order: list[str] = []
@@ -411,8 +498,8 @@ class _Compiler:
                 self.fail(path + ("in",), f"unknown input fact {name!r}{derived}{did_you_mean(name, facts)}", "unknown-fact")
                 continue
             if fact.type not in ORDERED_TYPES:
-                self.fail(path + ("in",), f"{name} is {fact.type}, which has no order; invariants need a level, money, integer or number fact",
-                          "type-mismatch")
+                self.fail(path + ("in",), f"{name} is {fact.type}, which has no order; invariants need a level, money, integer, number, "
+                                          "duration, date or datetime fact", "type-mismatch")
                 continue
             where = self.doc.locate(path)
             keep = self.keep
@@ -441,6 +528,29 @@ class _Compiler:
         for extra in defaults[1:]:
             self.fail(("rules", extra, "default"), f"only one default rule is allowed (rules[{defaults[0]}] is already default)", "default")
         return tuple(compiled)
+
+    def check_broken_rules(self, checked: written.Checked, facts: Mapping[str, Fact], gestures: Mapping[str, Catalog],
+                           actions: Mapping[str, Catalog], ladder: Ladder) -> None:
+        """Every problem at once: a rule that failed validation in one part (say its ``when``) still has
+        its other parts checked, so a bad condition does not hide an unknown action beside it."""
+        raw_rules = self.doc.data.get("rules") if isinstance(self.doc.data, Mapping) else None
+        if checked.rule_positions is None or not isinstance(raw_rules, list):
+            return
+        kept = set(checked.rule_positions)
+        conditions = ConditionCompiler(facts, self.doc, self.problems, self.keep)
+        for i, raw in enumerate(raw_rules):
+            if i in kept or not isinstance(raw, Mapping):
+                continue
+            path: PathKey = ("rules", i)
+            if self.clean(path + ("when",)) and isinstance(raw.get("when"), Mapping):
+                conditions.compile(raw["when"], path + ("when",))
+            if not all(self.clean(path + (key,)) for key in ("then", "id", "collect", "default")):
+                continue
+            try:
+                spec = written.Rule.model_validate({**raw, "when": None})
+            except ValidationError:
+                continue
+            self.rule(i, spec, path, conditions, facts, gestures, actions, ladder)
 
     def rule(self, index: int, spec: written.Rule, path: PathKey, conditions: ConditionCompiler,
              facts: Mapping[str, Fact], gestures: Mapping[str, Catalog], actions: Mapping[str, Catalog],
@@ -480,14 +590,14 @@ class _Compiler:
             seconds = self.respond_within  # the policy's default deadline
         budget = self.budget(then.budget, path + ("then", "budget"), facts) if then.budget is not None else None
         owed = [self.owed(gesture, spec, path + ("then", "owed", gesture), facts, then.gestures) for gesture, spec in then.owed.items()]
-        rationale = self.template(then.rationale, path + ("then", "rationale"), facts) if then.rationale is not None else None
+        rationale, rationales = self.rationale(then.rationale, path + ("then", "rationale"), facts)
         if len(self.problems) > before:
             return None
         where = self.doc.locate(path)
         return Rule(
             id=keep(spec.id), index=index, hit=hit, description=keep(spec.description), when=when,
             action=action, gestures=tuple(chosen), budget=budget, respond_within=seconds, approval=approval,
-            rationale=rationale, file=where.file, line=where.line, owed=tuple(o for o in owed if o is not None),
+            rationale=rationale, file=where.file, line=where.line, owed=tuple(o for o in owed if o is not None), rationales=rationales,
         )
 
     def gesture(self, catalog: Catalog) -> Gesture:
@@ -546,11 +656,12 @@ class _Compiler:
 
     def bands(self, spec: written.Lookup, ranges: Sequence[written.Band], path: PathKey, fact: Fact) -> Lookup | None:
         """A ``ranges`` lookup: bands rising from the lowest value, each up to its bound."""
-        if not fact.numeric:
-            self.fail(path + ("by",), f"'ranges' need a money, integer or number fact; {fact.name} is {fact.type} (use 'values')", "type-mismatch")
+        if not fact.linear:
+            self.fail(path + ("by",), f"'ranges' need a money, integer, number, duration, date or datetime fact; {fact.name} is {fact.type} "
+                                      "(use 'values')", "type-mismatch")
             return None
         before = len(self.problems)
-        bounds: list[tuple[Decimal, bool]] = []
+        bounds: list[tuple[Any, bool]] = []
         amounts: list[Decimal] = []
         open_ended = False
         for i, band in enumerate(ranges):
@@ -565,11 +676,14 @@ class _Compiler:
                     self.fail(here, "only the last band may leave out 'lt'/'lte': it covers every larger value", "lookup")
                 open_ended = True
                 continue
-            bound, included = Decimal(written_bound), band.lte is not None
+            included = band.lte is not None
+            bound = self.band_bound(fact, written_bound, here + ("lte" if included else "lt",))
+            if bound is None:
+                continue
             if bounds:
                 previous, previous_included = bounds[-1]
                 if bound < previous or (bound == previous and (previous_included or not included)):
-                    self.fail(here + ("lte" if included else "lt",), f"bands must rise: {plain(bound)} does not end above the band before", "lookup")
+                    self.fail(here + ("lte" if included else "lt",), f"bands must rise: {show(bound)} does not end above the band before", "lookup")
             bounds.append((bound, included))
         if not open_ended:
             if spec.default is None:
@@ -585,6 +699,18 @@ class _Compiler:
         labels = band_labels(bounds, open_ended)
         return Lookup(fact.name, MappingProxyType({label: keep(amount) for label, amount in zip(labels, amounts, strict=True)}),
                       tuple((keep(bound), included) for bound, included in bounds))
+
+    def band_bound(self, fact: Fact, written_bound: Any, path: PathKey) -> Any:
+        """A band's bound in the fact's own terms: a number, a duration, a date or a datetime."""
+        if fact.numeric and not isinstance(written_bound, str):
+            return Decimal(written_bound)
+        if fact.type in ("duration", "date", "datetime") and isinstance(written_bound, str):
+            try:
+                return read_value(fact, written_bound)
+            except ValueError:
+                pass
+        self.fail(path, f"{written_bound!r} is not {fact.expected()}, as a bound of {fact.name} must be", "type-mismatch")
+        return None
 
     def budget(self, spec: Decimal | written.BudgetFormula, path: PathKey, facts: Mapping[str, Fact]) -> BudgetSpec | None:
         keep = self.keep
@@ -629,6 +755,20 @@ class _Compiler:
             self.fail(path + ("fact",), f"an owed amount is a money fact's value; {spec.fact} is {fact.type}", "type-mismatch")
             return None
         return OwedSpec(self.keep(gesture), self.keep(spec.percent), fact.name)
+
+    def rationale(self, written_rationale: str | Mapping[str, str] | None, path: PathKey,
+                  facts: Mapping[str, Fact]) -> tuple[Template | None, Mapping[str, Template]]:
+        """A rule's rationale in the policy's language, and by language when given per language (which
+        must include the policy's own, the fallback for every other)."""
+        if written_rationale is None:
+            return None, MappingProxyType({})
+        if isinstance(written_rationale, str):
+            return self.template(written_rationale, path, facts), MappingProxyType({})
+        by_locale = {self.keep(locale): self.template(text, path + (locale,), facts) for locale, text in written_rationale.items()}
+        if self.locale not in by_locale:
+            self.fail(path, f"give the rationale in the policy's language {self.locale!r} too: it is the fallback for other languages", "locale")
+            return None, MappingProxyType({})
+        return by_locale[self.locale], MappingProxyType(by_locale)
 
     def template(self, text: str, path: PathKey, facts: Mapping[str, Fact]) -> Template:
         parts: list[tuple[bool, str]] = []
@@ -688,6 +828,8 @@ def _facts_in(condition: Any) -> list[str]:
                 names.extend(_facts_in(value))
             else:
                 names.append(key)
+                if isinstance(value, dict):  # {op: {fact: other}} compares with another fact
+                    names.extend(operand["fact"] for operand in value.values() if isinstance(operand, dict) and isinstance(operand.get("fact"), str))
     return names
 
 

@@ -40,6 +40,15 @@ NAME_PATTERN = "^[a-z][a-z0-9_]*$"
 RULE_ID_PATTERN = "^[a-z0-9][a-z0-9_.-]*$"
 DURATION_PATTERN = "^([0-9]+d)?([0-9]+h)?([0-9]+m)?$"
 CURRENCY_PATTERN = "^[A-Z]{3}$"
+LOCALE_PATTERN = "^[a-z]{2,3}(-[a-z0-9]{1,8})*$"
+"""A language tag in lowercase with dashes: ``en``, ``fr``, ``pt-br``."""
+Locale = Annotated[str, Field(pattern=LOCALE_PATTERN, max_length=35)]
+Rationales = Annotated[
+    Mapping[Locale, Annotated[str, Field(min_length=1)]],
+    WithJsonSchema({"type": "object", "patternProperties": {LOCALE_PATTERN: {"type": "string", "minLength": 1}},
+                    "propertyNames": {"maxLength": 35}, "additionalProperties": False}),
+]
+"""A rationale by language: ``{en: ..., fr: ...}``."""
 
 # -- values -------------------------------------------------------------------------------------
 # YAML gives numbers as int or Decimal (never float or bool). The checks are pydantic's own, in strict
@@ -67,6 +76,12 @@ if TYPE_CHECKING:
 else:
     Amount = Annotated[Annotated[int, _AMOUNT_RANGE, AfterValidator(Decimal)] | Annotated[Decimal, _AMOUNT_RANGE], _AMOUNT_SCHEMA]
 """Money or a factor, written as an int or a Decimal and always read as a Decimal."""
+ExchangeRates = Annotated[
+    Mapping[Annotated[str, Field(pattern=CURRENCY_PATTERN)], Amount],
+    WithJsonSchema({"type": "object", "patternProperties": {CURRENCY_PATTERN: {"type": "number", "minimum": 0, "maximum": int(MONEY_LIMIT)}},
+                    "additionalProperties": False}),
+]
+"""Exchange rates by ISO 4217 code: ``{EUR: 1.08}``."""
 Scalar = Annotated[str | int | Decimal | bool, WithJsonSchema({"type": ["string", "number", "boolean"]})]
 Names = Annotated[tuple[Name, ...], Strict(False), AfterValidator(_unique), Field(json_schema_extra={"uniqueItems": True})]
 Values = Annotated[tuple[Name, ...], Strict(False), Field(min_length=1), AfterValidator(_unique), Field(json_schema_extra={"uniqueItems": True})]
@@ -105,12 +120,45 @@ def _as_written(value: Any, handler: Callable[[Any], Any]) -> Any:
     return value
 
 
+TIME_PATTERN = (r"^(?:(?:[0-9]+[dhms])+|P[0-9WDTHMS]+"
+                r"|[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9:.]+(?:Z|[+-][0-9]{2}:[0-9]{2}))?)$")
+"""The shape of a duration, date or datetime operand (the compiler reads it exactly, for the fact's type)."""
+Bound = Annotated[int | Decimal | Annotated[str, Field(pattern=TIME_PATTERN)],
+                  WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "pattern": TIME_PATTERN}]})]
+"""What an order operator compares with: a number, or a duration, date or datetime written as text."""
+
+
+class FactRef(TypedDict, closed=True):
+    """An operand naming another fact: the test compares the two facts' values."""
+
+    fact: Name
+
+
+FactRef.__pydantic_config__ = ConfigDict(strict=True)  # type: ignore[attr-defined]
+
+
+def _value_or_fact(value: Any) -> str:
+    return "fact" if isinstance(value, dict) else "value"
+
+
+_ON_FACT = Discriminator(_value_or_fact)
+_ON_FACT_TEXT = Field(description="A value, or {fact: name} to compare with another fact's value.")
+ScalarOrFact = Annotated[Annotated[Scalar, Tag("value")] | Annotated[FactRef, Tag("fact")], _ON_FACT, _ON_FACT_TEXT]
+BoundOrFact = Annotated[Annotated[Bound, Tag("value")] | Annotated[FactRef, Tag("fact")], _ON_FACT, _ON_FACT_TEXT]
+LevelOrFact = Annotated[Annotated[str, Tag("value")] | Annotated[FactRef, Tag("fact")], _ON_FACT, _ON_FACT_TEXT]
+"""Operands of the operators that may compare with another fact."""
 _Operators = TypedDict("Operators", {  # type: ignore[name-match]  # the schema calls it Operators
-    "eq": Scalar, "ne": Scalar,
+    "eq": ScalarOrFact, "ne": ScalarOrFact,
     "in": Annotated[list[Scalar], Field(min_length=1)], "not_in": Annotated[list[Scalar], Field(min_length=1)],
-    "gt": Number, "gte": Number, "lt": Number, "lte": Number,
-    "between": Annotated[list[Number], Field(min_length=2, max_length=2)],
-    "at_least": str, "at_most": str,
+    "gt": BoundOrFact, "gte": BoundOrFact, "lt": BoundOrFact, "lte": BoundOrFact,
+    "between": Annotated[list[Bound], Field(min_length=2, max_length=2)],
+    "at_least": LevelOrFact, "at_most": LevelOrFact,
+    "within": Annotated[str, Field(description="A date or datetime at most this long before 'of' (0 ≤ age ≤ duration).")],
+    "older_than": Annotated[str, Field(description="A date or datetime more than this long before 'of'.")],
+    "of": Annotated[str, Field(description="What within/older_than measure from: received_at, or a date or datetime fact.")],
+    "contains": str,
+    "contains_any": Annotated[list[str], Field(min_length=1)], "contains_all": Annotated[list[str], Field(min_length=1)],
+    "empty": bool,
 }, total=False, closed=True)
 _Operators.__pydantic_config__ = ConfigDict(strict=True)  # type: ignore[attr-defined]
 """Operators on one fact, all of which must hold."""
@@ -163,7 +211,22 @@ class StringFact(_FactBase):
     max_length: int = Field(default=1000, ge=1)
 
 
-FactSpec = Annotated[ChoiceFact | NumericFact | BooleanFact | StringFact, Field(discriminator="type")]
+class TimeFact(_FactBase):
+    """A duration (``2h30m`` or ISO 8601 ``PT2H30M``), a date (``2026-11-23``) or a datetime with a
+    timezone (``2026-11-23T09:30:00Z``); a default is written the same way."""
+
+    type: Literal["duration", "date", "datetime"]
+
+
+class ListFact(_FactBase):
+    """Distinct strings, e.g. a ticket's tags: from ``values`` when given, else any non-empty strings."""
+
+    type: Literal["list"]
+    values: Values | None = None
+    default: Annotated[tuple[str, ...], Strict(False)] | None = None  # type: ignore[assignment]
+
+
+FactSpec = Annotated[ChoiceFact | NumericFact | BooleanFact | StringFact | TimeFact | ListFact, Field(discriminator="type")]
 """An input fact, its keys depending on its type."""
 
 
@@ -180,6 +243,43 @@ class DerivedFact(_Model):
     values: Values
     table: Annotated[tuple[DerivedRow, ...], Strict(False)]
     default: Name
+
+
+class NumericRow(_Model):
+    when: Condition
+    value: Number
+
+
+class NumericDerivedFact(_Model):
+    """A money, integer or number fact computed from others (a band's allowed delay): the value of the
+    first row whose condition holds, else the default."""
+
+    type: Literal["money", "integer", "number"]
+    description: str = ""
+    table: Annotated[tuple[NumericRow, ...], Strict(False)]
+    default: Number
+
+
+class DurationRow(_Model):
+    when: Condition
+    value: str = Field(description="A duration: 2h30m or ISO 8601 PT2H30M.")
+
+
+class DurationDerivedFact(_Model):
+    """A duration computed from others (a band's allowed delay, ``3h``): the value of the first row whose
+    condition holds, else the default."""
+
+    type: Literal["duration"]
+    description: str = ""
+    table: Annotated[tuple[DurationRow, ...], Strict(False)]
+    default: str = Field(description="A duration: 2h30m or ISO 8601 PT2H30M.")
+
+
+ValuedDerivedFact = NumericDerivedFact | DurationDerivedFact
+"""Derived facts whose table gives values of their type (numbers, durations) rather than names."""
+DerivedSpec = Annotated[DerivedFact | ValuedDerivedFact, Field(discriminator="type")]
+"""A derived fact, its keys depending on its type."""
+DERIVED_TYPES = ("level", "enum", "money", "integer", "number", "duration")
 
 
 class GestureSpec(_Model):
@@ -219,9 +319,20 @@ class Goodwill(_Model):
 class Band(_Model):
     """One band of a ``ranges`` lookup: values up to ``lte`` (or under ``lt``) not in an earlier band."""
 
-    lt: Number | None = None
-    lte: Number | None = None
+    lt: Number | Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None, description="A number, or a duration (2h, PT2H) or date (2026-11-23) for those facts.")
+    lte: Number | Annotated[str, Field(min_length=1, max_length=64)] | None = None
     value: Amount
+
+
+class Teams(_Model):
+    """Team budgets: goodwill a team may give in a calendar month, enforced when deciding through a ledger."""
+
+    monthly_limit: Amount = Field(description="The monthly limit of a team not listed in 'limits'.")
+    limits: Mapping[Annotated[str, Field(min_length=1, max_length=100)], Amount] = Field(default_factory=dict, description="Limits by team.")
+    on_exceed: Literal["reduce", "escalate"] = Field(
+        default="reduce", description="reduce: the budget is cut to what the team has left; escalate: it stands, approved at escalate_to.")
+    escalate_to: Name | None = Field(default=None, description="With on_exceed: escalate, the approval level that must approve going over.")
 
 
 class Lookup(_Model):
@@ -281,7 +392,8 @@ class Then(_Model):
     budget: Budget | None = Field(default=None, description="A fixed amount, or base + percent_of, times multipliers, clamped to min/max.")
     respond_within: str | None = Field(default=None, pattern=DURATION_PATTERN, min_length=2)
     approval: Name | None = None
-    rationale: str | None = Field(default=None, min_length=1)
+    rationale: Annotated[str, Field(min_length=1)] | Rationales | None = Field(
+        default=None, description="Why, for people: a sentence quoting facts as {name}, or one per language ({en: ..., fr: ...}).")
 
 
 class Rule(_Model):
@@ -295,7 +407,7 @@ class Rule(_Model):
 
 class InvariantSpec(_Model):
     monotone: Literal["budget"] = Field(description="The decision output that must move in one direction.")
-    in_: Name = Field(alias="in", description="An input fact of type level, money, integer or number.")
+    in_: Name = Field(alias="in", description="An input fact of type level, money, integer, number, duration, date or datetime.")
     direction: Literal["increasing", "decreasing"] = Field(
         default="increasing", description="increasing (default): a higher fact never lowers the output.")
     description: str = ""
@@ -315,10 +427,14 @@ class PolicyDocument(_Model):
     version: str = Field(min_length=1, description='Version string; quote it in YAML ("1.0").')
     description: str = ""
     currency: str = Field(pattern=CURRENCY_PATTERN, description="ISO 4217 code; amounts round to its minor unit.")
+    teams: Teams | None = Field(default=None, description="Team budgets, enforced when deciding through a goodwill ledger.")
+    exchange_rates: ExchangeRates = Field(
+        default_factory=dict, description="Units of the policy's currency for one unit of another: money sent in that currency is converted.")
+    locale: Locale = Field(default="en", description="The language of rationales given as one sentence, and the fallback for others.")
     budget_cap: Amount = Field(description="Policy-wide maximum budget for any one decision.")
     goodwill: Goodwill | None = None
     facts: Mapping[Name, FactSpec] = Field(min_length=1, json_schema_extra=_NAMED)
-    derived: Mapping[Name, DerivedFact] = Field(default_factory=dict, json_schema_extra=_NAMED)
+    derived: Mapping[Name, DerivedSpec] = Field(default_factory=dict, json_schema_extra=_NAMED)
     gestures: Mapping[Name, GestureSpec] = Field(min_length=1, json_schema_extra=_NAMED)
     actions: Mapping[Name, ActionSpec] = Field(min_length=1, json_schema_extra=_NAMED)
     approval: Approval = Field(
@@ -544,6 +660,7 @@ _PATTERN_WORDS = {
     DURATION_PATTERN: "is not a duration like 30m, 2h, 1d or 1h30m",
     RULE_ID_PATTERN: "is not a valid rule id (lower case letters, digits, '.', '_' and '-')",
     CURRENCY_PATTERN: "is not an ISO 4217 currency code like USD",
+    TIME_PATTERN: "is not a number, a duration (2h30m, PT2H30M), a date (2026-11-23) or a datetime (2026-11-23T09:30:00Z)",
 }
 
 Mapped = tuple[PathKey, str, str]
@@ -606,7 +723,9 @@ def _problem(error: ErrorDetails, where: _Where) -> Mapped:
         return path, "missing required key 'type'", "required"
     if kind == "union_tag_invalid":
         tag = str(value.get("type"))
-        return path + ("type",), f"expected one of {', '.join(FACT_TYPES)}; got {_shown(value.get('type'))}{did_you_mean(tag, FACT_TYPES)}", "one-of"
+        types = DERIVED_TYPES if path[:1] == ("derived",) else FACT_TYPES
+        hint = next((f" (did you mean {kind!r}?)" for kind in types if tag.startswith(kind)), "") or did_you_mean(tag, types)
+        return path + ("type",), f"expected one of {', '.join(types)}; got {_shown(value.get('type'))}{hint}", "one-of"
     if kind in _MISMATCH:
         hint = " (quote it in YAML)" if kind == "string_type" and not isinstance(value, (dict, list)) else ""
         return path, f"expected {_MISMATCH[kind]}, got {_shown(value)}{hint}", "type"

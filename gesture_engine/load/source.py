@@ -512,20 +512,29 @@ def _policy_document(document: Document) -> Document:
 
 def read_yaml_file(path: Path, max_file_bytes: int = MAX_FILE_BYTES) -> Document:
     """Read and parse one policy file, refusing oversized, undecodable or empty files."""
+    return _policy_document(parse_yaml(read_policy_text(path, max_file_bytes), os.fspath(path)))
+
+
+def read_policy_text(path: Path, max_file_bytes: int = MAX_FILE_BYTES) -> str:
+    """A policy file's text, read once and never more than ``max_file_bytes`` + 1 bytes, so the limit
+    holds for pipes and devices too (``/dev/zero``, ``<(cat policy.yaml)``), whose size nobody knows
+    before reading; a regular file too large is refused before reading."""
     name = os.fspath(path)
     try:
-        size = path.stat().st_size
-        if size > max_file_bytes:
-            raise PolicyError([Problem(name, 1, 1, "", f"file is {size} bytes; the limit is {max_file_bytes}", "file-size")])
-        raw = path.read_bytes()
+        with open(path, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if size > max_file_bytes:
+                raise PolicyError([Problem(name, 1, 1, "", f"file is {size} bytes; the limit is {max_file_bytes}", "file-size")])
+            raw = file.read(max_file_bytes + 1)
     except OSError as exc:
         raise PolicyError([Problem(name, 1, 1, "", f"cannot read file: {exc.strerror or exc}", "file-read")]) from None
+    if len(raw) > max_file_bytes:
+        raise PolicyError([Problem(name, 1, 1, "", f"file is more than {max_file_bytes} bytes, the limit", "file-size")])
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise PolicyError([Problem(name, line, 1, "", "file is not valid UTF-8", "file-encoding")]) from None
-    return _policy_document(parse_yaml(text, name))
 
 
 MERGED_MAPPINGS = ("facts", "derived", "gestures", "actions")

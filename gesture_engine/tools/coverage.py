@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import computed_field
 
-from gesture_engine.decision import Decision, Frozen
-from gesture_engine.engine.conditions import Condition, describe
+from gesture_engine.decision import Decision, FactJSON, Frozen
+from gesture_engine.engine.conditions import Condition, describe, show
 from gesture_engine.engine.evaluation import Check, Trace, branch_parts, evaluate
 from gesture_engine.load.source import PathKey, format_path
 
@@ -81,7 +81,7 @@ class RowCoverage(Frozen):
     row: int | None
     """0-based row index; None for the table's default."""
     when: str
-    value: str
+    value: FactJSON
     hits: int
 
     @computed_field  # type: ignore[prop-decorator]
@@ -122,7 +122,7 @@ class CoverageReport(Frozen):
         for row in self.rows:
             if not row.covered:
                 which = "default" if row.row is None else f"row {row.row + 1} ({row.when})"
-                lines.append(f"derived {row.fact}: {which} -> {row.value} never used")
+                lines.append(f"derived {row.fact}: {which} -> {show(row.value)} never used")
         return lines
 
 

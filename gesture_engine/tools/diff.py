@@ -3,8 +3,8 @@
 A reviewer needs two answers: what did the author change (rules added, removed, moved, edited;
 the catalog, facts and limits), and what will that do to customers and spend. The first compares
 compiled structures field by field (so comments and layout never count, like the fingerprint);
-the second decides every complaint of a JSONL or CSV file under both policies and tallies the
-decisions that changed, the action transitions and the budget delta, in Decimal.
+the second decides every complaint of a JSONL or CSV file (or of a decision log) under both
+policies and tallies the decisions that changed, the action transitions and the budget delta, in Decimal.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from typing import Any
 from gesture_engine.batch import BadRow, format_of, read_records
 from gesture_engine.complaint import parse_complaint_json
 from gesture_engine.decision import Decision
+from gesture_engine.decision_log import RECORD_KEYS
 from gesture_engine.durations import format_duration
 from gesture_engine.engine.budget import BudgetSpec, Lookup
-from gesture_engine.engine.conditions import Condition, Group, Test, describe, show
+from gesture_engine.engine.conditions import Compare, Condition, Group, Relative, Test, describe, show
 from gesture_engine.engine.facts import Fact
-from gesture_engine.errors import ComplaintError
+from gesture_engine.errors import ComplaintError, ComplaintFileError
 from gesture_engine.load.compiler import Catalog, Derived, Rule, Template
 from gesture_engine.money import plain
 from gesture_engine.policy import Policy
@@ -38,10 +39,14 @@ BATCH = 5000
 
 def _canonical(condition: Condition) -> Any:
     """Order-free form of a condition: two conditions that only list parts differently compare equal."""
+    if isinstance(condition, Compare):  # not the same as comparing with a constant that reads like the fact's name
+        return ("compare", condition.fact, condition.op, condition.other)
     if isinstance(condition, Test):
         operand = condition.operand
-        if condition.op in ("in", "not_in"):
-            operand = tuple(sorted(map(str, operand)))
+        if condition.op in ("in", "not_in", "contains_any", "contains_all"):
+            operand = tuple(sorted(map(show, operand)))
+        if isinstance(condition, Relative):
+            return ("test", condition.fact, condition.op, show(operand), condition.of)
         return ("test", condition.fact, condition.op, show(operand))
     if isinstance(condition, Group):
         parts = [_canonical(p) for p in condition.parts]
@@ -114,7 +119,7 @@ def _rule_fields(rule: Rule) -> dict[str, tuple[Any, str]]:
 
 def _fact_fields(fact: Fact) -> dict[str, tuple[Any, str]]:
     fields: dict[str, tuple[Any, str]] = {"type": (fact.type, fact.type)}
-    if fact.finite:
+    if fact.values:
         fields["values"] = (fact.values, ", ".join(fact.values))
     if not fact.derived:
         fields["required"] = (fact.required, show(fact.required))
@@ -131,9 +136,9 @@ def _fact_fields(fact: Fact) -> dict[str, tuple[Any, str]]:
 def _derived_fields(derived: Derived) -> dict[str, tuple[Any, str]]:
     fields = dict(_fact_fields(derived.fact))
     rows = [(_canonical(c), value) for c, value in derived.rows]
-    shown = "; ".join(f"{describe(c)} -> {value}" for c, value in derived.rows)
+    shown = "; ".join(f"{describe(c)} -> {show(value)}" for c, value in derived.rows)
     fields["table"] = (rows, shown)
-    fields["default"] = (derived.default, derived.default)
+    fields["default"] = (derived.default, show(derived.default))
     return fields
 
 
@@ -304,6 +309,7 @@ class Record:
     label: str
     data: Any
     text_fields: bool = False  # CSV: values are text, typed by each policy's complaint_from_text
+    logged: bool = False  # read from a decision log's record
 
     def complaint_for(self, policy: Policy) -> Any:
         if not self.text_fields:
@@ -319,11 +325,19 @@ class BadLine:
     message: str
 
 
+_LOG_KEYS = frozenset(RECORD_KEYS)
+_DECISION_KEYS = frozenset(("action", "budget", "respond_within", "policy"))
+"""Keys every decision has and no complaint of a sane policy: a file of decisions is not complaints."""
+
+
 def read_replay(path: str | Path) -> Iterator[Record | BadLine]:
     """Complaints from a ``.jsonl`` (one JSON object a line) or ``.csv`` file (columns are fact names),
-    read by the same streaming reader as ``gesture decide --batch``.
+    read by the same streaming reader as ``gesture decide --batch``. A JSON line that is a decision
+    log's record (``gesture decide --log``) stands for the complaint it logged.
 
-    Raises ``OSError`` when the file cannot be read; bad lines are yielded, not raised.
+    Raises ``OSError`` when the file cannot be read, and ``ComplaintFileError`` when it is no file of
+    complaints at all (a CSV header that cannot be trusted, decisions instead of complaints); bad
+    lines are yielded, not raised.
     """
     source = Path(path)
     with source.open("rb") as handle:
@@ -341,7 +355,13 @@ def read_replay(path: str | Path) -> Iterator[Record | BadLine]:
                 if not isinstance(data, dict):
                     yield BadLine(number, "expected a JSON object")
                     continue
-                yield Record(_label(data, f"line {number}"), data)
+                logged = data.keys() == _LOG_KEYS and isinstance(data["complaint"], dict)
+                if logged:
+                    data = data["complaint"]
+                elif data.keys() >= _DECISION_KEYS:
+                    raise ComplaintFileError(number, "is a decision (what gesture decide writes), not a complaint: replay the "
+                                                     "complaints themselves, or a decision log (gesture decide --log)", "not_complaints")
+                yield Record(_label(data, f"line {number}"), data, logged=logged)
 
 
 def _label(data: Mapping[str, Any], fallback: str) -> str:
@@ -384,6 +404,7 @@ class Replay:
     old_currency: str
     new_currency: str
     complaints: int = 0
+    logged: int = 0
     bad_lines: int = 0
     bad_samples: list[BadLine] = field(default_factory=list)
     decided_both: int = 0
@@ -417,6 +438,7 @@ class Replay:
     def to_dict(self) -> dict[str, Any]:
         return {
             "complaints": self.complaints,
+            "from_decision_log": self.logged,
             "bad_lines": self.bad_lines,
             "bad_line_samples": [{"line": b.line, "message": b.message} for b in self.bad_samples],
             "decided_by_both": self.decided_both,
@@ -473,6 +495,7 @@ def replay(old: Policy, new: Policy, records: Iterable[Record | BadLine], *, top
         for record, before, after in zip(good, olds, news, strict=True):
             position += 1
             result.complaints += 1
+            result.logged += record.logged
             old_ok, new_ok = isinstance(before, Decision), isinstance(after, Decision)
             result.invalid_old += not old_ok
             result.invalid_new += not new_ok

@@ -15,14 +15,16 @@ taken from the decision, and tests/test_evaluation.py holds the trace's rule and
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from gesture_engine.decision import Approval, BudgetStep, FactJSON, Frozen, Gesture, Money, Owed, PolicyRef
 from gesture_engine.durations import format_duration
-from gesture_engine.engine.conditions import Condition, Facts, describe, show
+from gesture_engine.engine.conditions import Compare, Condition, Facts, Relative, describe, show
 from gesture_engine.engine.evaluation import Check, TableTrace, Trace, blame, check, evaluate
 from gesture_engine.load.compiler import Rule
+from gesture_engine.timevalues import age
 
 if TYPE_CHECKING:
     from gesture_engine.policy import Policy
@@ -42,6 +44,8 @@ class Failure(Frozen):
     actual: FactJSON
     negated: bool = False
     """True when the test held but sits under a ``not``, so holding is what failed."""
+    other: str | None = None
+    """The fact compared with, when the test compares two facts (``expected`` is then its value)."""
     text: str
     """``severity at_least high: actual medium``, or ``not (issue_type eq other): actual other``."""
 
@@ -51,7 +55,7 @@ class RowExplanation(Frozen):
 
     index: int
     when: str
-    value: str
+    value: FactJSON
     status: Literal["matched", "not_matched", "not_evaluated"]
     failed: Failure | None = None
 
@@ -60,13 +64,13 @@ class DerivedExplanation(Frozen):
     """How a derived fact got its value: the first matching table row, or the default."""
 
     fact: str
-    value: str
+    value: FactJSON
     source: str
     """``row 2`` (1-based, as people count) or ``default``."""
     row: int | None
     """0-based index of the matching row; None when the default answered."""
     rows: tuple[RowExplanation, ...]
-    default: str
+    default: FactJSON
 
 
 class RuleExplanation(Frozen):
@@ -135,10 +139,28 @@ def _failure(checked: Check, facts: Facts) -> Failure | None:
         return None
     test, negated = blamed
     actual = facts[test.fact]
+    if isinstance(test, Compare):  # both sides are values of the complaint: show both
+        other = facts[test.other]
+        stated = f"{test.fact} {test.op} {test.other}: actual {show(actual)} vs {show(other)}"
+        return Failure(fact=test.fact, op=test.op, expected=other, actual=actual, negated=negated, other=test.other,
+                       text=f"not ({stated})" if negated else stated)
     operand = tuple(_like(x, actual) for x in test.operand) if isinstance(test.operand, (list, tuple)) else _like(test.operand, actual)
     stated = f"{test.fact} {test.op} {show(operand)}"
-    text = f"not ({stated}): actual {show(actual)}" if negated else f"{stated}: actual {show(actual)}"
+    seen = show(actual)
+    if isinstance(test, Relative):
+        stated += f" of {test.of}"
+        seen += _measured(actual, test.of, facts.get(test.of))
+    text = f"not ({stated}): actual {seen}" if negated else f"{stated}: actual {seen}"
     return Failure(fact=test.fact, op=test.op, expected=operand, actual=actual, negated=negated, text=text)
+
+
+def _measured(value: Any, of: str, reference: Any) -> str:
+    """How far ``value`` lies before ``reference`` (``, 83d before received_at 2026-11-23T09:30:00Z``)."""
+    if reference is None:
+        return f", {of} not given"
+    elapsed = age(value, reference)
+    where = f"{show(elapsed)} before" if elapsed >= timedelta(0) else f"{show(-elapsed)} after"
+    return f", {where} {of} {show(reference)}"
 
 
 def _like(operand: Any, actual: Any) -> Any:

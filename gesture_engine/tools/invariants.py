@@ -5,8 +5,9 @@ higher severity never gets a lower budget. We cannot try every complaint, but a 
 changes behaviour where its conditions draw lines, so the search tries:
 
 * every value of each level, enum and boolean fact;
-* for money, integer and number facts, the values on and either side of every threshold the
-  policy mentions (conditions of rules and derived facts, the goodwill limit), the fact's bounds
+* every combination of the values a list fact's tests name (and one they do not);
+* for money, integer, number, duration, date and datetime facts, the values on and either side of
+  every threshold the policy mentions (conditions of rules and derived facts, the goodwill limit), the fact's bounds
   and default, and a few magnitudes for facts a budget takes a percentage of;
 * then ``samples`` seeded random complaints with numbers anywhere in range.
 
@@ -29,12 +30,13 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from gesture_engine.complaint import read_value
-from gesture_engine.engine.conditions import domain_cells
-from gesture_engine.engine.facts import Fact, FactValue
+from gesture_engine.engine.conditions import LIST_ATOMS, Compare, domain_cells, list_atoms, show
+from gesture_engine.engine.facts import TIME_TYPES, Fact, FactValue
 from gesture_engine.errors import ComplaintError
 from gesture_engine.load.compiler import Invariant
 from gesture_engine.money import MONEY_LIMIT
@@ -110,6 +112,19 @@ def fact_domains(policy: Policy) -> dict[str, tuple[FactValue, ...]]:
         for test in condition.tests():
             if test.fact in thresholds:
                 thresholds[test.fact].update(test.constants)
+    tables = {d.fact.name: d for d in policy.derived}
+    for condition in conditions:  # a fact compared with another is tried at the other's thresholds and default (or table values)
+        for test in condition.tests():
+            if isinstance(test, Compare):
+                for one, other in ((test.fact, test.other), (test.other, test.fact)):
+                    if one not in thresholds:
+                        continue
+                    if other in tables:
+                        thresholds[one].update(tables[other].values)
+                    else:
+                        thresholds[one].update(thresholds[other])
+                        if policy.facts[other].default is not None:
+                            thresholds[one].add(policy.facts[other].default)
     for rule in policy.rules:  # the edges of budget bands, as of condition thresholds
         if rule.budget is not None:
             lookups = [rule.budget.base, *rule.budget.multipliers] if not isinstance(rule.budget.base, Decimal) else rule.budget.multipliers
@@ -129,13 +144,22 @@ def fact_domains(policy: Policy) -> dict[str, tuple[FactValue, ...]]:
 def _domain(fact: Fact, points: set[Any], plain: set[Any], unit: Decimal) -> tuple[FactValue, ...]:
     """The fact's cells at ``points``: every value of a fact with few, else each threshold with the
     values a step either side of it (in the neighbouring cells), and the ``plain`` values."""
+    if fact.type == "list":
+        atoms = list_atoms(fact, points)
+        if len(atoms) > LIST_ATOMS:  # none, each alone, all
+            return ((), *((atom,) for atom in atoms), atoms)
     split = domain_cells(fact, points)
     if fact.type == "string":  # the constants, then the default for any other string
         return tuple(sorted({*split.values[:-1], fact.default if isinstance(fact.default, str) else ""}))
-    if not fact.numeric:
+    if not fact.linear:
         return split.values
-    step: Any = {"integer": 1, "money": unit, "number": 0.001}[fact.type]
-    numbers = {Decimal(0), fact.minimum, fact.maximum, fact.default, *plain}
+    step: Any = {"integer": 1, "money": unit, "number": 0.001, "duration": timedelta(seconds=1), "date": timedelta(days=1),
+                 "datetime": timedelta(seconds=1)}[fact.type]
+    numbers = {fact.default, *plain}
+    if fact.numeric:
+        numbers.update({Decimal(0), fact.minimum, fact.maximum})
+    elif fact.type == "duration":
+        numbers.add(timedelta(0))
     for point in split.values:
         numbers.update({point - step, point, point + step})
     values: set[FactValue] = set()
@@ -151,6 +175,8 @@ def _domain(fact: Fact, points: set[Any], plain: set[Any], unit: Decimal) -> tup
 
 
 def _typed(fact: Fact, number: Any) -> FactValue:
+    if fact.type in TIME_TYPES:
+        return number  # type: ignore[no-any-return]
     if fact.type == "integer":
         return int(Decimal(number).to_integral_value())
     if fact.type == "number":
@@ -214,6 +240,13 @@ def _walk(policy: Policy, invariant: Invariant, context: dict[str, FactValue], c
 
 
 def _random_value(fact: Fact, domain: tuple[FactValue, ...], rng: random.Random) -> FactValue:
+    if fact.type in TIME_TYPES and domain:  # anywhere from a little below the lowest value tried to a little above the highest
+        points: list[Any] = sorted(domain)
+        spread: timedelta = max(points[-1] - points[0], timedelta(days=1))
+        value: Any = points[0] - spread / 4 + spread * (1.5 * rng.random())
+        if fact.type == "duration":
+            return max(timedelta(seconds=round(value.total_seconds())), timedelta(0))
+        return value  # type: ignore[no-any-return]
     if not fact.numeric:
         return rng.choice(domain)
     low = Decimal(fact.minimum) if fact.minimum is not None else Decimal(0)
@@ -228,8 +261,12 @@ def _random_value(fact: Fact, domain: tuple[FactValue, ...], rng: random.Random)
 
 
 def _show(value: Any) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
+    return show(value) if isinstance(value, (bool, timedelta, date, tuple)) else str(value)
 
 
 def _json(value: Any) -> Any:
-    return str(value) if isinstance(value, Decimal) else value
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, (timedelta, datetime)):
+        return show(value)
+    return str(value) if isinstance(value, (Decimal, date)) else value

@@ -14,6 +14,25 @@ fact) and combined as bit sets over the product, one bit per cell, with Python i
 reachability, shadowing and gaps are set algebra and the answer is exact, not sampled. When the
 product would exceed ``MAX_CELLS`` the analysis falls back to each rule with just the facts it and
 the rules before it read, and says so in an info finding.
+
+Durations, dates and datetimes are cut like numbers. A list fact is cut into every combination of
+the values its tests name plus one value they do not (``LIST_ATOMS`` values at most). Two kinds of
+test are analysed as true/false conditions of their own, as if independent of every other test:
+relative tests (``within: 30d, of: received_at``: their truth depends on a moment outside the facts)
+and the tests of a list fact naming more values than ``LIST_ATOMS``. That widens the space with
+combinations no complaint has, so lint never calls a rule unreachable wrongly, but it may miss a
+shadowed rule and report a gap no real complaint falls in. Such a test's dimension fixes its truth on
+each cell, so its two bounds below are the same.
+
+A comparison of two facts (``reroute_delay lte allowed_delay``) is not a test of one fact, so a cell
+may hold values for which it is true and others for which it is false. Each condition then has two
+masks: the cells where it surely holds (a lower bound) and where it may hold (an upper bound), exact
+on the cells where the comparison's answer is the same throughout (each side a point, or intervals
+that do not overlap). Every claim uses the bound that keeps it true: "never matches" and "can never
+fire" ask that the upper bound is empty or inside what earlier rules surely match; gaps are where no
+rule may match. A rule whose bounds differ gets an info finding (GE105) saying lint is not exact
+about it. A comparison with a derived number or duration cuts the other fact at the table's values,
+so the usual ``limit depends on a band`` comparison is exact.
 """
 
 from __future__ import annotations
@@ -24,9 +43,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from gesture_engine.engine.conditions import Condition, Group, Test, domain_cells, show
+from gesture_engine.engine.conditions import LIST_ATOMS, Compare, Condition, Group, Relative, Test, domain_cells, list_atoms, show
 from gesture_engine.engine.facts import INTEGER_LIMIT, NUMBER_LIMIT, Fact, FactValue
-from gesture_engine.load.compiler import CompiledPolicy, Rule, compile_policy
+from gesture_engine.load.compiler import CompiledPolicy, Derived, Rule, compile_policy
 from gesture_engine.load.source import Document, PathKey, read_policy_source
 from gesture_engine.money import MONEY_LIMIT, plain
 from gesture_engine.policy import Policy
@@ -45,6 +64,7 @@ CODES: dict[str, tuple[str, str]] = {
     "GE102": ("rule-never-matches", "error"),
     "GE103": ("default-never-answers", "info"),
     "GE104": ("gap", "info"),
+    "GE105": ("comparison-not-exact", "info"),
     "GE111": ("derived-row-unreachable", "warning"),
     "GE112": ("derived-value-never-produced", "warning"),
     "GE201": ("unused-gesture", "warning"),
@@ -102,6 +122,8 @@ class LintReport:
     findings: tuple[Finding, ...]
     cells: int
     exact: bool
+    bounded: int = 0
+    """Rules and table rows with comparisons of two facts that lint bounds rather than decides (GE105)."""
 
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
@@ -113,12 +135,14 @@ class LintReport:
     def summary(self) -> str:
         parts = [f"{self.count(s)} {s}{'s' if s != 'info' and self.count(s) != 1 else ''}" for s in SEVERITIES]
         how = f"{self.cells} cells, exact" if self.exact else f"{self.cells} cells, rule by rule"
+        if self.bounded:
+            how += f", {self.bounded} with comparisons bounded"
         return f"{self.policy} {self.version}: " + ", ".join(parts) + f" ({how})"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "policy": self.policy, "version": self.version, "source": self.source,
-            "cells": self.cells, "exact": self.exact,
+            "cells": self.cells, "exact": self.exact, "bounded": self.bounded,
             "counts": {s: self.count(s) for s in SEVERITIES},
             "findings": [f.to_dict() for f in self.findings],
         }
@@ -158,9 +182,11 @@ def _bounds(fact: Fact) -> tuple[Any, Any]:
     return low_f, (float(fact.maximum) if fact.maximum is not None else NUMBER_LIMIT)
 
 
-def _partition(fact: Fact, tests: list[Test]) -> _Partition:
-    """The fact's cells that hold a value, within its bounds, each with a representative and a label."""
+def _partition(fact: Fact, tests: list[Test], compared: Iterable[Any] = ()) -> _Partition:
+    """The fact's cells that hold a value, within its bounds, each with a representative and a label;
+    ``compared``: values of facts it is compared with, cut at too."""
     constants = [value for test in tests for value in test.constants]
+    constants.extend(compared)
     split = domain_cells(fact, constants, _bounds(fact) if fact.numeric else None)
     kept = [cell for cell in range(len(split)) if not split.empty(cell)]
     return _Partition(fact, tuple(split.representative(cell) for cell in kept), tuple(split.label(cell) for cell in kept))
@@ -182,9 +208,11 @@ def _repeat(block: int, width: int, count: int) -> int:
 class _Space:
     """The product of the partitions of some input facts; a set of cells is an int bit mask."""
 
-    def __init__(self, policy: CompiledPolicy, partitions: list[_Partition]) -> None:
+    def __init__(self, policy: CompiledPolicy, partitions: list[_Partition], apart: Mapping[int, str] | None = None) -> None:
         self.policy = policy
         self.parts = partitions
+        self.apart = apart or {}
+        """Tests analysed as conditions of their own (by ``id``) -> the name of their true/false dimension."""
         self.index = {p.fact.name: i for i, p in enumerate(partitions)}
         self.sizes = [len(p.reps) for p in partitions]
         self.strides: list[int] = []
@@ -195,9 +223,9 @@ class _Space:
         self.total = stride
         self.all = (1 << stride) - 1
         self._fact_masks: dict[tuple[int, frozenset[int]], int] = {}
-        self._masks: dict[int, int] = {}
+        self._masks: dict[tuple[int, bool], int] = {}
         self._derived_by_name = {d.fact.name: d for d in policy.derived}
-        self._derived: dict[str, tuple[dict[str, int], list[int]]] = {}
+        self._derived: dict[tuple[str, bool], tuple[dict[Any, int], list[int]]] = {}
 
     def fact_mask(self, i: int, cells: Iterable[int]) -> int:
         """Cells where input fact ``i`` is in one of ``cells``."""
@@ -213,33 +241,46 @@ class _Space:
             self._fact_masks[key] = found
         return found
 
-    def derived(self, name: str) -> tuple[dict[str, int], list[int]]:
-        """Cells per value of a derived fact, and the cells where each table row is the first match."""
-        found = self._derived.get(name)
+    def derived(self, name: str, sure: bool = False) -> tuple[dict[Any, int], list[int]]:
+        """Cells per value of a derived fact, and the cells where each table row is the first match:
+        where they may be (or with ``sure``, surely are) so."""
+        found = self._derived.get((name, sure))
         if found is None:
             derived = self._derived_by_name[name]
-            values = {v: 0 for v in derived.fact.values}
+            values: dict[Any, int] = {v: 0 for v in derived.values}
             rows: list[int] = []
-            remaining = self.all
+            earlier = 0  # cells where an earlier row surely holds (for the upper bound), or may (for the lower)
             for condition, value in derived.rows:
-                hit = self.mask(condition) & remaining
+                hit = self.bound(condition, not sure) & ~earlier
                 rows.append(hit)
                 values[value] |= hit
-                remaining &= ~hit
-            values[derived.default] |= remaining
+                earlier |= self.bound(condition, sure)
+            values[derived.default] |= self.all & ~earlier
             found = (values, rows)
-            self._derived[name] = found
+            self._derived[(name, sure)] = found
         return found
 
     def mask(self, condition: Condition) -> int:
-        """Cells where ``condition`` holds."""
-        key = id(condition)
+        """Cells where ``condition`` may hold (exactly where it holds, unless it compares two facts)."""
+        return self.bound(condition, False)
+
+    def sure(self, condition: Condition) -> int:
+        """Cells where ``condition`` surely holds."""
+        return self.bound(condition, True)
+
+    def bound(self, condition: Condition, sure: bool) -> int:
+        """:meth:`sure` or :meth:`mask`: a ``not`` turns one into the other."""
+        key = (id(condition), sure)
         found = self._masks.get(key)
         if found is not None:
             return found
-        if isinstance(condition, Test):
+        if id(condition) in self.apart:  # a test analysed as a condition of its own: true on its dimension's true cells
+            found = self.fact_mask(self.index[self.apart[id(condition)]], (1,))
+        elif isinstance(condition, Compare):
+            found = self.compared(condition, sure)
+        elif isinstance(condition, Test):
             if condition.fact in self._derived_by_name:
-                by_value = self.derived(condition.fact)[0]
+                by_value = self.derived(condition.fact, sure)[0]
                 found = 0
                 for value, cells in by_value.items():
                     if condition.holds({condition.fact: value}):
@@ -249,21 +290,39 @@ class _Space:
                 reps = self.parts[i].reps
                 found = self.fact_mask(i, (k for k, rep in enumerate(reps) if condition.holds({condition.fact: rep})))
         elif isinstance(condition, Group):
-            masks = [self.mask(part) for part in condition.parts]
-            if condition.kind == "all":
-                found = self.all
-                for m in masks:
-                    found &= m
-            elif condition.kind == "any":
-                found = 0
-                for m in masks:
-                    found |= m
+            if condition.kind == "not":
+                found = self.all & ~self.bound(condition.parts[0], not sure)
             else:
-                found = self.all & ~masks[0]
+                masks = [self.bound(part, sure) for part in condition.parts]
+                found = self.all if condition.kind == "all" else 0
+                for m in masks:
+                    found = found & m if condition.kind == "all" else found | m
         else:  # a condition without tests (a rule with no ``when``)
             found = self.all if condition.holds({}) else 0
         self._masks[key] = found
         return found
+
+    def compared(self, test: Compare, sure: bool) -> int:
+        """Cells where a comparison of two facts surely (or may) hold: over every pair of the two
+        sides' cases (an input fact's cells, a derived fact's values), by what the pair decides."""
+        found = 0
+        for left, left_cells in self.cases(test.fact, sure):
+            for right, right_cells in self.cases(test.other, sure):
+                both = left_cells & right_cells
+                if both:
+                    holds = _relation(test, left, right)
+                    if holds or (holds is None and not sure):
+                        found |= both
+        return found
+
+    def cases(self, name: str, sure: bool) -> list[tuple[Any, int]]:
+        """A fact's values as lint sees them, each with its cells: an input fact's cells (by label: an
+        interval of a number, a value, None for "any other string"), a derived fact's values."""
+        if name in self._derived_by_name:
+            linear = self._derived_by_name[name].fact.linear
+            return [((value, True, value, True) if linear else value, cells) for value, cells in self.derived(name, sure)[0].items()]
+        i = self.index[name]
+        return [(label, self.fact_mask(i, (k,))) for k, label in enumerate(self.parts[i].labels)]
 
     # -- describing sets of cells ----------------------------------------------------------------
     def cubes(self, cells: int, limit: int) -> list[list[frozenset[int]]]:
@@ -304,6 +363,42 @@ class _Space:
         return " and ".join(terms) if terms else "every complaint"
 
 
+def _relation(test: Compare, left: Any, right: Any) -> bool | None:
+    """Whether ``test`` holds for every pair of values of two cases (True), for none (False), or for
+    some (None). A case is a value, None ("any other string"), or a numeric interval
+    (low, low closed, high, high closed)."""
+    if left is None or right is None:
+        return None
+    if not isinstance(left, tuple) or (_point(left) and _point(right)):
+        return test.holds({test.fact: left[0] if isinstance(left, tuple) else left,
+                           test.other: right[0] if isinstance(right, tuple) else right})
+    op, a, b = test.op, left, right
+    if op in ("gt", "gte"):
+        op, a, b = {"gt": "lt", "gte": "lte"}[op], b, a
+    if op == "lt":
+        return True if _below(a, b, strictly=True) else False if _below(b, a, strictly=False) else None
+    if op == "lte":
+        return True if _below(a, b, strictly=False) else False if _below(b, a, strictly=True) else None
+    apart = _below(a, b, strictly=True) or _below(b, a, strictly=True)
+    if not apart:
+        return None
+    return op == "ne"
+
+
+def _point(case: Any) -> bool:
+    return bool(case[0] == case[2] and case[1] and case[3])
+
+
+def _below(a: tuple[Any, bool, Any, bool], b: tuple[Any, bool, Any, bool], strictly: bool) -> bool:
+    """Every value of interval ``a`` is below (or with ``strictly`` False, at most) every value of ``b``."""
+    high, high_closed, low, low_closed = a[2], a[3], b[0], b[1]
+    if high is None or low is None:
+        return False
+    if high < low:
+        return True
+    return high == low and (not strictly or not (high_closed and low_closed))
+
+
 def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -311,7 +406,7 @@ def _show(value: Any) -> str:
         return format(value, "f")
     if isinstance(value, float):
         return format(value, "g")
-    return str(value)
+    return show(value)
 
 
 def _describe_cells(part: _Partition, ks: frozenset[int]) -> str:
@@ -321,6 +416,8 @@ def _describe_cells(part: _Partition, ks: frozenset[int]) -> str:
         return f"{name} in [{', '.join(part.labels[k] for k in chosen)}]"
     if fact.type == "boolean":
         return f"{name} = {_show(part.labels[chosen[0]])}"
+    if fact.type == "list":
+        return f"{name} is one of {', '.join(show(part.labels[k]) for k in chosen)}"
     if fact.type == "string":
         words = [part.labels[k] for k in chosen if part.labels[k] is not None]
         if any(part.labels[k] is None for k in chosen):
@@ -363,11 +460,30 @@ class _Linter:
         self.collect = [r for r in self.c.rules if r.hit == "collect"]
         self.default = next((r for r in self.c.rules if r.hit == "default"), None)
         self.tests_by_fact: dict[str, list[Test]] = {}
+        self.compared: dict[str, list[Any]] = {}  # a fact -> values of the facts it is compared with
+        tables = {d.fact.name: d for d in self.c.derived}
         for test in _tests(_conditions(self.c)):
             self.tests_by_fact.setdefault(test.fact, []).append(test)
+        self.apart: dict[int, str] = {}  # tests analysed as conditions of their own, by id -> dimension name
+        self.dimensions: dict[str, Fact] = {}  # those dimensions, as boolean facts
+        for name, tests in self.tests_by_fact.items():
+            fact = self.c.all_facts.get(name)
+            wide = fact is not None and fact.type == "list" and len(list_atoms(fact, [c for t in tests for c in t.constants])) > LIST_ATOMS
+            for test in tests:
+                if wide or isinstance(test, Relative):
+                    dimension = test.describe()
+                    self.apart[id(test)] = dimension
+                    self.dimensions[dimension] = Fact(dimension, "boolean")
+        for name in list(self.tests_by_fact):
+            self.tests_by_fact[name] = [test for test in self.tests_by_fact[name] if id(test) not in self.apart]
+        for test in _tests(_conditions(self.c)):
+            if isinstance(test, Compare):
+                for one, other in ((test.fact, test.other), (test.other, test.fact)):
+                    self.compared.setdefault(one, []).extend(_values_of(other, tables, self.tests_by_fact))
         self.derived_names = {d.fact.name for d in self.c.derived}
         self.cells = 0
         self.exact = True
+        self.bounded = 0
         self._spaces: dict[frozenset[str], _Space] = {}
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -387,7 +503,7 @@ class _Linter:
     def inputs_of(self, conditions: Iterable[Condition]) -> set[str]:
         """Input facts that decide ``conditions``, through derived tables."""
         names: set[str] = set()
-        pending = [t.fact for t in _tests(conditions)]
+        pending = [name for t in _tests(conditions) for name in self.read_by(t)]
         seen: set[str] = set()
         tables = {d.fact.name: d for d in self.c.derived}
         while pending:
@@ -396,24 +512,33 @@ class _Linter:
                 continue
             seen.add(name)
             if name in tables:
-                pending.extend(t.fact for cond, _ in tables[name].rows for t in cond.tests())
-            elif name in self.c.facts:
+                pending.extend(used for cond, _ in tables[name].rows for t in cond.tests() for used in self.read_by(t))
+            elif name in self.c.facts or name in self.dimensions:
                 names.add(name)
         return names
+
+    def read_by(self, test: Test) -> tuple[str, ...]:
+        """What lint reads for ``test``: its dimension when analysed apart, else the facts it reads."""
+        dimension = self.apart.get(id(test))
+        return (dimension,) if dimension is not None else test.facts_used()
+
+    def fact(self, name: str) -> Fact:
+        """An input fact, or a dimension of tests analysed apart."""
+        return self.c.facts[name] if name in self.c.facts else self.dimensions[name]
 
     def size(self, names: set[str]) -> int:
         total = 1
         for name in names:
-            fact = self.c.facts[name]
-            total *= len(_partition(fact, self.tests_by_fact.get(name, [])).reps)
+            total *= len(_partition(self.fact(name), self.tests_by_fact.get(name, []), self.compared.get(name, ())).reps)
         return total
 
     def space(self, names: set[str]) -> _Space:
         key = frozenset(names)
         found = self._spaces.get(key)
         if found is None:
-            ordered = [n for n in self.c.facts if n in names]
-            found = _Space(self.c, [_partition(self.c.facts[n], self.tests_by_fact.get(n, [])) for n in ordered])
+            ordered = [n for n in self.c.facts if n in names] + sorted(n for n in self.dimensions if n in names)
+            found = _Space(self.c, [_partition(self.fact(n), self.tests_by_fact.get(n, []), self.compared.get(n, ())) for n in ordered],
+                           self.apart)
             self._spaces[key] = found
         return found
 
@@ -433,22 +558,25 @@ class _Linter:
         return sorted(self.findings)
 
     def whole(self, space: _Space) -> None:
-        covered = 0
-        wins: dict[str, int] = {}
+        covered = 0  # cells some earlier rule surely matches
+        reached = 0  # cells some earlier rule may match
+        wins: dict[str, int] = {}  # cells where the rule surely fires
         for rule in self.first:
-            cells = space.mask(rule.when)
+            cells, sure = space.mask(rule.when), space.sure(rule.when)
             if cells == 0:
                 self.add_rule("GE102", rule, f"rule {rule.id!r} matches no complaint: its conditions contradict each other")
             elif cells & ~covered == 0:
-                shadows = [r.id for r in self.first if wins.get(r.id, 0) & cells]
+                shadows = [r.id for r in self.first[: self.first.index(rule)] if space.sure(r.when) & cells]
                 self.add_rule("GE101", rule, f"rule {rule.id!r} can never fire: earlier rule(s) {', '.join(shadows)} "
                                              "match every complaint it matches")
-            wins[rule.id] = cells & ~covered
-            covered |= cells
-        gap = space.all & ~covered
+            wins[rule.id] = sure & ~reached
+            covered |= sure
+            reached |= cells
+        gap = space.all & ~reached
         self.check_collect(space)
-        self.check_gaps(space, gap)
+        self.check_gaps(space, gap, covered)
         self.check_derived(space)
+        self.check_bounded(space)
         no_budget = [r for r in self.first if r.budget is None and wins[r.id]]
         unfunded = gap if self.default is not None and self.default.budget is None else 0
         for rule in no_budget:
@@ -457,7 +585,7 @@ class _Linter:
             monetary = [g.id for g in rule.gestures if g.monetary]
             if not monetary:
                 continue
-            cells = space.mask(rule.when) & unfunded
+            cells = space.sure(rule.when) & unfunded
             if cells:
                 deciders = [r.id for r in no_budget if wins[r.id] & cells]
                 if gap & cells and self.default is not None:
@@ -465,15 +593,31 @@ class _Linter:
                 self.add_rule("GE402", rule, f"collect rule {rule.id!r} adds monetary gesture(s) {', '.join(monetary)} but can "
                                              f"fire when rule(s) {', '.join(deciders)} decide with no budget")
 
+    def check_bounded(self, space: _Space) -> None:
+        """GE105 for each rule or table row comparing two facts where lint knows only bounds."""
+        for rule in self.c.rules:
+            if _compares(rule.when) and space.sure(rule.when) != space.mask(rule.when):
+                self.bounded += 1
+                self.add_rule("GE105", rule, f"rule {rule.id!r} compares two facts ({_comparisons(rule.when)}) in ways lint cannot "
+                                             "settle cell by cell: its findings about this rule are bounds, not exact")
+        for derived in self.c.derived:
+            for i, (condition, _) in enumerate(derived.rows):
+                if _compares(condition) and space.sure(condition) != space.mask(condition):
+                    self.bounded += 1
+                    self.add("GE105", ("derived", derived.fact.name, "table", i),
+                             f"row {i + 1} of derived fact {derived.fact.name} compares two facts ({_comparisons(condition)}): "
+                             "lint's findings about it are bounds")
+
     def check_collect(self, space: _Space) -> None:
         for rule in self.collect:
             if space.mask(rule.when) == 0:
                 self.add_rule("GE102", rule, f"collect rule {rule.id!r} matches no complaint: its conditions contradict each other")
 
-    def check_gaps(self, space: _Space, gap: int) -> None:
+    def check_gaps(self, space: _Space, gap: int, covered: int) -> None:
+        """``gap``: cells no first-hit rule may match; ``covered``: cells one surely matches."""
         if self.default is None:
             return
-        if gap == 0:
+        if covered == space.all:
             self.add_rule("GE103", self.default, f"the default rule {self.default.id!r} never answers: first-hit rules cover every complaint")
             return
         cubes = space.cubes(gap, self.max_gaps + 1)
@@ -507,11 +651,11 @@ class _Linter:
                 cells = space.mask(rule.when)
                 covered = 0
                 for earlier in self.first[:i]:
-                    covered |= space.mask(earlier.when)
+                    covered |= space.sure(earlier.when)
                 if cells and cells & ~covered == 0:
                     shadows, seen = [], 0
                     for earlier in self.first[:i]:
-                        m = space.mask(earlier.when)
+                        m = space.sure(earlier.when)
                         if m & ~seen & cells:
                             shadows.append(earlier.id)
                         seen |= m
@@ -594,6 +738,10 @@ class _Linter:
         """Level and enum input values named nowhere: a rule, table, budget lookup or default."""
         named: dict[str, set[str]] = {}
         for test in _tests(_conditions(self.c)):
+            if isinstance(test, Compare):  # every value may compare differently with the other fact's
+                for name in test.facts_used():
+                    named.setdefault(name, set()).update(self.c.all_facts[name].values)
+                continue
             values = {str(v) for v in test.constants}
             fact = self.c.all_facts.get(test.fact)
             if fact is not None and fact.ordered and test.op in ("at_least", "at_most"):
@@ -650,6 +798,22 @@ class _Linter:
                 self.add("GE312", ("approval", "ladder", i), f"approval ladder rows {i} and {i + 1} both give {after}; merge them")
 
 
+def _compares(condition: Condition) -> bool:
+    return any(isinstance(test, Compare) for test in condition.tests())
+
+
+def _comparisons(condition: Condition) -> str:
+    return ", ".join(test.describe() for test in condition.tests() if isinstance(test, Compare))
+
+
+def _values_of(name: str, tables: Mapping[str, Derived], tests: Mapping[str, list[Test]]) -> list[Any]:
+    """What lint cuts a fact at when another fact is compared with it: a derived fact's values, or
+    the constants an input fact is tested against."""
+    if name in tables:
+        return list(tables[name].values)
+    return [value for test in tests.get(name, []) for value in test.constants]
+
+
 def _lookup_keys(document: Document | None) -> Iterator[tuple[str, list[str]]]:
     """Values written as keys of budget lookups (``by: fact, values: {...}``) in the raw rules."""
     if document is None or not isinstance(document.data, Mapping):
@@ -668,7 +832,7 @@ def lint(policy: Policy, document: Document | None = None, *, max_cells: int = M
     """Lint a loaded policy. ``document`` (the parsed source) gives non-rule findings their lines."""
     linter = _Linter(policy, document, max_cells, max_gaps)
     findings = linter.run()
-    return LintReport(policy.name, policy.version, policy.source, tuple(findings), linter.cells, linter.exact)
+    return LintReport(policy.name, policy.version, policy.source, tuple(findings), linter.cells, linter.exact, linter.bounded)
 
 
 def lint_path(path: str | Path | None = None, **options: Any) -> LintReport:

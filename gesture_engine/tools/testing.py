@@ -24,6 +24,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from typing import Any
 from gesture_engine.complaint import read_value
 from gesture_engine.decision import Decision, Frozen, PolicyRef
 from gesture_engine.durations import format_duration, parse_duration
+from gesture_engine.engine.conditions import show
 from gesture_engine.engine.evaluation import Trace, evaluate
 from gesture_engine.engine.facts import did_you_mean
 from gesture_engine.errors import ComplaintError, GestureError, PolicyError, Problem
@@ -470,6 +472,8 @@ def _decimal(value: Any) -> Decimal | None:
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (timedelta, date, tuple)):
+        return show(value)  # 2h30m, 2026-11-23T09:30:00Z, [vip, press]
     return str(value)
 
 
