@@ -761,9 +761,9 @@ class _Compiler:
         """A rule's rationale in the policy's language, and by language when given per language (which
         must include the policy's own, the fallback for every other)."""
         if written_rationale is None:
-            return None, MappingProxyType({})
+            return None, _NO_RATIONALES
         if isinstance(written_rationale, str):
-            return self.template(written_rationale, path, facts), MappingProxyType({})
+            return self.template(written_rationale, path, facts), _NO_RATIONALES
         by_locale = {self.keep(locale): self.template(text, path + (locale,), facts) for locale, text in written_rationale.items()}
         if self.locale not in by_locale:
             self.fail(path, f"give the rationale in the policy's language {self.locale!r} too: it is the fallback for other languages", "locale")
@@ -794,6 +794,10 @@ class _Compiler:
 
 BUDGET_REACH_LIMIT = Decimal(10) ** 24
 """Budgets are computed with 40 significant digits; a rule whose worst case exceeds this is refused."""
+
+
+_NO_RATIONALES: Mapping[str, Template] = MappingProxyType({})
+"""The rationales by language of a rule that has none per language (one object for every such rule)."""
 
 
 def _written(spec: written.Lookup) -> tuple[Any, ...]:
