@@ -10,8 +10,10 @@ import pytest
 import yaml
 
 from gesture_engine import Policy, load_policy
+from gesture_engine.engine import index as index_module
 from gesture_engine.engine.conditions import Facts, domain_cells
 from gesture_engine.engine.facts import Fact
+from gesture_engine.engine.index import CellBits
 from tests.conftest import fired, fired_plainly
 
 LEVELS = ["l0", "l1", "l2", "l3"]
@@ -126,12 +128,18 @@ def plain_derived(policy: Policy, facts: Facts) -> dict[str, Any]:
     return out
 
 
+@pytest.mark.parametrize("compact", [False, True], ids=["full", "compact"])
 @pytest.mark.parametrize("seed", range(12))
-def test_index_matches_rule_by_rule_evaluation(tmp_path: Any, seed: int) -> None:
+def test_index_matches_rule_by_rule_evaluation(tmp_path: Any, seed: int, compact: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``compact``: numeric cells keep a full bitset only every few cells (``CellBits``), as a large index does."""
+    if compact:
+        monkeypatch.setattr(index_module, "FULL_BITSETS_BYTES", 0)
+        monkeypatch.setattr(index_module, "CHANGES_PER_BITSET", 3)
     rnd = random.Random(seed)
     path = tmp_path / "random.yaml"
     path.write_text(yaml.safe_dump(random_policy(rnd, rules=rnd.choice([5, 30, 120]))), encoding="utf-8")
     policy = load_policy(path)
+    assert all(isinstance(bits, CellBits) == compact for _, bits in policy._index._numeric.values())
     for _ in range(300):
         complaint = random_complaint(rnd)
         decision = policy.decide(complaint)

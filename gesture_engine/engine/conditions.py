@@ -24,7 +24,7 @@ from typing import Any
 
 from gesture_engine.engine.facts import TIME_TYPES, Fact, FactValue, did_you_mean
 from gesture_engine.errors import Problem
-from gesture_engine.load.source import Document, PathKey
+from gesture_engine.load.source import Document, Keeper, PathKey
 from gesture_engine.timevalues import DURATION_LIMIT, UTC, age, format_datetime, format_span, parse_date, parse_datetime, parse_span
 
 Facts = Mapping[str, FactValue]
@@ -39,16 +39,19 @@ REFERENCE = "received_at"
 """The envelope field relative tests may name with ``of`` (besides a date or datetime fact)."""
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Condition:
     """A compiled condition: ``holds(facts)`` says whether it is true, the rest serves explanations.
 
     Deciding goes through the index (index.py), not ``holds``: conditions stay plain data with
-    methods, without a closure per test, because a large policy has tens of thousands of them.
+    methods, without a closure per test, because a large policy has tens of thousands of them, and
+    equal tests at the same place in two conditions are one object (``ConditionCompiler``).
     The bare class is the condition of a rule without ``when``.
     """
 
     path: PathKey
+    """Where the condition sits within the ``when`` (or table row) it is part of: ``("any", 1, "tier")``;
+    ``()`` for the whole condition."""
 
     def holds(self, facts: Facts) -> bool:
         return True
@@ -66,7 +69,7 @@ class Condition:
         return None
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Test(Condition):
     """One fact compared with one operand, e.g. ``severity at_least high``."""
 
@@ -99,7 +102,7 @@ class Test(Condition):
         return tuple(self.operand) if isinstance(self.operand, (list, tuple)) else (self.operand,)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FactRef:
     """An operand naming another fact: ``{fact: allowed_delay}`` as written."""
 
@@ -109,7 +112,7 @@ class FactRef:
         return self.name
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Compare(Test):
     """One fact compared with another: ``reroute_delay lte allowed_delay``.
 
@@ -136,7 +139,7 @@ class Compare(Test):
         return ()
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Relative(Test):
     """How long before another moment a date or datetime fact lies: ``order_date within 30d of received_at``.
 
@@ -165,7 +168,7 @@ class Relative(Test):
         return ()
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Group(Condition):
     """``all``/``any``/``not`` over parts (``not`` has one part)."""
 
@@ -264,7 +267,7 @@ LIST_ATOMS = 10
 (plus one other) up to this many values; past it, lint takes each list test as a condition of its own."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cells:
     """A fact's domain cut into cells on each of which every test of the fact against the given
     constants has one truth value: what the index, lint and the invariant search all enumerate.
@@ -383,43 +386,53 @@ def domain_cells(fact: Fact, constants: Iterable[Any], bounds: tuple[Any, Any] |
     return Cells(fact, tuple(sorted({kind(value) for value in constants if low <= value <= high})), low, high)
 
 
-def always(path: PathKey) -> Condition:
-    """The condition of a rule without ``when``."""
-    return Condition(path)
-
-
-def _all(path: PathKey, parts: list[Condition]) -> Condition:
-    if len(parts) == 1:
-        return parts[0]
-    return Group(path, "all", tuple(parts))
+ALWAYS = Condition(())
+"""The condition of a rule without ``when``."""
 
 
 class ConditionCompiler:
-    """Compiles condition data against known facts, collecting problems instead of stopping."""
+    """Compiles condition data against known facts, collecting problems instead of stopping.
 
-    def __init__(self, facts: Mapping[str, Fact], document: Document, problems: list[Problem]) -> None:
+    Tests are immutable, so one compiler hands out one object for equal tests at the same place in
+    their conditions (``severity at_least high`` as the first part of a thousand rules), and one tuple
+    per path; operands come from ``keep``, one object per value as written, so their identity is
+    their equality (5 and 5.0 stay apart).
+    """
+
+    def __init__(self, facts: Mapping[str, Fact], document: Document, problems: list[Problem], keep: Keeper | None = None) -> None:
         self.facts = facts
         self.document = document
         self.problems = problems
+        self.keep = keep or Keeper()
+        self._root = 0  # the length of the path of the condition being compiled (its parts' paths are relative)
+        self._shared: dict[Any, Any] = {}  # paths and tests by what they are made of
 
     def fail(self, path: PathKey, message: str, code: str = "condition") -> None:
         self.problems.append(self.document.problem(path, message, code))
 
     def compile(self, data: Mapping[str, Any], path: PathKey) -> Condition:
-        parts: list[Condition] = []
-        for key, value in data.items():
-            here = path + (key,)
-            if key in ("all", "any"):
-                subs = [self.compile(item, here + (i,)) for i, item in enumerate(value)]
-                parts.append(Group(here, key, tuple(subs)))
+        """The condition ``data`` written at ``path`` (problems are located there)."""
+        self._root = len(path)
+        return self._compile(data, path)
+
+    def _compile(self, data: Mapping[str, Any], path: PathKey) -> Condition:
+        parts: list[Condition | None] = []
+        facts = self.facts
+        for key, value in data.items():  # paths of the compiler's own strings (a fact's name, an operator), not the parser's
+            if key == "all" or key == "any":
+                kind = "all" if key == "all" else "any"
+                here = path + (kind,)
+                parts.append(Group(self._at(here), kind, tuple(self._compile(item, here + (i,)) for i, item in enumerate(value))))
             elif key == "not":
-                inner = self.compile(value, here)
-                parts.append(Group(here, "not", (inner,)))
-            elif key not in self.facts:
-                self.fail(here, f"unknown fact {key!r}{did_you_mean(key, self.facts)}", "unknown-fact")
+                here = path + ("not",)
+                parts.append(Group(self._at(here), "not", (self._compile(value, here),)))
+            elif key not in facts:
+                self.fail(path + (key,), f"unknown fact {key!r}{did_you_mean(key, facts)}", "unknown-fact")
             elif isinstance(value, dict):
-                fact = self.facts[key]
-                for op, operand in value.items():
+                fact = facts[key]
+                here = path + (fact.name,)
+                for written, operand in value.items():
+                    op: str = _OPERATORS.get(written) or written
                     if op == "of":
                         if not any(relative in value for relative in RELATIVE_OPS):
                             self.fail(here + (op,), "'of' goes with within or older_than", "operator")
@@ -427,22 +440,42 @@ class ConditionCompiler:
                     test = self.test(fact, op, operand, here + (op,))
                     if isinstance(test, Relative):
                         test = self.relative(test, value.get("of"), here)
-                    if test is not None:
-                        parts.append(test)
-            else:
-                test = self.test(self.facts[key], "eq", value, here)
-                if test is not None:
                     parts.append(test)
-        if not parts:
-            return always(path)
-        return _all(path, parts)
+            else:
+                fact = facts[key]
+                parts.append(self.test(fact, "eq", value, path + (fact.name,)))
+        made = [part for part in parts if part is not None]
+        if not made:
+            return ALWAYS
+        return made[0] if len(made) == 1 else Group(self._at(path), "all", tuple(made))
+
+    def _at(self, path: PathKey) -> PathKey:
+        """``path`` relative to the condition's own, one tuple per path."""
+        relative = path[self._root:]
+        return self._shared.setdefault(relative, relative)  # type: ignore[no-any-return]
+
+    def _leaf(self, fact: Fact, op: str, operand: Any, path: PathKey) -> Test:
+        """A test of a valid operand (a tuple for ``in``, ``not_in``, ``contains_any``, ``contains_all``
+        and ``between``)."""
+        relative = self._at(path)
+        key = (relative, fact.name, op, *map(id, operand if operand.__class__ is tuple else (operand,)))
+        found = self._shared.get(key)
+        if found is None:
+            if op in LEVEL_OPS:
+                argument: Any = (fact.rank, fact.rank[operand])
+            elif op in ("in", "not_in", "contains_any", "contains_all"):
+                argument = frozenset(operand)
+            else:
+                argument = operand
+            found = self._shared[key] = Test(relative, fact.name, op, operand, _COMPARE[op], argument)
+        return found
 
     def test(self, fact: Fact, op: str, operand: Any, path: PathKey) -> Test | None:
         """One leaf: validate the operand for the fact's type and build its test."""
         if isinstance(operand, dict):
             return self.compare(fact, op, operand, path)
         if op in _SINGLE_OPS and op in _OPS_BY_TYPE.get(fact.type, ()) and _plain_operand(fact, operand):
-            return _leaf(fact, op, operand, path)  # the common case, in short (thousands a policy)
+            return self._leaf(fact, op, self.keep(operand), path)  # the common case, in short (thousands a policy)
         if op not in _OPS_BY_TYPE.get(fact.type, ()):
             self.fail(path, _wrong_operator(fact, op), "operator")
             return None
@@ -453,7 +486,7 @@ class ConditionCompiler:
             if op.startswith("contains") and len(set(values)) != len(values):
                 self.fail(path, f"{op} names a value twice", "operator")
                 return None
-            return _leaf(fact, op, tuple(values), path)
+            return self._leaf(fact, op, tuple(values), path)
         if op == "between":
             low, high = (self.operand(fact, item, path + (i,)) for i, item in enumerate(operand))
             if low is _INVALID or high is _INVALID:
@@ -461,22 +494,22 @@ class ConditionCompiler:
             if low > high:
                 self.fail(path, f"between needs low ≤ high; got [{show(low)}, {show(high)}]", "operator")
                 return None
-            return _leaf(fact, op, (low, high), path)
+            return self._leaf(fact, op, (low, high), path)
         if op == "empty":
             if not isinstance(operand, bool):
                 self.fail(path, f"empty takes true or false; got {operand!r}", "type-mismatch")
                 return None
-            return _leaf(fact, op, operand, path)
+            return self._leaf(fact, op, operand, path)
         if op in RELATIVE_OPS:
             span = parse_span(operand) if isinstance(operand, str) else None
             if span is None:
                 self.fail(path, f"{op} takes a duration like 30d, 12h or P30D; got {operand!r}", "type-mismatch")
                 return None
-            return Relative(path, fact.name, op, span, _COMPARE[op], span)
+            return Relative(self._at(path), fact.name, op, span, _COMPARE[op], span)
         value = self.operand(fact, operand, path)
         if value is _INVALID:
             return None
-        return _leaf(fact, op, value, path)
+        return self._leaf(fact, op, value, path)
 
     def compare(self, fact: Fact, op: str, operand: Mapping[str, Any], path: PathKey) -> Compare | None:
         """``fact op {fact: other}``: both facts known, the operator one they both take, their types comparable."""
@@ -505,7 +538,7 @@ class ConditionCompiler:
             return None
         key = fact.rank if fact.ordered and op not in ("eq", "ne") else None
         compare = {"at_least": operator.ge, "at_most": operator.le}.get(op, _COMPARE[op])
-        return Compare(path, fact.name, op, FactRef(other.name), compare, key, other.name)
+        return Compare(self._at(path), fact.name, op, FactRef(other.name), compare, key, other.name)
 
     def relative(self, test: Relative, of: Any, path: PathKey) -> Relative | None:
         """``test`` measured from ``of``: ``received_at``, or another date or datetime fact."""
@@ -513,7 +546,7 @@ class ConditionCompiler:
             self.fail(path + (test.op,), f"{test.op} needs 'of': the moment it is measured from, e.g. of: {REFERENCE}", "operator")
             return None
         if of == REFERENCE:
-            return replace(test, of=of)
+            return replace(test, of=REFERENCE)
         other = self.facts.get(of) if isinstance(of, str) else None
         if other is None or other.type not in ("date", "datetime") or of == test.fact:
             choices = [REFERENCE, *(name for name, f in self.facts.items() if f.type in ("date", "datetime") and name != test.fact)]
@@ -521,13 +554,13 @@ class ConditionCompiler:
             self.fail(path + ("of",), f"'of' names {REFERENCE} or another date or datetime fact ({', '.join(choices)}); got {of!r}{hint}",
                       "unknown-fact")
             return None
-        return replace(test, of=of)
+        return replace(test, of=other.name)
 
     def operand(self, fact: Fact, value: Any, path: PathKey) -> Any:
         """``value`` converted to the fact's type, or ``_INVALID`` after recording why not."""
         if fact.finite or fact.closed:
             if isinstance(value, str) and value in fact.rank:
-                return value
+                return self.keep(value)
             hint = did_you_mean(value, fact.values) if isinstance(value, str) else ""
             kind = "a level" if fact.ordered else "a value"
             self.fail(path, f"{value!r} is not {kind} of {fact.name} ({', '.join(fact.values)}){hint}", "unknown-value")
@@ -536,11 +569,11 @@ class ConditionCompiler:
             if fact.type == "integer" and isinstance(value, Decimal) and value != value.to_integral_value():
                 self.fail(path, f"{fact.name} is an integer fact; {value} is not a whole number", "type-mismatch")
                 return _INVALID
-            return float(value) if fact.type == "number" else value
+            return self.keep(float(value) if fact.type == "number" else value)
         if fact.type == "boolean" and isinstance(value, bool):
             return value
         if isinstance(value, str) and (fact.type == "string" or (fact.type == "list" and value)):
-            return value
+            return self.keep(value)
         if fact.type in TIME_TYPES and isinstance(value, str):
             parsed = _TIME_PARSERS[fact.type](value)
             if parsed is not None:
@@ -616,16 +649,6 @@ def _plain_operand(fact: Fact, operand: Any) -> bool:
         return operand in fact.rank if kind in ("level", "enum") else kind == "string"
     return cls is int and kind in ("integer", "money")
 
-def _leaf(fact: Fact, op: str, operand: Any, path: PathKey) -> Test:
-    """A test of a valid operand (a tuple for ``in``, ``not_in`` and ``between``)."""
-    if op in LEVEL_OPS:
-        argument: Any = (fact.rank, fact.rank[operand])
-    elif op in ("in", "not_in", "contains_any", "contains_all"):
-        argument = frozenset(operand)
-    else:
-        argument = operand
-    return Test(path, fact.name, op, operand, _COMPARE[op], argument)
-
 
 def _between(value: Any, bounds: tuple[Any, Any]) -> bool:
     return bool(bounds[0] <= value <= bounds[1])
@@ -681,3 +704,5 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "within": _within, "older_than": _older_than,
 }
 """``compare(value, argument)`` by operator."""
+_OPERATORS: dict[str, str] = {op: op for op in (*_COMPARE, "of")}
+"""Each operator's name as this module spells it (so a compiled test keeps none of the parser's strings)."""

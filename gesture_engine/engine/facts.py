@@ -36,7 +36,7 @@ LIST_LIMIT = 100
 ITEM_LIMIT = 200
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Fact:
     """A declared input (or derived) fact with its type and bounds."""
 

@@ -13,6 +13,7 @@ grows with the number of facts, not rules (big-int AND is a few machine words pe
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -136,7 +137,7 @@ class PolicyIndex:
         starts.append(len(self._owner))
         self.everything = (1 << len(self._owner)) - 1
         self._facts = facts
-        self._numeric: dict[str, tuple[Cells, list[int]]] = {}  # numeric fact -> its cells and their bits
+        self._numeric: dict[str, tuple[Cells, list[int] | CellBits]] = {}  # numeric fact -> its cells and their bits
         self._lookups = {name: self._lookup(facts[name], parts) for name, parts in by_fact.items()}
         self._tables = {name: self._table(fact) for name, fact in facts.items() if fact.finite}
         # a derived value to the bits it lets through: a table for a level or enum, the numeric lookup else
@@ -169,7 +170,7 @@ class PolicyIndex:
     def bits_of(self, name: str, value: Any) -> int:
         return self.bits_reader(name)(value)
 
-    def locator(self, name: str, low: Any, above: Any) -> tuple[list[Any], list[int | None], bool]:
+    def locator(self, name: str, low: Any, above: Any) -> tuple[list[Any], list[int | None] | _Window, bool]:
         """What a reader needs to check a numeric value's range and look it up with one bisect.
 
         Returns thresholds, bits per cell (None for values outside ``low <= value < above``) and whether
@@ -181,18 +182,21 @@ class PolicyIndex:
         base, bits = self._numeric.get(name, (domain_cells(fact, ()), [self.everything]))
         split = domain_cells(fact, [*base.values, low, above])
         points = list(split.values)
-        masks: list[int | None] = []
-        for point in points:  # each new cell lies inside one cell of the lookup's: it has the same bits
+        cells: list[int] = []  # each new cell lies inside one cell of the lookup's: it has the same bits
+        for point in points:
             cell = base.cell(point)
-            masks.append(bits[cell - (cell & 1)])
-            masks.append(bits[cell])
-        masks.append(bits[-1])
+            cells.append(cell - (cell & 1))
+            cells.append(cell)
+        cells.append(len(bits) - 1)
         first, last = split.cell(low), split.cell(above)
-        masks[:first] = [None] * first
-        masks[last:] = [None] * (len(masks) - last)
-        if all(masks[2 * k - 1] == masks[2 * k] for k in range(1, len(points) + 1)):
-            return points, [masks[2 * k] for k in range(len(points) + 1)], True
-        return points, masks, False
+        cells[:first] = [-1] * first  # -1: outside the range, None
+        cells[last:] = [-1] * (len(cells) - last)
+        if all(_same_bits(bits, cells[2 * k - 1], cells[2 * k]) for k in range(1, len(points) + 1)):
+            cells = cells[::2]
+        direct = len(cells) == len(points) + 1
+        if isinstance(bits, list):
+            return points, [None if cell < 0 else bits[cell] for cell in cells], direct
+        return points, _Window(bits, cells), direct
 
     def mask_of(self, facts: Facts, names: Iterable[str]) -> int:
         """The bits left once ``names`` (facts already in ``facts``) are looked up."""
@@ -297,14 +301,14 @@ class PolicyIndex:
         (bounded): a list of n values has 2^n combinations to cut into cells, but a helpdesk sends few."""
         return lru_cache(maxsize=LIST_CACHE_SIZE)(_evaluator(name, by_bit, free))
 
-    def _numeric_masks(self, split: Cells, name: str, by_bit: dict[int, list[Condition]], free: int) -> list[int]:
+    def _numeric_masks(self, split: Cells, name: str, by_bit: dict[int, list[Condition]], free: int) -> list[int] | CellBits:
         """Per-cell bitsets: interval parts by a sweep of start/end events, others cell by cell.
 
-        Neighbouring cells with the same bits share one int, which halves the memory of a large index.
+        Neighbouring cells with the same bits share one int. A large index keeps them as ``CellBits``.
         """
         count = len(split)
         position = {point: i for i, point in enumerate(split.values)}
-        flips = [0] * (count + 1)
+        flips: dict[int, list[int]] = {}  # cell -> the bits that change on entering it
         extra: dict[int, int] = {}
         representatives: list[Any] = []
         for i, found in by_bit.items():
@@ -316,26 +320,14 @@ class PolicyIndex:
                     if all(part.holds(facts) for part in found):
                         extra[cell] = extra.get(cell, 0) | 1 << i
             elif span[0] <= span[1]:
-                flips[span[0]] ^= 1 << i
-                flips[span[1] + 1] ^= 1 << i
-        masks: list[int] = []
-        running, current, previous_extra = 0, free, 0
-        if not extra:  # the usual case, every part an interval: only the flips change the bits
-            for flip in flips[:count]:
-                if flip:
-                    running ^= flip
-                    current = free | running
-                masks.append(current)
-            return masks
-        for cell in range(count):
-            flip, bits = flips[cell], extra.get(cell, 0)
-            if flip:
-                running ^= flip
-            if flip or bits or previous_extra:
-                current = free | running | bits
-            masks.append(current)
-            previous_extra = bits
-        return masks
+                flips.setdefault(span[0], []).append(i)
+                flips.setdefault(span[1] + 1, []).append(i)
+        previous = 0
+        for cell in sorted(extra.keys() | {cell + 1 for cell in extra}):  # a part that is no interval: its bits change cell by cell
+            bits = extra.get(cell, 0)
+            flips.setdefault(cell, []).extend(_positions(bits ^ previous))
+            previous = bits
+        return CellBits.sweep(free, count, flips)
 
 
 def _interval_of(position: Mapping[Any, int], parts: Iterable[Condition]) -> tuple[int, int] | None:
@@ -372,6 +364,99 @@ def _interval_of(position: Mapping[Any, int], parts: Iterable[Condition]) -> tup
             if high < last:
                 last = high
     return (first, last) if compared else None
+
+
+FULL_BITSETS_BYTES = 1 << 20
+"""A numeric fact keeps every cell's bitset while they take at most this many bytes, else ``CellBits``:
+10,000 rules with ranges on two money facts would keep 26 MiB of bitsets."""
+CHANGES_PER_BITSET = 8
+"""In ``CellBits``, at most this many bits change between a full bitset and any cell that uses it."""
+
+
+class CellBits:
+    """A numeric fact's bitset per cell, compact: a few full bitsets, and for every cell the positions of
+    the bits that change on entering it, all in one array (``starts[cell]`` is where a cell's begin).
+    A cell's bitset is the full one at or before it (``anchor[cell]``, complete up to ``done[anchor]``
+    in ``changes``) with at most ``CHANGES_PER_BITSET`` bits flipped: a few microseconds per lookup."""
+
+    __slots__ = ("anchor", "changes", "done", "full", "starts")
+
+    def __init__(self) -> None:
+        self.full: list[int] = []
+        self.changes, self.starts, self.anchor, self.done = array("I"), array("I"), array("I"), array("I")
+
+    @staticmethod
+    def sweep(start: int, count: int, flips: Mapping[int, list[int]]) -> list[int] | CellBits:
+        """The bitsets of ``count`` cells, the first being ``start`` with ``flips[0]`` applied and each next
+        one the previous with ``flips[cell]`` applied; a plain list (equal neighbours sharing one int)
+        while that stays within ``FULL_BITSETS_BYTES``."""
+        width = max([start.bit_length(), *(bit + 1 for flipped in flips.values() for bit in flipped)])
+        if count * width // 8 <= FULL_BITSETS_BYTES:
+            bitsets, mask = [], start
+            for cell in range(count):
+                for bit in flips.get(cell, ()):
+                    mask ^= 1 << bit
+                bitsets.append(mask)
+            return bitsets
+        compact = CellBits()
+        changes, starts, pending, mask = compact.changes, compact.starts, 0, start
+        for cell in range(count):
+            starts.append(len(changes))
+            flipped = flips.get(cell, ())
+            for bit in flipped:
+                mask ^= 1 << bit
+            changes.extend(flipped)
+            pending += len(flipped)
+            if pending > CHANGES_PER_BITSET or not cell:
+                compact.full.append(mask)
+                compact.done.append(len(changes))
+                pending = 0
+            compact.anchor.append(len(compact.full) - 1)
+        starts.append(len(changes))
+        return compact
+
+    def __len__(self) -> int:
+        return len(self.anchor)
+
+    def __getitem__(self, cell: int) -> int:
+        anchor = self.anchor[cell]
+        mask = self.full[anchor]
+        for bit in self.changes[self.done[anchor]:self.starts[cell + 1]]:
+            mask ^= 1 << bit
+        return mask
+
+    def same(self, one: int, other: int) -> bool:
+        """True when no bit changes between two cells (False may still be equal bits: a bit set and reset)."""
+        return self.starts[min(one, other) + 1] == self.starts[max(one, other) + 1]
+
+
+class _Window:
+    """A reader's cells looked up in ``CellBits``: ``cells`` holds each one's cell there, -1 for None."""
+
+    __slots__ = ("bits", "cells")
+
+    def __init__(self, bits: CellBits, cells: list[int]) -> None:
+        self.bits, self.cells = bits, array("i", cells)
+
+    def __getitem__(self, cell: int) -> int | None:
+        found = self.cells[cell]
+        return None if found < 0 else self.bits[found]
+
+
+def _same_bits(bits: list[int] | CellBits, one: int, other: int) -> bool:
+    if one < 0 or other < 0:
+        return one == other
+    return bits[one] == bits[other] if isinstance(bits, list) else bits.same(one, other)
+
+
+def _positions(bits: int) -> list[int]:
+    """The positions of the set bits of ``bits``, lowest first."""
+    found = []
+    while bits:
+        low = bits & -bits
+        found.append(low.bit_length() - 1)
+        bits ^= low
+    return found
 
 
 LIST_CACHE_SIZE = 1024

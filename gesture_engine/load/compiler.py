@@ -22,15 +22,15 @@ from gesture_engine.complaint import read_value
 from gesture_engine.decision import Gesture
 from gesture_engine.durations import parse_duration
 from gesture_engine.engine.budget import BudgetSpec, Limits, Lookup, band_labels
-from gesture_engine.engine.conditions import REFERENCE, Condition, ConditionCompiler, Relative, always, show
+from gesture_engine.engine.conditions import ALWAYS, REFERENCE, Condition, ConditionCompiler, Relative, show
 from gesture_engine.engine.facts import ENVELOPE, Fact, FactValue, did_you_mean
 from gesture_engine.errors import PolicyError, Problem
 from gesture_engine.load import document as written
-from gesture_engine.load.source import Document, PathKey
+from gesture_engine.load.source import Document, Keeper, PathKey
 from gesture_engine.money import MINOR_UNITS, MONEY_LIMIT, Currencies, quantizer, round_money
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Catalog:
     """An action or gesture the policy declares."""
 
@@ -40,7 +40,7 @@ class Catalog:
     monetary: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Derived:
     """A derived fact: first matching row of its table, else its default. A level or enum fact's values
     are names; a money, integer, number or duration fact's are in its type (Decimal, int, float, timedelta)."""
@@ -57,7 +57,7 @@ class Derived:
         return tuple(sorted({*(value for _, value in self.rows), self.default}))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Template:
     """A rationale sentence with ``{fact}`` placeholders, filled in safely (no format mini-language)."""
 
@@ -96,7 +96,7 @@ def printf_pattern(parts: Sequence[tuple[bool, str]], facts: Mapping[str, Fact])
     return "".join(pattern)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rule:
     """A compiled rule. ``hit`` is ``first`` (first-match), ``collect`` (add-on) or ``default``."""
 
@@ -118,7 +118,7 @@ class Rule:
     """The rationale by language (the policy's ``locale`` among them) when given per language."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OwedSpec:
     """An amount a gesture owes: ``amount`` itself, or ``amount`` percent of the money fact ``fact``."""
 
@@ -127,7 +127,7 @@ class OwedSpec:
     fact: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TeamLimits:
     """Team budgets: a monthly limit per team (``default`` for others), and what going over does."""
 
@@ -140,7 +140,7 @@ class TeamLimits:
         return self.limits.get(team, self.default)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ladder:
     """Approval levels (lowest first) and the budget thresholds that require each."""
 
@@ -151,7 +151,7 @@ class Ladder:
         return self.levels.index(level)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Invariant:
     """A promise the policy makes about itself, e.g. the budget never falls as severity rises.
 
@@ -173,7 +173,7 @@ ORDERED_TYPES = ("level", "money", "integer", "number", "duration", "date", "dat
 """Fact types an invariant can range over: they have an order (levels lowest first)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CompiledPolicy:
     """Everything the evaluator needs, validated and immutable."""
 
@@ -219,6 +219,8 @@ class _Compiler:
         self.problems: list[Problem] = []
         self.broken: tuple[PathKey, ...] = ()
         self.shared_gestures: dict[str, Gesture] = {}
+        self.keep = Keeper()
+        self.lookups: dict[Any, Lookup] = {}  # by how they are written (``_written``)
         self.respond_within: int | None = None  # the policy-wide default deadline, in seconds
         self.locale = "en"  # the policy's language
         self.currencies: Currencies | None = None  # the policy's currency and exchange rates, given to its money facts
@@ -244,15 +246,17 @@ class _Compiler:
         if currency not in MINOR_UNITS:
             self.fail(("currency",), f"unknown ISO 4217 currency {currency!r}{did_you_mean(currency, MINOR_UNITS)}", "currency")
             raise PolicyError(self.problems)
+        keep = self.keep
+        currency = keep(currency)
         self.currencies = Currencies(currency, quantizer(currency), self.exchange_rates(policy.exchange_rates, currency))
         facts = self.input_facts(policy.facts)
         all_facts = dict(facts)
         derived = self.derived_facts(policy.derived, all_facts)
-        gestures = {key: Catalog(key, item.label, item.description, item.monetary) for key, item in policy.gestures.items()}
-        actions = {key: Catalog(key, item.label, item.description) for key, item in policy.actions.items()}
+        gestures = {keep(key): Catalog(keep(key), keep(item.label), keep(item.description), item.monetary) for key, item in policy.gestures.items()}
+        actions = {keep(key): Catalog(keep(key), keep(item.label), keep(item.description)) for key, item in policy.actions.items()}
         unit = quantizer(currency)
         ladder = self.ladder(policy.approval, unit)
-        self.locale = policy.locale
+        self.locale = keep(policy.locale)
         self.respond_within = parse_duration(policy.respond_within)
         if self.respond_within is None:
             self.fail(("respond_within",), f"{policy.respond_within!r} is not a positive duration like 30m, 2h or 1d", "duration")
@@ -264,9 +268,9 @@ class _Compiler:
         if self.problems:
             raise PolicyError(self.problems)
         return CompiledPolicy(
-            name=policy.policy,
-            version=policy.version,
-            description=policy.description,
+            name=keep(policy.policy),
+            version=keep(policy.version),
+            description=keep(policy.description),
             currency=currency,
             fingerprint=fingerprint(self.doc.data),
             source=self.doc.file,
@@ -282,9 +286,9 @@ class _Compiler:
             reads_received_at=any(isinstance(test, Relative) and test.of == REFERENCE
                                   for condition in (*(rule.when for rule in rules), *(c for d in derived for c, _ in d.rows))
                                   for test in condition.tests()),
-            goodwill_window_days=policy.goodwill.window_days if policy.goodwill else None,
+            goodwill_window_days=keep(policy.goodwill.window_days) if policy.goodwill else None,
             reservation_ttl=parse_duration(policy.goodwill.reservation_ttl) if policy.goodwill and policy.goodwill.reservation_ttl else None,
-            locale=policy.locale,
+            locale=self.locale,
             teams=teams,
         )
 
@@ -296,7 +300,9 @@ class _Compiler:
         if spec.escalate_to is not None and spec.escalate_to not in ladder.levels:
             self.fail(("teams", "escalate_to"), f"unknown approval level {spec.escalate_to!r}{did_you_mean(spec.escalate_to, ladder.levels)}",
                       "unknown-level")
-        return TeamLimits(spec.monthly_limit, MappingProxyType(dict(spec.limits)), spec.on_exceed, spec.escalate_to)
+        keep = self.keep
+        return TeamLimits(keep(spec.monthly_limit), MappingProxyType({keep(team): keep(limit) for team, limit in spec.limits.items()}),
+                          keep(spec.on_exceed), keep(spec.escalate_to))
 
     def exchange_rates(self, rates: Mapping[str, Decimal], currency: str) -> Mapping[str, Decimal]:
         for code, rate in rates.items():
@@ -307,27 +313,29 @@ class _Compiler:
                 self.fail(path, f"{code} is the policy's own currency: it needs no rate", "currency")
             elif rate <= 0:
                 self.fail(path, f"an exchange rate is above 0; got {rate}", "currency")
-        return MappingProxyType(dict(rates))
+        keep = self.keep
+        return MappingProxyType({keep(code): keep(rate) for code, rate in rates.items()})
 
     def input_facts(self, specs: Mapping[str, written.FactSpec]) -> dict[str, Fact]:
-        return {name: self.fact(name, spec, ("facts", name)) for name, spec in specs.items()}
+        return {self.keep(name): self.fact(name, spec, ("facts", name)) for name, spec in specs.items()}
 
     def fact(self, name: str, spec: written.FactSpec | written.DerivedFact | written.ValuedDerivedFact, path: PathKey) -> Fact:
         """The fact a declaration describes; its own mistakes are reported, and it is still returned so
         that later sections don't report it as an unknown fact (the problems fail the load anyway)."""
-        kind = spec.type
+        keep = self.keep
+        kind, name = keep(spec.type), keep(name)
         if name in ENVELOPE:
             self.fail(path, f"{name!r} is reserved for the complaint envelope; choose another fact name", "reserved")
         values: tuple[str, ...] = ()
         minimum: int | Decimal | None = None
         maximum: int | Decimal | None = None
         if isinstance(spec, written.ChoiceFact | written.DerivedFact):
-            values = spec.values
+            values = tuple(keep(value) for value in spec.values)
         elif isinstance(spec, written.ListFact):
-            values = spec.values or ()
+            values = tuple(keep(value) for value in spec.values or ())
         elif isinstance(spec, written.NumericFact):
-            minimum = spec.min if spec.min is not None or kind != "money" else Decimal(0)
-            maximum = spec.max
+            minimum = keep(spec.min) if spec.min is not None or kind != "money" else Decimal(0)
+            maximum = keep(spec.max)
             if kind == "money" and minimum is not None and minimum < 0:
                 self.fail(path + ("min",), "money is never negative; min must be ≥ 0", "fact")
             if minimum is not None and maximum is not None and minimum > maximum:
@@ -339,7 +347,7 @@ class _Compiler:
         fact = Fact(
             name=name,
             type=kind,
-            description=spec.description,
+            description=keep(spec.description),
             required=False if isinstance(spec, written.DerivedFact | written.ValuedDerivedFact) else spec.required,
             values=values,
             minimum=minimum,  # type: ignore[arg-type]  # an integer fact keeps integer bounds
@@ -359,7 +367,7 @@ class _Compiler:
             self.fail(path, "declare 'required: true' or a 'default'", "fact")
         elif spec.default is not None:
             try:
-                fact = replace(fact, default=read_value(fact, spec.default))
+                fact = replace(fact, default=keep(read_value(fact, spec.default)))
             except ValueError as exc:
                 self.fail(path + ("default",), str(exc), "fact")
         return fact
@@ -367,6 +375,7 @@ class _Compiler:
     def derived_facts(self, specs: Mapping[str, written.DerivedFact | written.ValuedDerivedFact],
                       all_facts: dict[str, Fact]) -> tuple[Derived, ...]:
         """Compile derived facts in dependency order, rejecting clashes and cycles."""
+        specs = {self.keep(name): spec for name, spec in specs.items()}
         declared: dict[str, Fact] = {}
         for name, spec in specs.items():
             path = ("derived", name)
@@ -391,7 +400,7 @@ class _Compiler:
         compiled: list[Derived] = []
         for name in order:
             spec, fact = specs[name], declared[name]
-            compiler = ConditionCompiler(known, self.doc, self.problems)
+            compiler = ConditionCompiler(known, self.doc, self.problems, self.keep)
             rows: list[tuple[Condition, FactValue]] = []
             entries: Sequence[written.DerivedRow | written.NumericRow | written.DurationRow] = spec.table
             valued = isinstance(spec, written.ValuedDerivedFact)
@@ -404,16 +413,16 @@ class _Compiler:
                 if entry.value not in fact.rank:
                     hint = did_you_mean(str(entry.value), fact.values)
                     self.fail(row_path + ("value",), f"{entry.value!r} is not one of {', '.join(fact.values)}{hint}", "unknown-value")
-                rows.append((condition, entry.value))
+                rows.append((condition, self.keep(entry.value)))
             default = self.derived_value(fact, spec.default, ("derived", name, "default")) if valued else spec.default
-            compiled.append(Derived(fact, tuple(rows), default))
-            all_facts[name] = fact
+            compiled.append(Derived(fact, tuple(rows), self.keep(default)))
+            all_facts[fact.name] = fact
         return tuple(compiled)
 
     def derived_value(self, fact: Fact, value: Any, path: PathKey) -> FactValue:
         """A numeric or duration derived fact's value in the fact's type, checked as a complaint's value would be."""
         try:
-            return read_value(fact, value)
+            return self.keep(read_value(fact, value))
         except ValueError as exc:
             self.fail(path, str(exc), "type-mismatch")
             return value  # type: ignore[no-any-return]  # the problem fails the load
@@ -421,29 +430,30 @@ class _Compiler:
     def _topological(self, depends: dict[str, list[str]]) -> list[str] | None:
         order: list[str] = []
         state: dict[str, int] = {}  # 1 = visiting, 2 = done
-
-        def visit(name: str, chain: list[str]) -> bool:
-            if state.get(name) == 2:
-                return True
-            if state.get(name) == 1:
-                cycle = chain[chain.index(name):] + [name]
-                self.fail(("derived", name), "derived facts form a cycle: " + " → ".join(cycle), "cycle")
-                return False
-            state[name] = 1
-            for dep in depends[name]:
-                if not visit(dep, chain + [name]):
-                    return False
-            state[name] = 2
-            order.append(name)
-            return True
-
         for name in depends:
-            if not visit(name, []):
+            if not self._visit(name, [], depends, state, order):
                 return None
         return order
 
+    def _visit(self, name: str, chain: list[str], depends: dict[str, list[str]], state: dict[str, int], order: list[str]) -> bool:
+        """Depth-first from ``name`` (a method, not a closure calling itself: that would be a reference cycle
+        holding the compiler, so the whole parsed document, until the garbage collector ran)."""
+        if state.get(name) == 2:
+            return True
+        if state.get(name) == 1:
+            cycle = chain[chain.index(name):] + [name]
+            self.fail(("derived", name), "derived facts form a cycle: " + " → ".join(cycle), "cycle")
+            return False
+        state[name] = 1
+        for dep in depends[name]:
+            if not self._visit(dep, chain + [name], depends, state, order):
+                return False
+        state[name] = 2
+        order.append(name)
+        return True
+
     def ladder(self, spec: written.Approval, unit: Decimal) -> Ladder:
-        levels = spec.levels
+        levels = tuple(self.keep(level) for level in spec.levels)
         rows: list[tuple[Decimal | None, str]] = []
         previous: Decimal | None = None
         last = len(spec.ladder) - 1
@@ -459,7 +469,7 @@ class _Compiler:
             if up_to is not None and previous is not None and up_to <= previous:
                 self.fail(path + ("up_to",), f"up_to must increase down the ladder; {up_to} ≤ {previous}", "ladder")
             previous = up_to if up_to is not None else previous
-            rows.append((None if up_to is None else round_money(up_to, unit), row.level))
+            rows.append((None if up_to is None else round_money(up_to, unit), self.keep(row.level)))
         return Ladder(levels, tuple(rows))
 
     def limits(self, policy: written.PolicyDocument, facts: Mapping[str, Fact], unit: Decimal) -> Limits:
@@ -467,13 +477,14 @@ class _Compiler:
             return Limits(unit, Decimal(0))  # already reported by validation; loading fails anyway
         goodwill = policy.goodwill
         if goodwill is None:
-            return Limits(unit, policy.budget_cap)
+            return Limits(unit, self.keep(policy.budget_cap))
         name = goodwill.fact
         if name not in facts:
             self.fail(("goodwill", "fact"), f"unknown fact {name!r}{did_you_mean(name, facts)}", "unknown-fact")
         elif facts[name].type != "money":
             self.fail(("goodwill", "fact"), f"{name} is a {facts[name].type} fact; goodwill needs a money fact", "type-mismatch")
-        return Limits(unit, policy.budget_cap, name, goodwill.window_limit, goodwill.window)
+        keep = self.keep
+        return Limits(unit, keep(policy.budget_cap), keep(name), keep(goodwill.window_limit), keep(goodwill.window))
 
     def invariants(self, policy: written.PolicyDocument, positions: Iterable[int], facts: Mapping[str, Fact]) -> tuple[Invariant, ...]:
         """``invariants:`` entries, each naming an input fact that has an order."""
@@ -491,13 +502,14 @@ class _Compiler:
                                           "duration, date or datetime fact", "type-mismatch")
                 continue
             where = self.doc.locate(path)
-            compiled.append(Invariant(spec.monotone, name, spec.direction, spec.description, where.file, where.line))
+            keep = self.keep
+            compiled.append(Invariant(keep(spec.monotone), keep(name), keep(spec.direction), keep(spec.description), where.file, where.line))
         return tuple(compiled)
 
     # -- rules ---------------------------------------------------------------------------------
     def rules(self, specs: Sequence[written.Rule], positions: Iterable[int], facts: Mapping[str, Fact],
               gestures: Mapping[str, Catalog], actions: Mapping[str, Catalog], ladder: Ladder) -> tuple[Rule, ...]:
-        conditions = ConditionCompiler(facts, self.doc, self.problems)
+        conditions = ConditionCompiler(facts, self.doc, self.problems, self.keep)
         seen: dict[str, int] = {}
         compiled: list[Rule] = []
         defaults: list[int] = []
@@ -525,7 +537,7 @@ class _Compiler:
         if checked.rule_positions is None or not isinstance(raw_rules, list):
             return
         kept = set(checked.rule_positions)
-        conditions = ConditionCompiler(facts, self.doc, self.problems)
+        conditions = ConditionCompiler(facts, self.doc, self.problems, self.keep)
         for i, raw in enumerate(raw_rules):
             if i in kept or not isinstance(raw, Mapping):
                 continue
@@ -556,8 +568,9 @@ class _Compiler:
                     self.fail(path + ("then", key), f"a collect rule adds gestures and reasons; it cannot set '{key}'", "rule")
         elif then.action is None:
             self.fail(path + ("then",), f"{'the default' if spec.default else 'a first-hit'} rule must set 'action'", "rule")
-        when = conditions.compile(spec.when, path + ("when",)) if spec.when is not None else always(path)
-        action = then.action
+        when = conditions.compile(spec.when, path + ("when",)) if spec.when is not None else ALWAYS
+        keep = self.keep
+        action = keep(then.action)
         if action is not None and action not in actions:
             self.fail(path + ("then", "action"), f"unknown action {action!r}{did_you_mean(action, actions)}", "unknown-action")
         chosen: list[Gesture] = []
@@ -566,7 +579,7 @@ class _Compiler:
                 self.fail(path + ("then", "gestures", j), f"unknown gesture {gid!r}{did_you_mean(gid, gestures)}", "unknown-gesture")
                 continue
             chosen.append(self.gesture(gestures[gid]))
-        approval = then.approval
+        approval = keep(then.approval)
         if approval is not None and approval not in ladder.levels:
             self.fail(path + ("then", "approval"), f"unknown approval level {approval!r}{did_you_mean(approval, ladder.levels)}", "unknown-level")
         within = then.respond_within
@@ -582,7 +595,7 @@ class _Compiler:
             return None
         where = self.doc.locate(path)
         return Rule(
-            id=spec.id, index=index, hit=hit, description=spec.description, when=when,
+            id=keep(spec.id), index=index, hit=hit, description=keep(spec.description), when=when,
             action=action, gestures=tuple(chosen), budget=budget, respond_within=seconds, approval=approval,
             rationale=rationale, file=where.file, line=where.line, owed=tuple(o for o in owed if o is not None), rationales=rationales,
         )
@@ -595,6 +608,17 @@ class _Compiler:
         return made
 
     def lookup(self, spec: written.Lookup, path: PathKey, facts: Mapping[str, Fact]) -> Lookup | None:
+        """The lookup ``spec`` describes: one object for lookups written alike (by the text of their amounts:
+        2 and 2.0 are written apart in the steps), checked once."""
+        written_as = _written(spec)
+        found = self.lookups.get(written_as)
+        if found is None:
+            found = self.new_lookup(spec, path, facts)
+            if found is not None:
+                self.lookups[written_as] = found
+        return found
+
+    def new_lookup(self, spec: written.Lookup, path: PathKey, facts: Mapping[str, Fact]) -> Lookup | None:
         name = spec.by
         fact = facts.get(name)
         if fact is None:
@@ -627,7 +651,8 @@ class _Compiler:
             return None
         for value in missing:
             values[value] = spec.default  # type: ignore[assignment]  # not None: checked just above
-        return Lookup(name, MappingProxyType(values))
+        keep = self.keep
+        return Lookup(fact.name, MappingProxyType({value: keep(amount) for value, amount in values.items()}))
 
     def bands(self, spec: written.Lookup, ranges: Sequence[written.Band], path: PathKey, fact: Fact) -> Lookup | None:
         """A ``ranges`` lookup: bands rising from the lowest value, each up to its bound."""
@@ -670,7 +695,10 @@ class _Compiler:
             self.fail(path + ("default",), "the last band has no bound, so 'default' would never be used", "lookup")
         if len(self.problems) > before:
             return None
-        return Lookup(fact.name, MappingProxyType(dict(zip(band_labels(bounds, open_ended), amounts, strict=True))), tuple(bounds))
+        keep = self.keep
+        labels = band_labels(bounds, open_ended)
+        return Lookup(fact.name, MappingProxyType({label: keep(amount) for label, amount in zip(labels, amounts, strict=True)}),
+                      tuple((keep(bound), included) for bound, included in bounds))
 
     def band_bound(self, fact: Fact, written_bound: Any, path: PathKey) -> Any:
         """A band's bound in the fact's own terms: a number, a duration, a date or a datetime."""
@@ -685,9 +713,10 @@ class _Compiler:
         return None
 
     def budget(self, spec: Decimal | written.BudgetFormula, path: PathKey, facts: Mapping[str, Fact]) -> BudgetSpec | None:
+        keep = self.keep
         if isinstance(spec, Decimal):
-            return BudgetSpec(spec)
-        base = self.lookup(spec.base, path + ("base",), facts) if isinstance(spec.base, written.Lookup) else spec.base
+            return BudgetSpec(keep(spec))
+        base = self.lookup(spec.base, path + ("base",), facts) if isinstance(spec.base, written.Lookup) else keep(spec.base)
         percent = None
         if spec.percent_of is not None:
             name = spec.percent_of.fact
@@ -696,9 +725,9 @@ class _Compiler:
             elif facts[name].type != "money":
                 self.fail(path + ("percent_of", "fact"), f"percent_of needs a money fact; {name} is {facts[name].type}", "type-mismatch")
             else:
-                percent = (name, spec.percent_of.percent)
+                percent = (facts[name].name, keep(spec.percent_of.percent))
         multipliers = [self.lookup(m, path + ("multipliers", i), facts) for i, m in enumerate(spec.multipliers)]
-        low, high = spec.min, spec.max
+        low, high = keep(spec.min), keep(spec.max)
         if low is not None and high is not None and low > high:
             self.fail(path + ("min",), f"min {low} is above max {high}", "budget")
         if base is None or any(m is None for m in multipliers):
@@ -717,7 +746,7 @@ class _Compiler:
             self.fail(path, f"owed names gesture {gesture!r}, which this rule does not offer; add it to 'gestures'", "owed")
             return None
         if isinstance(spec, Decimal):
-            return OwedSpec(gesture, spec)
+            return OwedSpec(self.keep(gesture), self.keep(spec))
         fact = facts.get(spec.fact)
         if fact is None:
             self.fail(path + ("fact",), f"unknown fact {spec.fact!r}{did_you_mean(spec.fact, facts)}", "unknown-fact")
@@ -725,17 +754,17 @@ class _Compiler:
         if fact.type != "money":
             self.fail(path + ("fact",), f"an owed amount is a money fact's value; {spec.fact} is {fact.type}", "type-mismatch")
             return None
-        return OwedSpec(gesture, spec.percent, spec.fact)
+        return OwedSpec(self.keep(gesture), self.keep(spec.percent), fact.name)
 
     def rationale(self, written_rationale: str | Mapping[str, str] | None, path: PathKey,
                   facts: Mapping[str, Fact]) -> tuple[Template | None, Mapping[str, Template]]:
         """A rule's rationale in the policy's language, and by language when given per language (which
         must include the policy's own, the fallback for every other)."""
         if written_rationale is None:
-            return None, MappingProxyType({})
+            return None, _NO_RATIONALES
         if isinstance(written_rationale, str):
-            return self.template(written_rationale, path, facts), MappingProxyType({})
-        by_locale = {locale: self.template(text, path + (locale,), facts) for locale, text in written_rationale.items()}
+            return self.template(written_rationale, path, facts), _NO_RATIONALES
+        by_locale = {self.keep(locale): self.template(text, path + (locale,), facts) for locale, text in written_rationale.items()}
         if self.locale not in by_locale:
             self.fail(path, f"give the rationale in the policy's language {self.locale!r} too: it is the fallback for other languages", "locale")
             return None, MappingProxyType({})
@@ -759,12 +788,23 @@ class _Compiler:
                 parts.append((True, match.group(1).strip()))
             position = match.end()
         parts.append((False, text[position:]))
-        kept = tuple((is_fact, value) for is_fact, value in parts if is_fact or value)
+        kept = tuple((is_fact, self.keep(value)) for is_fact, value in parts if is_fact or value)
         return Template(kept, printf_pattern(kept, facts))
 
 
 BUDGET_REACH_LIMIT = Decimal(10) ** 24
 """Budgets are computed with 40 significant digits; a rule whose worst case exceeds this is refused."""
+
+
+_NO_RATIONALES: Mapping[str, Template] = MappingProxyType({})
+"""The rationales by language of a rule that has none per language (one object for every such rule)."""
+
+
+def _written(spec: written.Lookup) -> tuple[Any, ...]:
+    """A lookup as written, amounts by their text."""
+    values = () if spec.values is None else (*spec.values, *map(str, spec.values.values()))
+    bands = () if spec.ranges is None else tuple((str(band.lt), str(band.lte), str(band.value)) for band in spec.ranges)
+    return (spec.by, str(spec.default), values, bands)
 
 
 def _reach(spec: BudgetSpec, facts: Mapping[str, Fact]) -> Decimal:

@@ -32,7 +32,7 @@ from pydantic import computed_field
 from gesture_engine.decision import Decision, FactJSON, Frozen
 from gesture_engine.engine.conditions import Condition, describe, show
 from gesture_engine.engine.evaluation import Check, Trace, branch_parts, evaluate
-from gesture_engine.load.source import format_path
+from gesture_engine.load.source import PathKey, format_path
 
 if TYPE_CHECKING:
     from gesture_engine.policy import Policy
@@ -137,14 +137,15 @@ class _Branch:
     owner: str
     file: str | None
     line: int | None
+    root: PathKey  # where the condition is in the policy (its parts' paths are relative to it)
     group: str
     part: Condition
     true: int = 0
     false: int = 0
 
 
-def _branches(condition: Condition, owner: str, file: str | None, line: int | None) -> list[_Branch]:
-    return [_Branch(owner, file, line, group.kind, part) for group, part in branch_parts(condition)]
+def _branches(condition: Condition, owner: str, file: str | None, line: int | None, root: PathKey) -> list[_Branch]:
+    return [_Branch(owner, file, line, root, group.kind, part) for group, part in branch_parts(condition)]
 
 
 @dataclass
@@ -161,12 +162,12 @@ class CoverageRecorder:
     def __post_init__(self) -> None:
         for rule in self.policy.rules:
             self._fired[rule.id] = 0
-            self._rule_branches[rule.id] = _branches(rule.when, f"rule {rule.id}", rule.file, rule.line)
+            self._rule_branches[rule.id] = _branches(rule.when, f"rule {rule.id}", rule.file, rule.line, ("rules", rule.index, "when"))
         for derived in self.policy.derived:
             name = derived.fact.name
             self._rows[name] = [0] * (len(derived.rows) + 1)  # last slot: the default
             for i, (condition, _) in enumerate(derived.rows):
-                self._row_branches[(name, i)] = _branches(condition, f"derived {name} row {i + 1}", None, None)
+                self._row_branches[(name, i)] = _branches(condition, f"derived {name} row {i + 1}", None, None, ("derived", name, "table", i, "when"))
 
     def observe(self, decision: Decision) -> None:
         """Record one decision of this policy, by the trace of its facts."""
@@ -192,7 +193,7 @@ class CoverageRecorder:
             for r in self.policy.rules
         )
         branches = tuple(
-            BranchCoverage(owner=b.owner, file=b.file, line=b.line, path=format_path(b.part.path), group=b.group,  # type: ignore[arg-type]
+            BranchCoverage(owner=b.owner, file=b.file, line=b.line, path=format_path(b.root + b.part.path), group=b.group,  # type: ignore[arg-type]
                            condition=describe(b.part), true=b.true, false=b.false)
             for group in (*self._rule_branches.values(), *self._row_branches.values())
             for b in group
