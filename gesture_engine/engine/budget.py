@@ -8,7 +8,8 @@ arithmetic, and its one-line summary, are written only when read (:meth:`BudgetP
 same arithmetic run again with a record of each step.
 
 Each step's result is rounded half-up to the currency's minor unit, so the arithmetic shown to a
-person is exactly the arithmetic that produced the amount.
+person is exactly the arithmetic that produced the amount; what is left of a goodwill window is
+rounded down, so a budget never takes the goodwill given past its limit.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from functools import cached_property
 from typing import Any
 
@@ -208,7 +209,8 @@ class BudgetPlan:
         if self.goodwill is not None and amount:  # nothing to reduce at zero
             remaining = self.goodwill[1] - facts[self.goodwill[0]]
             if amount > remaining:
-                amount = _quantize(max(ZERO, remaining), unit)
+                # down, never up: what is left of the window is a ceiling, and rounding must not break it
+                amount = max(ZERO, remaining).quantize(unit, ROUND_FLOOR, _CONTEXT)
                 if trail is not None:
                     trail.append(("goodwill", amount))
         return amount
