@@ -18,9 +18,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gesture_engine.complaint import read_value
+from gesture_engine.complaint import describe, read_value
 from gesture_engine.decision import Gesture
-from gesture_engine.durations import parse_duration
+from gesture_engine.durations import MAX_DURATION, parse_duration
 from gesture_engine.engine.budget import BudgetSpec, Limits, Lookup, band_labels
 from gesture_engine.engine.conditions import ALWAYS, REFERENCE, Condition, ConditionCompiler, Relative, show
 from gesture_engine.engine.facts import ENVELOPE, Fact, FactValue, did_you_mean
@@ -234,6 +234,13 @@ class _Compiler:
         size = len(path)
         return not any(bad[:size] == path for bad in self.broken)
 
+    def duration(self, text: str, path: PathKey) -> int | None:
+        """Seconds in a deadline, bounded (``MAX_DURATION``) so that no respond_by or seconds can overflow."""
+        seconds = parse_duration(text)
+        if seconds is None:
+            self.fail(path, f"{describe(text)} is not a positive duration like 30m, 2h or 1d (at most {MAX_DURATION}, 10 years)", "duration")
+        return seconds
+
     # -- sections ------------------------------------------------------------------------------
     def run(self) -> CompiledPolicy:
         checked = written.check_document(self.doc)
@@ -257,9 +264,7 @@ class _Compiler:
         unit = quantizer(currency)
         ladder = self.ladder(policy.approval, unit)
         self.locale = keep(policy.locale)
-        self.respond_within = parse_duration(policy.respond_within)
-        if self.respond_within is None:
-            self.fail(("respond_within",), f"{policy.respond_within!r} is not a positive duration like 30m, 2h or 1d", "duration")
+        self.respond_within = self.duration(policy.respond_within, ("respond_within",))
         limits = self.limits(policy, all_facts, unit)
         rules = self.rules(policy.rules, checked.positions("rules", len(policy.rules)), all_facts, gestures, actions, ladder)
         self.check_broken_rules(checked, all_facts, gestures, actions, ladder)
@@ -583,9 +588,7 @@ class _Compiler:
         if approval is not None and approval not in ladder.levels:
             self.fail(path + ("then", "approval"), f"unknown approval level {approval!r}{did_you_mean(approval, ladder.levels)}", "unknown-level")
         within = then.respond_within
-        seconds = parse_duration(within) if within is not None else None
-        if within is not None and seconds is None:
-            self.fail(path + ("then", "respond_within"), f"{within!r} is not a positive duration like 30m, 2h or 1d", "duration")
+        seconds = self.duration(within, path + ("then", "respond_within")) if within is not None else None
         if within is None and hit != "collect":
             seconds = self.respond_within  # the policy's default deadline
         budget = self.budget(then.budget, path + ("then", "budget"), facts) if then.budget is not None else None

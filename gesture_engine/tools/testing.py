@@ -29,9 +29,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from gesture_engine.complaint import read_value
+from gesture_engine.complaint import describe, read_value
 from gesture_engine.decision import Decision, Frozen, PolicyRef
-from gesture_engine.durations import format_duration, parse_duration
+from gesture_engine.durations import MAX_DURATION, format_duration, parse_duration
 from gesture_engine.engine.conditions import show
 from gesture_engine.engine.evaluation import Trace, evaluate
 from gesture_engine.engine.facts import did_you_mean
@@ -376,7 +376,7 @@ class _Reader:
     def _duration(self, value: Any, path: PathKey) -> int | None:
         seconds = parse_duration(value) if isinstance(value, str) else None
         if seconds is None:
-            self.fail(path, f"{value!r} is not a duration like 30m, 4h or 1d", "duration")
+            self.fail(path, f"{describe(value)} is not a duration like 30m, 4h or 1d (at most {MAX_DURATION})", "duration")
         return seconds
 
     def _respond_within(self, value: Any, path: PathKey) -> list[Check]:
