@@ -126,8 +126,15 @@ def parse_complaint_json(data: bytes | str, source: str = "<complaint>") -> Any:
 
 # -- 2. one value against its fact ------------------------------------------------------------------
 
-_DECIMAL_TEXT = re.compile(r"^-?\d{1,40}(?:\.\d{1,40})?$")
-"""Money may come as a plain decimal string; its range and places are then checked like a number's."""
+_NUMBER_TEXT = re.compile(r"-?[0-9]{1,40}(?:\.[0-9]{1,40})?")
+"""The one grammar of a number written as text (docs/policy-format.md), matched against the whole
+text: ASCII digits, an optional leading '-', an optional '.' and fraction. Nothing else: no space or
+newline, no '_', '+' or exponent, no other script's digits (Python's ``int``, ``float`` and
+``Decimal`` accept all of those). Money strings in a complaint, and integers, numbers and money on a
+command line or in CSV, are read by it; a '-' is then refused by the range check wherever negatives
+are not allowed (money), with the same message as a negative JSON number."""
+_INTEGER_TEXT = re.compile(r"-?[0-9]{1,40}")
+"""The same grammar without a fraction: an integer fact's text."""
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -187,7 +194,7 @@ def _to_decimal(value: object) -> Decimal | None:
         return value if value.is_finite() else None
     if isinstance(value, float):
         return Decimal(repr(value)) if math.isfinite(value) else None
-    if isinstance(value, str) and _DECIMAL_TEXT.match(value):
+    if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value):
         return Decimal(value)
     return None
 
@@ -205,7 +212,7 @@ def _read_money(fact: Fact, value: object) -> FactValue:
     if amount.as_tuple().exponent < -10:  # type: ignore[operator]
         raise ValueRefused(f"has more than 10 decimal places; got {describe(value)}", "too_precise")
     _bounded(fact, amount, value)
-    return amount
+    return amount.copy_abs() if amount.is_signed() else amount  # only -0 gets here: it reads (and prints) as 0
 
 
 def _read_money_in(fact: Fact, value: Mapping[Any, Any]) -> FactValue:
@@ -247,7 +254,7 @@ def _read_number(fact: Fact, value: object) -> FactValue:
     if not math.isfinite(number) or abs(number) > NUMBER_LIMIT:
         raise ValueRefused(f"expected a finite number of magnitude ≤ 1e15; got {describe(value)}", "out_of_range")
     _bounded(fact, number, value)
-    return number
+    return number or 0.0  # negative zero reads (and prints) as 0
 
 
 def _read_boolean(fact: Fact, value: object) -> FactValue:
@@ -339,19 +346,15 @@ _FALSE = ("false", "no", "0")
 def parse_fact_text(fact: Fact, text: str) -> object:
     """A fact value typed on a command line, converted to what the JSON would have held.
 
-    Only the syntax is converted here (``"120000"`` -> 120000 for an integer fact); the value is
-    then checked like any other complaint field, so errors read the same everywhere.
+    Only the syntax is converted here (``"120000"`` -> 120000 for an integer fact), by the one grammar
+    of numbers in text (``_NUMBER_TEXT``); the value is then checked like any other complaint field,
+    so errors read the same everywhere, and text outside the grammar is refused as the text it is.
+    Money stays text: the complaint reader reads money strings by the same grammar.
     """
     if fact.type == "integer":
-        try:
-            return int(text)
-        except ValueError:
-            return text
+        return int(text) if _INTEGER_TEXT.fullmatch(text) else text
     if fact.type == "number":
-        try:
-            return float(text)
-        except ValueError:
-            return text
+        return float(text) if _NUMBER_TEXT.fullmatch(text) else text
     if fact.type == "boolean":
         lowered = text.lower()
         return True if lowered in _TRUE else False if lowered in _FALSE else text
@@ -384,6 +387,7 @@ _BAD: Any = object()
 """What a fast reader returns for a value it will not vouch for; the careful path then says why."""
 _PLACE = Decimal("1e-10")
 """The smallest step of money in a complaint (10 decimal places)."""
+_DIGITS = "0123456789"
 
 
 def tuple_getter(names: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
@@ -669,10 +673,12 @@ def _fused_reader(fact: Fact, index: PolicyIndex) -> Callable[[Any], int | None]
         count = len(points)
 
         def money(value: Any) -> int | None:  # JSON parsed with parse_float=Decimal: the common case
-            if value.__class__ is Decimal and value.is_finite():
-                # at most 10 places: read off the plain text (as_tuple() costs 3x more), else from the exponent
+            if value.__class__ is Decimal:
                 text = str(value)
-                if ("E" not in text and ("." in text[-11:] or "." not in text)) or value.as_tuple().exponent >= -10:  # type: ignore[operator]
+                # a digit first: finite and not negative (NaN, Infinity and -0 go the careful way, which reads -0 as 0);
+                # at most 10 places: read off the plain text (as_tuple() costs 3x more), else from the exponent
+                if text[0] in _DIGITS and (("E" not in text and ("." in text[-11:] or "." not in text))
+                                           or value.as_tuple().exponent >= -10):  # type: ignore[operator]
                     if direct:
                         return table[bisect_right(points, value)]
                     i = bisect_left(points, value)
