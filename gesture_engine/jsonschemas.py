@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from gesture_engine.decision import Decision
 from gesture_engine.engine.facts import ID_LIMIT, ITEM_LIMIT, LIST_LIMIT, Fact
-from gesture_engine.load.document import PolicyDocument
+from gesture_engine.load.document import PolicyDocument, schema_pattern
 from gesture_engine.money import MONEY_LIMIT
 from gesture_engine.resources import schema_path
 
@@ -49,7 +49,7 @@ def _fact_field(fact: Fact) -> tuple[Any, Any]:
         kind = Decimal | str | dict[str, Any]
         amount = [
             {"type": "number", "minimum": float(fact.minimum or 0), "maximum": float(fact.maximum or MONEY_LIMIT)},
-            {"type": "string", "pattern": r"^\d{1,13}(?:\.\d{1,10})?$"},
+            {"type": "string", "pattern": schema_pattern(r"^[0-9]{1,13}(?:\.[0-9]{1,10})?$")},  # ASCII digits: docs/policy-format.md
         ]
         currencies = [fact.currencies.currency, *fact.currencies.rates] if fact.currencies is not None else []
         with_currency = {"type": "object", "required": ["amount", "currency"], "additionalProperties": False,

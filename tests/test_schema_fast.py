@@ -56,7 +56,7 @@ def test_known_documents() -> None:
 
 
 REPLACEMENTS: list[Any] = [None, True, 0, -1, Decimal("1.5"), "", "x", "High Severity", [], {}, ["a", "a"], {"x": 1}, 10**13,
-                           "money", "level", {"eq": 1}, [{"x": 1}], Decimal("1E+400")]
+                           "money", "level", {"eq": 1}, [{"x": 1}], Decimal("1E+400"), "tiny\n", "1d\n", "USD\n", "\nx"]
 
 
 def mutate(data: Any, rnd: random.Random) -> Any:

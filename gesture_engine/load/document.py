@@ -40,12 +40,31 @@ NAME_PATTERN = "^[a-z][a-z0-9_]*$"
 RULE_ID_PATTERN = "^[a-z0-9][a-z0-9_.-]*$"
 DURATION_PATTERN = "^([0-9]+d)?([0-9]+h)?([0-9]+m)?$"
 CURRENCY_PATTERN = "^[A-Z]{3}$"
+r"""Patterns of names and codes. pydantic matches them with Rust's regex, where ``$`` is the end of the
+text ("tiny\n" is not a name); the JSON Schema writes each as :func:`schema_pattern` does."""
+
+
+def schema_pattern(pattern: str) -> str:
+    r"""``pattern`` as the JSON Schema writes it: its final ``$`` followed by ``(?!\n)``.
+
+    In a JSON Schema a pattern is ECMA-262, where ``$`` is the end of the text, as it is for pydantic;
+    validators written in Python match it with ``re``, where ``$`` also matches before a final newline,
+    so "tiny\n" would pass them. ``(?!\n)`` changes nothing in ECMA-262 and rules that out in Python.
+    """
+    return pattern + "(?!\\n)"
+
+
+def _pattern(pattern: str) -> Any:
+    """``Field`` arguments for a string matching ``pattern``: the pattern, and its JSON Schema form."""
+    return {"pattern": pattern, "json_schema_extra": {"pattern": schema_pattern(pattern)}}
+
+
 LOCALE_PATTERN = "^[a-z]{2,3}(-[a-z0-9]{1,8})*$"
 """A language tag in lowercase with dashes: ``en``, ``fr``, ``pt-br``."""
-Locale = Annotated[str, Field(pattern=LOCALE_PATTERN, max_length=35)]
+Locale = Annotated[str, Field(**_pattern(LOCALE_PATTERN), max_length=35)]
 Rationales = Annotated[
     Mapping[Locale, Annotated[str, Field(min_length=1)]],
-    WithJsonSchema({"type": "object", "patternProperties": {LOCALE_PATTERN: {"type": "string", "minLength": 1}},
+    WithJsonSchema({"type": "object", "patternProperties": {schema_pattern(LOCALE_PATTERN): {"type": "string", "minLength": 1}},
                     "propertyNames": {"maxLength": 35}, "additionalProperties": False}),
 ]
 """A rationale by language: ``{en: ..., fr: ...}``."""
@@ -68,7 +87,7 @@ _AMOUNT_SCHEMA = WithJsonSchema({
     "description": "Money or a factor: 0 to 10^12 (larger values are mistakes and would overflow budget arithmetic).",
 })
 
-Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
+Name = Annotated[str, Field(**_pattern(NAME_PATTERN), max_length=64)]
 Number = Annotated[int | Decimal, WithJsonSchema({"type": "number"})]
 """A number as written: condition operands keep their type (5 is an integer, 5.0 a Decimal)."""
 if TYPE_CHECKING:
@@ -77,7 +96,7 @@ else:
     Amount = Annotated[Annotated[int, _AMOUNT_RANGE, AfterValidator(Decimal)] | Annotated[Decimal, _AMOUNT_RANGE], _AMOUNT_SCHEMA]
 """Money or a factor, written as an int or a Decimal and always read as a Decimal."""
 ExchangeRates = Annotated[
-    Mapping[Annotated[str, Field(pattern=CURRENCY_PATTERN)], Amount],
+    Mapping[Annotated[str, Field(**_pattern(CURRENCY_PATTERN))], Amount],
     WithJsonSchema({"type": "object", "patternProperties": {CURRENCY_PATTERN: {"type": "number", "minimum": 0, "maximum": int(MONEY_LIMIT)}},
                     "additionalProperties": False}),
 ]
@@ -124,7 +143,7 @@ TIME_PATTERN = (r"^(?:(?:[0-9]+[dhms])+|P[0-9WDTHMS]+"
                 r"|[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9:.]+(?:Z|[+-][0-9]{2}:[0-9]{2}))?)$")
 """The shape of a duration, date or datetime operand (the compiler reads it exactly, for the fact's type)."""
 Bound = Annotated[int | Decimal | Annotated[str, Field(pattern=TIME_PATTERN)],
-                  WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "pattern": TIME_PATTERN}]})]
+                  WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "pattern": schema_pattern(TIME_PATTERN)}]})]
 """What an order operator compares with: a number, or a duration, date or datetime written as text."""
 
 
@@ -312,7 +331,7 @@ class Goodwill(_Model):
     window_days: int | None = Field(default=None, ge=1, le=3660, description=(
         "Length of the window in days. Deciding through a goodwill ledger fills the goodwill fact with what the ledger "
         "reserved and issued to the customer in that many days; required to decide through a ledger."))
-    reservation_ttl: str | None = Field(default=None, pattern=DURATION_PATTERN, min_length=2, description=(
+    reservation_ttl: Annotated[str, Field(**_pattern(DURATION_PATTERN), min_length=2)] | None = Field(default=None, description=(
         "How long a ledger reservation holds its budget before it expires unless issued (e.g. 7d); the ledger's own default when left out."))
 
 
@@ -390,14 +409,14 @@ class Then(_Model):
         description="Amounts owed, by gesture (a refund, a statutory sum): a fixed sum, or a money fact's value or percentage of it. "
                     "Listed in the decision apart from the budget; never capped.")
     budget: Budget | None = Field(default=None, description="A fixed amount, or base + percent_of, times multipliers, clamped to min/max.")
-    respond_within: str | None = Field(default=None, pattern=DURATION_PATTERN, min_length=2)
+    respond_within: Annotated[str, Field(**_pattern(DURATION_PATTERN), min_length=2)] | None = None
     approval: Name | None = None
     rationale: Annotated[str, Field(min_length=1)] | Rationales | None = Field(
         default=None, description="Why, for people: a sentence quoting facts as {name}, or one per language ({en: ..., fr: ...}).")
 
 
 class Rule(_Model):
-    id: str = Field(pattern=RULE_ID_PATTERN, max_length=100)
+    id: str = Field(**_pattern(RULE_ID_PATTERN), max_length=100)
     description: str = ""
     collect: bool = Field(default=False, description="An add-on: every matching collect rule adds its gestures and reasons.")
     default: bool = Field(default=False, description="The fallback rule, answering when no other first-hit rule matches.")
@@ -426,6 +445,9 @@ class PolicyDocument(_Model):
     policy: Name = Field(description="Policy name.")
     version: str = Field(min_length=1, description='Version string; quote it in YAML ("1.0").')
     description: str = ""
+    currency: str = Field(**_pattern(CURRENCY_PATTERN), description="ISO 4217 code; amounts round to its minor unit.")
+
+
     currency: str = Field(pattern=CURRENCY_PATTERN, description="ISO 4217 code; amounts round to its minor unit.")
     teams: Teams | None = Field(default=None, description="Team budgets, enforced when deciding through a goodwill ledger.")
     exchange_rates: ExchangeRates = Field(

@@ -99,12 +99,14 @@ class Document:
 
 
 def format_path(path: PathKey) -> str:
-    """``("rules", 3, "when", "severity")`` -> ``rules[3].when.severity``."""
+    """``("rules", 3, "when", "severity")`` -> ``rules[3].when.severity``; a key that is not printable
+    text is escaped (``facts.channel\\n``), so one problem stays one line."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
+            part = part if part.isprintable() else part.encode("unicode_escape").decode("ascii")
             out += f".{part}" if out else part
     return out
 
