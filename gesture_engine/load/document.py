@@ -462,7 +462,7 @@ class PolicyDocument(_Model):
     approval: Approval = Field(
         default_factory=lambda: Approval(levels=("agent",), ladder=(LadderRow(level="agent"),)),
         description="Who approves a budget. Left out: one level, agent, approves every budget.")
-    respond_within: str = Field(default="1d", pattern=DURATION_PATTERN, min_length=2,
+    respond_within: str = Field(default="1d", **_pattern(DURATION_PATTERN), min_length=2,
                                 description="The response deadline of a first-hit or default rule that sets none (default 1d).")
     rules: Annotated[tuple[Rule, ...], Strict(False)] = Field(min_length=1)
     invariants: Annotated[tuple[InvariantSpec, ...], Strict(False)] = Field(
