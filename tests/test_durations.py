@@ -3,7 +3,7 @@ overflowed every respond_by, and respond_within_seconds could leave int64)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -29,7 +29,7 @@ def test_the_longest_deadline_loads_and_decides_even_near_the_end_of_time() -> N
     decision = policy.decide({"severity": "low", "received_at": "9989-01-01T00:00:00Z"})
     assert decision.respond_within == "3650d"
     assert decision.respond_within_seconds == MAX_DURATION_SECONDS < 2**63
-    assert decision.respond_by == datetime(9998, 12, 30, tzinfo=timezone.utc)
+    assert decision.respond_by == datetime(9998, 12, 30, tzinfo=UTC)
 
 
 def test_a_longer_deadline_is_a_located_problem() -> None:

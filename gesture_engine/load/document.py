@@ -28,6 +28,7 @@ from pydantic import (
     WithJsonSchema,
     WrapValidator,
 )
+from pydantic.config import JsonDict
 from pydantic_core import ErrorDetails, PydanticCustomError
 from typing_extensions import TypedDict
 
@@ -54,14 +55,14 @@ def schema_pattern(pattern: str) -> str:
     return pattern + "(?!\\n)"
 
 
-def _pattern(pattern: str) -> Any:
-    """``Field`` arguments for a string matching ``pattern``: the pattern, and its JSON Schema form."""
-    return {"pattern": pattern, "json_schema_extra": {"pattern": schema_pattern(pattern)}}
+def _in_schema(pattern: str) -> JsonDict:
+    """``json_schema_extra`` for a string field matching ``pattern``: the pattern in its JSON Schema form."""
+    return {"pattern": schema_pattern(pattern)}
 
 
 LOCALE_PATTERN = "^[a-z]{2,3}(-[a-z0-9]{1,8})*$"
 """A language tag in lowercase with dashes: ``en``, ``fr``, ``pt-br``."""
-Locale = Annotated[str, Field(**_pattern(LOCALE_PATTERN), max_length=35)]
+Locale = Annotated[str, Field(pattern=LOCALE_PATTERN, json_schema_extra=_in_schema(LOCALE_PATTERN), max_length=35)]
 Rationales = Annotated[
     Mapping[Locale, Annotated[str, Field(min_length=1)]],
     WithJsonSchema({"type": "object", "patternProperties": {schema_pattern(LOCALE_PATTERN): {"type": "string", "minLength": 1}},
@@ -87,7 +88,7 @@ _AMOUNT_SCHEMA = WithJsonSchema({
     "description": "Money or a factor: 0 to 10^12 (larger values are mistakes and would overflow budget arithmetic).",
 })
 
-Name = Annotated[str, Field(**_pattern(NAME_PATTERN), max_length=64)]
+Name = Annotated[str, Field(pattern=NAME_PATTERN, json_schema_extra=_in_schema(NAME_PATTERN), max_length=64)]
 Number = Annotated[int | Decimal, WithJsonSchema({"type": "number"})]
 """A number as written: condition operands keep their type (5 is an integer, 5.0 a Decimal)."""
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ else:
     Amount = Annotated[Annotated[int, _AMOUNT_RANGE, AfterValidator(Decimal)] | Annotated[Decimal, _AMOUNT_RANGE], _AMOUNT_SCHEMA]
 """Money or a factor, written as an int or a Decimal and always read as a Decimal."""
 ExchangeRates = Annotated[
-    Mapping[Annotated[str, Field(**_pattern(CURRENCY_PATTERN))], Amount],
+    Mapping[Annotated[str, Field(pattern=CURRENCY_PATTERN, json_schema_extra=_in_schema(CURRENCY_PATTERN))], Amount],
     WithJsonSchema({"type": "object", "patternProperties": {CURRENCY_PATTERN: {"type": "number", "minimum": 0, "maximum": int(MONEY_LIMIT)}},
                     "additionalProperties": False}),
 ]
@@ -331,7 +332,7 @@ class Goodwill(_Model):
     window_days: int | None = Field(default=None, ge=1, le=3660, description=(
         "Length of the window in days. Deciding through a goodwill ledger fills the goodwill fact with what the ledger "
         "reserved and issued to the customer in that many days; required to decide through a ledger."))
-    reservation_ttl: Annotated[str, Field(**_pattern(DURATION_PATTERN), min_length=2)] | None = Field(default=None, description=(
+    reservation_ttl: Annotated[str, Field(pattern=DURATION_PATTERN, json_schema_extra=_in_schema(DURATION_PATTERN), min_length=2)] | None = Field(default=None, description=(
         "How long a ledger reservation holds its budget before it expires unless issued (e.g. 7d); the ledger's own default when left out."))
 
 
@@ -409,14 +410,14 @@ class Then(_Model):
         description="Amounts owed, by gesture (a refund, a statutory sum): a fixed sum, or a money fact's value or percentage of it. "
                     "Listed in the decision apart from the budget; never capped.")
     budget: Budget | None = Field(default=None, description="A fixed amount, or base + percent_of, times multipliers, clamped to min/max.")
-    respond_within: Annotated[str, Field(**_pattern(DURATION_PATTERN), min_length=2)] | None = None
+    respond_within: Annotated[str, Field(pattern=DURATION_PATTERN, json_schema_extra=_in_schema(DURATION_PATTERN), min_length=2)] | None = None
     approval: Name | None = None
     rationale: Annotated[str, Field(min_length=1)] | Rationales | None = Field(
         default=None, description="Why, for people: a sentence quoting facts as {name}, or one per language ({en: ..., fr: ...}).")
 
 
 class Rule(_Model):
-    id: str = Field(**_pattern(RULE_ID_PATTERN), max_length=100)
+    id: str = Field(pattern=RULE_ID_PATTERN, json_schema_extra=_in_schema(RULE_ID_PATTERN), max_length=100)
     description: str = ""
     collect: bool = Field(default=False, description="An add-on: every matching collect rule adds its gestures and reasons.")
     default: bool = Field(default=False, description="The fallback rule, answering when no other first-hit rule matches.")
@@ -445,10 +446,8 @@ class PolicyDocument(_Model):
     policy: Name = Field(description="Policy name.")
     version: str = Field(min_length=1, description='Version string; quote it in YAML ("1.0").')
     description: str = ""
-    currency: str = Field(**_pattern(CURRENCY_PATTERN), description="ISO 4217 code; amounts round to its minor unit.")
-
-
-    currency: str = Field(pattern=CURRENCY_PATTERN, description="ISO 4217 code; amounts round to its minor unit.")
+    currency: str = Field(pattern=CURRENCY_PATTERN, json_schema_extra=_in_schema(CURRENCY_PATTERN),
+                          description="ISO 4217 code; amounts round to its minor unit.")
     teams: Teams | None = Field(default=None, description="Team budgets, enforced when deciding through a goodwill ledger.")
     exchange_rates: ExchangeRates = Field(
         default_factory=dict, description="Units of the policy's currency for one unit of another: money sent in that currency is converted.")
@@ -462,7 +461,7 @@ class PolicyDocument(_Model):
     approval: Approval = Field(
         default_factory=lambda: Approval(levels=("agent",), ladder=(LadderRow(level="agent"),)),
         description="Who approves a budget. Left out: one level, agent, approves every budget.")
-    respond_within: str = Field(default="1d", **_pattern(DURATION_PATTERN), min_length=2,
+    respond_within: str = Field(default="1d", pattern=DURATION_PATTERN, json_schema_extra=_in_schema(DURATION_PATTERN), min_length=2,
                                 description="The response deadline of a first-hit or default rule that sets none (default 1d).")
     rules: Annotated[tuple[Rule, ...], Strict(False)] = Field(min_length=1)
     invariants: Annotated[tuple[InvariantSpec, ...], Strict(False)] = Field(
