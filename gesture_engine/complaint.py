@@ -460,8 +460,10 @@ class ComplaintReader:
 
     def __call__(self, complaint: object) -> tuple[Values, Envelope, int]:
         """The complaint's facts, its envelope, and the index bits its input facts let through."""
-        if complaint.__class__ is not dict and not isinstance(complaint, Mapping):
-            return self.diagnose(complaint)
+        if complaint.__class__ is not dict:
+            if not isinstance(complaint, Mapping):
+                return self.diagnose(complaint)
+            complaint = plain_dict(complaint)
         shape = self.plan(tuple(complaint))
         if shape is None:
             return self.diagnose(complaint)
@@ -547,6 +549,43 @@ class ComplaintReader:
         if self.received:
             values[RECEIVED] = envelope.received_at  # type: ignore[assignment]
         return values, envelope, self.index.mask_of(values, self.facts)
+
+
+def plain_dict(mapping: Mapping[Any, Any]) -> dict[Any, Any]:
+    """A mapping that is not exactly a dict, read one way, once: its ``items()`` into a plain dict.
+
+    Mapping classes may answer differently depending on how they are read: a dict subclass that
+    overrides ``__getitem__`` (the pattern of web frameworks' query dicts) gives one value to
+    ``complaint[key]`` and another to ``dict(complaint)``. Reading every value once, through the
+    mapping's own ``items()`` (which query dicts override to give the value they mean), makes the facts
+    decided on the facts shown. A mapping that raises while read, gives a key twice, or whose
+    ``items()``, iteration and ``len()`` disagree is a ComplaintError, not a guess.
+    """
+    try:
+        pairs = list(mapping.items())
+        plain = dict(pairs)
+        keys = list(mapping)
+        agree = len(mapping) == len(keys) == len(pairs) and all(key in plain for key in keys)
+    except Exception as exc:  # a mapping's methods are the caller's code: whatever they raise, the complaint is unreadable
+        raise ComplaintError([FieldProblem("(complaint)", f"could not be read as a mapping ({type(exc).__name__})", None,
+                                           "unreadable_mapping")]) from None
+    if len(plain) != len(pairs):
+        seen: set[Any] = set()
+        repeated = dict.fromkeys(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
+        raise ComplaintError([FieldProblem(describe_key(key), "appears more than once in the mapping's items(); send it once", None,
+                                           "repeated_key") for key in repeated])
+    if not agree:
+        raise ComplaintError([FieldProblem("(complaint)", f"is a {type(mapping).__name__} whose items(), keys and len() disagree", None,
+                                           "inconsistent_mapping")])
+    return plain
+
+
+def describe_key(key: object) -> str:
+    """A field name as problems show it: printable and short."""
+    if not isinstance(key, str):
+        return repr(key)[:80]
+    text = key if key.isprintable() else ascii(key)[1:-1]
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _read_id(name: str, value: object, problems: list[FieldProblem]) -> str | None:
