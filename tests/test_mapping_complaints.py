@@ -33,7 +33,7 @@ class QueryDict(dict):  # type: ignore[type-arg]
         return super().__getitem__(key)[-1]
 
     def get(self, key: Any, default: Any = None) -> Any:
-        return self[key] if key in self else default
+        return super().get(key, [default])[-1]
 
     def items(self) -> Any:
         return [(key, values[-1]) for key, values in super().items()]
