@@ -400,7 +400,8 @@ class _Compiler:
                 uses.extend(_facts_in(row.when))  # facts compared with count: they must be known first
             depends[name] = [use for use in dict.fromkeys(uses) if use in declared]
         order = self._topological(depends)
-        if order is None:
+        if order is None:  # reported once; the facts still count as declared, so what reads them is not "unknown"
+            all_facts.update(declared)
             return ()
         compiled: list[Derived] = []
         for name in order:
