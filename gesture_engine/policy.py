@@ -426,6 +426,10 @@ def _spec_key(spec: BudgetSpec | None) -> Any:
     return repr((base, spec.percent_of, lookups, spec.minimum, spec.maximum))
 
 
+_PLAIN_TYPES = frozenset((str, int, float, bool, Decimal))
+"""Classes of fact values that need no look: anything else is looked at once, when a text is written."""
+
+
 class _Working:
     """One decision's record behind its texts (``decision.Working``): the rules that fired (as their
     outcome), the facts, the budget and the ladder row it fell in. Deciding makes one of these and no
@@ -440,10 +444,19 @@ class _Working:
         self.over = over  # the team's budget, when the budget went over it
         self._written: tuple[tuple[BudgetStep, ...], str] | None = None
 
+    def _quoted(self) -> Mapping[str, FactValue]:
+        """The facts as texts quote them. A caller may send a level as a str subclass (a ``(str, Enum)``
+        member): it is that string, so texts show its value ("high"), not its ``str()`` ("S.high").
+        Checked when a text is written, never while deciding."""
+        facts = self.facts
+        if not any(issubclass(kind, str) for kind in set(map(type, facts.values())) - _PLAIN_TYPES):
+            return facts
+        return {name: str.__str__(value) if isinstance(value, str) else value for name, value in facts.items()}
+
     def _write(self) -> tuple[tuple[BudgetStep, ...], str]:
         written = self._written
         if written is None:  # two threads may both write it: the same text
-            steps, summary = self.outcome.plan.write(self.facts)
+            steps, summary = self.outcome.plan.write(self._quoted())
             if self.over is not None and self.over.reduces:
                 text = self.over.text()
                 steps, summary = (*steps, _new_step({"kind": "team", "text": text, "amount": self.amount}, None)), f"{summary}; {text}"
@@ -472,7 +485,7 @@ class _Working:
         return tuple(reasons)
 
     def reasons(self) -> tuple[str, ...]:
-        facts, outcome = self.facts, self.outcome
+        facts, outcome = self._quoted(), self.outcome
         made_in = outcome.reasons if self.locale is None else outcome.localized[self.locale]
         reasons = [made if made.__class__ is str else made(facts) for made in made_in]  # type: ignore[operator]
         if not self.amount and outcome.monetary:

@@ -211,6 +211,8 @@ def show(value: Any) -> str:
     ``2026-11-23``, ``2026-11-23T09:30:00Z``."""
     if value.__class__ is str:
         return value
+    if isinstance(value, str):  # a subclass, e.g. a (str, Enum) member: its value ("high"), not its str() ("S.high")
+        return str.__str__(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):

@@ -78,8 +78,8 @@ class Template:
         return tuple(text for is_fact, text in self.parts if is_fact)
 
     def render(self, facts: Mapping[str, FactValue]) -> str:
-        if self.pattern is not None:
-            return self.pattern % tuple([facts[name] for name in self.quoted])
+        if self.pattern is not None:  # a str subclass (a (str, Enum) member) is quoted as its value, as show() does
+            return self.pattern % tuple([str.__str__(v) if isinstance(v, str) else v for v in map(facts.__getitem__, self.quoted)])
         return "".join([show(facts[text]) if is_fact else text for is_fact, text in self.parts])
 
 
