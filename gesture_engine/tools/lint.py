@@ -37,13 +37,31 @@ so the usual ``limit depends on a band`` comparison is exact.
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left, bisect_right
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from gesture_engine.engine.conditions import LIST_ATOMS, Compare, Condition, Group, Relative, Test, domain_cells, list_atoms, show
+from gesture_engine.engine.conditions import (
+    LEVEL_OPS,
+    LIST_ATOMS,
+    ORDER_OPS,
+    SET_OPS,
+    Compare,
+    Condition,
+    Group,
+    Relative,
+    Test,
+    domain_cells,
+    list_atoms,
+    show,
+)
 from gesture_engine.engine.facts import INTEGER_LIMIT, NUMBER_LIMIT, Fact, FactValue
 from gesture_engine.load.compiler import CompiledPolicy, Derived, Rule, compile_policy
 from gesture_engine.load.source import Document, PathKey, read_policy_source
@@ -158,6 +176,11 @@ class _Partition:
     reps: tuple[FactValue, ...]
     labels: tuple[Any, ...]  # value, interval (low, low closed, high, high closed), or None for "any other string"
 
+    @cached_property
+    def where(self) -> Mapping[Any, int]:
+        """The cell of each value of a level, enum, boolean or string fact."""
+        return {rep: k for k, rep in enumerate(self.reps)}
+
 
 def _conditions(policy: CompiledPolicy) -> Iterator[Condition]:
     for rule in policy.rules:
@@ -205,6 +228,79 @@ def _repeat(block: int, width: int, count: int) -> int:
     return result
 
 
+Ranges = tuple[tuple[int, int], ...]
+"""Cells of one fact as sorted, disjoint ``[start, stop)`` runs."""
+CACHE_SIZE = 256
+"""Masks kept per space, per fact-cell runs and per test, least recently used dropped (a mask of the largest space is 250 KB)."""
+
+
+def _runs(cells: Iterable[int]) -> Ranges:
+    """``cells`` as sorted runs of consecutive cells."""
+    runs: list[list[int]] = []
+    for k in sorted(set(cells)):
+        if runs and runs[-1][1] == k:
+            runs[-1][1] = k + 1
+        else:
+            runs.append([k, k + 1])
+    return tuple((a, b) for a, b in runs)
+
+
+def _cells_where(part: _Partition, test: Test) -> Ranges:
+    """The cells of ``part`` where ``test`` holds, without trying every cell of a large fact.
+
+    Small facts, and anything else: each representative is tried. Facts on a line (numbers,
+    durations, dates): a comparison's answer can change only at the values it compares with, and the
+    cells are ordered intervals cut at those values, so one representative per run between them
+    decides the whole run (a bisect finds the runs). Level, enum, boolean and string facts: the
+    operator says which cells (by value, or by rank for at_least/at_most).
+    """
+    reps, fact = part.reps, part.fact
+    if len(reps) > 32 and fact.linear and test.op in _CUT_OPS:
+        cuts = {0, len(reps)}
+        for constant in test.constants:
+            cuts.add(bisect_left(reps, constant))
+            cuts.add(bisect_right(reps, constant))
+        edges = sorted(cuts)
+        return _merge((a, b) for a, b in pairwise(edges) if a < b and test.holds({test.fact: reps[a]}))
+    if len(reps) > 32 and (fact.finite or fact.type in ("boolean", "string")) and test.op in _LOOKUP_OPS:
+        where = part.where
+        if test.op in LEVEL_OPS:
+            rank = where[test.operand]
+            return ((rank, len(reps)),) if test.op == "at_least" else ((0, rank + 1),)
+        chosen = _runs(where[value] for value in test.constants if value in where)
+        return chosen if test.op in ("eq", "in") else _complement(chosen, len(reps))
+    return _runs(k for k, rep in enumerate(reps) if test.holds({test.fact: rep}))
+
+
+_CUT_OPS = frozenset((*SET_OPS, *ORDER_OPS))
+"""Operators whose answer on a line of values changes only at their constants."""
+_LOOKUP_OPS = frozenset((*SET_OPS, *LEVEL_OPS))
+"""Operators whose cells are their constants' (or the others), or a run of ranks."""
+
+
+def _merge(runs: Iterable[tuple[int, int]]) -> Ranges:
+    """Sorted runs with touching ones joined."""
+    merged: list[tuple[int, int]] = []
+    for a, b in runs:
+        if merged and merged[-1][1] == a:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return tuple(merged)
+
+
+def _complement(runs: Ranges, size: int) -> Ranges:
+    edges = [0, *(edge for run in runs for edge in run), size]
+    return tuple((a, b) for a, b in zip(edges[::2], edges[1::2], strict=True) if a < b)
+
+
+def _keep(cache: OrderedDict[Any, int], key: Any, mask: int) -> None:
+    """Keep ``mask`` in a cache of at most ``CACHE_SIZE``, dropping the least recently used."""
+    cache[key] = mask
+    if len(cache) > CACHE_SIZE:
+        cache.popitem(last=False)
+
+
 class _Space:
     """The product of the partitions of some input facts; a set of cells is an int bit mask."""
 
@@ -222,23 +318,28 @@ class _Space:
             stride *= size
         self.total = stride
         self.all = (1 << stride) - 1
-        self._fact_masks: dict[tuple[int, frozenset[int]], int] = {}
-        self._masks: dict[tuple[int, bool], int] = {}
+        self._fact_masks: OrderedDict[tuple[int, Ranges], int] = OrderedDict()
+        self._masks: OrderedDict[Any, int] = OrderedDict()
         self._derived_by_name = {d.fact.name: d for d in policy.derived}
         self._derived: dict[tuple[str, bool], tuple[dict[Any, int], list[int]]] = {}
 
     def fact_mask(self, i: int, cells: Iterable[int]) -> int:
         """Cells where input fact ``i`` is in one of ``cells``."""
-        key = (i, frozenset(cells))
+        return self.runs_mask(i, _runs(cells))
+
+    def runs_mask(self, i: int, runs: Ranges) -> int:
+        """Cells where input fact ``i`` is in one of ``runs``."""
+        key = (i, runs)
         found = self._fact_masks.get(key)
-        if found is None:
+        if found is not None:
+            self._fact_masks.move_to_end(key)
+        else:
             stride, size = self.strides[i], self.sizes[i]
-            ones = (1 << stride) - 1
             block = 0
-            for k in key[1]:
-                block |= ones << (k * stride)
+            for start, stop in runs:
+                block |= ((1 << ((stop - start) * stride)) - 1) << (start * stride)
             found = _repeat(block, stride * size, self.total // (stride * size))
-            self._fact_masks[key] = found
+            _keep(self._fact_masks, key, found)
         return found
 
     def derived(self, name: str, sure: bool = False) -> tuple[dict[Any, int], list[int]]:
@@ -269,38 +370,49 @@ class _Space:
         return self.bound(condition, True)
 
     def bound(self, condition: Condition, sure: bool) -> int:
-        """:meth:`sure` or :meth:`mask`: a ``not`` turns one into the other."""
-        key = (id(condition), sure)
-        found = self._masks.get(key)
-        if found is not None:
-            return found
-        if id(condition) in self.apart:  # a test analysed as a condition of its own: true on its dimension's true cells
-            found = self.fact_mask(self.index[self.apart[id(condition)]], (1,))
-        elif isinstance(condition, Compare):
-            found = self.compared(condition, sure)
-        elif isinstance(condition, Test):
-            if condition.fact in self._derived_by_name:
-                by_value = self.derived(condition.fact, sure)[0]
+        """:meth:`sure` or :meth:`mask`: a ``not`` turns one into the other. Tests are kept (many rules
+        share one, e.g. a threshold), combinations are not: a large policy's rules would hold gigabytes."""
+        if isinstance(condition, Test):
+            dimension = self.apart.get(id(condition))
+            if dimension is not None:  # a test analysed as a condition of its own: true on its dimension's true cells
+                return self.fact_mask(self.index[dimension], (1,))
+            if isinstance(condition, Compare):
+                key: Any = (id(condition), sure)
+            elif condition.fact in self._derived_by_name:
+                key = (condition.fact, condition.op, condition.operand, sure)
+            else:  # on an input fact a test is exact: sure and may agree
+                key = (condition.fact, condition.op, condition.operand)
+            found = self._masks.get(key)
+            if found is not None:
+                self._masks.move_to_end(key)
+                return found
+            if isinstance(condition, Compare):
+                found = self.compared(condition, sure)
+            elif condition.fact in self._derived_by_name:
                 found = 0
-                for value, cells in by_value.items():
+                for value, cells in self.derived(condition.fact, sure)[0].items():
                     if condition.holds({condition.fact: value}):
                         found |= cells
             else:
                 i = self.index[condition.fact]
-                reps = self.parts[i].reps
-                found = self.fact_mask(i, (k for k, rep in enumerate(reps) if condition.holds({condition.fact: rep})))
-        elif isinstance(condition, Group):
+                found = self.runs_mask(i, _cells_where(self.parts[i], condition))
+            _keep(self._masks, key, found)
+            return found
+        if isinstance(condition, Group):
             if condition.kind == "not":
-                found = self.all & ~self.bound(condition.parts[0], not sure)
-            else:
-                masks = [self.bound(part, sure) for part in condition.parts]
-                found = self.all if condition.kind == "all" else 0
-                for m in masks:
-                    found = found & m if condition.kind == "all" else found | m
-        else:  # a condition without tests (a rule with no ``when``)
-            found = self.all if condition.holds({}) else 0
-        self._masks[key] = found
-        return found
+                return self.all & ~self.bound(condition.parts[0], not sure)
+            if condition.kind == "all":
+                found = self.all
+                for part in condition.parts:
+                    found &= self.bound(part, sure)
+                    if not found:
+                        break
+                return found
+            found = 0
+            for part in condition.parts:
+                found |= self.bound(part, sure)
+            return found
+        return self.all if condition.holds({}) else 0  # a condition without tests (a rule with no ``when``)
 
     def compared(self, test: Compare, sure: bool) -> int:
         """Cells where a comparison of two facts surely (or may) hold: over every pair of the two
@@ -334,7 +446,9 @@ class _Space:
     def _cover(self, cells: int, fixed: set[int], out: list[list[frozenset[int]]], limit: int) -> None:
         if cells == 0 or len(out) >= limit:
             return
-        projection = [frozenset(k for k in range(n) if cells & self.fact_mask(i, (k,))) for i, n in enumerate(self.sizes)]
+        bits = format(cells, "b").zfill(self.total)[::-1]  # cell p is bits[p]
+        columns = [self._columns(bits, i) for i in range(len(self.sizes))]
+        projection = [frozenset(k for ks in found.values() for k in ks) for found in columns]
         product = self.all
         for i, ks in enumerate(projection):
             product &= self.fact_mask(i, ks)
@@ -343,20 +457,35 @@ class _Space:
             return
         best: list[list[int]] | None = None
         best_fact = -1
-        for i in range(len(self.sizes)):
-            if i in fixed:
-                continue
-            groups: dict[int, list[int]] = {}
-            for k in sorted(projection[i]):
-                slice_ = (cells & self.fact_mask(i, (k,))) >> (k * self.strides[i])
-                groups.setdefault(slice_, []).append(k)
-            if len(groups) > 1 and (best is None or len(groups) < len(best)):
+        for i, groups in enumerate(columns):
+            if i not in fixed and len(groups) > 1 and (best is None or len(groups) < len(best)):
                 best, best_fact = list(groups.values()), i
         if best is None:  # cannot happen for a non-product set; keep the projection rather than loop
             out.append(projection)
             return
         for group in best:
             self._cover(cells & self.fact_mask(best_fact, group), fixed | {best_fact}, out, limit)
+
+    def _columns(self, bits: str, i: int) -> dict[tuple[str, ...], list[int]]:
+        """Fact ``i``'s cells present in ``bits`` (a set of cells as text, cell p at p), grouped by the
+        cells of the other facts that go with each: cells with the same pattern, in order.
+
+        The cells are ``tiles`` repeats of fact ``i``'s cells, each ``stride`` cells wide; a cell's
+        pattern is read with string slices, as runs within tiles or as strided columns across them,
+        whichever is fewer: no big-integer operation per cell."""
+        stride, size = self.strides[i], self.sizes[i]
+        width = stride * size
+        tiles = self.total // width
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for k in range(size):
+            start = k * stride
+            if tiles <= stride:
+                pattern = tuple(bits[tile * width + start:tile * width + start + stride] for tile in range(tiles))
+            else:
+                pattern = tuple(bits[start + j::width] for j in range(stride))
+            if any("1" in part for part in pattern):
+                groups.setdefault(pattern, []).append(k)
+        return groups
 
     def describe(self, cube: list[frozenset[int]]) -> str:
         terms = [_describe_cells(self.parts[i], ks) for i, ks in enumerate(cube) if len(ks) < self.sizes[i]]
@@ -448,6 +577,56 @@ def _describe_cells(part: _Partition, ks: frozenset[int]) -> str:
 
 # -- the linter -----------------------------------------------------------------------------------
 
+MAX_NAMED = 10
+"""Shadowing rules named in one GE101 finding; the rest are counted."""
+
+
+class _FirstHits:
+    """First-hit rules met so far, in order, in one space: the cells some of them surely match
+    (``covered``) or may match (``reached``), and for each rule that surely matches cells no earlier
+    one did, those cells (``owners``: one rule per cell at most, so naming the rules that take a
+    dead rule's cells is bounded by the space, not by the number of rules). ``fires``: for rules
+    without a budget, the cells where they surely fire (what GE402 needs)."""
+
+    def __init__(self, space: _Space, inexact: bool) -> None:
+        self.space = space
+        self.inexact = inexact
+        self.uncovered = space.all  # no negated masks kept: ~x of a large int costs as much as the rest
+        self.unreached = space.all
+        self.owners: list[tuple[Rule, int]] = []
+        self.fires: dict[str, int] = {}
+
+    @property
+    def covered(self) -> int:
+        return self.space.all ^ self.uncovered
+
+    def add(self, rule: Rule) -> tuple[int, list[str]]:
+        """Meet ``rule``: the cells it may match, and the earlier rules that surely take every one of
+        them (empty unless it can never fire)."""
+        cells = self.space.mask(rule.when)
+        sure = self.space.sure(rule.when) if self.inexact else cells
+        shadows: list[str] = []
+        if cells and not cells & self.uncovered:
+            left = cells
+            for earlier, owned in self.owners:
+                common = owned & left
+                if common:
+                    shadows.append(earlier.id)
+                    left ^= common
+                    if not left:
+                        break
+        owned = sure & self.uncovered
+        if owned:
+            self.owners.append((rule, owned))
+            self.uncovered ^= owned
+        if rule.budget is None:
+            fires = sure & self.unreached
+            if fires:
+                self.fires[rule.id] = fires
+        self.unreached ^= cells & self.unreached
+        return cells, shadows
+
+
 class _Linter:
     def __init__(self, policy: Policy, document: Document | None, max_cells: int, max_gaps: int) -> None:
         self.policy = policy
@@ -481,10 +660,15 @@ class _Linter:
                 for one, other in ((test.fact, test.other), (test.other, test.fact)):
                     self.compared.setdefault(one, []).extend(_values_of(other, tables, self.tests_by_fact))
         self.derived_names = {d.fact.name for d in self.c.derived}
+        self.tables = tables
         self.cells = 0
         self.exact = True
         self.bounded = 0
         self._spaces: dict[frozenset[str], _Space] = {}
+        self._partitions: dict[str, _Partition] = {}
+        self._inputs: dict[str, frozenset[str]] = {}
+        self.inexact = any(isinstance(test, Compare) for test in _tests(_conditions(self.c)))
+        """Some test compares two facts: then what a condition surely matches may be less than what it may match."""
 
     # -- helpers ---------------------------------------------------------------------------------
     def where(self, path: PathKey) -> tuple[str, int]:
@@ -503,19 +687,23 @@ class _Linter:
     def inputs_of(self, conditions: Iterable[Condition]) -> set[str]:
         """Input facts that decide ``conditions``, through derived tables."""
         names: set[str] = set()
-        pending = [name for t in _tests(conditions) for name in self.read_by(t)]
-        seen: set[str] = set()
-        tables = {d.fact.name: d for d in self.c.derived}
-        while pending:
-            name = pending.pop()
-            if name in seen:
-                continue
-            seen.add(name)
-            if name in tables:
-                pending.extend(used for cond, _ in tables[name].rows for t in cond.tests() for used in self.read_by(t))
-            elif name in self.c.facts or name in self.dimensions:
-                names.add(name)
+        for test in _tests(conditions):
+            for name in self.read_by(test):
+                names |= self.inputs_of_fact(name)
         return names
+
+    def inputs_of_fact(self, name: str) -> frozenset[str]:
+        """Input facts (or dimensions) that decide ``name``: itself for an input; worked out once per fact."""
+        found = self._inputs.get(name)
+        if found is None:
+            self._inputs[name] = frozenset()  # a cycle cannot load; this only stops a loop
+            table = self.tables.get(name)
+            if table is not None:
+                found = frozenset(self.inputs_of(cond for cond, _ in table.rows))
+            else:
+                found = frozenset((name,)) if name in self.c.facts or name in self.dimensions else frozenset()
+            self._inputs[name] = found
+        return found
 
     def read_by(self, test: Test) -> tuple[str, ...]:
         """What lint reads for ``test``: its dimension when analysed apart, else the facts it reads."""
@@ -526,19 +714,23 @@ class _Linter:
         """An input fact, or a dimension of tests analysed apart."""
         return self.c.facts[name] if name in self.c.facts else self.dimensions[name]
 
+    def partition(self, name: str) -> _Partition:
+        found = self._partitions.get(name)
+        if found is None:
+            found = self._partitions[name] = _partition(self.fact(name), self.tests_by_fact.get(name, []), self.compared.get(name, ()))
+        return found
+
     def size(self, names: set[str]) -> int:
-        total = 1
-        for name in names:
-            total *= len(_partition(self.fact(name), self.tests_by_fact.get(name, []), self.compared.get(name, ())).reps)
-        return total
+        return math.prod([len(self.partition(name).reps) for name in names])
 
     def space(self, names: set[str]) -> _Space:
         key = frozenset(names)
         found = self._spaces.get(key)
         if found is None:
             ordered = [n for n in self.c.facts if n in names] + sorted(n for n in self.dimensions if n in names)
-            found = _Space(self.c, [_partition(self.fact(n), self.tests_by_fact.get(n, []), self.compared.get(n, ())) for n in ordered],
-                           self.apart)
+            found = _Space(self.c, [self.partition(n) for n in ordered], self.apart)
+            if len(self._spaces) >= 16:  # rule by rule, each rule's own facts may make a new space: keep a few
+                self._spaces.clear()
             self._spaces[key] = found
         return found
 
@@ -557,37 +749,35 @@ class _Linter:
             self.rule_by_rule()
         return sorted(self.findings)
 
+    def first_hit(self, hits: _FirstHits, rule: Rule) -> None:
+        """Meet the next first-hit rule: GE102 when it matches nothing, GE101 when earlier ones take it all."""
+        cells, shadows = hits.add(rule)
+        if not cells:
+            self.add_rule("GE102", rule, f"rule {rule.id!r} matches no complaint: its conditions contradict each other")
+        elif shadows:
+            named = ", ".join(shadows[:MAX_NAMED]) + (f" and {len(shadows) - MAX_NAMED} more" if len(shadows) > MAX_NAMED else "")
+            self.add_rule("GE101", rule, f"rule {rule.id!r} can never fire: earlier rule(s) {named} match every complaint it matches")
+
     def whole(self, space: _Space) -> None:
-        covered = 0  # cells some earlier rule surely matches
-        reached = 0  # cells some earlier rule may match
-        wins: dict[str, int] = {}  # cells where the rule surely fires
+        hits = _FirstHits(space, self.inexact)
         for rule in self.first:
-            cells, sure = space.mask(rule.when), space.sure(rule.when)
-            if cells == 0:
-                self.add_rule("GE102", rule, f"rule {rule.id!r} matches no complaint: its conditions contradict each other")
-            elif cells & ~covered == 0:
-                shadows = [r.id for r in self.first[: self.first.index(rule)] if space.sure(r.when) & cells]
-                self.add_rule("GE101", rule, f"rule {rule.id!r} can never fire: earlier rule(s) {', '.join(shadows)} "
-                                             "match every complaint it matches")
-            wins[rule.id] = sure & ~reached
-            covered |= sure
-            reached |= cells
-        gap = space.all & ~reached
+            self.first_hit(hits, rule)
+        gap = hits.unreached  # cells no first-hit rule may match
         self.check_collect(space)
-        self.check_gaps(space, gap, covered)
+        self.check_gaps(space, gap, hits.covered)
         self.check_derived(space)
         self.check_bounded(space)
-        no_budget = [r for r in self.first if r.budget is None and wins[r.id]]
+        no_budget = [(rule, hits.fires[rule.id]) for rule in self.first if rule.id in hits.fires]
         unfunded = gap if self.default is not None and self.default.budget is None else 0
-        for rule in no_budget:
-            unfunded |= wins[rule.id]
+        for _, fires in no_budget:
+            unfunded |= fires
         for rule in self.collect:
             monetary = [g.id for g in rule.gestures if g.monetary]
             if not monetary:
                 continue
             cells = space.sure(rule.when) & unfunded
             if cells:
-                deciders = [r.id for r in no_budget if wins[r.id] & cells]
+                deciders = [r.id for r, fires in no_budget if fires & cells]
                 if gap & cells and self.default is not None:
                     deciders.append(self.default.id)
                 self.add_rule("GE402", rule, f"collect rule {rule.id!r} adds monetary gesture(s) {', '.join(monetary)} but can "
@@ -644,25 +834,20 @@ class _Linter:
         self.findings.append(Finding(where[0], where[1], "GE100",
                                      f"the input space has {self.cells} cells (limit {self.max_cells}): rules were checked one "
                                      "by one with the facts they read; gaps were not computed"))
+        prefix: set[str] | None = set()  # the facts read by the rules so far; None once too many
+        hits: _FirstHits | None = None
         for i, rule in enumerate(self.first):
-            prefix = self.inputs_of(r.when for r in self.first[: i + 1])
-            if self.size(prefix) <= self.max_cells:
+            if prefix is not None:
+                prefix |= self.inputs_of([rule.when])
+                if self.size(prefix) > self.max_cells:
+                    prefix = None  # it only grows
+            if prefix is not None:
                 space = self.space(prefix)
-                cells = space.mask(rule.when)
-                covered = 0
-                for earlier in self.first[:i]:
-                    covered |= space.sure(earlier.when)
-                if cells and cells & ~covered == 0:
-                    shadows, seen = [], 0
+                if hits is None or hits.space is not space:  # a new fact: the earlier rules again, in the larger space
+                    hits = _FirstHits(space, self.inexact)
                     for earlier in self.first[:i]:
-                        m = space.sure(earlier.when)
-                        if m & ~seen & cells:
-                            shadows.append(earlier.id)
-                        seen |= m
-                    self.add_rule("GE101", rule, f"rule {rule.id!r} can never fire: earlier rule(s) {', '.join(shadows)} "
-                                                 "match every complaint it matches")
-                elif cells == 0:
-                    self.add_rule("GE102", rule, f"rule {rule.id!r} matches no complaint: its conditions contradict each other")
+                        hits.add(earlier)
+                self.first_hit(hits, rule)
             else:
                 own = self.inputs_of([rule.when])
                 if self.size(own) <= self.max_cells and self.space(own).mask(rule.when) == 0:
@@ -742,9 +927,11 @@ class _Linter:
                 for name in test.facts_used():
                     named.setdefault(name, set()).update(self.c.all_facts[name].values)
                 continue
-            values = {str(v) for v in test.constants}
             fact = self.c.all_facts.get(test.fact)
-            if fact is not None and fact.ordered and test.op in ("at_least", "at_most"):
+            if fact is None or not fact.finite:  # only level and enum values are checked
+                continue
+            values = {str(v) for v in test.constants}
+            if fact.ordered and test.op in ("at_least", "at_most"):
                 rank = fact.rank[str(test.operand)]
                 values = {v for v, r in fact.rank.items() if (r >= rank if test.op == "at_least" else r <= rank)}
             named.setdefault(test.fact, set()).update(values)
