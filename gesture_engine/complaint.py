@@ -40,7 +40,7 @@ from gesture_engine.engine.facts import (
     FactValue,
     did_you_mean,
 )
-from gesture_engine.errors import ComplaintError, FieldProblem
+from gesture_engine.errors import MAX_PROBLEMS, ComplaintError, FieldProblem
 from gesture_engine.money import MONEY_LIMIT
 from gesture_engine.timevalues import DURATION_LIMIT, format_span, parse_date, parse_datetime, span_seconds
 
@@ -118,8 +118,8 @@ def parse_complaint_json(data: bytes | str, source: str = "<complaint>") -> Any:
     except RecursionError:
         raise ComplaintError([FieldProblem(source, "invalid JSON: nested too deeply", None, "invalid_json")]) from None
     except _RepeatedKeys as exc:
-        raise ComplaintError([FieldProblem(ascii(key)[1:-1], "appears more than once in one JSON object; send it once", None, "repeated_key")
-                              for key in exc.keys]) from None
+        raise ComplaintError([FieldProblem(describe_key(key), "appears more than once in one JSON object; send it once", None, "repeated_key")
+                              for key in exc.keys[:MAX_PROBLEMS]], max(0, len(exc.keys) - MAX_PROBLEMS)) from None
     except ValueError as exc:
         raise ComplaintError([FieldProblem(source, f"invalid JSON: {exc}", None, "invalid_json")]) from None
 
@@ -430,6 +430,10 @@ class _Shape:
         self.numeric = tuple(reader.readers[name] for name in sent if not facts[name].finite)
 
 
+class _TooManyKeys(Exception):
+    """More keys than a valid complaint can have: such key sequences are not planned, nor cached."""
+
+
 class ComplaintReader:
     """Reads complaints for one policy's input facts; built once per policy (it runs on every decision).
 
@@ -450,6 +454,7 @@ class ComplaintReader:
         then joins the facts (None when not given), where those conditions and the decision's facts find it."""
         self.required = frozenset(name for name, fact in facts.items() if fact.required)
         self.known = frozenset((*facts, *ENVELOPE))
+        self.suggestions = (*facts, *ENVELOPE)
         # each fact's readers and lookups, made once: a plan for a new shape of complaint only picks them
         self.finite_tables = {name: index.finite_table(name) for name, fact in facts.items() if fact.finite}
         self.readers = {name: (name, _fused_reader(fact, index), _fast_reader(fact), index.bits_reader(name))
@@ -464,7 +469,10 @@ class ComplaintReader:
             if not isinstance(complaint, Mapping):
                 return self.diagnose(complaint)
             complaint = plain_dict(complaint)
-        shape = self.plan(tuple(complaint))
+        try:
+            shape = self.plan(tuple(complaint))
+        except _TooManyKeys:  # not kept by the plan cache: a million keys would stay in memory with it
+            return self.diagnose(complaint)
         if shape is None:
             return self.diagnose(complaint)
         mask = shape.base
@@ -511,6 +519,8 @@ class ComplaintReader:
         return values, envelope, mask
 
     def _plan(self, keys: tuple[Any, ...]) -> _Shape | None:
+        if len(keys) > len(self.known):
+            raise _TooManyKeys  # lru_cache keeps no answer for a call that raises
         names = frozenset(keys)
         fine = len(names) == len(keys) and names <= self.known and self.required <= names
         return _Shape(self, keys) if fine else None
@@ -533,19 +543,22 @@ class ComplaintReader:
                 values[name] = read_value(fact, raw)
             except ValueRefused as exc:
                 problems.append(FieldProblem(name, str(exc), raw, exc.code))
+        more = 0  # problems past MAX_PROBLEMS: counted, not built (a million unknown keys cost no million messages)
         for name in complaint:
             if name in self.facts or name in ENVELOPE:
                 continue
-            if not isinstance(name, str) or not is_text(name):
-                problems.append(FieldProblem(repr(name), "field names must be strings of valid Unicode", None, "bad_field_name"))
+            if len(problems) >= MAX_PROBLEMS:
+                more += 1
+            elif not isinstance(name, str) or not is_text(name):
+                problems.append(FieldProblem(repr(name)[:80], "field names must be strings of valid Unicode", None, "bad_field_name"))
             elif name in self.derived:
                 problems.append(FieldProblem(name, "is derived by the policy from other facts; do not send it", complaint[name], "derived_field"))
             else:
-                hint = did_you_mean(name, [*self.facts, *ENVELOPE])
-                problems.append(FieldProblem(name, f"is not a fact of this policy{hint}", complaint[name], "unknown_field"))
+                hint = did_you_mean(name, self.suggestions)
+                problems.append(FieldProblem(describe_key(name), f"is not a fact of this policy{hint}", complaint[name], "unknown_field"))
         envelope = _read_envelope(complaint, problems)
         if problems:
-            raise ComplaintError(problems)
+            raise ComplaintError(problems, more)
         if self.received:
             values[RECEIVED] = envelope.received_at  # type: ignore[assignment]
         return values, envelope, self.index.mask_of(values, self.facts)
@@ -571,9 +584,9 @@ def plain_dict(mapping: Mapping[Any, Any]) -> dict[Any, Any]:
                                            "unreadable_mapping")]) from None
     if len(plain) != len(pairs):
         seen: set[Any] = set()
-        repeated = dict.fromkeys(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
+        repeated = list(dict.fromkeys(key for key, _ in pairs if key in seen or seen.add(key)))  # type: ignore[func-returns-value]
         raise ComplaintError([FieldProblem(describe_key(key), "appears more than once in the mapping's items(); send it once", None,
-                                           "repeated_key") for key in repeated])
+                                           "repeated_key") for key in repeated[:MAX_PROBLEMS]], max(0, len(repeated) - MAX_PROBLEMS))
     if not agree:
         raise ComplaintError([FieldProblem("(complaint)", f"is a {type(mapping).__name__} whose items(), keys and len() disagree", None,
                                            "inconsistent_mapping")])

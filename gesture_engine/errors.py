@@ -39,6 +39,23 @@ class FieldProblem:
         return f"{self.field}: {self.message}"
 
 
+MAX_PROBLEMS = 50
+"""Problems of one complaint that are kept: reading a complaint stops building them past this, and counts the rest."""
+MAX_LISTED = 50
+"""Problems an error's message lists; the rest are counted ("... and 1234 more problems"), so a
+hostile input with a million mistakes gets a report of a readable size."""
+
+
+def listing(head: str, problems: tuple[object, ...], count: int, prefix: str = "  ") -> list[str]:
+    """The lines of a report: ``head``, then the first ``MAX_LISTED`` problems, then how many more."""
+    shown = problems[:MAX_LISTED]
+    lines = [head, *(f"{prefix}{problem}" for problem in shown)]
+    rest = count - len(shown)
+    if rest > 0:
+        lines.append(f"{prefix}... and {rest} more problem{'s' if rest != 1 else ''}")
+    return lines
+
+
 class GestureError(Exception):
     """Base of every error the engine raises on purpose."""
 
@@ -54,8 +71,7 @@ class PolicyError(GestureError, ValueError):
 
     def _summary(self) -> str:
         count = len(self.problems)
-        head = f"policy has {count} problem{'s' if count != 1 else ''}"
-        return "\n".join([head, *(f"  {p}" for p in self.problems)])
+        return "\n".join(listing(f"policy has {count} problem{'s' if count != 1 else ''}", self.problems, count))
 
 
 class ComplaintError(GestureError, ValueError):
@@ -63,21 +79,31 @@ class ComplaintError(GestureError, ValueError):
 
     Also a ``ValueError``, so web frameworks that map ValueError to a client error (4xx) do so here."""
 
-    def __init__(self, problems: list[FieldProblem] | tuple[FieldProblem, ...]) -> None:
+    def __init__(self, problems: list[FieldProblem] | tuple[FieldProblem, ...], more: int = 0) -> None:
         self.problems = tuple(problems)
+        self.more = more
+        """Problems found but not kept: reading stops keeping them at ``MAX_PROBLEMS`` and counts the rest."""
         super().__init__(self._summary())
 
+    @property
+    def count(self) -> int:
+        """Every problem found, kept or not."""
+        return len(self.problems) + self.more
+
     def _summary(self) -> str:
-        count = len(self.problems)
-        head = f"complaint has {count} problem{'s' if count != 1 else ''}"
-        return "\n".join([head, *(f"  {p}" for p in self.problems)])
+        count = self.count
+        return "\n".join(listing(f"complaint has {count} problem{'s' if count != 1 else ''}", self.problems, count))
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-friendly form, used for error records in batch output."""
-        return {
+        """JSON-friendly form, used for error records in batch output (``more_problems``: how many
+        were found beyond those listed, when some were)."""
+        record: dict[str, object] = {
             "error": "invalid_complaint",
             "problems": [{"field": p.field, "message": p.message} for p in self.problems],
         }
+        if self.more:
+            record["more_problems"] = self.more
+        return record
 
 
 class ComplaintFileError(GestureError, ValueError):

@@ -76,6 +76,15 @@ CASES: dict[str, tuple[Any, dict[str, str]]] = {
     "a list is not a complaint": ([OK], {"(complaint)": "expected an object of facts; got a list"}),
     "null is not a complaint": (None, {"(complaint)": "expected an object of facts; got null"}),
     "a string is not a complaint": ("severity=high", {"(complaint)": "expected an object of facts; got 'severity=high'"}),
+    "money text outside the one grammar": (
+        {**OK, "customer_value": "12\n", "order_value": "١٢٠٠٠", "goodwill_last_90d": "１２３４５"},
+        {"customer_value": f"expected {MONEY}", "order_value": f"expected {MONEY}", "goodwill_last_90d": f"expected {MONEY}"},
+    ),
+    "more money text outside it": ({**OK, "customer_value": "+12", "order_value": "1_000", "goodwill_last_90d": "1e3"},
+                                   {"customer_value": "got '+12'", "order_value": "got '1_000'", "goodwill_last_90d": "got '1e3'"}),
+    "a huge bad value gets no suggestion and a short message": ({**OK, "severity": "hihg" + "h" * 1_000_000},
+                                                                {"severity": "got 'hihghhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh...'"}),
+    "a huge unknown key is named short": ({**OK, "x" * 1_000_000: 1}, {"x" * 77 + "...": "is not a fact of this policy"}),
 }
 
 

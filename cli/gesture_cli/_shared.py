@@ -10,6 +10,7 @@ import click
 
 from gesture_engine import ComplaintError, FieldProblem, Policy, PolicyError, load_policy, loads_policy
 from gesture_engine.complaint import parse_complaint_json
+from gesture_engine.errors import listing
 from gesture_engine.load.source import read_policy_text
 from gesture_engine.mapping import Mapping, MappingError, load_mapping
 
@@ -25,16 +26,18 @@ EXIT_IO = 74
 
 
 def fail_policy(error: PolicyError) -> NoReturn:
-    for problem in error.problems:
-        click.echo(str(problem), err=True)
+    """Every problem (the first ``MAX_LISTED``, then how many more), and exit 4."""
+    for line in listing("", error.problems, len(error.problems), prefix="")[1:]:
+        click.echo(line, err=True)
     click.echo(f"gesture: policy has {len(error.problems)} problem(s)", err=True)
     sys.exit(EXIT_BAD_POLICY)
 
 
 def fail_complaint(error: ComplaintError) -> NoReturn:
-    for problem in error.problems:
-        click.echo(f"complaint: {problem}", err=True)
-    click.echo(f"gesture: complaint has {len(error.problems)} problem(s)", err=True)
+    """Every problem (the first ``MAX_LISTED``, then how many more), and exit 3."""
+    for line in listing("", error.problems, error.count, prefix="complaint: ")[1:]:
+        click.echo(line, err=True)
+    click.echo(f"gesture: complaint has {error.count} problem(s)", err=True)
     sys.exit(EXIT_BAD_COMPLAINT)
 
 

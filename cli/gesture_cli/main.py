@@ -15,6 +15,7 @@ import click
 
 from gesture_engine import ComplaintError, PolicyError, __version__, load_policy
 from gesture_engine.decision_log import DecisionLog
+from gesture_engine.errors import listing
 from gesture_engine.jsonschemas import SCHEMAS, schema_text
 
 from . import prompting, render
@@ -182,8 +183,8 @@ def validate(as_json: bool, paths: tuple[str, ...]) -> None:
             failed = True
             results.append({"path": path, "valid": False, "problems": [vars(p) for p in error.problems]})
             if not as_json:
-                for problem in error.problems:
-                    click.echo(str(problem))
+                for line in listing("", error.problems, len(error.problems), prefix="")[1:]:  # the first MAX_LISTED, then how many more
+                    click.echo(line)
             continue
         results.append({"path": path, "valid": True, "policy": policy.name, "version": policy.version,
                         "rules": len(policy.rules), "fingerprint": policy.fingerprint})

@@ -95,7 +95,19 @@ class Fact:
         }[self.type]
 
 
+SUGGEST_LENGTH = 64
+"""Words longer than this get no suggestion: no name is that long, and matching costs their length squared."""
+SUGGEST_CANDIDATES = 1000
+"""Choices tried for one suggestion, at most (those of a length that could match, in order)."""
+
+
 def did_you_mean(word: str, choices: Any) -> str:
-    """`` (did you mean 'high'?)`` when a close choice exists, else empty."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    """`` (did you mean 'high'?)`` when a close choice exists, else empty. Bounded work whatever comes:
+    long words are not matched, and only choices of a length that could be close (difflib's cutoff of
+    0.6 needs lengths within a factor of 7/3) are tried, at most ``SUGGEST_CANDIDATES`` of them."""
+    if not isinstance(word, str) or not word or len(word) > SUGGEST_LENGTH:
+        return ""
+    size = len(word)
+    candidates = [c for c in choices if isinstance(c, str) and 3 * len(c) >= size and len(c) <= 3 * size][:SUGGEST_CANDIDATES]
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
