@@ -9,8 +9,8 @@ _DURATION = re.compile(r"(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?")
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60))
 MAX_DURATION_SECONDS = 3650 * 86400
 """The longest deadline a policy may set or expect: 3650 days (10 years). Bounded so that
-``respond_within_seconds`` is far inside int64 and ``respond_by`` is never past the year 9999 for a
-complaint received this side of 9989."""
+``respond_within_seconds`` is far inside int64 and ``respond_by`` stays a representable time (a
+complaint's ``received_at`` is at most the year 8999)."""
 MAX_DURATION = "3650d"
 
 

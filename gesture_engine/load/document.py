@@ -70,6 +70,9 @@ Rationales = Annotated[
 ]
 """A rationale by language: ``{en: ..., fr: ...}``."""
 
+Duration = Annotated[str, Field(pattern=DURATION_PATTERN, json_schema_extra=_in_schema(DURATION_PATTERN), min_length=2)]
+"""A deadline or period written like 30m, 2h, 1d or 1h30m."""
+
 # -- values -------------------------------------------------------------------------------------
 # YAML gives numbers as int or Decimal (never float or bool). The checks are pydantic's own, in strict
 # mode (no coercion: "50" is not a number, "true" is not true); Python runs only to pick a union's
@@ -97,9 +100,9 @@ else:
     Amount = Annotated[Annotated[int, _AMOUNT_RANGE, AfterValidator(Decimal)] | Annotated[Decimal, _AMOUNT_RANGE], _AMOUNT_SCHEMA]
 """Money or a factor, written as an int or a Decimal and always read as a Decimal."""
 ExchangeRates = Annotated[
-    Mapping[Annotated[str, Field(pattern=CURRENCY_PATTERN, json_schema_extra=_in_schema(CURRENCY_PATTERN))], Amount],
-    WithJsonSchema({"type": "object", "patternProperties": {CURRENCY_PATTERN: {"type": "number", "minimum": 0, "maximum": int(MONEY_LIMIT)}},
-                    "additionalProperties": False}),
+    Mapping[Annotated[str, Field(pattern=CURRENCY_PATTERN)], Amount],
+    WithJsonSchema({"type": "object", "additionalProperties": False,
+                    "patternProperties": {schema_pattern(CURRENCY_PATTERN): {"type": "number", "minimum": 0, "maximum": int(MONEY_LIMIT)}}}),
 ]
 """Exchange rates by ISO 4217 code: ``{EUR: 1.08}``."""
 Scalar = Annotated[str | int | Decimal | bool, WithJsonSchema({"type": ["string", "number", "boolean"]})]
@@ -332,7 +335,7 @@ class Goodwill(_Model):
     window_days: int | None = Field(default=None, ge=1, le=3660, description=(
         "Length of the window in days. Deciding through a goodwill ledger fills the goodwill fact with what the ledger "
         "reserved and issued to the customer in that many days; required to decide through a ledger."))
-    reservation_ttl: Annotated[str, Field(pattern=DURATION_PATTERN, json_schema_extra=_in_schema(DURATION_PATTERN), min_length=2)] | None = Field(default=None, description=(
+    reservation_ttl: Duration | None = Field(default=None, description=(
         "How long a ledger reservation holds its budget before it expires unless issued (e.g. 7d); the ledger's own default when left out."))
 
 
@@ -410,7 +413,7 @@ class Then(_Model):
         description="Amounts owed, by gesture (a refund, a statutory sum): a fixed sum, or a money fact's value or percentage of it. "
                     "Listed in the decision apart from the budget; never capped.")
     budget: Budget | None = Field(default=None, description="A fixed amount, or base + percent_of, times multipliers, clamped to min/max.")
-    respond_within: Annotated[str, Field(pattern=DURATION_PATTERN, json_schema_extra=_in_schema(DURATION_PATTERN), min_length=2)] | None = None
+    respond_within: Duration | None = None
     approval: Name | None = None
     rationale: Annotated[str, Field(min_length=1)] | Rationales | None = Field(
         default=None, description="Why, for people: a sentence quoting facts as {name}, or one per language ({en: ..., fr: ...}).")
