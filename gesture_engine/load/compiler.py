@@ -270,6 +270,8 @@ class _Compiler:
         self.check_broken_rules(checked, all_facts, gestures, actions, ladder)
         invariants = self.invariants(policy, checked.positions("invariants", len(policy.invariants)), facts)
         teams = self.teams(policy.teams, ladder)
+        ttl = policy.goodwill.reservation_ttl if policy.goodwill else None
+        reservation_ttl = self.duration(ttl, ("goodwill", "reservation_ttl")) if ttl else None
         if self.problems:
             raise PolicyError(self.problems)
         return CompiledPolicy(
@@ -292,7 +294,7 @@ class _Compiler:
                                   for condition in (*(rule.when for rule in rules), *(c for d in derived for c, _ in d.rows))
                                   for test in condition.tests()),
             goodwill_window_days=keep(policy.goodwill.window_days) if policy.goodwill else None,
-            reservation_ttl=parse_duration(policy.goodwill.reservation_ttl) if policy.goodwill and policy.goodwill.reservation_ttl else None,
+            reservation_ttl=reservation_ttl,
             locale=self.locale,
             teams=teams,
         )
