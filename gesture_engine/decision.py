@@ -12,7 +12,6 @@ record, and the sentences are written when they are read or serialised.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -29,6 +28,7 @@ from pydantic import (
     computed_field,
     model_validator,
 )
+from pydantic_core import to_json
 
 from gesture_engine.money import plain
 
@@ -249,9 +249,10 @@ class Decision(Explained):
         """What :attr:`decision_id` hashes: the facts (derived ones included) and the envelope as JSON with
         sorted keys and no spaces, money without trailing zeros (``800`` and ``800.00`` are one amount),
         times in UTC."""
-        body = {"complaint_id": self.complaint_id, "customer_id": self.customer_id, "facts": dict(self.facts), "received_at": self.received_at,
-                "locale": self.locale}
-        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_canonical)
+        facts = {name: value if value.__class__ in _AS_IS else _canonical(value) for name, value in sorted(self.facts.items())}
+        received = None if self.received_at is None else _utc(self.received_at)
+        body = {"complaint_id": self.complaint_id, "customer_id": self.customer_id, "facts": facts, "locale": self.locale, "received_at": received}
+        return to_json(body).decode()  # pydantic-core's encoder: compact, keys in the order given (sorted), UTF-8
 
     @computed_field(description="Why: the rationale of every rule that fired, in order.")  # type: ignore[prop-decorator]
     @property
@@ -260,15 +261,37 @@ class Decision(Explained):
         return why.reasons()
 
 
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def _seconds(span: timedelta) -> str:
+    return f"{span.days * 86400 + span.seconds}s"
+
+
+_AS_IS = frozenset((str, int, bool, tuple, type(None)))
+"""Values JSON writes as they are."""
+_CANONICAL: dict[type, Callable[[Any], Any]] = {Decimal: plain, datetime: _utc, date: date.isoformat, timedelta: _seconds, float: repr}
+"""How :meth:`Decision.canonical_complaint` writes values JSON has no type for (and floats, as Python
+writes them), by exact class; subclasses go the long way round."""
+
+
 def _canonical(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return plain(value)  # the amount, not how it was written
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, timedelta):  # a duration: whole seconds, however it was written (2h, PT120M)
-        return f"{value.days * 86400 + value.seconds}s"
+    """A fact value as the canonical complaint writes it: text, number, bool, null or a list of text."""
+    write = _CANONICAL.get(value.__class__)
+    if write is not None:
+        return write(value)
+    if value is None or value.__class__ in _AS_IS:
+        return value
+    if isinstance(value, bool):  # subclasses (a str Enum) as their plain value
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, str):
+        return str.__str__(value)  # a str Enum's own __str__ would write S.high
+    for kind, written in _CANONICAL.items():
+        if isinstance(value, kind):
+            return written(value)
     raise TypeError(f"cannot write {type(value).__name__} canonically")
 
 
