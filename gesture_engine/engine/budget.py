@@ -72,6 +72,11 @@ class Lookup:
     def labels(self) -> tuple[Any, ...]:
         return tuple(self.values)
 
+    @cached_property
+    def texts(self) -> Mapping[Any, str]:
+        """A multiplier step's text by value, made once (``× 1.5 (tier gold)``); bands are written per value."""
+        return {} if self.bounds else {key: f"× {plain(factor)} ({self.fact} {show(key)})" for key, factor in self.values.items()}
+
 
 def band_labels(bounds: Sequence[tuple[Any, bool]], open_ended: bool) -> list[str]:
     """Names for bands cut at ``bounds`` (upper bound, included): ``up to 1500``, ``over 1500, under 3500``,
@@ -131,7 +136,7 @@ def _step(kind: str, text: str, amount: Decimal) -> BudgetStep:
 class BudgetPlan:
     """A rule's budget (or no budget: ``spec`` None) with the policy's limits, compiled for deciding."""
 
-    __slots__ = ("base", "base_fact", "base_lookup", "base_pick", "base_text", "cap", "goodwill", "maximum", "minimum", "multipliers",
+    __slots__ = ("base", "base_fact", "base_lookup", "base_pick", "base_text", "base_texts", "cap", "goodwill", "maximum", "minimum", "multipliers",
                  "percent", "unit")
 
     def __init__(self, spec: BudgetSpec | None, limits: Limits) -> None:
@@ -142,6 +147,7 @@ class BudgetPlan:
         self.base_fact: str | None = None
         self.base_lookup: Lookup | None = None
         self.base_pick: Callable[[Any], Decimal] | None = None
+        self.base_texts: Mapping[Any, str] = {}
         self.percent: tuple[str, Decimal, str] | None = None  # the money fact, the rate (percent / 100), the percent as written
         self.multipliers: tuple[tuple[str, Callable[[Any], Decimal], Lookup], ...] = ()  # fact, value -> factor, the lookup
         # the rule's min and max and the policy's cap: (compared as given, applied rounded as every amount is)
@@ -155,6 +161,8 @@ class BudgetPlan:
                 self.base_fact = lookup.fact
                 self.base_lookup = Lookup(lookup.fact, {key: round_money(value, unit) for key, value in lookup.values.items()}, lookup.bounds)
                 self.base_pick = self.base_lookup.picker()
+                if not lookup.bounds:  # a step's text by value, made once; bands are written per value
+                    self.base_texts = {key: f"base {value} ({lookup.fact} {show(key)})" for key, value in self.base_lookup.values.items()}
             else:
                 self.base = round_money(spec.base, unit)
                 self.base_text = f"base {self.base}"
@@ -236,13 +244,15 @@ class BudgetPlan:
         previous = ZERO
         for kind, amount in trail:
             if kind == "base":
-                text = self.base_text if self.base_lookup is None else f"base {amount} ({self.base_lookup.describe(facts[self.base_lookup.fact])})"
+                lookup = self.base_lookup
+                text = self.base_text if lookup is None else (self.base_texts.get(facts[lookup.fact]) or
+                                                              f"base {amount} ({lookup.describe(facts[lookup.fact])})")
             elif kind == "percent":
                 name, _, percent = self.percent  # type: ignore[misc]
                 text = f"+ {amount - previous} ({percent}% of {name} {shown(facts[name])})"
             elif kind == "multiply":
                 fact, factor, lookup = next(multipliers)
-                text = f"× {plain(factor(facts[fact]))} ({lookup.describe(facts[fact])})"
+                text = lookup.texts.get(facts[fact]) or f"× {plain(factor(facts[fact]))} ({lookup.describe(facts[fact])})"
             elif kind == "min":
                 text = f"raised to {amount} (rule minimum)"
             elif kind == "max":
