@@ -490,7 +490,8 @@ class _Working:
         reasons = [made if made.__class__ is str else made(facts) for made in made_in]  # type: ignore[operator]
         if not self.amount and outcome.monetary:
             labels = ", ".join(gesture.label for gesture in outcome.monetary)
-            reasons.append(f"{outcome.plan.why_nothing(facts)}: {labels} not offered")
+            why = self.over.text() if self.over is not None and self.over.reduces else outcome.plan.why_nothing(facts)
+            reasons.append(f"{why}: {labels} not offered")
         return tuple(reasons)
 
 

@@ -51,3 +51,8 @@ def test_bad_team_settings_are_located(teams: Any, where: str, code: str) -> Non
     with pytest.raises(PolicyError) as info:
         with_teams(**teams)
     assert [(p.path, p.code) for p in info.value.problems] == [(where, code)]
+
+
+def test_a_team_with_nothing_left_says_so_where_the_credit_would_be() -> None:
+    decision = with_teams().decide({"severity": "high"}, team=left("0"))
+    assert decision.reasons[-1] == "reduced to 0.00 (team support has 0 left of 500 in 2026-12): Credit not offered"
