@@ -127,6 +127,11 @@ class Explained(Frozen):
         instance.__pydantic_private__["_why"] = _Given(given)
         return instance
 
+    def model_dump(self, *, mode: Literal["json", "python"] | str = "json", **options: Any) -> dict[str, Any]:
+        """The decision as plain data, JSON types by default (``json.dumps(d.model_dump())`` works: money is
+        a decimal string, times ISO 8601); ``mode="python"`` keeps ``Decimal`` and ``datetime``."""
+        return super().model_dump(mode=mode, **options)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Explained):
             return NotImplemented

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,9 @@ def test_a_decision_names_itself_by_its_policy_and_complaint(default_policy: ges
     assert len(decision.decision_id) == 32 and decision.decision_id == same.decision_id  # the same amount, the same moment
     assert default_policy.decide({**complaint, "customer_value": "800.01"}).decision_id != decision.decision_id
     assert json.loads(decision.model_dump_json())["decision_id"] == decision.decision_id
+
+
+def test_a_decision_dumps_to_plain_json_data_by_default(default_policy: gesture_engine.Policy) -> None:
+    decision = default_policy.decide({"severity": "high", "channel": "email", "order_value": "80.15", "received_at": "2026-12-01T09:30:00Z"})
+    assert json.loads(json.dumps(decision.model_dump())) == json.loads(decision.model_dump_json())
+    assert isinstance(decision.model_dump(mode="python")["budget"]["amount"], Decimal)
