@@ -23,7 +23,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal
 from functools import lru_cache
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -245,16 +245,18 @@ def _read_integer(fact: Fact, value: object) -> FactValue:
 
 
 def _read_number(fact: Fact, value: object) -> FactValue:
+    """A number held exactly as given, as a ``Decimal`` (``2.9999999`` stays 2.9999999, never 3): a JSON
+    number parsed as Decimal, an int, or a float (by its shortest repr)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         raise _wrong(fact, value)
-    try:
-        number = float(value)
-    except (OverflowError, InvalidOperation, ValueError):  # ValueError: a signalling NaN
-        number = math.inf
-    if not math.isfinite(number) or abs(number) > NUMBER_LIMIT:
+    if isinstance(value, float):
+        number = Decimal(repr(value)) if math.isfinite(value) else None
+    else:
+        number = Decimal(value) if isinstance(value, int) else value
+    if number is None or not number.is_finite() or abs(number) > NUMBER_LIMIT:
         raise ValueRefused(f"expected a finite number of magnitude ≤ 1e15; got {describe(value)}", "out_of_range")
     _bounded(fact, number, value)
-    return number or 0.0  # negative zero reads (and prints) as 0
+    return number.copy_abs() if number.is_zero() else number  # negative zero reads (and prints) as 0
 
 
 def _read_boolean(fact: Fact, value: object) -> FactValue:
@@ -354,7 +356,7 @@ def parse_fact_text(fact: Fact, text: str) -> object:
     if fact.type == "integer":
         return int(text) if _INTEGER_TEXT.fullmatch(text) else text
     if fact.type == "number":
-        return float(text) if _NUMBER_TEXT.fullmatch(text) else text
+        return Decimal(text) if _NUMBER_TEXT.fullmatch(text) else text
     if fact.type == "boolean":
         lowered = text.lower()
         return True if lowered in _TRUE else False if lowered in _FALSE else text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -200,3 +201,16 @@ def test_approval_and_deadlines_may_be_left_out() -> None:
     with pytest.raises(PolicyError) as info:
         loads_policy(text.replace("rules:", "respond_within: 0m\nrules:"))
     assert [(p.path, p.code) for p in info.value.problems] == [("respond_within", "duration")]
+
+
+def test_numbers_are_held_and_shown_exactly_as_given() -> None:
+    """2.9999999 is not 3, and 3500.001 km is not 3500: in the decision, its reasons and explain."""
+    policy = make_policy(facts={"severity": {"type": "level", "values": ["low", "high"], "required": True},
+                                "km": {"type": "number", "default": 0}}, rules=[
+        {"id": "far", "when": {"km": {"gte": 3}}, "then": {"action": "pay", "rationale": "{km} km is far"}},
+        {"id": "fallback", "default": True, "then": {"action": "sorry", "rationale": "{km} km is near"}}])
+    near = policy.decide({"severity": "low", "km": Decimal("2.9999999")})
+    assert (near.rule, near.reasons, near.facts["km"]) == ("fallback", ("2.9999999 km is near",), Decimal("2.9999999"))
+    assert policy.explain({"severity": "low", "km": Decimal("2.9999999")}).rules[0].note == "km gte 3: actual 2.9999999"
+    assert policy.decide({"severity": "low", "km": 3500.001}).reasons == ("3500.001 km is far",)
+    assert json.loads(near.model_dump_json())["facts"]["km"] == "2.9999999"

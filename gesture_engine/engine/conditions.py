@@ -250,7 +250,7 @@ def _same(value: Any) -> Any:
     return value
 
 
-_KIND: dict[str, Callable[[Any], Any]] = {"money": Decimal, "integer": int, "number": float, **dict.fromkeys(TIME_TYPES, _same)}
+_KIND: dict[str, Callable[[Any], Any]] = {"money": Decimal, "integer": int, "number": Decimal, **dict.fromkeys(TIME_TYPES, _same)}
 _STEP: dict[str, Any] = {"integer": 1, "duration": timedelta(seconds=1), "date": timedelta(days=1)}
 """The gap between neighbouring values of a type whose values are whole steps apart."""
 _UNIT: dict[str, Any] = {"integer": 1, "money": 1, "number": 1, "duration": timedelta(seconds=1), "date": timedelta(days=1),
@@ -571,7 +571,7 @@ class ConditionCompiler:
             if fact.type == "integer" and isinstance(value, Decimal) and value != value.to_integral_value():
                 self.fail(path, f"{fact.name} is an integer fact; {value} is not a whole number", "type-mismatch")
                 return _INVALID
-            return self.keep(float(value) if fact.type == "number" else value)
+            return self.keep(Decimal(value) if fact.type == "number" else value)
         if fact.type == "boolean" and isinstance(value, bool):
             return value
         if isinstance(value, str) and (fact.type == "string" or (fact.type == "list" and value)):

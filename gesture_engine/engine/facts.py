@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 from gesture_engine.timevalues import DATE_EXAMPLE, DATETIME_EXAMPLE, DURATION_EXAMPLE
 
 FactValue = bool | int | float | Decimal | str | timedelta | date | tuple[str, ...]
-"""What a fact holds once read: level/enum/string -> str, money -> Decimal, number -> float, duration ->
+"""What a fact holds once read: level/enum/string -> str, money and number -> Decimal (exactly as given), duration ->
 timedelta (whole seconds), date -> date, datetime -> datetime (with its timezone), list -> tuple of str."""
 
 FACT_TYPES = ("level", "enum", "money", "integer", "number", "boolean", "string", "duration", "date", "datetime", "list")

@@ -43,7 +43,7 @@ class Catalog:
 @dataclass(frozen=True, slots=True)
 class Derived:
     """A derived fact: first matching row of its table, else its default. A level or enum fact's values
-    are names; a money, integer, number or duration fact's are in its type (Decimal, int, float, timedelta)."""
+    are names; a money, integer, number or duration fact's are in its type (Decimal, int, Decimal, timedelta)."""
 
     fact: Fact
     rows: tuple[tuple[Condition, FactValue], ...]
@@ -92,7 +92,7 @@ def printf_pattern(parts: Sequence[tuple[bool, str]], facts: Mapping[str, Fact])
         elif facts[text].type == "boolean" or not (facts[text].numeric or facts[text].type in ("level", "enum", "string")):
             return None  # show() writes it: true/false, 2h30m, 2026-11-23T09:30:00Z, [vip, press]
         else:
-            pattern.append("%g" if facts[text].type == "number" else "%s")
+            pattern.append("%s")
     return "".join(pattern)
 
 

@@ -153,7 +153,7 @@ def _domain(fact: Fact, points: set[Any], plain: set[Any], unit: Decimal) -> tup
         return tuple(sorted({*split.values[:-1], fact.default if isinstance(fact.default, str) else ""}))
     if not fact.linear:
         return split.values
-    step: Any = {"integer": 1, "money": unit, "number": 0.001, "duration": timedelta(seconds=1), "date": timedelta(days=1),
+    step: Any = {"integer": 1, "money": unit, "number": Decimal("0.001"), "duration": timedelta(seconds=1), "date": timedelta(days=1),
                  "datetime": timedelta(seconds=1)}[fact.type]
     numbers = {fact.default, *plain}
     if fact.numeric:
@@ -179,8 +179,6 @@ def _typed(fact: Fact, number: Any) -> FactValue:
         return number  # type: ignore[no-any-return]
     if fact.type == "integer":
         return int(Decimal(number).to_integral_value())
-    if fact.type == "number":
-        return float(number)
     return Decimal(number)
 
 
@@ -254,9 +252,7 @@ def _random_value(fact: Fact, domain: tuple[FactValue, ...], rng: random.Random)
     high = Decimal(fact.maximum) if fact.maximum is not None else min(max(top * 2, Decimal(1000)), MONEY_LIMIT)
     if fact.type == "integer":
         return rng.randint(int(low), int(high))
-    if fact.type == "number":
-        return rng.uniform(float(low), float(high))
-    cents = rng.randint(int(low * 100), int(high * 100))
+    cents = rng.randint(int(low * 100), int(high * 100))  # a number as money is: to two places
     return Decimal(cents) / 100
 
 

@@ -201,8 +201,8 @@ def _bounds(fact: Fact) -> tuple[Any, Any]:
     if fact.type == "integer":
         low = int(fact.minimum) if fact.minimum is not None else -INTEGER_LIMIT
         return low, (int(fact.maximum) if fact.maximum is not None else INTEGER_LIMIT)
-    low_f = float(fact.minimum) if fact.minimum is not None else -NUMBER_LIMIT
-    return low_f, (float(fact.maximum) if fact.maximum is not None else NUMBER_LIMIT)
+    low_n = Decimal(fact.minimum) if fact.minimum is not None else -Decimal(NUMBER_LIMIT)
+    return low_n, (Decimal(fact.maximum) if fact.maximum is not None else Decimal(NUMBER_LIMIT))
 
 
 def _partition(fact: Fact, tests: list[Test], compared: Iterable[Any] = ()) -> _Partition:
