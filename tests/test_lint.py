@@ -179,3 +179,22 @@ def test_cli_text_and_json() -> None:
     assert code == 1 and data["exact"] and data["counts"]["error"] == 4
     assert {f["code"] for f in data["findings"]} <= set(CODES)
     assert all(f["severity"] == CODES[f["code"]][1] and f["name"] == CODES[f["code"]][0] for f in data["findings"])
+
+
+def test_a_part_of_a_condition_always_true_where_it_stands_is_reported() -> None:
+    from gesture_engine.tools import lint as lint_policy
+    from tests.conftest import make_policy
+
+    def ge106(rules: list[object]) -> list[str]:
+        return [f.message for f in lint_policy(make_policy(rules=rules)).findings if f.code == "GE106"]
+
+    fallback = {"id": "fallback", "default": True, "then": {"action": "sorry"}}
+    vacuous = {"id": "email", "when": {"channel": "email", "severity": {"at_least": "low"}}, "then": {"action": "pay"}}
+    assert ge106([vacuous, fallback]) == ["rule 'email': severity at_least low always holds where the rule stands "
+                                          "(for every complaint that gets this far and matches the rest): leave it out"]
+    # after a rule taking the high ones, "not high" is what every complaint reaching the next rule is
+    after = [{"id": "high", "when": {"severity": "high"}, "then": {"action": "pay"}},
+             {"id": "rest", "when": {"channel": "email", "severity": {"at_most": "medium"}}, "then": {"action": "pay"}}, fallback]
+    assert [m.split(":")[1].strip() for m in ge106(after)] == ["severity at_most medium always holds where the rule stands (for every complaint that gets this far and matches the rest)"]
+    needed = [{"id": "medium", "when": {"channel": "email", "severity": {"at_least": "medium"}}, "then": {"action": "pay"}}, fallback]
+    assert ge106(needed) == []

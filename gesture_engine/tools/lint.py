@@ -58,6 +58,7 @@ from gesture_engine.engine.conditions import (
     Group,
     Relative,
     Test,
+    describe,
     domain_cells,
     list_atoms,
     show,
@@ -80,6 +81,7 @@ CODES: dict[str, tuple[str, str]] = {
     "GE100": ("analysis-truncated", "info"),
     "GE101": ("unreachable-rule", "error"),
     "GE102": ("rule-never-matches", "error"),
+    "GE106": ("condition-always-true", "warning"),
     "GE103": ("default-never-answers", "info"),
     "GE104": ("gap", "info"),
     "GE105": ("comparison-not-exact", "info"),
@@ -750,13 +752,39 @@ class _Linter:
         return sorted(self.findings)
 
     def first_hit(self, hits: _FirstHits, rule: Rule) -> None:
-        """Meet the next first-hit rule: GE102 when it matches nothing, GE101 when earlier ones take it all."""
+        """Meet the next first-hit rule: GE102 when it matches nothing, GE101 when earlier ones take it all,
+        GE106 when its condition holds for every complaint that can reach it."""
+        reaching = hits.uncovered  # cells no earlier rule surely takes
         cells, shadows = hits.add(rule)
+        if reaching and cells:
+            self.always_true_parts(hits.space, rule, reaching, hits.inexact)
         if not cells:
             self.add_rule("GE102", rule, f"rule {rule.id!r} matches no complaint: its conditions contradict each other")
         elif shadows:
             named = ", ".join(shadows[:MAX_NAMED]) + (f" and {len(shadows) - MAX_NAMED} more" if len(shadows) > MAX_NAMED else "")
             self.add_rule("GE101", rule, f"rule {rule.id!r} can never fire: earlier rule(s) {named} match every complaint it matches")
+
+    def always_true_parts(self, space: _Space, rule: Rule, reaching: int, inexact: bool) -> None:
+        """GE106: a part of the rule's condition (one of an ``all``) that holds for every complaint reaching
+        the rule and matching the other parts: it can be left out (a test written for the cells earlier
+        rules have already taken, say)."""
+        when = rule.when
+        if not (isinstance(when, Group) and when.kind == "all"):
+            return  # a whole condition that always holds is GE101 for the rules after it, GE103 for the default
+        whole = space.sure(when) if inexact else space.mask(when)
+        if reaching & whole == reaching:
+            return  # every part holds: the same case, the whole condition
+        parts = when.parts
+        masks = [space.mask(part) for part in parts]
+        for i, part in enumerate(parts):
+            others = reaching
+            for j, mask in enumerate(masks):
+                if j != i:
+                    others &= mask
+            sure = space.sure(part) if inexact else masks[i]
+            if others and others & sure == others:
+                self.add_rule("GE106", rule, f"rule {rule.id!r}: {describe(part)} always holds where the rule stands "
+                                             "(for every complaint that gets this far and matches the rest): leave it out")
 
     def whole(self, space: _Space) -> None:
         hits = _FirstHits(space, self.inexact)
