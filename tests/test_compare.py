@@ -5,6 +5,7 @@ durations, dates and datetimes compared with their own type, beside relative tes
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -235,21 +236,7 @@ def test_lint_makes_no_false_claims_about_comparisons(seed: int) -> None:
              lambda: {"severity": {rnd.choice(["at_least", "at_most", "eq", "ne"]): {"fact": "floor"}}},
              lambda: {"paid": {rnd.choice(["gt", "lte"]): {"fact": "refunded"}}}]
 
-    def condition(depth: int = 0) -> dict[str, Any]:
-        roll = rnd.random()
-        if depth < 2 and roll < 0.2:
-            return {rnd.choice(["all", "any"]): [condition(depth + 1) for _ in range(rnd.randint(1, 3))]}
-        if depth < 2 and roll < 0.3:
-            return {"not": condition(depth + 1)}
-        merged: dict[str, Any] = {}
-        for _ in range(rnd.randint(1, 2)):
-            merged.update(rnd.choice(tests)())
-        return merged
-
-    data = yaml.safe_load(yaml.safe_dump(SCHEME))
-    data["rules"] = [*({"id": f"r{i}", "when": condition(), "then": {"action": "full"}} for i in range(rnd.randint(2, 6))),
-                     *({"id": f"c{i}", "collect": True, "when": condition(), "then": {"gestures": ["sorry"]}} for i in range(2)),
-                     {"id": "fallback", "default": True, "then": {"action": "none"}}]
+    data = random_rules(rnd, SCHEME, tests)
     policy = load(data)
     complaints = [{"distance_km": d, "reroute_delay": r, "severity": s, "floor": f, "paid": p, "refunded": q}
                   for d in (0, 100, 120, 121, 1500, 1501, 3501) for r in (0, 99, 100, 101, 120, 180, 181, 240, 1500, 1501)
@@ -415,6 +402,19 @@ def test_lint_makes_no_false_claims_about_time_comparisons_and_relative_tests(se
                                      "of": rnd.choice(["received_at", "ship_date"])}},
              lambda: {"distance_km": {rnd.choice(["gt", "lte"]): rnd.choice([0, 1500, 3500])}}]
 
+    data = random_rules(rnd, TIMES, tests)
+    policy = load(data)
+    complaints = [{"distance_km": d, "reroute_delay": r, "order_date": o, "ship_date": s, **({"received_at": t} if t else {})}
+                  for d in (0, 1500, 1501, 3501) for r in ("0m", "2h", "2h0m1s", "3h", "3h0m1s", "4h", "4h0m1s")
+                  for o, s in (("2025-11-01", "2026-01-01"), ("2026-01-01", "2026-01-01"), ("2026-01-02", "2026-01-01"), ("2026-01-01", "2026-01-31"))
+                  for t in (None, "2026-01-01T00:00:00Z", "2026-01-31T00:00:00Z")]
+    _lint_claims_hold(policy, rnd.sample(complaints, 300))
+
+
+def random_rules(rnd: random.Random, base: Mapping[str, Any], tests: Sequence[Callable[[], dict[str, Any]]]) -> dict[str, Any]:
+    """``base`` (a policy as data) with random first-hit rules, two add-ons and a default, their conditions
+    nesting ``all``/``any``/``not`` over ``tests`` (each makes one condition mapping)."""
+
     def condition(depth: int = 0) -> dict[str, Any]:
         roll = rnd.random()
         if depth < 2 and roll < 0.2:
@@ -426,13 +426,8 @@ def test_lint_makes_no_false_claims_about_time_comparisons_and_relative_tests(se
             merged.update(rnd.choice(tests)())
         return merged
 
-    data = yaml.safe_load(yaml.safe_dump(TIMES))
+    data = yaml.safe_load(yaml.safe_dump(base))
     data["rules"] = [*({"id": f"r{i}", "when": condition(), "then": {"action": "full"}} for i in range(rnd.randint(2, 6))),
                      *({"id": f"c{i}", "collect": True, "when": condition(), "then": {"gestures": ["sorry"]}} for i in range(2)),
                      {"id": "fallback", "default": True, "then": {"action": "none"}}]
-    policy = load(data)
-    complaints = [{"distance_km": d, "reroute_delay": r, "order_date": o, "ship_date": s, **({"received_at": t} if t else {})}
-                  for d in (0, 1500, 1501, 3501) for r in ("0m", "2h", "2h0m1s", "3h", "3h0m1s", "4h", "4h0m1s")
-                  for o, s in (("2025-11-01", "2026-01-01"), ("2026-01-01", "2026-01-01"), ("2026-01-02", "2026-01-01"), ("2026-01-01", "2026-01-31"))
-                  for t in (None, "2026-01-01T00:00:00Z", "2026-01-31T00:00:00Z")]
-    _lint_claims_hold(policy, rnd.sample(complaints, 300))
+    return data
