@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from functools import lru_cache
+
+from gesture_engine.timevalues import format_span
 
 _DURATION = re.compile(r"(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?")
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60))
@@ -29,10 +32,6 @@ def parse_duration(text: str) -> int | None:
 
 
 def format_duration(seconds: int) -> str:
-    """Canonical text for a whole number of minutes: 5400 -> ``1h30m``, 86400 -> ``1d``."""
-    parts = []
-    for suffix, size in _UNITS:
-        count, seconds = divmod(seconds, size)
-        if count:
-            parts.append(f"{count}{suffix}")
-    return "".join(parts) or "0m"
+    """Canonical text for a whole number of minutes: 5400 -> ``1h30m``, 86400 -> ``1d`` (the grammar of
+    every duration, :func:`gesture_engine.timevalues.format_span`)."""
+    return format_span(timedelta(seconds=seconds))
