@@ -20,6 +20,18 @@ class OutputError(OSError):
         self.name = name
 
 
+@contextmanager
+def _named(name: str) -> Iterator[None]:
+    """A write error as the :class:`OutputError` of output ``name``; a closed reader (EPIPE) stays a
+    ``BrokenPipeError``."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise OutputError(name, error) from None
+
+
 class Output:
     """A binary sink that names itself in its errors; a closed reader (EPIPE) is not an error of ours
     and stays a ``BrokenPipeError``, which click ends quietly."""
@@ -29,20 +41,12 @@ class Output:
         self.name = name
 
     def write(self, data: bytes | memoryview) -> int:
-        try:
+        with _named(self.name):
             return self._file.write(data)
-        except BrokenPipeError:
-            raise
-        except OSError as error:
-            raise OutputError(self.name, error) from None
 
     def flush(self) -> None:
-        try:
+        with _named(self.name):
             self._file.flush()
-        except BrokenPipeError:
-            raise
-        except OSError as error:
-            raise OutputError(self.name, error) from None
 
 
 class _NamedStdout:
@@ -53,20 +57,12 @@ class _NamedStdout:
         self._stream = stream
 
     def write(self, text: str) -> int:
-        try:
+        with _named("standard output"):
             return self._stream.write(text)
-        except BrokenPipeError:
-            raise
-        except OSError as error:
-            raise OutputError("standard output", error) from None
 
     def flush(self) -> None:
-        try:
+        with _named("standard output"):
             self._stream.flush()
-        except BrokenPipeError:
-            raise
-        except OSError as error:
-            raise OutputError("standard output", error) from None
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._stream, name)
