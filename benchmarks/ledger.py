@@ -1,6 +1,6 @@
 """Decide-and-reserve through the goodwill ledger against a bare INSERT + SELECT transaction, same run.
 
-    python -m benchmarks.ledger [--calls 4000] [--customers 1000] [--preload 0] [--processes 1]
+    python -m benchmarks.ledger [--calls 4000] [--customers 1000] [--preload 0] [--processes 1] [--threads 1]
                                 [--backends sqlite,postgresql] [--modes durable,fast] [--compare-busy]
 
 Each backend in each durability mode: durable (the default: SQLite ``synchronous=full``, PostgreSQL
@@ -31,6 +31,7 @@ import shutil
 import sqlite3
 import statistics
 import tempfile
+import threading
 import time
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -75,6 +76,8 @@ def preloaded(events_wanted: int, customers: int) -> Path:
     with engine.begin() as connection:
         for index in sorted(events.indexes, key=lambda index: str(index.name)):
             index.create(connection)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # all in the file itself before it is renamed
     engine.dispose()
     building.rename(path)
     print(f"built {path} ({path.stat().st_size / 1e9:.1f} GB) in {time.perf_counter() - began:.0f} s")
@@ -125,64 +128,82 @@ def _postgres_url(base: str, mode: str) -> str:
     return base + ("&" if "?" in base else "?") + MODES[mode][1]
 
 
-def _decide_worker(url: str, worker: int, calls: int, customers: int, busy: bool, start: Any) -> tuple[list[float], float]:
-    """One client process: ``calls`` decide-and-reserve calls for random customers; latencies and wall time."""
+def _threaded(calls: int, threads: int, start: Any, setup: Any, call: Any) -> tuple[list[float], float]:
+    """Run ``call(i)`` ``calls`` times, split over ``threads`` threads of this process that start together
+    once every process is ready (``start``); latencies and wall time."""
+    setup()
+    start.wait()
+    samples: list[float] = []
+
+    def share(thread: int) -> None:
+        for i in range(thread, calls, threads):
+            before = time.perf_counter()
+            call(i)
+            samples.append(time.perf_counter() - before)  # list.append is atomic
+
+    began = time.perf_counter()
+    workers = [threading.Thread(target=share, args=(thread,)) for thread in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return samples, time.perf_counter() - began
+
+
+def _decide_worker(url: str, worker: int, calls: int, customers: int, threads: int, busy: bool, start: Any) -> tuple[list[float], float]:
+    """One client process: ``calls`` decide-and-reserve calls for random customers."""
     policy = load_policy()
     chooser = random.Random(worker)
+    complaints = [{"complaint_id": f"b-{worker}-{i}", "customer_id": f"cust-{chooser.randrange(customers)}",
+                   "severity": chooser.choice(["low", "medium", "high"]), "channel": "email"} for i in range(calls)]
     with Ledger.open(url) as ledger:
         if busy:
             ledger._writer = nullcontext()  # compare: colliding writers left to SQLite's busy handler
-        complaints = [{"complaint_id": f"b-{worker}-{i}", "customer_id": f"cust-{chooser.randrange(customers)}",
-                       "severity": chooser.choice(["low", "medium", "high"]), "channel": "email"} for i in range(calls)]
-        start.wait()
-        samples = []
-        began = time.perf_counter()
-        for complaint in complaints:
-            before = time.perf_counter()
-            ledger.decide(policy, complaint)
-            samples.append(time.perf_counter() - before)
-        return samples, time.perf_counter() - began
+
+        def warm() -> None:
+            ledger.decide(policy, {**complaints[0], "complaint_id": f"warm-{worker}"})
+
+        return _threaded(calls, threads, start, warm, lambda i: ledger.decide(policy, complaints[i]))
 
 
-def _bare_worker(url: str, worker: int, calls: int, customers: int, busy: bool, start: Any) -> tuple[list[float], float]:
+def _bare_worker(url: str, worker: int, calls: int, customers: int, threads: int, busy: bool, start: Any) -> tuple[list[float], float]:
     """One client process of the bare INSERT + SELECT transaction, with the ledger's connection settings."""
     engine = _engine_for(url)
     database = engine.url.database
     lock: AbstractContextManager[object] = (nullcontext() if busy or engine.dialect.name != "sqlite" or not database
                                             else _WriterLock(f"{database}.lock"))
     chooser = random.Random(worker)
+    customer_ids = [f"cust-{chooser.randrange(customers)}" for _ in range(calls)]
     select_sql = text("SELECT COALESCE(SUM(amount), 0) FROM bench_bare WHERE customer_id = :c AND at >= 0")
     insert_sql = text("INSERT INTO bench_bare (customer_id, amount, at) VALUES (:c, 100, :t)")
-    start.wait()
-    samples = []
-    began = time.perf_counter()
-    for i in range(calls):
-        customer = f"cust-{chooser.randrange(customers)}"
-        before = time.perf_counter()
+
+    def transaction(i: int) -> None:
         with lock, engine.begin() as connection:
-            connection.execute(select_sql, {"c": customer})
-            connection.execute(insert_sql, {"c": customer, "t": i})
-        samples.append(time.perf_counter() - before)
-    wall = time.perf_counter() - began
-    engine.dispose()
-    return samples, wall
+            connection.execute(select_sql, {"c": customer_ids[i]})
+            connection.execute(insert_sql, {"c": customer_ids[i], "t": i})
+
+    try:
+        return _threaded(calls, threads, start, lambda: transaction(0), transaction)
+    finally:
+        engine.dispose()
 
 
-def _in_processes(worker: Any, url: str, calls: int, customers: int, processes: int, busy: bool) -> tuple[list[float], float]:
+def _in_processes(worker: Any, url: str, calls: int, customers: int, processes: int, threads: int,
+                  busy: bool) -> tuple[list[float], float]:
     """Run ``processes`` copies of ``worker`` at once (started together); all samples and calls per second."""
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager:
         start = manager.Barrier(processes)
         with context.Pool(processes) as pool:
-            results = pool.starmap(worker, [(url, w, calls // processes, customers, busy, start) for w in range(processes)])
+            results = pool.starmap(worker, [(url, w, calls // processes, customers, threads, busy, start) for w in range(processes)])
     samples = [sample for result, _ in results for sample in result]
     return samples, len(samples) / max(wall for _, wall in results)
 
 
-def bench(url: str, calls: int, customers: int, processes: int, busy: bool = False) -> dict[str, float]:
+def bench(url: str, calls: int, customers: int, processes: int, threads: int = 1, busy: bool = False) -> dict[str, float]:
     """Decide-and-reserve, then the bare transaction, on ``url``."""
     Ledger.migrate(url)
-    samples, per_s = _in_processes(_decide_worker, url, calls, customers, processes, busy)
+    samples, per_s = _in_processes(_decide_worker, url, calls, customers, processes, threads, busy)
     engine = _engine_for(url)
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE IF EXISTS bench_bare"))
@@ -191,7 +212,7 @@ def bench(url: str, calls: int, customers: int, processes: int, busy: bool = Fal
                                 "CREATE TABLE bench_bare (id BIGSERIAL PRIMARY KEY, customer_id VARCHAR(200), amount BIGINT, at BIGINT)"))
         connection.execute(text("CREATE INDEX ix_bench_bare ON bench_bare (customer_id, at, amount)"))
     engine.dispose()
-    bare, bare_per_s = _in_processes(_bare_worker, url, calls, customers, processes, busy)
+    bare, bare_per_s = _in_processes(_bare_worker, url, calls, customers, processes, threads, busy)
     p50, p99 = percentiles(samples)
     b50, b99 = percentiles(bare)
     return {"per_s": per_s, "p50": p50, "p99": p99, "bare_per_s": bare_per_s, "bare_p50": b50, "bare_p99": b99, "ratio": p50 / b50}
@@ -203,6 +224,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--preload", type=int, default=0, help="past events in the SQLite ledger before the run")
     parser.add_argument("--processes", type=int, default=1, help="client processes")
+    parser.add_argument("--threads", type=int, default=1, help="threads per client process (as the service's thread pool)")
     parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
     parser.add_argument("--modes", default="durable,fast", help="comma-separated: durable, fast")
     parser.add_argument("--compare-busy", action="store_true", help="SQLite also without the writer lock (the busy handler)")
@@ -210,7 +232,7 @@ def main() -> None:
     backends, modes = args.backends.split(","), args.modes.split(",")
     preload = preloaded(args.preload, args.customers) if args.preload and "sqlite" in backends else None
     postgres = os.environ.get("GESTURE_TEST_POSTGRES_URL")
-    print(f"{args.calls} decide-and-reserve calls for random customers of {args.customers}, {args.processes} process(es); "
+    print(f"{args.calls} decide-and-reserve calls for random customers of {args.customers}, {args.processes} process(es) × {args.threads} thread(s); "
           f"SQLite preloaded with {args.preload} events")
     print(f"{'backend':34} {'reservations/s':>14} {'p50 ms':>7} {'p99 ms':>7} {'bare/s':>7} {'bare p50':>8} {'bare p99':>8} {'overhead':>8}")
     with tempfile.TemporaryDirectory(dir="/tmp") as folder:
@@ -225,7 +247,7 @@ def main() -> None:
         for name, backend, busy in runs:
             mode = name.split()[1].rstrip(",")
             url = _sqlite_url(folder, "ledger", mode, preload) if backend == "sqlite" else _postgres_url(postgres or "", mode)
-            r = bench(url, args.calls, args.customers, args.processes, busy)
+            r = bench(url, args.calls, args.customers, args.processes, args.threads, busy)
             print(f"{name:34} {r['per_s']:>14,.0f} {r['p50']:>7.2f} {r['p99']:>7.2f} {r['bare_per_s']:>7,.0f} {r['bare_p50']:>8.2f} "
                   f"{r['bare_p99']:>8.2f} {r['ratio']:>7.1f}×", flush=True)
             if backend == "sqlite":

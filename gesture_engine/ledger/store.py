@@ -16,6 +16,7 @@ import fcntl
 import hashlib
 import json
 import os
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -220,6 +221,7 @@ def _engine_for(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
             # full: a committed transaction survives a power loss; normal (?synchronous=normal): a killed process, not a power loss
             cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            cursor.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run beside the writers (_Checkpointer), not in their commits
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -315,6 +317,60 @@ class _WriterLock:
             self._threads.release()
 
 
+class _Checkpointer:
+    """SQLite: copy the write-ahead log into the database file beside the writers, not in their commits.
+
+    SQLite's automatic checkpoint runs inside the commit that fills the log (every 1,000 pages): that
+    commit writes pages all over the file and, unless ``synchronous=off``, waits for the disk, which
+    made a p99 of ~8 ms against a p50 of 0.4 ms on a 10,000,000-event ledger, and held the writer lock
+    meanwhile. Here a thread of each writing process runs a PASSIVE checkpoint (it never blocks a writer
+    or a reader) shortly after writes, on its own connection with the ledger's settings. A killed process
+    loses nothing by it: the log is the database until it is checkpointed.
+    """
+
+    def __init__(self, engine: Engine, delay: float = 0.05) -> None:
+        self._engine = engine
+        self._delay = delay
+        self._pid = 0
+        self._written = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start = threading.Lock()
+
+    def written(self) -> None:
+        """A write transaction committed: checkpoint soon (starting the thread in this process first)."""
+        if self._pid != os.getpid():
+            with self._start:
+                if self._pid != os.getpid():  # a forked child does not inherit the parent's thread
+                    self._written, self._stopping = threading.Event(), threading.Event()
+                    self._thread = threading.Thread(target=self._run, name="gesture-ledger-checkpoint", daemon=True)
+                    self._thread.start()
+                    self._pid = os.getpid()
+        self._written.set()
+
+    def _run(self) -> None:
+        connection: Any = None
+        while not self._stopping.is_set():
+            self._written.wait()
+            self._stopping.wait(self._delay)  # let a few commits gather
+            self._written.clear()
+            try:
+                connection = connection or self._engine.raw_connection()
+                connection.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except (DBAPIError, sqlite3.Error):
+                pass  # tried again after the next write; the log keeps everything meanwhile
+        if connection is not None:
+            connection.close()
+
+    def stop(self) -> None:
+        if self._thread is not None and self._pid == os.getpid():
+            self._stopping.set()
+            self._written.set()
+            self._thread.join()
+            self._thread = None
+            self._pid = 0
+
+
 class Ledger:
     """A goodwill ledger in a database. Open it with :meth:`open`; safe to share across threads, one per process."""
 
@@ -323,7 +379,9 @@ class Ledger:
         self._postgres = engine.dialect.name == "postgresql"
         self._sql = _Statements(engine.dialect)
         database = engine.url.database
-        self._writer: AbstractContextManager[object] = nullcontext() if self._postgres or not database else _WriterLock(f"{database}.lock")
+        sqlite = not self._postgres and bool(database)
+        self._writer: AbstractContextManager[object] = _WriterLock(f"{database}.lock") if sqlite else nullcontext()
+        self._checkpointer = _Checkpointer(engine) if sqlite else None
         self.reservation_ttl = reservation_ttl
         self.tz = tz
         self._clock = clock
@@ -369,6 +427,8 @@ class Ledger:
         return schema.SCHEMA_VERSION
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self._engine.dispose()
 
     def __enter__(self) -> Ledger:
@@ -391,6 +451,8 @@ class Ledger:
                     keys = sorted(set(lock_keys))  # one order: no deadlocks
                     _run(connection, self._sql.locks(len(keys)), {f"key_{i}": key for i, key in enumerate(keys)})
                 yield connection
+            if self._checkpointer is not None:
+                self._checkpointer.written()
         except (DBAPIError, SQLAlchemyError) as error:
             raise LedgerError("unavailable", f"the ledger database failed: {_first_line(error)}") from None
         except OSError as error:  # the SQLite writer lock's file
@@ -610,8 +672,8 @@ class Ledger:
             )
             ids = sorted(row[0] for row in _run(connection, self._sql.insert_pair,
                                                 {f"{name}_{i}": value for i, values in enumerate(pair) for name, value in values.items()}))
-            decided, reserved = (_row_event({**values, "id": id_}) for values, id_ in zip(pair, ids, strict=True))
-            return decision, fold([decided, reserved])
+        # built from what was written, after the commit: the lock is not held for it
+        return decision, fold([_row_event({**values, "id": id_}) for values, id_ in zip(pair, ids, strict=True)])
 
     def approve(self, reservation_id: str, actor: str, level: str) -> Reservation:
         """Record that ``actor``, approving at ``level``, approved the reservation (refused below its approval level)."""
