@@ -234,8 +234,10 @@ def _engine_for(url: str) -> Engine:
         if commit not in ("on", "off"):
             raise LedgerError("bad_url", f"synchronous_commit={commit!r}: expected on (the default) or off")
         # off: the server acknowledges a commit before its WAL reaches the disk (a server crash, not a client's, may lose the last ones)
+        # no pool_pre_ping (a round trip per transaction): after the server restarts, the first call fails with
+        # `unavailable` and the pool reconnects every connection for the next
         return create_engine(parsed.set(drivername="postgresql+psycopg").difference_update_query(["synchronous_commit"]),
-                             pool_pre_ping=True, connect_args={"options": f"-c synchronous_commit={commit}"})
+                             connect_args={"options": f"-c synchronous_commit={commit}"})
     raise LedgerError("bad_url", f"unsupported ledger database {backend!r}; expected sqlite:///path or postgresql://...")
 
 
@@ -458,6 +460,28 @@ class Ledger:
         except OSError as error:  # the SQLite writer lock's file
             raise LedgerError("unavailable", f"the ledger's lock file failed: {error}") from None
 
+    def _read_locked(self, connection: Connection, keys: Sequence[str], statement: _Compiled, given: Mapping[str, Any]) -> Any:
+        """Take the locks of ``keys`` (PostgreSQL), then run ``statement``; its first row. On PostgreSQL
+        BEGIN, the locks and the read travel in one round trip (psycopg's pipeline mode); the server runs
+        them in order, and the read, a statement of its own, sees what was committed before the locks."""
+        if not self._postgres:
+            return _run(connection, statement, given).fetchone()
+        ordered = sorted(set(keys))  # one order: no deadlocks
+        with connection.connection.driver_connection.pipeline():  # type: ignore[union-attr]
+            _run(connection, self._sql.locks(len(ordered)), {f"key_{i}": key for i, key in enumerate(ordered)})
+            return _run(connection, statement, given).fetchone()
+
+    def _write_last(self, connection: Connection, statement: _Compiled, given: Mapping[str, Any]) -> list[Any]:
+        """Run the transaction's last statement; its rows. On PostgreSQL the statement and the COMMIT travel in
+        one round trip (the transaction's own commit then has nothing left to do); SQLite commits after."""
+        if not self._postgres:
+            return list(_run(connection, statement, given).fetchall())
+        driver = connection.connection.driver_connection
+        with driver.pipeline():  # type: ignore[union-attr]
+            cursor = _run(connection, statement, given)
+            driver.commit()  # type: ignore[union-attr]
+        return list(cursor.fetchall())
+
     def _now(self) -> datetime:
         return self._clock().astimezone(UTC)
 
@@ -619,14 +643,14 @@ class Ledger:
         ttl = policy.compiled.reservation_ttl
         lifetime = timedelta(seconds=ttl) if ttl is not None else self.reservation_ttl
         keys = [f"complaint:{complaint_id}", f"customer:{customer_id}"] + ([f"team:{team}"] if team else [])
-        with self._transaction(*keys) as connection:
+        with self._transaction() as connection:  # the locks are taken with the first read
             now_at = self._now()
             now = to_micros(now_at)
             teams = team is not None and policy.compiled.teams is not None
             period, month_start, month_end = self._period(now_at) if teams else ("", 0, 0)
             reads = {"complaint_id": complaint_id, "customer_id": customer_id, "currency": policy.currency, "now": now,
                      "since": now - (days or 0) * _DAY, "team": team if teams else None, "month_start": month_start, "month_end": month_end}
-            latest, held, due, team_held = _run(connection, self._sql.state, reads).fetchone()
+            latest, held, due, team_held = self._read_locked(connection, keys, self._sql.state, reads)
             attempt = 0
             if latest is not None:
                 previous = self._reservation(connection, latest, now)
@@ -670,8 +694,9 @@ class Ledger:
                 {**columns, "kind": "reserved", "delta_minor": amount, "expires_at": to_micros(now_at + lifetime),
                  "detail": _detail({"approval_required": levels.index(decision.approval.level) > lowest, "levels": list(levels)})},
             )
-            ids = sorted(row[0] for row in _run(connection, self._sql.insert_pair,
-                                                {f"{name}_{i}": value for i, values in enumerate(pair) for name, value in values.items()}))
+            inserted = self._write_last(connection, self._sql.insert_pair,
+                                        {f"{name}_{i}": value for i, values in enumerate(pair) for name, value in values.items()})
+            ids = sorted(row[0] for row in inserted)
         # built from what was written, after the commit: the lock is not held for it
         return decision, fold([_row_event({**values, "id": id_}) for values, id_ in zip(pair, ids, strict=True)])
 
