@@ -7,7 +7,7 @@ For each source the query adds one column over the customer's events (index ``ix
   hold (reserved and open, or issued);
 - ``gestures``: for each counted gesture, +1 for a reservation that gave it, -1 once it is released or
   expired, so what counts is what a reservation still holds, as for goodwill;
-- ``complaints``: the distinct complaint ids of ``decided`` events.
+- ``complaints``: the distinct complaint ids of ``decided`` events, other than the one being decided.
 
 A policy whose only history fact is the goodwill sum runs the same query as ``history_query``, on the
 covering index. Each window counts from when a reservation was made (``reserved_at``).
@@ -33,7 +33,7 @@ _WINDOW_MICROS = 1_000_000
 
 @lru_cache(maxsize=64)
 def history_statement(sources: tuple[HistorySource, ...]) -> Any:
-    """One select with a column per source, bound to ``customer_id``, ``currency``, ``since`` (the
+    """One select with a column per source, bound to ``customer_id``, ``complaint_id``, ``currency``, ``since`` (the
     oldest window's start) and ``since_0``, ``since_1``, ... (each source's window start), in µs."""
     columns = []
     goodwill_only = all(source.kind == "goodwill" for source in sources)
@@ -48,7 +48,8 @@ def history_statement(sources: tuple[HistorySource, ...]) -> Any:
                                    for gesture in source.gestures))
             column = func.sum(case((in_window, given * matches), else_=0))
         else:
-            column = func.count(distinct(case((and_(in_window, events.c.kind == "decided"), events.c.complaint_id))))
+            this = events.c.complaint_id == bindparam("complaint_id")  # decided again (redecide): not a complaint before itself
+            column = func.count(distinct(case((and_(in_window, events.c.kind == "decided", ~this), events.c.complaint_id))))
         columns.append(func.coalesce(column, 0).label(f"h{i}"))
     where = [events.c.customer_id == bindparam("customer_id"), events.c.reserved_at >= bindparam("since")]
     if goodwill_only:  # the covering index's range: customer, currency, reserved_at
@@ -56,12 +57,13 @@ def history_statement(sources: tuple[HistorySource, ...]) -> Any:
     return select(*columns).where(*where)
 
 
-def read_history(connection: Connection, sources: Mapping[str, HistorySource], customer_id: str, currency: str,
+def read_history(connection: Connection, sources: Mapping[str, HistorySource], customer_id: str, complaint_id: str, currency: str,
                  now: int) -> dict[str, Decimal | int]:
-    """Every history fact's value for ``customer_id`` at ``now`` (µs): goodwill in ``currency``, counts as ints."""
+    """Every history fact's value for ``customer_id`` at ``now`` (µs), before ``complaint_id``: goodwill in
+    ``currency``, counts as ints."""
     ordered = tuple(sources.values())
     starts = {f"since_{i}": now - source.window * _WINDOW_MICROS for i, source in enumerate(ordered)}
-    row = connection.execute(history_statement(ordered), {"customer_id": customer_id, "currency": currency,
+    row = connection.execute(history_statement(ordered), {"customer_id": customer_id, "complaint_id": complaint_id, "currency": currency,
                                                           "since": min(starts.values()), **starts}).one()
     values: dict[str, Decimal | int] = {}
     for source, total in zip(ordered, row, strict=True):

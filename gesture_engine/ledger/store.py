@@ -482,7 +482,7 @@ class Ledger:
             budget = self._team_budget(connection, policy, team, now_at) if team and policy.compiled.teams is not None else None
             if sources:
                 self._expire_customer(connection, customer_id, now)
-                history = read_history(connection, sources, customer_id, policy.currency, now)
+                history = read_history(connection, sources, customer_id, complaint_id, policy.currency, now)
                 decision = policy.decide({**complaint, **history}, team=budget)
             elif budget is not None:
                 decision = policy.decide(complaint, team=budget)
