@@ -35,10 +35,11 @@ _WINDOW_MICROS = 1_000_000
 def history_statement(sources: tuple[HistorySource, ...]) -> Any:
     """One select with a column per source, bound to ``customer_id``, ``complaint_id``, ``currency``, ``since`` (the
     oldest window's start) and ``since_0``, ``since_1``, ... (each source's window start), in µs."""
-    columns = []
+    columns: list[Any] = []
     goodwill_only = all(source.kind == "goodwill" for source in sources)
     for i, source in enumerate(sources):
         in_window = events.c.reserved_at >= bindparam(f"since_{i}")
+        column: Any
         if source.kind == "goodwill":
             held = events.c.delta_minor if goodwill_only else case((events.c.currency == bindparam("currency"), events.c.delta_minor), else_=0)
             column = func.sum(case((in_window, held), else_=0))

@@ -333,9 +333,10 @@ class _Compiler:
             if (source.sum is None) == (source.count is None):
                 self.fail(path, "a history fact says what it is with one of sum: goodwill or count: gestures | complaints", "history")
                 continue
-            wanted = "money" if kind == "goodwill" else "integer or number"
-            if spec.type not in wanted.split(" or "):
-                self.fail(("facts", name, "type"), f"{name} {'sums' if kind == 'goodwill' else 'counts'} {kind}: it needs a{'n' if wanted[0] == 'i' else ''} {wanted} fact, "
+            wanted = ("money",) if kind == "goodwill" else ("integer", "number")
+            if spec.type not in wanted:
+                needs = "a money fact" if kind == "goodwill" else "an integer or number fact"
+                self.fail(("facts", name, "type"), f"{name} {'sums' if kind == 'goodwill' else 'counts'} {kind}: it needs {needs}, "
                           f"not {spec.type}", "type-mismatch")
             for bound in ("min", "max"):
                 if getattr(spec, bound) is not None:
