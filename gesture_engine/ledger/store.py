@@ -326,6 +326,13 @@ class Ledger:
             self._expire_customer(connection, customer_id, now)
             return self._held(connection, customer_id, currency, now - days * 86_400_000_000)
 
+    def history_facts(self, policy: Policy, customer_id: str) -> dict[str, Decimal | int]:
+        """The policy's history facts for the customer now, as deciding through the ledger fills them."""
+        now = to_micros(self._now())
+        with self._transaction(f"customer:{customer_id}") as connection:
+            self._expire_customer(connection, customer_id, now)
+            return read_history(connection, policy.compiled.history, customer_id, "", policy.currency, now)
+
     def _held(self, connection: Connection, customer_id: str, currency: str, since: int) -> Decimal:
         total = connection.execute(_HELD, {"customer_id": customer_id, "currency": currency, "since": since}).scalar_one()
         return from_minor(int(total), currency)
