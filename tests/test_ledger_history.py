@@ -16,6 +16,7 @@ from gesture_engine.ledger.history import history_statement
 from gesture_engine.ledger.transfer import read_import
 from gesture_engine.load.compiler import HistorySource
 from gesture_engine.resources import default_policy_path
+from gesture_engine.tools.diff import diff_policies
 from tests.ledger_support import BACKENDS, Clock, fresh_url
 
 HISTORY_POLICY = """\
@@ -208,3 +209,10 @@ def test_every_history_fact_comes_from_one_query_on_the_customer_index(tmp_path:
     assert "SEARCH ledger_events USING INDEX ix_ledger_events_customer (customer_id=?)" in plan and "SCAN" not in plan, plan
     goodwill = query_plan(tmp_path / "goodwill.db", (POLICY.compiled.history["given"],))
     assert "USING COVERING INDEX ix_ledger_events_customer (customer_id=? AND currency=? AND reserved_at>?)" in goodwill, goodwill
+
+
+def test_a_changed_history_window_shows_in_a_policy_diff() -> None:
+    wider = loads_policy(HISTORY_POLICY.replace("gestures: [store_credit], window: 10d", "gestures: [store_credit], window: 30d"))
+    changes = diff_policies(POLICY, wider).changes
+    fields = [f for change in changes if change.section == "policy" for f in change.fields if f.field == "history"]
+    assert len(fields) == 1 and "credits: gestures store_credit in 10d" in fields[0].old and "credits: gestures store_credit in 30d" in fields[0].new

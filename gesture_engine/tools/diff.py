@@ -25,7 +25,7 @@ from gesture_engine.engine.budget import BudgetSpec, Lookup
 from gesture_engine.engine.conditions import Compare, Condition, Group, Relative, Test, describe, show
 from gesture_engine.engine.facts import Fact
 from gesture_engine.errors import ComplaintError, ComplaintFileError
-from gesture_engine.load.compiler import Catalog, Derived, Rule, Template
+from gesture_engine.load.compiler import Catalog, Derived, HistorySource, Rule, Template
 from gesture_engine.money import plain
 from gesture_engine.policy import Policy
 
@@ -161,7 +161,14 @@ def _policy_fields(policy: Policy) -> dict[str, tuple[Any, str]]:
         "goodwill": ((limits.goodwill_fact, limits.goodwill_limit, limits.goodwill_window), goodwill),
         "approval_levels": (ladder.levels, ", ".join(ladder.levels)),
         "approval_ladder": (ladder.rows, rows),
+        "history": (tuple(c.history.values()), "; ".join(_history_text(source) for source in c.history.values())),
     }
+
+
+def _history_text(source: HistorySource) -> str:
+    """A history fact's source, as a diff shows it: ``credits: gestures account_credit in 90d``."""
+    what = f"gestures {', '.join(source.gestures)}" if source.kind == "gestures" else source.kind
+    return f"{source.fact}: {what} in {format_duration(source.window)}"
 
 
 # -- the structural diff ---------------------------------------------------------------------------
