@@ -216,3 +216,13 @@ def test_a_changed_history_window_shows_in_a_policy_diff() -> None:
     changes = diff_policies(POLICY, wider).changes
     fields = [f for change in changes if change.section == "policy" for f in change.fields if f.field == "history"]
     assert len(fields) == 1 and "credits: gestures store_credit in 10d" in fields[0].old and "credits: gestures store_credit in 30d" in fields[0].new
+
+
+def test_counting_every_gesture_of_a_large_catalog_stays_one_query(ledger: Ledger) -> None:
+    catalog = "".join(f"  g{i}: {{label: G{i}}}\n" for i in range(1500))  # a flat chain of 1,500 additions is past SQLite's depth of 1000
+    policy = loads_policy('policy: big\nversion: "1"\ncurrency: USD\nbudget_cap: 10\n'
+                          "facts:\n  given: {type: integer, default: 0, history: {count: gestures, window: 10d}}\n"
+                          f"gestures:\n{catalog}actions:\n  a: {{label: A}}\n"
+                          "rules:\n  - {id: d, default: true, then: {action: a, gestures: [g1, g1499]}}\n")
+    counts = [ledger.decide(policy, {"complaint_id": f"c{i}", "customer_id": "k"})[0].facts["given"] for i in range(3)]
+    assert counts == [0, 2, 4]

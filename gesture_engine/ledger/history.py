@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from functools import lru_cache, reduce
-from operator import add
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, distinct, func, select
+from sqlalchemy import Connection, Integer, and_, bindparam, case, cast, distinct, func, select
 
 from gesture_engine.ledger.schema import events
 from gesture_engine.load.compiler import HistorySource
@@ -45,8 +44,7 @@ def history_statement(sources: tuple[HistorySource, ...]) -> Any:
             column = func.sum(case((in_window, held), else_=0))
         elif source.kind == "gestures":
             given = case((events.c.kind == "reserved", 1), (events.c.kind.in_(("released", "expired")), -1), else_=0)
-            matches = reduce(add, (case((events.c.gestures.contains(f'"{gesture}"', autoescape=True), 1), else_=0)
-                                   for gesture in source.gestures))
+            matches = _total([case((events.c.gestures.contains(f'"{gesture}"', autoescape=True), 1), else_=0) for gesture in source.gestures])
             column = func.sum(case((in_window, given * matches), else_=0))
         else:
             this = events.c.complaint_id == bindparam("complaint_id")  # decided again (redecide): not a complaint before itself
@@ -56,6 +54,16 @@ def history_statement(sources: tuple[HistorySource, ...]) -> Any:
     if goodwill_only:  # the covering index's range: customer, currency, reserved_at
         where.insert(1, events.c.currency == bindparam("currency"))
     return select(*columns).where(*where)
+
+
+def _total(terms: list[Any]) -> Any:
+    """``terms`` added as a balanced tree: a catalog of thousands of gestures stays far inside SQLite's
+    expression depth (1000) and Python's recursion limit, where a chain of additions would not."""
+    if len(terms) == 1:
+        return terms[0]
+    middle = len(terms) // 2
+    # a CAST keeps each half whole: SQLAlchemy writes nested additions as one flat chain, which SQLite parses n deep
+    return cast(_total(terms[:middle]) + _total(terms[middle:]), Integer)
 
 
 def read_history(connection: Connection, sources: Mapping[str, HistorySource], customer_id: str, complaint_id: str, currency: str,
