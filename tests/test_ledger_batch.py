@@ -131,3 +131,12 @@ def test_the_decision_panel_shows_the_customers_history_facts(tmp_path: Path, ex
     assert "credits_last_90d  2  (account_credit given in the last 90d)" in out
     assert f"complaints_last_30d  {2 if existing else 3}  (complaints decided in the last 30d)" in out
     assert "50.00 USD given or reserved in the last 90 days" in out
+
+
+def test_a_history_fact_given_on_the_command_line_through_a_ledger_exits_3(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    code, _, err = run("decide", "-p", CAPS, "--ledger", url, "--complaint-id", "t1", "--customer-id", "c9", "--severity", "medium",
+                       "--complaints-last-30d", "0")
+    assert code == 3 and "complaints_last_30d" in err
+    code, out, _ = run("decide", "-p", CAPS, "--severity", "medium", "--credits-last-90d", "2", "--json")  # without a ledger: the caller's
+    assert code == 0 and json.loads(out)["rule"] == "everyday-credit-cap"
