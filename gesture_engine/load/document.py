@@ -349,7 +349,8 @@ class Goodwill(_Model):
     window: str = Field(default="", description="Label of the window, for reasons (e.g. '90 days').")
     window_days: int | None = Field(default=None, ge=1, le=3660, description=(
         "Length of the window in days. Deciding through a goodwill ledger fills the goodwill fact with what the ledger "
-        "reserved and issued to the customer in that many days; required to decide through a ledger."))
+        "reserved and issued to the customer in that many days (the same as history: {sum: goodwill, window: 90d} on the goodwill fact; "
+        "one of the two is required to decide through a ledger)."))
     reservation_ttl: Duration | None = Field(default=None, description=(
         "How long a ledger reservation holds its budget before it expires unless issued (e.g. 7d); the ledger's own default when left out."))
 
