@@ -140,3 +140,17 @@ def test_a_history_fact_given_on_the_command_line_through_a_ledger_exits_3(tmp_p
     assert code == 3 and "complaints_last_30d" in err
     code, out, _ = run("decide", "-p", CAPS, "--severity", "medium", "--credits-last-90d", "2", "--json")  # without a ledger: the caller's
     assert code == 0 and json.loads(out)["rule"] == "everyday-credit-cap"
+
+
+def test_helpdesk_payloads_go_through_a_mapping_and_the_ledger(tmp_path: Path) -> None:
+    fixtures = Path(__file__).parent / "fixtures" / "helpdesk"
+    payloads = [json.loads((fixtures / name).read_text()) for name in ("zendesk_billing_email.json", "zendesk_urgent_twitter.json")]
+    source = tmp_path / "tickets.jsonl"
+    source.write_text("".join(json.dumps(payload) + "\n" for payload in payloads))
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    code, out, err = run("decide", "--mapping", "zendesk", "--batch", str(source), "--ledger", url)
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["reservation"]["complaint_id"] for line in lines] == [str(p["ticket"]["id"]) for p in payloads]
+    code, _, err = run("decide", "--mapping", "zendesk", "--batch", str(source), "--format", "csv", "--ledger", url)
+    assert code == 2 and "JSON Lines" in err

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from gesture_engine.batch import BadRow, Payload, Sink, error_record, read_records
 from gesture_engine.complaint import parse_complaint_json
@@ -20,17 +20,20 @@ from gesture_engine.errors import ComplaintError, FieldProblem, LedgerError
 from gesture_engine.ledger.store import Ledger
 from gesture_engine.policy import Policy
 
+if TYPE_CHECKING:
+    from gesture_engine.mapping import Mapping
+
 ROW_REFUSALS = ("complaint_id_reused",)
 """Ledger refusals that belong to one row: written in its place, and the batch goes on. Any other
 (the database failing, a policy without a goodwill window, a bad --team) stops the batch."""
 
 
 def decide_through(ledger: Ledger, policy: Policy, stream: IO[bytes], sink: Sink, fmt: str = "jsonl", *, team: str | None = None,
-                   actor: str | None = None, mapping: Any = None, progress: Callable[[int], object] | None = None) -> int:
+                   actor: str | None = None, mapping: Mapping | None = None, progress: Callable[[int], object] | None = None) -> int:
     """Decide and reserve every complaint in ``stream`` through ``ledger``, in order, writing one JSON line
     each to ``sink``: ``{"decision": ..., "reservation": ...}`` as ``gesture decide --ledger --json``
     gives it, or an error record (``{"line", "error", ...}``) for a bad row; returns how many.
-    ``mapping`` (a :class:`gesture_engine.mapping.Mapping`) reads each JSON line as a helpdesk payload."""
+    ``mapping`` reads each JSON line as a helpdesk payload."""
     count = 0
     for line, payload in read_records(stream, fmt):
         sink.write(decide_row(ledger, policy, line, payload, team=team, actor=actor, mapping=mapping) + b"\n")
@@ -41,7 +44,7 @@ def decide_through(ledger: Ledger, policy: Policy, stream: IO[bytes], sink: Sink
 
 
 def decide_row(ledger: Ledger, policy: Policy, line: int, payload: Payload, *, team: str | None = None, actor: str | None = None,
-               mapping: Any = None) -> bytes:
+               mapping: Mapping | None = None) -> bytes:
     """One output line (without its newline) for one row."""
     if isinstance(payload, BadRow):
         return error_record(line, ComplaintError([FieldProblem(f"line {line}", payload.message, None, payload.code)])).encode()
