@@ -3,6 +3,8 @@ filled from the ledger in one indexed query when deciding through one, supplied 
 
 from __future__ import annotations
 
+import multiprocessing
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -226,3 +228,26 @@ def test_counting_every_gesture_of_a_large_catalog_stays_one_query(ledger: Ledge
                           "rules:\n  - {id: d, default: true, then: {action: a, gestures: [g1, g1499]}}\n")
     counts = [ledger.decide(policy, {"complaint_id": f"c{i}", "customer_id": "k"})[0].facts["given"] for i in range(3)]
     assert counts == [0, 2, 4]
+
+
+def credit_requests(url: str, worker: int, calls: int, start: float) -> int:
+    """A writer process: from ``start`` (all writers at once), everyday complaints of 10 customers in turn, through the frequency cap."""
+    with Ledger.open(url) as ledger:
+        time.sleep(max(0.0, start - time.time()))
+        for call in range(calls):
+            ledger.decide(CAPS, {"complaint_id": f"w{worker}-{call}", "customer_id": f"c{call % 10}", "severity": "medium"})
+    return calls
+
+
+def test_concurrent_decisions_for_one_customer_never_give_a_third_credit(url: str) -> None:
+    Ledger.migrate(url)
+    start = time.time() + 3  # past the processes' start-up
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        assert sum(pool.starmap(credit_requests, [(url, worker, 30, start) for worker in range(4)])) == 120
+    with Ledger.open(url) as ledger:
+        for customer in (f"c{i}" for i in range(10)):
+            reservations = ledger.history(customer)
+            credited = [r for r in reservations if "account_credit" in r.events[0].gestures]
+            assert (len(reservations), len(credited)) == (12, 2), customer  # counts are read in the customer's locked transaction
+            assert ledger.history_facts(CAPS, customer) == {"goodwill_last_90d": Decimal("50.00"), "credits_last_90d": 2,
+                                                            "complaints_last_30d": 12}
