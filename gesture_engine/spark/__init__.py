@@ -140,11 +140,12 @@ def _replay_type(old_scale: int, new_scale: int) -> list[tuple[str, pa.DataType]
 def _replay_batches(old_files: PolicyFiles, new_files: PolicyFiles, reading: Reading, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     old, new = policy_for(old_files), policy_for(new_files)
     types = _replay_type(MINOR_UNITS[old.currency], MINOR_UNITS[new.currency])
+    mapping = mapping_for(*reading.mapping) if reading.mapping is not None else None
     for batch in batches:
         lists: list[list[Any]] = [[] for _ in types]
         for record in _records(batch, reading, 0):
-            if isinstance(record, Record) and reading.mapping is not None:
-                record = next(mapped([record], mapping_for(*reading.mapping)))
+            if isinstance(record, Record) and mapping is not None:
+                record = next(mapped([record], mapping))
             if isinstance(record, Record):
                 row = _compare(_decide(old, record), _decide(new, record))
             else:
