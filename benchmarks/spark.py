@@ -155,7 +155,7 @@ def run_spark(data: Data, out: Path, master: str) -> dict[str, Any]:
 
     largest = max(p.stat().st_size for p in data.parquet.iterdir())
     started = time.perf_counter()
-    spark = session(master, "gesture-benchmark", {"spark.sql.files.maxPartitionBytes": str(largest + 1)})
+    spark = session(master, "gesture-benchmark", {"spark.sql.files.maxPartitionBytes": str(largest + 1), "spark.ui.showConsoleProgress": "false"})
     complaints = spark.read.parquet(str(data.parquet))
     # start-up: the JVM, the scheduler, and Python workers that have imported the engine and compiled the policy
     decide_dataframe(complaints.limit(2000).repartition(2)).write.format("noop").mode("overwrite").save()
