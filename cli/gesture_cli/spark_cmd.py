@@ -24,7 +24,7 @@ from gesture_engine.tools.diff import diff_policies
 from gesture_engine.tools.revisions import RevisionError, is_revision, materialise, relabelled
 
 from ._shared import EXIT_BAD_POLICY, EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail_mapping, fail_policy, json_option, policy_option
-from .diff_cmd import _show_replay, _show_structure, breakdown, by_option, mapping_option
+from .diff_cmd import _show_replay, _show_structure, breakdown, by_option
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -87,6 +87,9 @@ def _session(master: str) -> Iterator[SparkSession]:
 
 master_option = click.option("--master", default="local[2]", show_default=True,
                              help="Spark master when not run by spark-submit (spark-submit's --master wins).")
+mapping_option = click.option("--mapping", "mapping_name", metavar="NAME|PATH",
+                              help="Rows (Parquet) or lines (JSON Lines) are helpdesk payloads, turned into complaints by this mapping "
+                                   "(e.g. zendesk).")
 from_option = click.option("--from", "in_format", type=click.Choice(["parquet", "jsonl", "csv"]), help="Input format [default: by suffix].")
 
 
@@ -109,8 +112,7 @@ def spark_group() -> None:
 @from_option
 @click.option("--to", "out_format", type=click.Choice(["parquet", "jsonl", "csv"]), help="Output format [default: by suffix, else parquet].")
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
-@click.option("--mapping", "mapping_name", metavar="NAME|PATH",
-              help="Rows (Parquet) or lines (JSON Lines) are helpdesk payloads, turned into complaints by this mapping (e.g. zendesk).")
+@mapping_option
 @click.argument("input_path", metavar="INPUT")
 @click.argument("output_path", metavar="OUTPUT")
 def spark_decide(policy_path: str | None, master: str, in_format: str | None, out_format: str | None, overwrite: bool, mapping_name: str | None,
