@@ -18,7 +18,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,8 +36,10 @@ from gesture_engine.decision import Decision
 from gesture_engine.encoding import decision_json
 from gesture_engine.errors import ComplaintError, FieldProblem, LedgerError
 from gesture_engine.ledger import schema
+from gesture_engine.ledger.history import history_parameters, history_statement, history_values, read_history
 from gesture_engine.ledger.ids import decision_id
 from gesture_engine.ledger.schema import events
+from gesture_engine.load.compiler import HistorySource
 from gesture_engine.money import MINOR_UNITS
 from gesture_engine.policy import Policy, TeamBudget
 
@@ -48,7 +50,6 @@ KINDS = ("decided", "reserved", "approved", "issued", "released", "expired")
 TERMINAL = ("issued", "released", "expired")
 OPEN = ("reserved", "approved")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_DAY = 86_400_000_000  # µs
 
 
 def to_micros(moment: datetime) -> int:
@@ -251,6 +252,7 @@ class _Compiled:
         compiled = statement.compile(dialect=dialect)
         assert isinstance(compiled, SQLCompiler)
         self.sql = str(compiled)
+        assert "POSTCOMPILE" not in self.sql, "an IN list is expanded per call: write it as equalities joined by OR"
         self.names = compiled.positiontup if dialect.positional else None
         self.defaults = {name: value for name, value in compiled.params.items() if value is not None}
 
@@ -271,9 +273,21 @@ class _Statements:
 
     def __init__(self, dialect: Dialect) -> None:
         self._dialect = dialect
-        self.state = _Compiled(_STATE, dialect)
         self.insert_pair = _Compiled(_INSERT_PAIR, dialect)
         self._locks: dict[int, _Compiled] = {}
+        self._states: dict[tuple[HistorySource, ...], _Compiled] = {}
+
+    def state(self, sources: tuple[HistorySource, ...]) -> _Compiled:
+        """What decide reads, in one round trip: the complaint's latest reservation, whether any of the customer's
+        reservations are due to expire, what the team holds this month, then each history fact's total."""
+        if sources not in self._states:
+            columns: list[Any] = [_LATEST.scalar_subquery(), exists(_DUE_OF_CUSTOMER), _TEAM_HELD.scalar_subquery()]
+            if sources:
+                history = history_statement(sources).subquery()  # an aggregate: always one row
+                self._states[sources] = _Compiled(select(*columns, *history.c).select_from(history), self._dialect)
+            else:
+                self._states[sources] = _Compiled(select(*columns), self._dialect)
+        return self._states[sources]
 
     def locks(self, count: int) -> _Compiled:
         """PostgreSQL: take ``count`` transaction-scoped advisory locks (keys ``key_0``...) in one round trip, in order."""
@@ -506,6 +520,13 @@ class Ledger:
             self._expire_customer(connection, customer_id, now)
             return self._held(connection, customer_id, currency, now - days * 86_400_000_000)
 
+    def history_facts(self, policy: Policy, customer_id: str) -> dict[str, Decimal | int]:
+        """The policy's history facts for the customer now, as deciding through the ledger fills them."""
+        now = to_micros(self._now())
+        with self._transaction(f"customer:{customer_id}") as connection:
+            self._expire_customer(connection, customer_id, now)
+            return read_history(connection, policy.compiled.history, customer_id, "", policy.currency, now)
+
     def _held(self, connection: Connection, customer_id: str, currency: str, since: int) -> Decimal:
         total = connection.execute(_HELD, {"customer_id": customer_id, "currency": currency, "since": since}).scalar_one()
         return from_minor(int(total), currency)
@@ -626,31 +647,34 @@ class Ledger:
         """Decide ``complaint`` with the customer's goodwill from the ledger, and reserve its budget, atomically.
 
         The complaint needs ``complaint_id`` (the idempotency key) and ``customer_id``, and must not carry
-        the policy's goodwill fact (ComplaintError code ``history_fact_supplied``): the ledger fills it with
-        what the customer holds in the policy's ``goodwill.window_days``. Deciding a complaint id again
+        the policy's history facts (ComplaintError code ``history_fact_supplied``): the ledger fills them with
+        what it recorded for the customer in each one's window (read_history). Deciding a complaint id again
         returns its latest reservation (``existing=True``) and the decision it was made with, unless
         ``redecide``: then an open reservation is released and the complaint decided afresh.
         """
         fact = policy.compiled.limits.goodwill_fact
-        days = policy.compiled.goodwill_window_days
-        complaint_id, customer_id = _ledger_ids(complaint, fact)
-        if fact is not None and days is None:
-            raise LedgerError("policy_window_missing", f"policy {policy.name} has no goodwill.window_days: the ledger cannot tell "
-                              "which goodwill counts; add e.g. window_days: 90")
+        sources = policy.compiled.history
+        complaint_id, customer_id = _ledger_ids(complaint, sources.keys() | ({fact} if fact else set()))
+        if fact is not None and fact not in sources:
+            raise LedgerError("policy_window_missing", f"policy {policy.name} gives no window for its goodwill fact: the ledger cannot "
+                              f"tell which goodwill counts; add window_days: 90 to goodwill, or history: {{sum: goodwill, window: 90d}} to {fact}")
         if team is not None and not (0 < len(team) <= 100):
             raise LedgerError("bad_option", "a team name has 1 to 100 characters")
-        probe = policy.decide({**complaint, fact: 0} if fact is not None else complaint)  # a bad complaint fails before any lock
+        probe = policy.decide({**complaint, **dict.fromkeys(sources, 0)})  # a bad complaint fails before any lock
         ttl = policy.compiled.reservation_ttl
         lifetime = timedelta(seconds=ttl) if ttl is not None else self.reservation_ttl
         keys = [f"complaint:{complaint_id}", f"customer:{customer_id}"] + ([f"team:{team}"] if team else [])
+        ordered = tuple(sources.values())
+        state = self._sql.state(ordered)
         with self._transaction() as connection:  # the locks are taken with the first read
             now_at = self._now()
             now = to_micros(now_at)
             teams = team is not None and policy.compiled.teams is not None
             period, month_start, month_end = self._period(now_at) if teams else ("", 0, 0)
             reads = {"complaint_id": complaint_id, "customer_id": customer_id, "currency": policy.currency, "now": now,
-                     "since": now - (days or 0) * _DAY, "team": team if teams else None, "month_start": month_start, "month_end": month_end}
-            latest, held, due, team_held = self._read_locked(connection, keys, self._sql.state, reads)
+                     "team": team if teams else None, "month_start": month_start, "month_end": month_end,
+                     **history_parameters(ordered, now)}
+            latest, due, team_held, *totals = self._read_locked(connection, keys, state, reads)
             attempt = 0
             if latest is not None:
                 previous = self._reservation(connection, latest, now)
@@ -665,14 +689,14 @@ class Ledger:
                                  actor=actor, detail={"note": "redecided"})
                 attempt = connection.execute(select(func.count()).where(
                     events.c.complaint_id == complaint_id, events.c.kind == "reserved")).scalar_one()
-            expiring = bool(due) and fact is not None and days is not None
+            expiring = bool(due) and bool(sources)
             if expiring:
                 self._expire_customer(connection, customer_id, now)
             if latest is not None or expiring:  # what the customer and the team hold changed: read it again
-                _, held, _, team_held = _run(connection, self._sql.state, reads).fetchone()
+                _, _, team_held, *totals = _run(connection, state, reads).fetchone()
             budget = self._team_left(policy, team, period, int(team_held)) if teams and team is not None else None
-            if fact is not None and days is not None:
-                decision = policy.decide({**complaint, fact: from_minor(int(held), policy.currency)}, team=budget)
+            if sources:
+                decision = policy.decide({**complaint, **history_values(ordered, totals, policy.currency)}, team=budget)
             elif budget is not None:
                 decision = policy.decide(complaint, team=budget)
             else:
@@ -827,8 +851,8 @@ def _reservation_id(complaint_id: str, attempt: int) -> str:
     return "r" + hashlib.sha256(f"{complaint_id}\x00{attempt}".encode()).hexdigest()[:23]
 
 
-def _ledger_ids(complaint: Mapping[str, Any], fact: str | None) -> tuple[str, str]:
-    """The complaint id and customer id a ledger needs; ComplaintError naming each problem."""
+def _ledger_ids(complaint: Mapping[str, Any], history: Collection[str]) -> tuple[str, str]:
+    """The complaint id and customer id a ledger needs; ComplaintError naming each problem (and each history fact supplied)."""
     problems: list[FieldProblem] = []
     ids: list[str] = []
     for name in ("complaint_id", "customer_id"):
@@ -838,9 +862,10 @@ def _ledger_ids(complaint: Mapping[str, Any], fact: str | None) -> tuple[str, st
         if not isinstance(value, str) or not value:
             problems.append(FieldProblem(name, "deciding through a ledger needs this id", value, "required"))
         ids.append(value if isinstance(value, str) else "")
-    if fact is not None and fact in complaint:
-        problems.append(FieldProblem(fact, "comes from the ledger when deciding through one; leave it out of the complaint",
-                                     complaint[fact], "history_fact_supplied"))
+    for fact in sorted(history):
+        if fact in complaint:
+            problems.append(FieldProblem(fact, "comes from the ledger when deciding through one; leave it out of the complaint",
+                                         complaint[fact], "history_fact_supplied"))
     if problems:
         raise ComplaintError(problems)
     return ids[0], ids[1]
@@ -871,6 +896,4 @@ def _first_line(error: BaseException) -> str:
 
 
 _DUE_OF_CUSTOMER = _due(bindparam("now")).where(events.c.customer_id == bindparam("customer_id"))
-_STATE = select(_LATEST.scalar_subquery(), _HELD.scalar_subquery(), exists(_DUE_OF_CUSTOMER), _TEAM_HELD.scalar_subquery())
-"""What decide reads, in one round trip: the complaint's latest reservation, what the customer holds in the
-window, whether any of the customer's reservations are due to expire, and what the team holds this month."""
+
