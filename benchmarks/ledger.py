@@ -56,12 +56,12 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
 
 
-def preloaded(events_wanted: int, customers: int) -> Path:
+def preloaded(events_wanted: int, customers: int, cache: Path = CACHE) -> Path:
     """A SQLite ledger of ``events_wanted`` past events over ``customers`` customers, built once and cached."""
-    path = CACHE / f"preload-v{SCHEMA_VERSION}.{_PRELOAD_FORMAT}-{events_wanted}-{customers}.db"
+    path = cache / f"preload-v{SCHEMA_VERSION}.{_PRELOAD_FORMAT}-{events_wanted}-{customers}.db"
     if path.exists():
         return path
-    CACHE.mkdir(exist_ok=True)
+    cache.mkdir(exist_ok=True)
     building = path.with_suffix(".building")
     building.unlink(missing_ok=True)
     began = time.perf_counter()
