@@ -11,8 +11,8 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -22,8 +22,8 @@ from rich.table import Table
 from gesture_engine.errors import LedgerError
 
 from ._shared import fail_io, json_option, load
-from .render import history_table
 from .files import atomic_output
+from .render import history_table
 
 EXIT_CODES = {
     "unknown_reservation": 5,
