@@ -154,3 +154,19 @@ def test_helpdesk_payloads_go_through_a_mapping_and_the_ledger(tmp_path: Path) -
     assert [line["reservation"]["complaint_id"] for line in lines] == [str(p["ticket"]["id"]) for p in payloads]
     code, _, err = run("decide", "--mapping", "zendesk", "--batch", str(source), "--format", "csv", "--ledger", url)
     assert code == 2 and "JSON Lines" in err
+
+
+def test_ledger_show_lists_a_policys_history_facts_for_the_customer(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'goodwill.db'}"
+    source = jsonl(tmp_path / "in.jsonl", ROWS[:3])
+    assert run("decide", "-p", CAPS, "--batch", source, "--ledger", url, "--out", str(tmp_path / "out.jsonl"))[0] == 0
+    code, out, _ = run("ledger", "show", "c9", "--ledger", url, "--policy", CAPS, "--json")
+    assert code == 0
+    shown = json.loads(out)
+    assert shown["policy"] == "goodwill_caps" and len(shown["reservations"]) == 3
+    assert shown["history"] == {"goodwill_last_90d": "50.00", "credits_last_90d": 2, "complaints_last_30d": 3}
+    code, out, _ = run("ledger", "show", "c9", "--ledger", url, "--policy", CAPS)
+    assert code == 0 and "credits_last_90d  2  (account_credit given in the last 90d)" in out
+    code, out, _ = run("ledger", "show", "c9", "--ledger", url, "--json")  # without a policy: the reservations, as before
+    assert [r["complaint_id"] for r in json.loads(out)] == ["t1", "t2", "t3"]
+    assert run("ledger", "show", "c9", "--ledger", url, "--policy", str(tmp_path / "missing.yaml"))[0] != 0

@@ -69,6 +69,15 @@ def reservation(d: Decision, r: Any, policy: Policy) -> None:
     _console().print(Panel(grid, title="[bold]Goodwill ledger[/bold]", title_align="left", expand=False))
 
 
+def history_table(policy: Policy, facts: dict[str, Any], title: str) -> Table:
+    """A policy's history facts for one customer, as ``gesture ledger show --policy`` lists them."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("fact, value and what it counts")
+    for name, source in policy.compiled.history.items():
+        table.add_row(_history_line(source, facts[name], policy.currency))
+    return table
+
+
 def _history_line(source: HistorySource, value: object, currency: str) -> str:
     """One history fact as the panel shows it: ``credits_last_90d  2  (account_credit given in the last 90d)``."""
     window = format_duration(source.window)
