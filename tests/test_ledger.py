@@ -314,6 +314,30 @@ def test_sqlite_writers_queue_on_the_lock_file_beside_the_database(tmp_path: Pat
         assert event_count(ledger) == 4
 
 
+def test_threads_get_the_writer_lock_in_the_order_they_asked() -> None:
+    import threading
+
+    from gesture_engine.ledger.store import _Turns
+
+    turns, order = _Turns(), []
+    turns.acquire()
+
+    def writer(n: int) -> None:
+        turns.acquire()
+        order.append(n)
+        turns.release()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(5)]
+    for n, thread in enumerate(threads):
+        thread.start()
+        while len(turns._waiting) < n + 1:  # wait until this one is in line before the next asks
+            threading.Event().wait(0.001)
+    turns.release()
+    for thread in threads:
+        thread.join()
+    assert order == [0, 1, 2, 3, 4]
+
+
 # -- history, export, import -------------------------------------------------------------------------
 
 
