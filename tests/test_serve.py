@@ -144,6 +144,17 @@ def test_a_payload_that_does_not_fit_the_mapping_is_422_naming_the_path(open_ser
     assert (unknown.status_code, unknown.json()["error"]) == (400, "unknown_mapping")
 
 
+@pytest.mark.parametrize(("query", "status"), [("redecide=no", 200), ("redecide=TRUE", 200), ("redecide=maybe", 422), ("redecide=", 422),
+                                             ("redecide=yes&redecide=2", 422)])
+def test_a_bad_query_flag_is_our_422_naming_the_parameter(open_server: Server, query: str, status: int) -> None:
+    with open_server.client() as client:
+        answer = client.post(f"/v1/decisions?{query}", json=COMPLAINT)
+    assert answer.status_code == status
+    if status == 422:
+        assert answer.json()["error"] == "invalid_request"
+        assert [(p["field"], p["code"]) for p in answer.json()["problems"]] == [("query.redecide", "invalid_parameter")]
+
+
 def test_a_bad_complaint_is_422_with_every_problem(open_server: Server) -> None:
     with open_server.client() as client:
         answer = client.post("/v1/decisions", json={"severity": "huge", "audience": -1, "colour": "red"})
