@@ -32,7 +32,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, Info, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -75,6 +76,9 @@ class ServerConfig:
     max_depth: int = MAX_JSON_DEPTH
     request_timeout: float = 10.0
     log_path: str | None = None
+    metrics_dir: str | None = None
+    """With several workers: the directory (made and removed by ``serve``) where each keeps its metrics, so that
+    ``/metrics``, whichever worker answers it, counts every worker's requests."""
     max_header_bytes: int = 16 * 1024
     watch: bool = False
     watch_interval: float = 1.0
@@ -159,18 +163,37 @@ def too_deep(body: bytes, limit: int) -> bool:
 
 @dataclass
 class Metrics:
-    """The service's Prometheus metrics, in a registry of its own."""
+    """The service's Prometheus metrics, in a registry of its own; with ``directory``, in prometheus_client's
+    multiprocess mode: this process's values go to files there, and a scrape adds up every process's files."""
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    directory: str | None = None
 
     def __post_init__(self) -> None:
+        if self.directory is not None:  # process-wide, as prometheus_client's multiprocess mode is
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = self.directory
+            values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
         r = self.registry
         self.decisions = Counter("gesture_decisions", "Decisions made, by action and rule.", ["action", "rule"], registry=r)
         self.latency = Histogram("gesture_request_duration_seconds", "Time from request to response, by endpoint.", ["endpoint"],
                                  buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10), registry=r)
         self.errors = Counter("gesture_errors", "Requests answered with an error, by kind.", ["kind"], registry=r)
         self.reloads = Counter("gesture_policy_reloads", "Policy reloads, by result (loaded, refused).", ["result"], registry=r)
-        self.policy = Info("gesture_policy", "The policy in use.", registry=r)
+        self.policy = Gauge("gesture_policy_info", "The policy in use: 1 (0 for one a reload replaced).", ["name", "version", "fingerprint"],
+                            multiprocess_mode="livemax", registry=r)  # an info metric, which multiprocess mode has not
+
+    def show(self, policy: Policy, old: Policy | None = None) -> None:
+        if old is not None and old.fingerprint != policy.fingerprint:
+            self.policy.labels(old.name, old.version, old.fingerprint).set(0)
+        self.policy.labels(policy.name, policy.version, policy.fingerprint).set(1)
+
+    def exposition(self) -> bytes:
+        """The text a scrape gets: this process's metrics, or with ``directory`` every worker's, added up."""
+        if self.directory is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, self.directory)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
 
 
 class Service:
@@ -179,8 +202,8 @@ class Service:
     def __init__(self, config: ServerConfig, loaded: Loaded | None = None) -> None:
         self.config = config
         self.loaded = loaded if loaded is not None else load_state(config)
-        self.metrics = Metrics()
-        self._show(self.loaded)
+        self.metrics = Metrics(directory=config.metrics_dir)
+        self.metrics.show(self.loaded.policy)
         self.ledger: Any = None
         if config.ledger_url is not None:
             from gesture_engine.ledger import Ledger
@@ -189,10 +212,6 @@ class Service:
         self.decision_log = DecisionLog(config.log_path) if config.log_path else None
         self._reloading = asyncio.Lock()
         self.on_reload: Callable[[], None] = lambda: None
-
-    def _show(self, loaded: Loaded) -> None:
-        policy = loaded.policy
-        self.metrics.policy.info({"name": policy.name, "version": policy.version, "fingerprint": policy.fingerprint})
 
     async def reload(self, reason: str) -> bool:
         """Load the policy and mappings again; swap them in only if they load and fit, else keep serving the old."""
@@ -204,13 +223,13 @@ class Service:
                 log.error(json.dumps({"event": "reload_refused", "reason": reason, "kept": self.loaded.policy.fingerprint,
                                       "problems": [str(p) for p in error.problems]}))
                 return False
-            old = self.loaded.policy.fingerprint
+            old = self.loaded.policy
             self.loaded = fresh  # one assignment: a request sees the old snapshot or the new, never a mix
-            self._show(fresh)
+            self.metrics.show(fresh.policy, old)
             self.metrics.reloads.labels("loaded").inc()
             self.on_reload()
             settle()
-            log.warning(json.dumps({"event": "reloaded", "reason": reason, "from": old, "to": fresh.policy.fingerprint}))
+            log.warning(json.dumps({"event": "reloaded", "reason": reason, "from": old.fingerprint, "to": fresh.policy.fingerprint}))
             return True
 
     def watched_files(self) -> list[Path]:
@@ -404,7 +423,8 @@ class AccessLog:
             if access.isEnabledFor(logging.INFO):
                 access.info(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "request_id": request_id,
                                         "method": scope["method"], "path": scope["path"][:200], "status": status,
-                                        "ms": round(elapsed * 1000, 3), "client": (scope.get("client") or ("", 0))[0]}))
+                                        "ms": round(elapsed * 1000, 3), "client": (scope.get("client") or ("", 0))[0],
+                                        "pid": os.getpid()}))
 
 
     async def decisions(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -638,7 +658,7 @@ def create_app(config: ServerConfig, service: Service | None = None) -> AccessLo
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:
-        return Response(generate_latest(service.metrics.registry), 200, None, CONTENT_TYPE_LATEST)
+        return Response(service.metrics.exposition(), 200, None, CONTENT_TYPE_LATEST)
 
     for route in app.routes:  # every /v1 endpoint wants a bearer token
         if getattr(route, "path", "").startswith("/v1/"):
