@@ -31,7 +31,7 @@ from ._shared import (
     load_with_text,
     policy_option,
 )
-from .batch_run import run_batch, run_mapped_batch
+from .batch_run import run_batch
 from .fact_options import FactCommand, after_dashes, complete_fact_args
 from .files import OutputError, named_stdout, silence_stdout
 from .ledger_cmd import ledger_group, opened
@@ -123,10 +123,7 @@ def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_p
             raise click.UsageError("--batch does not decide through a ledger yet; give one complaint")
         if args or pairs or log_path:
             raise click.UsageError("--batch reads complaints from FILE; give no COMPLAINT, facts or --log with it")
-        if mapping is not None:
-            run_mapped_batch(policy, mapping, batch_path, out_path, workers, batch_format)
-        else:
-            run_batch(policy, batch_path, out_path, workers, batch_format, policy_text)
+        run_batch(policy, batch_path, out_path, workers, batch_format, policy_text, mapping)
         return
     if out_path is not None or workers != 1 or batch_format is not None:
         raise click.UsageError("--out, --workers and --format go with --batch")
