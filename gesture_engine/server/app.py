@@ -2,8 +2,9 @@
 
 Deciding takes microseconds, so the hot path stays thin: the body is read by hand (size, time and depth
 limits first), parsed by the engine's own complaint reader and answered with the decision's own JSON
-bytes; no framework model touches it. FastAPI is there for routing, the OpenAPI document (whose
-schemas are the project's JSON Schemas) and ``/docs``.
+bytes; no framework model touches it, and ``POST /v1/decisions`` does not even pass through FastAPI's
+routing, parameter and exception layers (:meth:`AccessLog.decisions`). FastAPI is there for the other
+endpoints, the OpenAPI document (whose schemas are the project's JSON Schemas) and ``/docs``.
 
 The policy and mappings in use are one immutable snapshot (:class:`Loaded`) that a reload replaces in a
 single assignment, after the new one loaded and checked; a request reads the snapshot once, so it is
@@ -306,7 +307,6 @@ class Service:
         except ComplaintError as error:
             raise complaint_error(error) from None
 
-
     async def decisions(self, request: Request) -> Response:
         """``POST /v1/decisions``: the decision's bytes (with a ledger, and its reservation), or an ApiError."""
         caller = self.caller(request, "decide")
@@ -397,7 +397,8 @@ class AccessLog:
             refusal = ApiError(431, "headers_too_large", f"the request's headers are larger than {limit} bytes")
             self.service.metrics.errors.labels(refusal.code).inc()
             app = refusal.response()
-        elif scope["path"] == "/v1/decisions" and scope["method"] == "POST":
+        hot = app is self.app and scope["path"] == "/v1/decisions" and scope["method"] == "POST"
+        if hot:
             app = self.decisions
 
         async def sending(message: Message) -> None:
@@ -418,14 +419,13 @@ class AccessLog:
                 await response.response()(scope, receive, sending)
         finally:
             elapsed = time.perf_counter() - start
-            endpoint = "/v1/decisions" if app == self.decisions else getattr(scope.get("route"), "path", "unmatched")
+            endpoint = "/v1/decisions" if hot else getattr(scope.get("route"), "path", "unmatched")
             self.service.metrics.latency.labels(endpoint).observe(elapsed)
             if access.isEnabledFor(logging.INFO):
                 access.info(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "request_id": request_id,
                                         "method": scope["method"], "path": scope["path"][:200], "status": status,
                                         "ms": round(elapsed * 1000, 3), "client": (scope.get("client") or ("", 0))[0],
                                         "pid": os.getpid()}))
-
 
     async def decisions(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /v1/decisions``, the hot path, answered here rather than through the framework's routing,
