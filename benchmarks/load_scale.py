@@ -13,10 +13,12 @@ each rule testing ``severity`` beside the shape's own test:
 - ``sets``: an integer fact in a set of values, other than a value, or outside a range (``any`` of two).
 - ``lists``: a list fact containing the rule's own value or one of a few shared ones.
 - ``mixed``: each rule one of the above at random.
+- ``table``: the budgeted benchmark table (``benchmarks/table.py``), the memory section's, for reference.
 
 Each policy is written once, then loaded ``--repeat`` times in this process (the collector paused as
 ``load_policy`` does); the figures are the median wall clock and CPU time. With ``--lint``, each is
-also linted once after its loads (``gesture lint``'s work without reading the file again). Timing only:
+also linted once after its loads (``gesture lint``'s work without reading the file again); with
+``--memory``, loaded once more under ``tracemalloc`` for the Python heap the policy keeps. Timing only:
 the answers are checked by the tests (``tests/test_index.py``).
 """
 
@@ -29,12 +31,16 @@ import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
 from gesture_engine import load_policy
 from gesture_engine.load.source import read_policy_source
 from gesture_engine.tools.lint import lint
+
+from .table import generate_table
+from .translate import write_gesture_policy
 
 SEVERITIES = ["low", "medium", "high", "critical"]
 CHANNELS = ["email", "phone", "chat", "app_review", "social_media", "press"]
@@ -123,6 +129,7 @@ def _mixed(rng: random.Random, i: int) -> str:
 
 
 SHAPES["mixed"] = _mixed
+TABLE = "table"
 
 
 def policy_text(shape: str, rules: int, seed: int = 7) -> str:
@@ -137,6 +144,29 @@ def policy_text(shape: str, rules: int, seed: int = 7) -> str:
     return "".join(lines)
 
 
+def write_policy(directory: Path, shape: str, rules: int) -> Path:
+    """The policy of ``shape`` written under ``directory`` (the table is a directory of files)."""
+    path = directory / shape
+    if shape == TABLE:
+        write_gesture_policy(generate_table(rules), path)
+    else:
+        path = path.with_suffix(".yaml")
+        path.write_text(policy_text(shape, rules), encoding="utf-8")
+    return path
+
+
+def _kept_mib(path: Path) -> float:
+    """The Python heap a loaded policy keeps, in MiB."""
+    gc.collect()
+    tracemalloc.start()
+    policy = load_policy(path)
+    gc.collect()
+    kept = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del policy
+    return kept / 2**20
+
+
 def _timed(path: Path) -> tuple[float, float]:
     gc.collect()
     wall, cpu = time.perf_counter(), time.process_time()
@@ -147,19 +177,20 @@ def _timed(path: Path) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.load_scale", description=__doc__.split("\n")[0])
     parser.add_argument("--rules", type=int, default=10_000, help="first-hit rules per policy (default 10,000)")
-    parser.add_argument("--only", default=",".join(SHAPES), help="comma-separated shapes (default: all)")
+    parser.add_argument("--only", default=",".join([*SHAPES, TABLE]), help="comma-separated shapes (default: all)")
     parser.add_argument("--repeat", type=int, default=3, help="loads per shape; the median is reported (default 3)")
     parser.add_argument("--lint", action="store_true", help="also lint each policy once")
+    parser.add_argument("--memory", action="store_true", help="also the Python heap each loaded policy keeps")
     args = parser.parse_args(argv)
-    unknown = sorted(set(args.only.split(",")) - set(SHAPES))
+    unknown = sorted(set(args.only.split(",")) - {*SHAPES, TABLE})
     if unknown:
-        parser.error(f"unknown shapes: {', '.join(unknown)} (known: {', '.join(SHAPES)})")
-    print(f"| shape ({args.rules} rules) | load s (wall) | load s (CPU) |" + (" lint s |" if args.lint else ""))
-    print("|---|---:|---:|" + ("---:|" if args.lint else ""))
+        parser.error(f"unknown shapes: {', '.join(unknown)} (known: {', '.join([*SHAPES, TABLE])})")
+    print(f"| shape ({args.rules} rules) | load s (wall) | load s (CPU) |" + (" lint s |" if args.lint else "")
+          + (" heap kept MiB |" if args.memory else ""))
+    print("|---|---:|---:|" + ("---:|" if args.lint else "") + ("---:|" if args.memory else ""))
     with tempfile.TemporaryDirectory() as work:
         for shape in args.only.split(","):
-            path = Path(work) / f"{shape}.yaml"
-            path.write_text(policy_text(shape, args.rules), encoding="utf-8")
+            path = write_policy(Path(work), shape, args.rules)
             times = [_timed(path) for _ in range(args.repeat)]
             row = f"| {shape} | {statistics.median(t[0] for t in times):.2f} | {statistics.median(t[1] for t in times):.2f} |"
             if args.lint:
@@ -167,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
                 started = time.perf_counter()
                 lint(policy, document)
                 row += f" {time.perf_counter() - started:.2f} |"
+                del policy, document
+            if args.memory:
+                row += f" {_kept_mib(path):.1f} |"
             print(row, flush=True)
     return 0
 

@@ -217,3 +217,16 @@ def test_in_turns_gives_every_pass_a_fresh_set() -> None:
     timings = in_turns({"a": contestant("a"), "b": contestant("b")}, rounds=3)
     assert calls == [("a", 3), ("b", 3), ("a", 0), ("b", 0), ("a", 1), ("b", 1), ("a", 2), ("b", 2)]
     assert {name: t.passes for name, t in timings.items()} == {"a": 3, "b": 3}
+
+
+def test_load_scale_loads_and_lints_every_shape() -> None:
+    """``python -m benchmarks.load_scale``: every shape is a valid policy that loads and lints (small
+    here; the report has a row per shape with its columns)."""
+    from benchmarks import load_scale
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert load_scale.main(["--rules", "30", "--repeat", "1", "--lint", "--memory"]) == 0
+    rows = [line.split("|")[1:-1] for line in out.getvalue().splitlines()[2:]]
+    assert [row[0].strip() for row in rows] == [*load_scale.SHAPES, load_scale.TABLE]
+    assert all(len(row) == 5 for row in rows)
