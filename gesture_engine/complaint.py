@@ -92,11 +92,12 @@ def parse_complaint_json(data: bytes | str, source: str = "<complaint>") -> Any:
     Most complaints are short flat objects: they are parsed first without the careful decoder's Python
     hooks, and that answer is kept only when the hooks could not have changed it. Short: no integer in
     the text can have more than MAX_INTEGER_DIGITS digits (nor nest deeply). No repeated key: every
-    member of every object has its own ``:``, so as many colons in the text as keys in the top-level
-    dict means there is no nested member and no member was lost to a repeat (a colon inside a string,
-    as in a timestamp, just sends the complaint the careful way). ``raw_decode`` from the first
-    character, with nothing after the object, skips ``decode``'s two whitespace scans; anything else,
-    and anything the quick parse refuses, goes the careful way, which says what is wrong.
+    member of every object has its own ``:``. Without a backslash the text's strings are the parsed
+    strings, so the text's colons are its members' plus those inside its strings; as many as the
+    top-level dict's keys plus the colons in its keys and string values (a timestamp's) means there
+    is no nested member and no member was lost to a repeat. ``raw_decode`` from the first character,
+    with nothing after the object, skips ``decode``'s two whitespace scans; anything else, and
+    anything the quick parse refuses, goes the careful way, which says what is wrong.
     """
     if isinstance(data, bytes):
         try:
@@ -108,7 +109,7 @@ def parse_complaint_json(data: bytes | str, source: str = "<complaint>") -> Any:
             flat, end = _FLAT.raw_decode(data)
         except (ValueError, RecursionError):  # JSONDecodeError and a refused NaN included: the careful parse says which
             flat = end = None
-        if end == len(data) and flat.__class__ is dict and data.count(":") == len(flat):
+        if end == len(data) and flat.__class__ is dict and "\\" not in data and data.count(":") == len(flat) + _colons_in_strings(flat):
             return flat
     try:
         return _DECODER.decode(data)
@@ -122,6 +123,11 @@ def parse_complaint_json(data: bytes | str, source: str = "<complaint>") -> Any:
                               for key in exc.keys[:MAX_PROBLEMS]], max(0, len(exc.keys) - MAX_PROBLEMS)) from None
     except ValueError as exc:
         raise ComplaintError([FieldProblem(source, f"invalid JSON: {exc}", None, "invalid_json")]) from None
+
+
+def _colons_in_strings(flat: dict[str, Any]) -> int:
+    """Colons inside a flat object's keys and string values (a timestamp has two)."""
+    return sum(text.count(":") for text in (*flat, *flat.values()) if text.__class__ is str)
 
 
 # -- 2. one value against its fact ------------------------------------------------------------------
@@ -603,10 +609,16 @@ def describe_key(key: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+_ID_NUMBER_LIMIT = 10**ID_LIMIT
+"""Integer ids are written in fewer than ID_LIMIT digits."""
+
+
 def _read_id(name: str, value: object, problems: list[FieldProblem]) -> str | None:
     if value is None:
         return None
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**ID_LIMIT:
+    if type(value) is str and len(value) <= ID_LIMIT and value.isascii():  # the common case, checked in full
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < _ID_NUMBER_LIMIT:
         return str(value)
     if not isinstance(value, str) or len(value) > ID_LIMIT or not is_text(value):
         problems.append(FieldProblem(name, f"expected a string or integer id of at most {ID_LIMIT} characters; got {describe(value)}", value,
@@ -629,6 +641,8 @@ def _read_time(value: object, problems: list[FieldProblem]) -> datetime | None:
         except ValueError:
             moment = None
         if moment is not None and moment.tzinfo is not None:
+            if 1 < moment.year < TIME_YEAR_LIMIT - 1:  # a day's offset from UTC cannot move it out of range
+                return moment
             try:  # in UTC, as a decision's id reads it: 0001-01-01T00:00:00+14:00 is in the year 0, which Python has not
                 in_range = moment.astimezone(UTC).year < TIME_YEAR_LIMIT
             except OverflowError:

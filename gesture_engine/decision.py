@@ -254,7 +254,8 @@ class Decision(Explained):
         """What :attr:`decision_id` hashes: the facts (derived ones included) and the envelope as JSON with
         sorted keys and no spaces, money without trailing zeros (``800`` and ``800.00`` are one amount),
         times in UTC."""
-        facts = {name: value if value.__class__ in _AS_IS else _canonical(value) for name, value in sorted(self.facts.items())}
+        given = self.facts
+        facts = {name: value if (value := given[name]).__class__ in _AS_IS else _canonical(value) for name in sorted(given)}
         received = None if self.received_at is None else _utc(self.received_at)
         body = {"complaint_id": self.complaint_id, "customer_id": self.customer_id, "facts": facts, "locale": self.locale, "received_at": received}
         return to_json(body).decode()  # pydantic-core's encoder: compact, keys in the order given (sorted), UTF-8
@@ -267,7 +268,7 @@ class Decision(Explained):
 
 
 def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat()
+    return moment.isoformat() if moment.tzinfo is UTC else moment.astimezone(UTC).isoformat()
 
 
 def _seconds(span: timedelta) -> str:

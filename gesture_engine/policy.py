@@ -207,27 +207,23 @@ class Policy:
         row = bisect_left(self._thresholds, amount)
         wanted = envelope.locale
         locale = None if wanted is None else self._language(wanted, outcome)
-        why = _Working(outcome, facts, amount, row, locale, over)
+        private = {"_why": _Working(outcome, facts, amount, row, locale, over)}  # one record behind the three models' texts
+        fields = outcome.fields.copy()  # what the fired rules decide whatever the amounts; then what this complaint adds
+        fields["complaint_id"], fields["customer_id"], fields["facts"] = envelope.complaint_id, envelope.customer_id, facts
+        fields["budget"] = _new_budget({"amount": amount, "currency": outcome.currency}, private)
+        fields["approval"] = _new_approval({"level": outcome.levels[row] if over is None else over.level(outcome, row)}, private)
         received = envelope.received_at
-        return _new_decision({
-            "complaint_id": envelope.complaint_id,
-            "customer_id": envelope.customer_id,
-            "received_at": received,
-            "locale": self._c.locale if locale is None else locale,
-            "action": outcome.action,
-            "action_label": outcome.action_label,
-            "rule": outcome.rule,
-            "gestures": outcome.gestures if amount or not outcome.monetary else outcome.unpaid,
-            "budget": _new_budget({"amount": amount, "currency": outcome.currency}, {"_why": why}),
-            "owed": outcome.owed_for(facts) if outcome.owed else (),
-            "respond_within": outcome.respond_within,
-            "respond_within_seconds": outcome.seconds,
-            "respond_by": None if received is None else received + timedelta(seconds=outcome.seconds),
-            "approval": _new_approval({"level": outcome.levels[row] if over is None else over.level(outcome, row)}, {"_why": why}),
-            "policy": self._ref,
-            "facts": facts,
-            "trace": self._full_trace(facts) if full_trace else outcome.trace,
-        }, {"_why": why})
+        if received is not None:
+            fields["received_at"], fields["respond_by"] = received, received + timedelta(seconds=outcome.seconds)
+        if locale is not None:
+            fields["locale"] = locale
+        if not amount and outcome.monetary:
+            fields["gestures"] = outcome.unpaid
+        if outcome.owed:
+            fields["owed"] = outcome.owed_for(facts)
+        if full_trace:
+            fields["trace"] = self._full_trace(facts)
+        return _new_decision(fields, private)
 
     @staticmethod
     def _language(wanted: str, outcome: _Outcome) -> str | None:
@@ -260,7 +256,7 @@ class Policy:
         position, holding = self._index.fired(key)
         primary = self._default if position is None else self._first[position]
         collected = tuple(rule for i, rule in enumerate(self._collect) if holding >> i & 1)
-        return _Outcome(self._c, (primary, *collected), self._plans[primary.index], self._parts)
+        return _Outcome(self._c, (primary, *collected), self._plans[primary.index], self._parts, self._ref)
 
     @overload
     def decide_many(self, complaints: Iterable[Mapping[str, Any]], *, return_exceptions: Literal[False] = ...) -> Iterator[Decision]: ...
@@ -301,10 +297,10 @@ class _Outcome:
     the trace, the budget plan, and the approval level for each row of the ladder (raised to any level
     a fired rule demands)."""
 
-    __slots__ = ("action", "action_label", "currency", "fired", "gestures", "ladder", "levels", "localized", "monetary", "owed", "plan",
-                 "raised", "reasons", "respond_within", "rule", "rule_ids", "seconds", "trace", "unpaid")
+    __slots__ = ("action", "action_label", "currency", "fields", "fired", "gestures", "ladder", "levels", "localized", "monetary", "owed",
+                 "plan", "raised", "reasons", "respond_within", "rule", "rule_ids", "seconds", "trace", "unpaid")
 
-    def __init__(self, compiled: CompiledPolicy, fired: tuple[Rule, ...], plan: BudgetPlan, parts: _RuleParts) -> None:
+    def __init__(self, compiled: CompiledPolicy, fired: tuple[Rule, ...], plan: BudgetPlan, parts: _RuleParts, policy: PolicyRef) -> None:
         primary = fired[0]
         made = [parts[rule.index] for rule in fired]
         self.fired = fired
@@ -346,6 +342,14 @@ class _Outcome:
             raised_by_row.append(raised)
         self.levels = tuple(levels)
         self.raised = tuple(raised_by_row)
+        # a decision's fields in the model's order, as far as these rules decide them: ``decide`` copies
+        # this and fills in the complaint's (ids, facts, budget, approval, and any field that differs)
+        self.fields: dict[str, Any] = {
+            "complaint_id": None, "customer_id": None, "received_at": None, "locale": compiled.locale, "action": self.action,
+            "action_label": self.action_label, "rule": self.rule, "gestures": self.gestures, "budget": None, "owed": (),
+            "respond_within": self.respond_within, "respond_within_seconds": self.seconds, "respond_by": None, "approval": None,
+            "policy": policy, "facts": None, "trace": self.trace,
+        }
 
 
     def owed_for(self, facts: Mapping[str, FactValue]) -> tuple[Owed, ...]:
@@ -435,7 +439,7 @@ class _Working:
     outcome), the facts, the budget and the ladder row it fell in. Deciding makes one of these and no
     text; the texts are written from it when read."""
 
-    __slots__ = ("_written", "amount", "facts", "locale", "outcome", "over", "row")
+    __slots__ = ("_quoted_facts", "_written", "amount", "facts", "locale", "outcome", "over", "row")
 
     def __init__(self, outcome: _Outcome, facts: Mapping[str, FactValue], amount: Decimal, row: int, locale: str | None,
                  over: _TeamOver | None = None) -> None:
@@ -443,15 +447,19 @@ class _Working:
         self.locale = locale  # a language some fired rule's rationale is given in; None: the policy's own
         self.over = over  # the team's budget, when the budget went over it
         self._written: tuple[tuple[BudgetStep, ...], str] | None = None
+        self._quoted_facts: Mapping[str, FactValue] | None = None
 
     def _quoted(self) -> Mapping[str, FactValue]:
         """The facts as texts quote them. A caller may send a level as a str subclass (a ``(str, Enum)``
         member): it is that string, so texts show its value ("high"), not its ``str()`` ("S.high").
-        Checked when a text is written, never while deciding."""
-        facts = self.facts
-        if not any(issubclass(kind, str) for kind in set(map(type, facts.values())) - _PLAIN_TYPES):
-            return facts
-        return {name: str.__str__(value) if isinstance(value, str) else value for name, value in facts.items()}
+        Checked when the first text is written, never while deciding."""
+        quoted = self._quoted_facts
+        if quoted is None:
+            facts = self.facts
+            if any(issubclass(kind, str) for kind in set(map(type, facts.values())) - _PLAIN_TYPES):
+                facts = {name: str.__str__(value) if isinstance(value, str) else value for name, value in facts.items()}
+            quoted = self._quoted_facts = facts
+        return quoted
 
     def _write(self) -> tuple[tuple[BudgetStep, ...], str]:
         written = self._written

@@ -230,3 +230,31 @@ def test_load_scale_loads_and_lints_every_shape() -> None:
     rows = [line.split("|")[1:-1] for line in out.getvalue().splitlines()[2:]]
     assert [row[0].strip() for row in rows] == [*load_scale.SHAPES, load_scale.TABLE]
     assert all(len(row) == 5 for row in rows)
+
+
+def test_spark_benchmark_inputs_are_the_same_rows_in_both_files(tmp_path: Path) -> None:
+    """benchmarks/spark.py's JSON Lines and Parquet hold the same complaints, 1% of them invalid, made once."""
+    pytest.importorskip("pyarrow")
+    import json
+
+    import pyarrow.parquet as pq
+
+    from benchmarks.spark import FILES, prepare
+    from gesture_engine import ComplaintError
+
+    data = prepare(tmp_path / "2000", 2000)
+    assert data.invalid == 20 and prepare(tmp_path / "2000", 2000) == data  # the second call reuses the files
+    lines = [json.loads(line, parse_float=Decimal) for line in data.jsonl.read_text(encoding="utf-8").splitlines()]
+    parts = sorted(data.parquet.iterdir())
+    assert len(parts) == FILES
+    rows = [row for part in parts for row in pq.read_table(part).to_pylist()]
+    assert len(lines) == len(rows) == 2000 and len({r["complaint_id"] for r in rows}) == len({r["received_at"] for r in rows}) == 2000
+    policy, invalid = load_policy(), 0
+    for line, row in zip(lines, rows, strict=True):
+        assert line["received_at"] == row["received_at"].strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert {k: v for k, v in line.items() if k != "received_at"} == {k: v for k, v in row.items() if k != "received_at"}
+        try:
+            policy.decide(line)
+        except ComplaintError:
+            invalid += 1
+    assert invalid == data.invalid

@@ -14,9 +14,10 @@ from click.testing import CliRunner
 from gesture_cli.main import cli
 from gesture_engine import PolicyError, load_policy
 from gesture_engine.decision_log import DecisionLog
-from gesture_engine.errors import ComplaintFileError
+from gesture_engine.errors import ComplaintError, ComplaintFileError
+from gesture_engine.mapping import load_mapping
 from gesture_engine.resources import default_policy_path
-from gesture_engine.tools.diff import BadLine, Record, diff_policies, read_replay, replay
+from gesture_engine.tools.diff import BadLine, Record, diff_policies, mapped, read_replay, replay
 from gesture_engine.tools.revisions import RevisionError, is_revision, load_spec
 
 FIXTURES = Path(__file__).parent / "fixtures" / "diff"
@@ -198,6 +199,48 @@ def test_replay_csv_types_values_with_each_policy(changed: Path) -> None:
     assert result.budget_delta == Decimal("33.75")
 
 
+@pytest.fixture
+def retiered(tmp_path: Path) -> Path:
+    """A copy of the default policy whose gold tier starts at 2,000 of customer value, not 2,500."""
+    policy = copy_default(tmp_path / "retiered")
+    edit(policy / "policy.yaml", "customer_value: {gte: 2500}}", "customer_value: {gte: 2000}}")
+    return policy
+
+
+TIERED = [Record("a", {"severity": "medium", "channel": "email", "customer_value": 2200}),
+          Record("b", {"severity": "high", "channel": "chat", "customer_value": 2300, "issue_type": "staff_misconduct"}),
+          Record("c", {"severity": "low", "channel": "phone", "customer_value": 50}),
+          Record("d", {"severity": "urgent", "channel": "phone"})]
+
+
+def test_replay_breaks_the_budget_down_by_tier_and_channel(retiered: Path) -> None:
+    result = replay(load_policy(), load_policy(retiered), TIERED)
+    assert result.budget_delta == Decimal("36.25") and result.invalid_old == result.invalid_new == 1
+    # old budgets under the tier the old policy derived, new ones under the new policy's: a and b moved from silver to gold
+    assert result.fact_deltas("tier") == [("standard", Decimal("0.00"), Decimal("0.00"), Decimal("0.00")),
+                                          ("silver", Decimal("181.25"), Decimal(0), Decimal("-181.25")),
+                                          ("gold", Decimal(0), Decimal("217.50"), Decimal("217.50"))]
+    assert [(v, d) for v, _, _, d in result.fact_deltas("channel")] == [("email", Decimal("6.25")), ("phone", Decimal("0.00")),
+                                                                        ("chat", Decimal("30.00"))]
+    assert list(result.to_dict()["budget_by_fact"]) == ["tier", "channel"]
+    by_severity = replay(load_policy(), load_policy(retiered), TIERED, by=("severity", "region")).to_dict()["budget_by_fact"]
+    assert list(by_severity) == ["severity"]  # a fact of neither policy is left out
+    assert [(row["value"], row["delta"]) for row in by_severity["severity"]] == [("low", "0.00"), ("medium", "6.25"), ("high", "30.00")]
+
+
+def test_replay_of_helpdesk_payloads_through_a_mapping() -> None:
+    payloads = [{"ticket": {"id": 7, "priority": "urgent", "via": {"channel": "twitter"}}}, {"ticket": {"id": 8, "priority": 5}}]
+    records = list(mapped([Record("line 1", payloads[0]), BadLine(2, "invalid JSON"), Record("line 3", payloads[1])], load_mapping("zendesk")))
+    assert isinstance(records[1], BadLine) and [r.label for r in records if isinstance(r, Record)] == ["7", "line 3"]
+    refused = records[2]
+    assert isinstance(refused, Record) and refused.refused is not None
+    with pytest.raises(ComplaintError) as error:
+        refused.complaint_for(load_policy())
+    assert [(p.field, p.code) for p in error.value.problems] == [("ticket.priority", "unmapped_value")]
+    result = replay(load_policy(), load_policy(), records)
+    assert (result.complaints, result.bad_lines, result.invalid_old, result.invalid_new, result.decided_both) == (2, 1, 1, 1, 1)
+
+
 # -- CLI --------------------------------------------------------------------------------------------
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -237,3 +280,31 @@ def test_cli_revisions_and_errors(repo: Path, monkeypatch: pytest.MonkeyPatch) -
     assert code == 4 and "cannot read HEAD~5:rules/acme" in err
     assert run("diff", "no/such/policy", "rules/acme")[0] == 4
     assert run("diff", "rules/acme", "rules/acme", "--replay", "missing.jsonl")[0] == 2
+
+
+def test_cli_replay_budget_by_tier_channel_or_other_facts(retiered: Path, tmp_path: Path) -> None:
+    complaints = tmp_path / "complaints.jsonl"
+    complaints.write_text("".join(json.dumps(r.data) + "\n" for r in TIERED), encoding="utf-8")
+    default, replayed = str(default_policy_path()), str(retiered)
+    code, out, _ = run("diff", default, replayed, "--replay", str(complaints))
+    assert code == 0 and "budget by tier:\n  silver  181.25 -> 0 (-181.25)\n  gold    0 -> 217.50 (+217.50)\n" in out
+    assert "budget by channel:\n  email  31.25 -> 37.50 (+6.25)\n  chat   150.00 -> 180.00 (+30.00)\n" in out
+    code, out, _ = run("diff", "--json", default, replayed, "--replay", str(complaints), "--by", "severity")
+    assert code == 0 and list(json.loads(out)["replay"]["budget_by_fact"]) == ["severity"]
+    code, _, err = run("diff", default, replayed, "--replay", str(complaints), "--by", "tierr")
+    assert code == 2 and "tierr" in err
+
+
+def test_cli_replay_through_a_mapping(tmp_path: Path) -> None:
+    helpdesk = Path(__file__).parent / "fixtures" / "helpdesk"
+    tickets = tmp_path / "tickets.jsonl"
+    tickets.write_text("".join(json.dumps(json.loads(p.read_text(encoding="utf-8"))) + "\n" for p in sorted(helpdesk.glob("zendesk_*.json")))
+                       + '{"ticket": {"id": 9, "priority": 5}}\n', encoding="utf-8")
+    default = str(default_policy_path())
+    code, out, _ = run("diff", "--json", default, default, "--replay", str(tickets), "--mapping", "zendesk")
+    replayed = json.loads(out)["replay"]
+    assert code == 0 and (replayed["complaints"], replayed["decided_by_both"], replayed["invalid_under_old"]) == (4, 3, 1)
+    assert run("diff", default, default, "--replay", str(tickets), "--mapping", str(tmp_path / "none.yaml"))[0] == 4
+    table = tmp_path / "tickets.csv"
+    table.write_text("severity,channel\nlow,email\n", encoding="utf-8")
+    assert run("diff", default, default, "--replay", str(table), "--mapping", "zendesk")[0] == 2

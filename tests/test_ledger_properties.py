@@ -1,6 +1,7 @@
 """Property: any interleaving of decide, approve, issue, release and expiry keeps the ledger's derived
 balances (indexed sums of event deltas) equal to a replay of its events (kinds and amounts), every
-reservation in the state a simple model of the calls predicts, and every customer within the limit."""
+reservation in the state a simple model of the calls predicts, every customer within the limit, and the
+history facts (credits given, complaints decided) equal to counts over the reservations' states."""
 
 from __future__ import annotations
 
@@ -11,11 +12,18 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gesture_engine import loads_policy
 from gesture_engine.errors import LedgerError
 from gesture_engine.ledger import Event, Ledger
-from tests.ledger_support import Clock, complaint, ledger_policy
+from tests.ledger_support import LEDGER_POLICY, Clock, complaint, ledger_policy
 
 POLICY = ledger_policy()
+COUNTING = loads_policy(LEDGER_POLICY.replace(
+    "  given: {type: money, default: 0}\n",
+    "  given: {type: money, default: 0}\n"
+    "  credits: {type: integer, default: 0, history: {count: gestures, gestures: [credit], window: 3650d}}\n"
+    "  complaints: {type: integer, default: 0, history: {count: complaints, window: 3650d}}\n"))
+"""The same policy counting credits and complaints: the ledger's counts are held to its reservations' states."""
 CUSTOMERS = ("a", "b", "c")
 LEVELS = ("agent", "lead", "manager")
 
@@ -100,4 +108,8 @@ def test_derived_balances_equal_a_replay_of_the_events(steps: list[tuple[Any, ..
             from_replay = sum((held[rid] for rid in ids), Decimal(0))
             assert ledger.held(customer, "USD", 3650) == from_replay == sum((r.held for r in ledger.history(customer)), Decimal(0))
             assert ledger.held(customer, "USD", 30) <= Decimal(100)
+            reservations = ledger.history(customer)
+            credits = sum(1 for r in reservations if r.state in ("reserved", "approved", "issued") and "credit" in r.events[0].gestures)
+            assert ledger.history_facts(COUNTING, customer) == {"given": from_replay, "credits": credits,
+                                                                "complaints": len({r.complaint_id for r in reservations})}
         assert [e.id for e in history] == sorted(e.id for e in history)

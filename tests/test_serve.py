@@ -246,6 +246,7 @@ def test_ledger_decide_approve_issue_release_goodwill_spend(secured: Server) -> 
         assert lead.post("/v1/reservations/r-none/release").status_code == 404
         goodwill = decider.get("/v1/customers/C-9/goodwill").json()
         assert (goodwill["held"], len(goodwill["reservations"])) == ("100.00", 1)
+        assert goodwill["history"] == {"goodwill_last_90d": "100.00"}  # the policy's history facts, as deciding would fill them
         spend = decider.get("/v1/teams/support/spend").json()
         assert spend["spend"] == [{"currency": "USD", "amount": "100.00"}]
         assert decider.get("/v1/teams/support/spend?period=2026-13").status_code == 422

@@ -28,7 +28,7 @@ from gesture_engine.resources import default_policy_path
 from gesture_engine.spark import PolicyFiles, SparkError, decide_dataframe, decision_columns, replay_dataframe, replay_summary
 from gesture_engine.spark._policy import policy_for
 from gesture_engine.spark.files import read_complaints, write_decisions
-from gesture_engine.tools.diff import read_replay, replay
+from gesture_engine.tools.diff import mapped, read_replay, replay
 from tests.conftest import MINIMAL
 
 pytestmark = pytest.mark.spark
@@ -193,7 +193,7 @@ def test_an_executor_refuses_a_policy_that_is_another_or_does_not_load_and_nothi
 
 @pytest.fixture(scope="module")
 def proposal(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default policy with a bigger goodwill credit, dearer crises, and misconduct answered personally."""
+    """The default policy with a bigger goodwill credit, dearer crises, misconduct answered personally, and gold from 2,000."""
     policy = tmp_path_factory.mktemp("proposal") / "acme"
     shutil.copytree(default_policy_path(), policy, ignore=shutil.ignore_patterns("tests"))
     rules = policy / "rules.yaml"
@@ -203,6 +203,8 @@ def proposal(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert old in text
         text = text.replace(old, new)
     rules.write_text(text, encoding="utf-8")
+    facts = policy / "policy.yaml"
+    facts.write_text(facts.read_text(encoding="utf-8").replace("customer_value: {gte: 2500}}", "customer_value: {gte: 2000}}"), encoding="utf-8")
     return policy
 
 
@@ -229,6 +231,9 @@ def json_value(value: Any) -> str:
 def test_replay_summary_equals_gesture_diff_replay(spark: Any, history: Path, proposal: Path, tmp_path: Path) -> None:
     local = replay(load_policy(), load_policy(proposal), read_replay(history), top=10).to_dict()
     assert local["changed"] > 50 and local["bad_lines"] == 10 and local["transitions"]
+    by_tier = {row["value"]: row for row in local["budget_by_fact"]["tier"]}
+    assert list(by_tier) == ["standard", "silver", "gold", "platinum"] and by_tier["gold"]["delta"] != "0.00"
+    assert {row["value"] for row in local["budget_by_fact"]["channel"]} == {"email", "phone", "chat", "app_review", "social_media", "press"}
     source = read_complaints(spark, str(history), "jsonl", keep_blank=True)
     assert source.df.rdd.getNumPartitions() > 1  # positions count across partitions
     assert replay_summary(source.df, None, str(proposal), json_column=source.json_column).to_dict() == local
@@ -287,9 +292,14 @@ def test_cli_decide_writes_all_or_nothing(spark: Any, history: Path, tmp_path: P
 def test_cli_replay_prints_what_gesture_diff_prints(spark: Any, history: Path, proposal: Path) -> None:
     default = str(default_policy_path())
     code, local, _ = run("diff", default, str(proposal), "--replay", str(history))
-    assert code == 0
+    assert code == 0 and "budget by tier:" in local and "budget by channel:" in local
     code, on_spark, _ = run("spark", "replay", str(history), "--old", default, "--new", str(proposal), "--fail-on-change")
     assert code == 1 and on_spark == local
+    by_severity = ("--by", "severity", "--by", "issue_type")
+    code, local, _ = run("diff", default, str(proposal), "--replay", str(history), *by_severity)
+    assert code == 0 and "budget by severity:" in local and "budget by tier:" not in local
+    assert run("spark", "replay", str(history), "--old", default, "--new", str(proposal), *by_severity) == (0, local, "")
+    assert run("spark", "replay", str(history), "--old", default, "--new", str(proposal), "--by", "nope")[0] == 2
 
 
 # -- helpdesk mappings ------------------------------------------------------------------------------
@@ -316,6 +326,35 @@ def test_a_mapping_turns_payloads_into_complaints_as_locally(spark: Any) -> None
     with pytest.raises(SparkError) as text_cells:
         decide_dataframe(spark.createDataFrame([("x",)], "ticket string"), mapping="zendesk", text=True)
     assert text_cells.value.code == "mapping"
+
+
+@pytest.fixture(scope="module")
+def tickets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Zendesk payloads as JSON Lines: the fixtures', some with other priorities and channels, one the mapping cannot read."""
+    lines = []
+    for i, path in enumerate(sorted(HELPDESK.glob("zendesk_*.json")) * 4):
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        payload["ticket"]["id"] = 100 + i
+        payload["ticket"]["priority"] = ("low", "normal", "high", "urgent")[i % 4]
+        lines.append(json.dumps(payload))
+    lines.insert(5, '{"ticket": {"id": 9, "priority": 5}}')
+    path = tmp_path_factory.mktemp("tickets") / "tickets.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_replay_through_a_mapping_equals_the_local_replay(spark: Any, tickets: Path, proposal: Path) -> None:
+    local = replay(load_policy(), load_policy(proposal), mapped(read_replay(tickets), load_mapping("zendesk"))).to_dict()
+    assert local["changed"] > 0 and local["invalid_under_old"] == 1 and local["budget_by_fact"]["tier"]
+    source = read_complaints(spark, str(tickets), "jsonl", keep_blank=True)
+    assert replay_summary(source.df, None, str(proposal), mapping="zendesk", json_column=source.json_column).to_dict() == local
+    rows = replay_dataframe(source.df, None, str(proposal), mapping="zendesk", json_column=source.json_column).collect()
+    assert len(rows) == 13 and [r["old_error"] for r in rows].count("invalid_complaint") == 1
+    assert sum(bool(r["changed"]) for r in rows) == local["changed"]
+    default = str(default_policy_path())
+    code, on_spark, _ = run("spark", "replay", str(tickets), "--old", default, "--new", str(proposal), "--mapping", "zendesk")
+    assert code == 0 and on_spark == run("diff", default, str(proposal), "--replay", str(tickets), "--mapping", "zendesk")[1]
+    assert run("spark", "replay", str(tickets), "--old", default, "--new", str(proposal), "--mapping", "nowhere.yaml")[0] == 4
 
 
 def test_cli_decide_with_a_mapping(spark: Any, tmp_path: Path) -> None:

@@ -30,11 +30,17 @@ class Terminated(Exception):
     """SIGTERM arrived during a batch."""
 
 
-def run_batch(policy: Policy, source: str, out: str | None, workers: int, fmt: str | None, policy_text: str | None = None) -> None:
+Through = Callable[[IO[bytes], Output, str, Callable[[int], object] | None], int]
+"""Decides a batch another way (through a ledger): ``(stream, sink, format, progress)`` -> how many."""
+
+
+def run_batch(policy: Policy, source: str, out: str | None, workers: int, fmt: str | None, policy_text: str | None = None,
+              through: Through | None = None) -> None:
     """Decide every complaint in ``source`` ('-' = stdin) and write one JSON line each to ``out`` or stdout.
 
     ``out`` is written atomically (see :func:`atomic_output`) and may not be the input; SIGTERM stops
-    the batch like an error, leaving ``out`` as it was."""
+    the batch like an error, leaving ``out`` as it was. ``through`` decides instead of the library's
+    batch path (``--ledger``)."""
     kind = format_of(source, fmt)
     with ExitStack() as stack:
         if source == "-":
@@ -60,7 +66,10 @@ def run_batch(policy: Policy, source: str, out: str | None, workers: int, fmt: s
             tick = lambda count: progress.advance(task, count)
         try:
             with _terminate_as_exception():
-                decide_stream(policy, stream, sink, kind, workers=workers, progress=tick, policy_text=policy_text)
+                if through is None:
+                    decide_stream(policy, stream, sink, kind, workers=workers, progress=tick, policy_text=policy_text)
+                else:
+                    through(stream, sink, kind, tick)
             sink.flush()
         except ComplaintFileError as error:
             click.echo(f"gesture: {'<stdin>' if source == '-' else source}:{error.line}: {error.message}", err=True)
@@ -111,3 +120,25 @@ def run_mapped_batch(policy: Policy, mapping: Mapping, source: str, out: str | N
             raise click.UsageError(f"cannot write {out!r}: {exc.strerror or exc}") from None
         decide_payloads(policy, mapping, stream, sink)
         sink.flush()
+
+
+def run_ledger_batch(policy: Policy, url: str, source: str, out: str | None, workers: int, fmt: str | None, mapping: Mapping | None,
+                     team: str | None, actor: str | None, redecide: bool) -> None:
+    """``--batch`` with ``--ledger``: each row decided and reserved through the ledger, in order, in this process.
+
+    ``--workers`` is refused: a row's history facts depend on the rows before it for the same customer,
+    and the ledger takes one writer at a time on SQLite; a rerun is safe (idempotent by complaint id)."""
+    from gesture_engine.ledger.batch import decide_through  # the ledger extra is imported only when a ledger is used
+
+    from .ledger_cmd import opened
+
+    if workers != 1:
+        raise click.UsageError("--batch with --ledger decides row after row in one process (a customer's rows in order, "
+                               "each seeing the ones before it); leave out --workers")
+    if redecide:
+        raise click.UsageError("--redecide decides one complaint again; it does not go with --batch")
+    if mapping is not None and format_of(source, fmt) != "jsonl":
+        raise click.UsageError("--mapping reads helpdesk payloads as JSON Lines, not CSV")
+    with opened(url) as ledger:
+        run_batch(policy, source, out, 1, fmt, through=lambda stream, sink, kind, tick: decide_through(
+            ledger, policy, stream, sink, kind, team=team, actor=actor, mapping=mapping, progress=tick))

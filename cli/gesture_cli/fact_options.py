@@ -117,6 +117,8 @@ class FactCommand(click.Command):
         notes = [f"Also: {', '.join(option_name(n) for n in ENVELOPE)} (echoed in the decision; received_at sets respond_by)."]
         if policy.derived:
             notes.append(f"Derived by the policy, not given: {', '.join(d.fact.name for d in policy.derived)}.")
+        if policy.compiled.history:
+            notes.append(f"History facts, filled by the ledger with --ledger (given only without one): {', '.join(policy.compiled.history)}.")
         formatter.write_paragraph()
         with formatter.indentation():
             for note in notes:

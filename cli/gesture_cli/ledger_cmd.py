@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -20,8 +21,9 @@ from rich.table import Table
 
 from gesture_engine.errors import LedgerError
 
-from ._shared import fail_io, json_option
+from ._shared import fail_io, json_option, load
 from .files import atomic_output
+from .render import history_table
 
 EXIT_CODES = {
     "unknown_reservation": 5,
@@ -130,14 +132,29 @@ def release(url: str, as_json: bool, reservation_id: str, actor: str | None) -> 
 @ledger_group.command()
 @ledger_option
 @json_option
+@click.option("--policy", "-p", "policy_path", metavar="PATH",
+              help="Also show the history facts this policy would be given for the customer now (e.g. credits in 90 days).")
 @click.argument("customer_id")
-def show(url: str, as_json: bool, customer_id: str) -> None:
-    """A customer's reservations, oldest first."""
+def show(url: str, as_json: bool, policy_path: str | None, customer_id: str) -> None:
+    """A customer's reservations, oldest first (and, with --policy, the policy's history facts).
+
+    --json prints the reservations as a list; with --policy, an object of the policy's name, the
+    history facts and the reservations."""
+    policy = None if policy_path is None else load(policy_path)
     with opened(url, as_json) as ledger:
+        facts = None if policy is None else ledger.history_facts(policy, customer_id)
         history = ledger.history(customer_id)
     if as_json:
-        click.echo(json.dumps([r.to_dict() for r in history], indent=2))
+        reservations = [r.to_dict() for r in history]
+        if policy is None or facts is None:
+            click.echo(json.dumps(reservations, indent=2))
+        else:
+            click.echo(json.dumps({"customer_id": customer_id, "policy": policy.name,
+                                   "history": {name: str(value) if isinstance(value, Decimal) else value for name, value in facts.items()},
+                                   "reservations": reservations}, indent=2))
         return
+    if policy is not None and facts is not None:
+        _console().print(history_table(policy, facts, f"History facts of customer {customer_id} (policy {policy.name})"))
     table = Table(title=f"Goodwill of customer {customer_id}", title_justify="left")
     for column in ("reserved at", "reservation", "complaint", "team", "state", "reserved", "issued", "holds", "approval"):
         table.add_column(column, justify="right" if column in ("reserved", "issued", "holds") else "left")

@@ -31,7 +31,7 @@ from ._shared import (
     load_with_text,
     policy_option,
 )
-from .batch_run import run_batch, run_mapped_batch
+from .batch_run import run_batch, run_ledger_batch, run_mapped_batch
 from .fact_options import FactCommand, after_dashes, complete_fact_args
 from .files import OutputError, named_stdout, silence_stdout
 from .ledger_cmd import ledger_group, opened
@@ -110,20 +110,22 @@ def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_p
     {"line": N, "error": "invalid_complaint", "problems": [...]} for a bad line. --out is
     replaced only when the batch is complete, and may not be the input.
 
-    With --ledger (or GESTURE_LEDGER) the customer's goodwill comes from the ledger and the budget is
-    reserved; the complaint needs --complaint-id and --customer-id; --json prints
-    {"decision": ..., "reservation": ...}. See gesture ledger --help.
+    With --ledger (or GESTURE_LEDGER) the customer's goodwill and the policy's other history facts come
+    from the ledger and the budget is reserved; the complaint needs --complaint-id and --customer-id;
+    --json prints {"decision": ..., "reservation": ...}. With --batch too, each line is decided and
+    reserved in order, one line {"decision": ..., "reservation": ...} each; a rerun of the same file
+    returns the existing reservations. See gesture ledger --help.
     """
     policy, policy_text = load_with_text(policy_path)
     mapping = load_mapping_arg(mapping_name) if mapping_name is not None else None
     if ledger_url is None and (team or actor or redecide):
         raise click.UsageError("--team, --actor and --redecide go with --ledger")
     if batch_path is not None:
-        if ledger_url is not None:
-            raise click.UsageError("--batch does not decide through a ledger yet; give one complaint")
         if args or pairs or log_path:
             raise click.UsageError("--batch reads complaints from FILE; give no COMPLAINT, facts or --log with it")
-        if mapping is not None:
+        if ledger_url is not None:
+            run_ledger_batch(policy, ledger_url, batch_path, out_path, workers, batch_format, mapping, team, actor, redecide)
+        elif mapping is not None:
             run_mapped_batch(policy, mapping, batch_path, out_path, workers, batch_format)
         else:
             run_batch(policy, batch_path, out_path, workers, batch_format, policy_text)

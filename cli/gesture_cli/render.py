@@ -10,6 +10,8 @@ from rich.table import Table
 from rich.text import Text
 
 from gesture_engine import Decision, Policy
+from gesture_engine.durations import format_duration
+from gesture_engine.load.compiler import HistorySource
 
 
 def _console() -> Console:
@@ -43,7 +45,8 @@ def decision(d: Decision) -> None:
 
 
 def reservation(d: Decision, r: Any, policy: Policy) -> None:
-    """The ledger's side of a decision: the reservation, what it waits for, and the customer's goodwill in the window."""
+    """The ledger's side of a decision: the reservation, what it waits for, the customer's goodwill in the
+    window and the policy's other history facts (as the ledger filled them, before this decision)."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
@@ -57,6 +60,31 @@ def reservation(d: Decision, r: Any, policy: Policy) -> None:
         before = d.facts[limits.goodwill_fact]
         window = f" in {limits.goodwill_window}" if limits.goodwill_window else ""
         grid.add_row("Customer", f"{before} {r.currency} given or reserved{window} before this; limit {limits.goodwill_limit} {r.currency}")
+    lines = [_history_line(source, d.facts[name], r.currency) for name, source in policy.compiled.history.items()
+             if name != limits.goodwill_fact and name in d.facts]
+    if lines:
+        grid.add_row("History", Text("\n".join(lines)))
     if r.team:
         grid.add_row("Team", r.team)
     _console().print(Panel(grid, title="[bold]Goodwill ledger[/bold]", title_align="left", expand=False))
+
+
+def history_table(policy: Policy, facts: dict[str, Any], title: str) -> Table:
+    """A policy's history facts for one customer, as ``gesture ledger show --policy`` lists them."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("fact, value and what it counts")
+    for name, source in policy.compiled.history.items():
+        table.add_row(_history_line(source, facts[name], policy.currency))
+    return table
+
+
+def _history_line(source: HistorySource, value: object, currency: str) -> str:
+    """One history fact as the panel shows it: ``credits_last_90d  2  (account_credit given in the last 90d)``."""
+    window = format_duration(source.window)
+    if source.kind == "goodwill":
+        what = f"{value} {currency}  (given or reserved in the last {window})"
+    elif source.kind == "gestures":
+        what = f"{value}  ({', '.join(source.gestures)} given in the last {window})"
+    else:
+        what = f"{value}  (complaints decided in the last {window})"
+    return f"{source.fact}  {what}"

@@ -24,7 +24,7 @@ from gesture_engine.tools.diff import diff_policies
 from gesture_engine.tools.revisions import RevisionError, is_revision, materialise, relabelled
 
 from ._shared import EXIT_BAD_POLICY, EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail_mapping, fail_policy, json_option, policy_option
-from .diff_cmd import _show_replay, _show_structure
+from .diff_cmd import _show_replay, _show_structure, breakdown, by_option
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -87,6 +87,9 @@ def _session(master: str) -> Iterator[SparkSession]:
 
 master_option = click.option("--master", default="local[2]", show_default=True,
                              help="Spark master when not run by spark-submit (spark-submit's --master wins).")
+mapping_option = click.option("--mapping", "mapping_name", metavar="NAME|PATH",
+                              help="Rows (Parquet) or lines (JSON Lines) are helpdesk payloads, turned into complaints by this mapping "
+                                   "(e.g. zendesk).")
 from_option = click.option("--from", "in_format", type=click.Choice(["parquet", "jsonl", "csv"]), help="Input format [default: by suffix].")
 
 
@@ -109,8 +112,7 @@ def spark_group() -> None:
 @from_option
 @click.option("--to", "out_format", type=click.Choice(["parquet", "jsonl", "csv"]), help="Output format [default: by suffix, else parquet].")
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
-@click.option("--mapping", "mapping_name", metavar="NAME|PATH",
-              help="Rows (Parquet) or lines (JSON Lines) are helpdesk payloads, turned into complaints by this mapping (e.g. zendesk).")
+@mapping_option
 @click.argument("input_path", metavar="INPUT")
 @click.argument("output_path", metavar="OUTPUT")
 def spark_decide(policy_path: str | None, master: str, in_format: str | None, out_format: str | None, overwrite: bool, mapping_name: str | None,
@@ -158,25 +160,34 @@ def spark_decide(policy_path: str | None, master: str, in_format: str | None, ou
 @click.option("--new", "new_spec", required=True, metavar="NEW", help="The policy proposed: a path or a git revision REV:path.")
 @click.option("--top", default=10, show_default=True, type=click.IntRange(0), help="How many of the largest changes to list.")
 @click.option("--fail-on-change", is_flag=True, help="Exit 1 if any decision changed.")
+@by_option
+@mapping_option
 @click.argument("input_path", metavar="INPUT")
 def spark_replay(as_json: bool, master: str, in_format: str | None, old_spec: str, new_spec: str, top: int, fail_on_change: bool,
-                 input_path: str) -> None:
+                 by: tuple[str, ...], mapping_name: str | None, input_path: str) -> None:
     """Decide every complaint of INPUT under OLD and NEW and report what changed, as
-    `gesture diff OLD NEW --replay INPUT` does (the same report, computed on Spark).
+    `gesture diff OLD NEW --replay INPUT` does (the same report, computed on Spark): decisions
+    changed by kind, action transitions, the budget delta in total, by action, by tier and by channel.
 
     \b
     Example:
       gesture spark replay last-year.parquet --old main:rules/acme --new rules/acme
+      gesture spark replay tickets.jsonl --old main:rules/acme --new rules/acme --mapping zendesk
     """
     from gesture_engine.spark import replay_summary
     from gesture_engine.spark.files import format_of, read_complaints
 
     old_files, new_files = _files(old_spec), _files(new_spec)
+    old, new = old_files.load(), new_files.load()
+    facts = breakdown(by, old, new)
     with _session(master) as spark:
         source = read_complaints(spark, input_path, format_of(input_path, in_format), keep_blank=True)
-        result = replay_summary(source.df, old_files, new_files, top=top, json_column=source.json_column, text=source.text,
-                                first_line=source.first_line)
-    structure = diff_policies(old_files.load(), new_files.load(), old_spec, new_spec)
+        try:
+            result = replay_summary(source.df, old_files, new_files, top=top, by=facts, mapping=mapping_name, json_column=source.json_column,
+                                    text=source.text, first_line=source.first_line)
+        except MappingError as error:
+            fail_mapping(error)
+    structure = diff_policies(old, new, old_spec, new_spec)
     if as_json:
         click.echo(json.dumps({**structure.to_dict(), "replay": result.to_dict()}, indent=2))
     else:

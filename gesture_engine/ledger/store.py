@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,6 +29,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from gesture_engine.decision import Decision
 from gesture_engine.errors import ComplaintError, FieldProblem, LedgerError
 from gesture_engine.ledger import schema
+from gesture_engine.ledger.history import read_history
 from gesture_engine.ledger.ids import decision_id
 from gesture_engine.ledger.schema import events
 from gesture_engine.money import MINOR_UNITS
@@ -325,6 +326,13 @@ class Ledger:
             self._expire_customer(connection, customer_id, now)
             return self._held(connection, customer_id, currency, now - days * 86_400_000_000)
 
+    def history_facts(self, policy: Policy, customer_id: str) -> dict[str, Decimal | int]:
+        """The policy's history facts for the customer now, as deciding through the ledger fills them."""
+        now = to_micros(self._now())
+        with self._transaction(f"customer:{customer_id}") as connection:
+            self._expire_customer(connection, customer_id, now)
+            return read_history(connection, policy.compiled.history, customer_id, "", policy.currency, now)
+
     def _held(self, connection: Connection, customer_id: str, currency: str, since: int) -> Decimal:
         total = connection.execute(_HELD, {"customer_id": customer_id, "currency": currency, "since": since}).scalar_one()
         return from_minor(int(total), currency)
@@ -443,20 +451,20 @@ class Ledger:
         """Decide ``complaint`` with the customer's goodwill from the ledger, and reserve its budget, atomically.
 
         The complaint needs ``complaint_id`` (the idempotency key) and ``customer_id``, and must not carry
-        the policy's goodwill fact (ComplaintError code ``history_fact_supplied``): the ledger fills it with
-        what the customer holds in the policy's ``goodwill.window_days``. Deciding a complaint id again
+        the policy's history facts (ComplaintError code ``history_fact_supplied``): the ledger fills them with
+        what it recorded for the customer in each one's window (read_history). Deciding a complaint id again
         returns its latest reservation (``existing=True``) and the decision it was made with, unless
         ``redecide``: then an open reservation is released and the complaint decided afresh.
         """
         fact = policy.compiled.limits.goodwill_fact
-        days = policy.compiled.goodwill_window_days
-        complaint_id, customer_id = _ledger_ids(complaint, fact)
-        if fact is not None and days is None:
-            raise LedgerError("policy_window_missing", f"policy {policy.name} has no goodwill.window_days: the ledger cannot tell "
-                              "which goodwill counts; add e.g. window_days: 90")
+        sources = policy.compiled.history
+        complaint_id, customer_id = _ledger_ids(complaint, sources.keys() | ({fact} if fact else set()))
+        if fact is not None and fact not in sources:
+            raise LedgerError("policy_window_missing", f"policy {policy.name} gives no window for its goodwill fact: the ledger cannot "
+                              f"tell which goodwill counts; add window_days: 90 to goodwill, or history: {{sum: goodwill, window: 90d}} to {fact}")
         if team is not None and not (0 < len(team) <= 100):
             raise LedgerError("bad_option", "a team name has 1 to 100 characters")
-        probe = policy.decide({**complaint, fact: 0} if fact is not None else complaint)  # a bad complaint fails before any lock
+        probe = policy.decide({**complaint, **dict.fromkeys(sources, 0)})  # a bad complaint fails before any lock
         ttl = policy.compiled.reservation_ttl
         lifetime = timedelta(seconds=ttl) if ttl is not None else self.reservation_ttl
         keys = [f"complaint:{complaint_id}", f"customer:{customer_id}"] + ([f"team:{team}"] if team else [])
@@ -479,10 +487,10 @@ class Ledger:
                 attempt = connection.execute(select(func.count()).where(
                     events.c.complaint_id == complaint_id, events.c.kind == "reserved")).scalar_one()
             budget = self._team_budget(connection, policy, team, now_at) if team and policy.compiled.teams is not None else None
-            if fact is not None and days is not None:
+            if sources:
                 self._expire_customer(connection, customer_id, now)
-                given = self._held(connection, customer_id, policy.currency, now - days * 86_400_000_000)
-                decision = policy.decide({**complaint, fact: given}, team=budget)
+                history = read_history(connection, sources, customer_id, complaint_id, policy.currency, now)
+                decision = policy.decide({**complaint, **history}, team=budget)
             elif budget is not None:
                 decision = policy.decide(complaint, team=budget)
             else:
@@ -623,8 +631,8 @@ def _reservation_id(complaint_id: str, attempt: int) -> str:
     return "r" + hashlib.sha256(f"{complaint_id}\x00{attempt}".encode()).hexdigest()[:23]
 
 
-def _ledger_ids(complaint: Mapping[str, Any], fact: str | None) -> tuple[str, str]:
-    """The complaint id and customer id a ledger needs; ComplaintError naming each problem."""
+def _ledger_ids(complaint: Mapping[str, Any], history: Collection[str]) -> tuple[str, str]:
+    """The complaint id and customer id a ledger needs; ComplaintError naming each problem (and each history fact supplied)."""
     problems: list[FieldProblem] = []
     ids: list[str] = []
     for name in ("complaint_id", "customer_id"):
@@ -634,9 +642,10 @@ def _ledger_ids(complaint: Mapping[str, Any], fact: str | None) -> tuple[str, st
         if not isinstance(value, str) or not value:
             problems.append(FieldProblem(name, "deciding through a ledger needs this id", value, "required"))
         ids.append(value if isinstance(value, str) else "")
-    if fact is not None and fact in complaint:
-        problems.append(FieldProblem(fact, "comes from the ledger when deciding through one; leave it out of the complaint",
-                                     complaint[fact], "history_fact_supplied"))
+    for fact in sorted(history):
+        if fact in complaint:
+            problems.append(FieldProblem(fact, "comes from the ledger when deciding through one; leave it out of the complaint",
+                                         complaint[fact], "history_fact_supplied"))
     if problems:
         raise ComplaintError(problems)
     return ids[0], ids[1]

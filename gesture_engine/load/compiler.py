@@ -141,6 +141,18 @@ class TeamLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class HistorySource:
+    """Where a goodwill ledger finds a history fact: in the last ``window`` seconds, the goodwill the
+    customer holds (``goodwill``), the gestures given (``gestures``: each of ``gestures`` once per
+    decision that gave it), or the complaints decided (``complaints``)."""
+
+    fact: str
+    kind: str  # goodwill | gestures | complaints
+    window: int
+    gestures: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Ladder:
     """Approval levels (lowest first) and the budget thresholds that require each."""
 
@@ -202,6 +214,14 @@ class CompiledPolicy:
     """The policy's language: of one-sentence rationales, and the fallback for rationales by language."""
     teams: TeamLimits | None = None
     """Team budgets, enforced when deciding through a goodwill ledger."""
+    history: Mapping[str, HistorySource] = field(default_factory=lambda: MappingProxyType({}))
+    """History facts by name: what a goodwill ledger fills them with (``goodwill.window_days`` is one for the goodwill fact)."""
+
+
+def _window_days(policy: written.PolicyDocument, history: Mapping[str, HistorySource]) -> int | None:
+    """The goodwill window in whole days (what ``Ledger.held`` and the service's goodwill view sum over), if it is whole days."""
+    source = history.get(policy.goodwill.fact) if policy.goodwill is not None else None
+    return source.window // 86400 if source is not None and source.window % 86400 == 0 else None
 
 
 def fingerprint(data: Any) -> str:
@@ -270,6 +290,7 @@ class _Compiler:
         self.check_broken_rules(checked, all_facts, gestures, actions, ladder)
         invariants = self.invariants(policy, checked.positions("invariants", len(policy.invariants)), facts)
         teams = self.teams(policy.teams, ladder)
+        history = self.history(policy, gestures)
         ttl = policy.goodwill.reservation_ttl if policy.goodwill else None
         reservation_ttl = self.duration(ttl, ("goodwill", "reservation_ttl")) if ttl else None
         if self.problems:
@@ -293,11 +314,54 @@ class _Compiler:
             reads_received_at=any(isinstance(test, Relative) and test.of == REFERENCE
                                   for condition in (*(rule.when for rule in rules), *(c for d in derived for c, _ in d.rows))
                                   for test in condition.tests()),
-            goodwill_window_days=keep(policy.goodwill.window_days) if policy.goodwill else None,
+            goodwill_window_days=_window_days(policy, history),
             reservation_ttl=reservation_ttl,
             locale=self.locale,
             teams=teams,
+            history=MappingProxyType(history),
         )
+
+    def history(self, policy: written.PolicyDocument, gestures: Mapping[str, Catalog]) -> dict[str, HistorySource]:
+        """The history facts: each input fact with a ``history`` source, and the goodwill fact of ``goodwill.window_days``."""
+        sources: dict[str, HistorySource] = {}
+        keep = self.keep
+        for name, spec in policy.facts.items():
+            if not isinstance(spec, written.NumericFact) or spec.history is None:
+                continue
+            path, source = ("facts", name, "history"), spec.history
+            kind = source.sum or source.count
+            if (source.sum is None) == (source.count is None):
+                self.fail(path, "a history fact says what it is with one of sum: goodwill or count: gestures | complaints", "history")
+                continue
+            wanted = ("money",) if kind == "goodwill" else ("integer", "number")
+            if spec.type not in wanted:
+                needs = "a money fact" if kind == "goodwill" else "an integer or number fact"
+                self.fail(("facts", name, "type"), f"{name} {'sums' if kind == 'goodwill' else 'counts'} {kind}: it needs {needs}, "
+                          f"not {spec.type}", "type-mismatch")
+            for bound in ("min", "max"):
+                if getattr(spec, bound) is not None:
+                    self.fail(("facts", name, bound), "the ledger fills a history fact: it takes no bound", "history")
+            if source.gestures is not None and kind != "gestures":
+                self.fail(path + ("gestures",), "gestures go with count: gestures", "history")
+            for i, gesture in enumerate(source.gestures or ()):
+                if gesture not in gestures:
+                    self.fail(path + ("gestures", i), f"unknown gesture {gesture!r}{did_you_mean(gesture, gestures)}", "unknown-gesture")
+            window = self.duration(source.window, path + ("window",))
+            if window is None or kind is None:
+                continue
+            counted = tuple(source.gestures) if source.gestures is not None else tuple(gestures) if kind == "gestures" else ()
+            sources[keep(name)] = HistorySource(keep(name), keep(kind), window, tuple(keep(g) for g in counted))
+        goodwill = policy.goodwill
+        if goodwill is not None and self.clean(("goodwill",)):
+            own = sources.get(goodwill.fact)
+            if own is not None and own.kind != "goodwill":
+                self.fail(("facts", goodwill.fact, "history"), f"{goodwill.fact} is the goodwill fact: its history is sum: goodwill", "history")
+            elif own is not None and goodwill.window_days is not None:
+                self.fail(("goodwill", "window_days"), f"the history of {goodwill.fact} gives its window already: leave out window_days",
+                          "history")
+            elif own is None and goodwill.window_days is not None and goodwill.fact in policy.facts:
+                sources[keep(goodwill.fact)] = HistorySource(keep(goodwill.fact), "goodwill", goodwill.window_days * 86400)
+        return sources
 
     def teams(self, spec: written.Teams | None, ladder: Ladder) -> TeamLimits | None:
         if spec is None:

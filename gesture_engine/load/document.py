@@ -217,12 +217,27 @@ class ChoiceFact(_FactBase):
     values: Values
 
 
+class History(_Model):
+    """Where a goodwill ledger finds a history fact's value: what it recorded for the customer in the last
+    ``window``. Deciding without a ledger, the caller supplies the fact like any other."""
+
+    sum: Literal["goodwill"] | None = Field(default=None, description=(
+        "goodwill: what the customer holds in the policy's currency (reserved and not yet issued, or issued); for a money fact."))
+    count: Literal["gestures", "complaints"] | None = Field(default=None, description=(
+        "gestures: gestures given (each listed gesture once per decision that gave it); complaints: complaints decided. "
+        "For an integer or number fact."))
+    gestures: Values | None = Field(default=None, description="With count: gestures, only these gestures (default: every gesture of the catalog).")
+    window: Duration = Field(description="How far back the ledger looks: 90d, 12h, 1d12h.")
+
+
 class NumericFact(_FactBase):
     """A money, integer or number fact, optionally bounded."""
 
     type: Literal["money", "integer", "number"]
     min: Number | None = None
     max: Number | None = None
+    history: History | None = Field(default=None, description=(
+        "A history fact: a goodwill ledger fills it from what it recorded for the customer (a complaint sent through one may not supply it)."))
 
 
 class BooleanFact(_FactBase):
@@ -334,7 +349,8 @@ class Goodwill(_Model):
     window: str = Field(default="", description="Label of the window, for reasons (e.g. '90 days').")
     window_days: int | None = Field(default=None, ge=1, le=3660, description=(
         "Length of the window in days. Deciding through a goodwill ledger fills the goodwill fact with what the ledger "
-        "reserved and issued to the customer in that many days; required to decide through a ledger."))
+        "reserved and issued to the customer in that many days (the same as history: {sum: goodwill, window: 90d} on the goodwill fact; "
+        "one of the two is required to decide through a ledger)."))
     reservation_ttl: Duration | None = Field(default=None, description=(
         "How long a ledger reservation holds its budget before it expires unless issued (e.g. 7d); the ledger's own default when left out."))
 
@@ -729,7 +745,7 @@ def _problem(error: ErrorDetails, where: _Where) -> Mapped:
     path, parent = where.path, where.parent
     if kind == "extra_forbidden":
         key = str(path[-1])
-        if isinstance(parent, type) and issubclass(parent, _FactBase) and key in ("values", "min", "max", "max_length"):
+        if isinstance(parent, type) and issubclass(parent, _FactBase) and key in ("values", "min", "max", "max_length", "history"):
             return path, f"'{key}' does not apply to a {error['loc'][2]} fact", "fact"
         known = list(_keys(parent)) if parent is not None else []
         expected = f"; expected one of {', '.join(known)}" if known else ""

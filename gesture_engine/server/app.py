@@ -562,7 +562,7 @@ def create_app(config: ServerConfig, service: Service | None = None) -> AccessLo
             reservation_id, actor=text(body, "actor") or caller.name))
 
     @app.get("/v1/customers/{customer_id}/goodwill", responses=_answers(None, 401, 403, 404, 503),
-             summary="A customer's reservations and what they hold in the policy's window", response_class=Response)
+             summary="A customer's reservations, what they hold in the policy's window, and the policy's history facts", response_class=Response)
     async def goodwill(request: Request, customer_id: str) -> Response:
         service.caller(request, "decide")
         if service.ledger is None:
@@ -572,10 +572,12 @@ def create_app(config: ServerConfig, service: Service | None = None) -> AccessLo
         try:
             history = await run_in_threadpool(service.ledger.history, customer_id)
             held = await run_in_threadpool(service.ledger.held, customer_id, policy.currency, days) if days else None
+            facts = await run_in_threadpool(service.ledger.history_facts, policy, customer_id) if policy.compiled.history else {}
         except LedgerError as error:
             raise ledger_error(error) from None
         return _json({"customer_id": customer_id, "currency": policy.currency, "window_days": days,
-                      "held": None if held is None else str(held), "reservations": [r.to_dict() for r in history]})
+                      "held": None if held is None else str(held), "history": {name: str(value) for name, value in facts.items()},
+                      "reservations": [r.to_dict() for r in history]})
 
     @app.get("/v1/teams/{team}/spend", responses=_answers(None, 401, 403, 404, 422, 503),
              summary="A team's goodwill held in a calendar month (?period=2026-03; default this month)", response_class=Response)

@@ -26,9 +26,9 @@ from gesture_engine.engine.facts import ENVELOPE
 from gesture_engine.errors import ComplaintError, ComplaintFileError
 from gesture_engine.money import MINOR_UNITS
 from gesture_engine.policy import Policy
-from gesture_engine.spark._arrow import ERROR_CODE, Mode, Output, Reading, decide_batches, decision_type, raw_rows
+from gesture_engine.spark._arrow import ERROR_CODE, Mode, Output, Reading, decide_batches, decision_type, mapping_for, raw_rows
 from gesture_engine.spark._policy import PolicyFiles, SparkError, as_files, policy_for, unwrapped
-from gesture_engine.tools.diff import BadLine, Changed, Record, Replay, json_record, record_label, replay
+from gesture_engine.tools.diff import BREAKDOWN, BadLine, Changed, Record, Replay, empty_replay, json_record, mapped, record_label, replay
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -83,10 +83,7 @@ def decide_dataframe(df: DataFrame, policy: PolicyLike = None, *, mapping: str |
     """
     files = as_files(policy)
     compiled = policy_for(files)
-    reading = _reading(df.columns, [compiled], json_column, text)
-    if mapping is not None:
-        reading = dataclasses.replace(reading, columns=reading.columns if json_column else tuple((c, c) for c in df.columns),
-                                      mapping=_mapping_text(mapping, compiled, text))
+    reading = _reading(df.columns, [compiled], json_column, text, mapping)
     echo = tuple(name for name in ENVELOPE if name not in df.columns)
     output = Output(MINOR_UNITS[compiled.currency], echo)
     added = decision_type(output.scale, echo)
@@ -95,14 +92,14 @@ def decide_dataframe(df: DataFrame, policy: PolicyLike = None, *, mapping: str |
     return df.mapInArrow(partial(decide_batches, files, reading, output), schema)
 
 
-def _mapping_text(mapping: str | os.PathLike[str], policy: Policy, text: bool) -> tuple[str, str]:
-    """A mapping's file name and text, checked here against ``policy``, for executors to load."""
+def _mapping_text(mapping: str | os.PathLike[str], policies: Sequence[Policy], text: bool) -> tuple[str, str]:
+    """A mapping's file name and text, checked here against every policy, for executors to load."""
     from gesture_engine.mapping import MappingError, load_mapping
 
     if text:
         raise SparkError("mapping", "a mapping reads helpdesk payloads (typed columns or JSON text), not CSV text")
     loaded = load_mapping(mapping)
-    problems = loaded.check(policy)
+    problems = list(dict.fromkeys(problem for policy in policies for problem in loaded.check(policy)))
     if problems:
         raise MappingError(problems)
     return loaded.file, Path(loaded.file).read_text(encoding="utf-8")
@@ -110,15 +107,17 @@ def _mapping_text(mapping: str | os.PathLike[str], policy: Policy, text: bool) -
 
 # -- replay ----------------------------------------------------------------------------------------
 
-def replay_dataframe(df: DataFrame, old: PolicyLike, new: PolicyLike, *, json_column: str | None = None, text: bool = False) -> DataFrame:
+def replay_dataframe(df: DataFrame, old: PolicyLike, new: PolicyLike, *, mapping: str | os.PathLike[str] | None = None,
+                     json_column: str | None = None, text: bool = False) -> DataFrame:
     """``df`` with each row decided under both policies, side by side: ``old_action``, ``new_action``,
     ``old_budget``, ``new_budget``, ``budget_delta`` (new − old, 0 when either could not decide),
     ``old_error``/``new_error`` (the error code when that policy found the row invalid), ``changed``
     (which of action, rule, gestures, budget, respond_within, approval differ; ``["validity"]`` when
-    only one policy could decide), and ``bad_line`` (why a JSON row is no complaint at all)."""
+    only one policy could decide), and ``bad_line`` (why a JSON row is no complaint at all). Rows are
+    read as :func:`decide_dataframe` reads them, ``mapping`` included (checked against both policies)."""
     old_files, new_files = as_files(old), as_files(new)
     policies = [policy_for(old_files), policy_for(new_files)]
-    reading = _reading(df.columns, policies, json_column, text)
+    reading = _reading(df.columns, policies, json_column, text, mapping)
     added = _replay_type(*(MINOR_UNITS[p.currency] for p in policies))
     _refuse_conflicts(df.columns, [name for name, _ in added])
     return df.mapInArrow(partial(_replay_batches, old_files, new_files, reading), _spark_schema(df, added))
@@ -141,9 +140,12 @@ def _replay_type(old_scale: int, new_scale: int) -> list[tuple[str, pa.DataType]
 def _replay_batches(old_files: PolicyFiles, new_files: PolicyFiles, reading: Reading, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     old, new = policy_for(old_files), policy_for(new_files)
     types = _replay_type(MINOR_UNITS[old.currency], MINOR_UNITS[new.currency])
+    mapping = mapping_for(*reading.mapping) if reading.mapping is not None else None
     for batch in batches:
         lists: list[list[Any]] = [[] for _ in types]
         for record in _records(batch, reading, 0):
+            if isinstance(record, Record) and mapping is not None:
+                record = next(mapped([record], mapping))
             if isinstance(record, Record):
                 row = _compare(_decide(old, record), _decide(new, record))
             else:
@@ -161,6 +163,7 @@ def _records(batch: pa.RecordBatch, reading: Reading, first: int) -> Iterator[Re
         for number, raw in enumerate(raw_rows(batch, reading), first):
             yield Record(record_label(raw, f"row {number}"), raw, text_fields=reading.mode == "text")
         return
+    # JSON text: one column, read as gesture diff --replay reads a line
     (column, _), = reading.columns
     for number, text in enumerate(batch.column(column).to_pylist(), first):
         try:
@@ -199,10 +202,13 @@ def _outcome(decision: Decision) -> dict[str, Any]:
             "budget": decision.budget.amount, "respond_within": decision.respond_within_seconds, "approval": decision.approval.level}
 
 
-def replay_summary(df: DataFrame, old: PolicyLike, new: PolicyLike, *, top: int = 10, samples: int = 10, json_column: str | None = None,
-                   text: bool = False, first_line: int = 1) -> Replay:
+def replay_summary(df: DataFrame, old: PolicyLike, new: PolicyLike, *, top: int = 10, samples: int = 10, by: Sequence[str] = BREAKDOWN,
+                   mapping: str | os.PathLike[str] | None = None, json_column: str | None = None, text: bool = False,
+                   first_line: int = 1) -> Replay:
     """What ``gesture diff --replay`` reports for the same complaints, computed on Spark: the very
-    :class:`~gesture_engine.tools.diff.Replay` (its ``to_dict()`` is equal to the local one's).
+    :class:`~gesture_engine.tools.diff.Replay` (its ``to_dict()`` is equal to the local one's): decisions
+    changed by kind, action transitions, the budget delta in total, by action and by the facts of ``by``
+    (tier and channel by default, where the policies have them).
 
     Each partition replays its rows with the local ``replay`` and sends back its totals; the driver adds
     them up. Complaints without a ``complaint_id`` are named by position, ``line N`` (``json_column``) or
@@ -214,7 +220,7 @@ def replay_summary(df: DataFrame, old: PolicyLike, new: PolicyLike, *, top: int 
 
     old_files, new_files = as_files(old), as_files(new)
     old_policy, new_policy = policy_for(old_files), policy_for(new_files)
-    reading = _reading(df.columns, [old_policy, new_policy], json_column, text)
+    reading = _reading(df.columns, [old_policy, new_policy], json_column, text, mapping)
     with unwrapped():
         counts: dict[int, int] = {row["p"]: row["count"] for row in df.select(F.spark_partition_id().alias("p")).groupBy("p").count().collect()}
         offsets: dict[int, int] = {}
@@ -222,9 +228,9 @@ def replay_summary(df: DataFrame, old: PolicyLike, new: PolicyLike, *, top: int 
         for index in sorted(counts):
             offsets[index] = running
             running += counts[index]
-        task = partial(_replay_partition, old_files, new_files, reading, offsets, top, samples)
+        task = partial(_replay_partition, old_files, new_files, reading, offsets, top, samples, tuple(by))
         partials = df.mapInArrow(task, "partition int, partial binary").collect()
-    result = Replay(old_policy.currency, new_policy.currency)
+    result = empty_replay(old_policy, new_policy, by)
     tops: list[tuple[Decimal, int, int, Changed]] = []
     for row in sorted(partials, key=lambda r: r["partition"]):
         totals: Replay = pickle.loads(row["partial"])  # made by our own executors, just now
@@ -237,7 +243,7 @@ def replay_summary(df: DataFrame, old: PolicyLike, new: PolicyLike, *, top: int 
 
 
 def _replay_partition(old_files: PolicyFiles, new_files: PolicyFiles, reading: Reading, offsets: dict[int, int], top: int, samples: int,
-                      batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+                      by: tuple[str, ...], batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """One partition's replay, by the local ``replay``, pickled into one row."""
     from pyspark import TaskContext
 
@@ -254,7 +260,8 @@ def _replay_partition(old_files: PolicyFiles, new_files: PolicyFiles, reading: R
                     yield record
             position += batch.num_rows
 
-    result = replay(old, new, records(), top=top, samples=samples)
+    found = records() if reading.mapping is None else mapped(records(), mapping_for(*reading.mapping))
+    result = replay(old, new, found, top=top, samples=samples, by=by)
     yield pa.RecordBatch.from_arrays([pa.array([part], pa.int32()), pa.array([pickle.dumps(result)], pa.binary())], names=["partition", "partial"])
 
 
@@ -271,14 +278,24 @@ def _merge(total: Replay, part: Replay) -> None:
     total.transitions.update(part.transitions)
     total.budget_old += part.budget_old
     total.budget_new += part.budget_new
-    for mine, theirs in ((total.by_action_old, part.by_action_old), (total.by_action_new, part.by_action_new)):
-        for action, amount in theirs.items():
-            mine[action] = mine.get(action, Decimal(0)) + amount
+    pairs = [(total.by_action_old, part.by_action_old), (total.by_action_new, part.by_action_new)]
+    pairs += [(total.by_fact_old[name], part.by_fact_old[name]) for name in part.by_fact_old]
+    pairs += [(total.by_fact_new[name], part.by_fact_new[name]) for name in part.by_fact_new]
+    for mine, theirs in pairs:
+        for key, amount in theirs.items():
+            mine[key] = mine.get(key, Decimal(0)) + amount
 
 
 # -- shared ----------------------------------------------------------------------------------------
 
-def _reading(columns: Sequence[str], policies: Sequence[Policy], json_column: str | None, text: bool) -> Reading:
+def _reading(columns: Sequence[str], policies: Sequence[Policy], json_column: str | None, text: bool,
+             mapping: str | os.PathLike[str] | None = None) -> Reading:
+    """How rows become complaints for ``policies``; with a mapping each JSON text, or the whole row
+    (every column), is a payload."""
+    if mapping is not None:
+        reading = _reading(columns, policies, json_column, text)
+        whole = reading.columns if json_column is not None else tuple((c, c) for c in columns)
+        return dataclasses.replace(reading, columns=whole, mapping=_mapping_text(mapping, policies, text))
     mode: Mode = "json" if json_column is not None else "text" if text else "columns"
     if json_column is not None:
         if json_column not in columns:

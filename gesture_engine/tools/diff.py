@@ -4,17 +4,18 @@ A reviewer needs two answers: what did the author change (rules added, removed, 
 the catalog, facts and limits), and what will that do to customers and spend. The first compares
 compiled structures field by field (so comments and layout never count, like the fingerprint);
 the second decides every complaint of a JSONL or CSV file (or of a decision log) under both
-policies and tallies the decisions that changed, the action transitions and the budget delta, in Decimal.
+policies and tallies the decisions that changed, the action transitions and the budget delta (in
+total, by action and by facts such as the customer's tier and the channel), in Decimal.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gesture_engine.batch import BadRow, format_of, read_records
 from gesture_engine.complaint import parse_complaint_json
@@ -25,14 +26,20 @@ from gesture_engine.engine.budget import BudgetSpec, Lookup
 from gesture_engine.engine.conditions import Compare, Condition, Group, Relative, Test, describe, show
 from gesture_engine.engine.facts import Fact
 from gesture_engine.errors import ComplaintError, ComplaintFileError
-from gesture_engine.load.compiler import Catalog, Derived, Rule, Template
+from gesture_engine.load.compiler import Catalog, Derived, HistorySource, Rule, Template
 from gesture_engine.money import plain
 from gesture_engine.policy import Policy
+
+if TYPE_CHECKING:
+    from gesture_engine.mapping import Mapping as HelpdeskMapping
 
 INVALID = "(invalid)"
 """The pseudo-action of a complaint one policy cannot decide (e.g. a fact became required)."""
 BATCH = 5000
 """Complaints decided per batch, so a large replay file is streamed rather than held in memory."""
+BREAKDOWN = ("tier", "channel")
+"""Facts a replay breaks the budget delta down by, where either policy has them: the customer value tier
+(the default policy derives ``tier`` from ``customer_value``) and the channel the complaint came by."""
 
 
 # -- rendering compiled pieces as text -------------------------------------------------------------
@@ -161,7 +168,14 @@ def _policy_fields(policy: Policy) -> dict[str, tuple[Any, str]]:
         "goodwill": ((limits.goodwill_fact, limits.goodwill_limit, limits.goodwill_window), goodwill),
         "approval_levels": (ladder.levels, ", ".join(ladder.levels)),
         "approval_ladder": (ladder.rows, rows),
+        "history": (tuple(c.history.values()), "; ".join(_history_text(source) for source in c.history.values())),
     }
+
+
+def _history_text(source: HistorySource) -> str:
+    """A history fact's source, as a diff shows it: ``credits: gestures account_credit in 90d``."""
+    what = f"gestures {', '.join(source.gestures)}" if source.kind == "gestures" else source.kind
+    return f"{source.fact}: {what} in {format_duration(source.window)}"
 
 
 # -- the structural diff ---------------------------------------------------------------------------
@@ -310,8 +324,12 @@ class Record:
     data: Any
     text_fields: bool = False  # CSV: values are text, typed by each policy's complaint_from_text
     logged: bool = False  # read from a decision log's record
+    refused: ComplaintError | None = None  # a helpdesk payload its mapping could not read: invalid under both
 
     def complaint_for(self, policy: Policy) -> Any:
+        """The complaint as ``policy`` reads it; raises ``ComplaintError`` when there is none."""
+        if self.refused is not None:
+            raise self.refused
         if not self.text_fields:
             return self.data
         return policy.complaint_from_text({k: v for k, v in self.data.items() if v != ""})
@@ -369,6 +387,21 @@ def json_record(number: int, line: bytes | str) -> Record | BadLine:
     return Record(record_label(data, f"line {number}"), data, logged=logged)
 
 
+def mapped(records: Iterable[Record | BadLine], mapping: HelpdeskMapping) -> Iterator[Record | BadLine]:
+    """Each record read as a helpdesk payload: the complaint ``mapping`` makes of it, named by the mapped
+    ``complaint_id``; a payload the mapping cannot read stays, refused, so both policies count it invalid."""
+    for record in records:
+        if isinstance(record, BadLine):
+            yield record
+            continue
+        try:
+            complaint = mapping.apply(record.data)
+        except ComplaintError as error:  # a PayloadError
+            yield Record(record.label, record.data, logged=record.logged, refused=error)
+            continue
+        yield Record(record_label(complaint, record.label), complaint, logged=record.logged)
+
+
 def record_label(data: Mapping[str, Any], fallback: str) -> str:
     """How a replay names a complaint: its ``complaint_id``, else ``fallback`` (its line or row)."""
     ident = data.get("complaint_id")
@@ -423,6 +456,11 @@ class Replay:
     budget_new: Decimal = Decimal(0)
     by_action_old: dict[str, Decimal] = field(default_factory=dict)
     by_action_new: dict[str, Decimal] = field(default_factory=dict)
+    by_fact_old: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    """Fact name -> the fact's value under the old policy -> the old budget; a fact of neither policy is absent."""
+    by_fact_new: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    value_order: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Each broken-down fact's declared values (a level's in order), so rows read standard, silver, gold."""
     top: list[Changed] = field(default_factory=list)
 
     @property
@@ -437,6 +475,16 @@ class Replay:
             old, new = self.by_action_old.get(action, Decimal(0)), self.by_action_new.get(action, Decimal(0))
             rows.append((action, old, new, new - old))
         return rows
+
+    def fact_deltas(self, name: str) -> list[tuple[str, Decimal, Decimal, Decimal]]:
+        """(value, old total, new total, delta) for every value of fact ``name`` with spend under either
+        policy: old budgets by the old policy's value, new by the new's (a tier's bounds may move)."""
+        old_totals, new_totals = self.by_fact_old.get(name, {}), self.by_fact_new.get(name, {})
+        declared = self.value_order.get(name, ())
+        seen = set(old_totals) | set(new_totals)
+        values = [v for v in declared if v in seen] + sorted(seen - set(declared))
+        return [(v, old_totals.get(v, Decimal(0)), new_totals.get(v, Decimal(0)), new_totals.get(v, Decimal(0)) - old_totals.get(v, Decimal(0)))
+                for v in values]
 
     def transition_rows(self) -> list[tuple[str, str, int]]:
         return [(a, b, n) for (a, b), n in sorted(self.transitions.items(), key=lambda item: (-item[1], item[0]))]
@@ -456,6 +504,8 @@ class Replay:
             "currency": {"old": self.old_currency, "new": self.new_currency},
             "budget": {"old": str(self.budget_old), "new": str(self.budget_new), "delta": str(self.budget_delta)},
             "budget_by_action": [{"action": a, "old": str(o), "new": str(n), "delta": str(d)} for a, o, n, d in self.action_deltas()],
+            "budget_by_fact": {name: [{"value": v, "old": str(o), "new": str(n), "delta": str(d)} for v, o, n, d in self.fact_deltas(name)]
+                               for name in self.by_fact_old},
             "largest_changes": [c.to_dict() for c in self.top],
         }
 
@@ -485,9 +535,49 @@ def _batches(records: Iterable[Record | BadLine], size: int) -> Iterator[list[Re
         yield batch
 
 
-def replay(old: Policy, new: Policy, records: Iterable[Record | BadLine], *, top: int = 10, samples: int = 10) -> Replay:
-    """Decide every record under both policies and tally what changed."""
+def _decide_each(policy: Policy, records: Sequence[Record]) -> list[Decision | ComplaintError]:
+    """Each record's decision under ``policy``, or why it is no valid complaint (in place: the batch goes on)."""
+    results: list[Decision | ComplaintError] = []
+    for record in records:
+        try:
+            results.append(policy.decide(record.complaint_for(policy)))
+        except ComplaintError as error:
+            results.append(error)
+    return results
+
+
+def _fact_names(policy: Policy) -> set[str]:
+    return {*policy.facts, *(d.fact.name for d in policy.derived)}
+
+
+def _values_of(policy: Policy, name: str) -> tuple[str, ...]:
+    fact = policy.facts.get(name) or next((d.fact for d in policy.derived if d.fact.name == name), None)
+    return tuple(fact.values) if fact is not None and fact.values else ()
+
+
+def _fact_text(decision: Decision, name: str) -> str:
+    value = decision.facts.get(name)
+    return "(none)" if value is None else show(value)
+
+
+def empty_replay(old: Policy, new: Policy, by: Sequence[str] = BREAKDOWN) -> Replay:
+    """A replay of nothing yet, set to break the budget down by the facts of ``by`` either policy has."""
     result = Replay(old.currency, new.currency)
+    known = _fact_names(old) | _fact_names(new)
+    for name in dict.fromkeys(by):
+        if name in known:
+            result.by_fact_old[name], result.by_fact_new[name] = {}, {}
+            result.value_order[name] = tuple(dict.fromkeys([*_values_of(new, name), *_values_of(old, name)]))
+    return result
+
+
+def replay(old: Policy, new: Policy, records: Iterable[Record | BadLine], *, top: int = 10, samples: int = 10,
+           by: Sequence[str] = BREAKDOWN) -> Replay:
+    """Decide every record under both policies and tally what changed; the budget is also broken down
+    by each fact of ``by`` that either policy has (by the old policy's value for old budgets, the new
+    one's for new budgets, as by action)."""
+    result = empty_replay(old, new, by)
+    facts = list(result.by_fact_old)
     candidates: list[tuple[Decimal, int, Changed]] = []
     position = 0
     for batch in _batches(records, BATCH):
@@ -496,8 +586,7 @@ def replay(old: Policy, new: Policy, records: Iterable[Record | BadLine], *, top
             result.bad_lines += 1
             if len(result.bad_samples) < samples:
                 result.bad_samples.append(bad)
-        olds = old.decide_many((r.complaint_for(old) for r in good), return_exceptions=True)
-        news = new.decide_many((r.complaint_for(new) for r in good), return_exceptions=True)
+        olds, news = _decide_each(old, good), _decide_each(new, good)
         for record, before, after in zip(good, olds, news, strict=True):
             position += 1
             result.complaints += 1
@@ -515,6 +604,10 @@ def replay(old: Policy, new: Policy, records: Iterable[Record | BadLine], *, top
                 result.budget_new += b
                 result.by_action_old[before.action] = result.by_action_old.get(before.action, Decimal(0)) + a
                 result.by_action_new[after.action] = result.by_action_new.get(after.action, Decimal(0)) + b
+                for name in facts:
+                    was_value, now_value = _fact_text(before, name), _fact_text(after, name)
+                    result.by_fact_old[name][was_value] = result.by_fact_old[name].get(was_value, Decimal(0)) + a
+                    result.by_fact_new[name][now_value] = result.by_fact_new[name].get(now_value, Decimal(0)) + b
                 was, now = _outcome(before), _outcome(after)
                 fields = tuple(name for name in _COMPARED if was[name] != now[name])
                 if not fields:
