@@ -3,10 +3,11 @@
 Input is read lazily and output is produced in input order, so memory stays constant however long
 the stream. Each bad line becomes one error record in its place and the batch goes on. With
 ``workers > 1`` chunks of lines are decided in worker processes with a bounded window of chunks in
-flight, so order and memory both hold. Workers are forked with the parent's policy when they can be,
-else load it from the text it was read from (``policy_text``) or its source, and check its
-fingerprint; they exit as soon as the parent is gone, even when it is killed, and the memory they
-share with it has no name on any file system, so nothing of a batch outlives it.
+flight, so order and memory both hold. Workers are forked with the parent's policy (and helpdesk
+mapping, if any) when they can be, else load it from the text it was read from (``policy_text``) or its
+source, and check its fingerprint (a mapping travels as its text); they exit as soon as the parent is
+gone, even when it is killed, and the memory they share with it has no name on any file system, so
+nothing of a batch outlives it.
 """
 
 from __future__ import annotations
@@ -25,13 +26,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from multiprocessing.reduction import DupFd
-from typing import IO, Any, Protocol, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar
 
 from gesture_engine.complaint import parse_complaint_json
 from gesture_engine.csv_records import BadRow, csv_complaints
 from gesture_engine.encoding import decision_json
 from gesture_engine.errors import ComplaintError, FieldProblem, PolicyError, Problem
 from gesture_engine.policy import Policy, load_policy, loads_policy
+
+if TYPE_CHECKING:
+    from gesture_engine.mapping import Mapping
 
 __all__ = ["BadRow", "Payload", "Sink", "decide_blocks", "decide_payload", "decide_records", "decide_stream", "error_record", "format_of",
            "jsonl_blocks", "read_records"]
@@ -107,11 +111,12 @@ def decide_payload(policy: Policy, line: int, payload: Payload) -> str:
 
 
 def decide_stream(policy: Policy, stream: IO[bytes], sink: Sink, fmt: str = "jsonl", *, workers: int = 1,
-                  progress: Callable[[int], object] | None = None, policy_text: str | None = None) -> int:
+                  progress: Callable[[int], object] | None = None, policy_text: str | None = None, mapping: Mapping | None = None) -> int:
     """Write a decision JSON line (or an error record) to ``sink`` for every complaint in ``stream``, in
     input order; returns how many. ``progress(n)`` is told as each ``n`` complaints are decided.
     ``policy_text``: the YAML text ``policy`` was loaded from, for workers that cannot be forked with
-    it (see :func:`decide_blocks`).
+    it (see :func:`decide_blocks`). ``mapping``: each JSON line is a helpdesk payload, turned into a complaint
+    by it (JSON Lines only); a payload that does not fit gets an error record like a bad complaint.
 
     JSON Lines go to workers as blocks of bytes (:func:`jsonl_blocks`); each worker writes its
     decisions into a slot of memory shared with the parent, which writes the slot to ``sink`` in one
@@ -127,6 +132,8 @@ def decide_stream(policy: Policy, stream: IO[bytes], sink: Sink, fmt: str = "jso
             progress(count)
 
     if fmt == "csv":
+        if mapping is not None:
+            raise ValueError("a mapping reads helpdesk payloads as JSON Lines, not CSV")
         for text in decide_blocks(policy, read_records(stream, fmt), workers=workers, policy_text=policy_text):
             sink.write(text.encode("utf-8"))
             advance(text.count("\n"))
@@ -134,17 +141,17 @@ def decide_stream(policy: Policy, stream: IO[bytes], sink: Sink, fmt: str = "jso
     if workers <= 1:
         for first, block in jsonl_blocks(stream):
             count = 0
-            for decided, data in _decide_jsonl_block(policy, first, block):
+            for decided, data in _decide_jsonl_block(policy, first, block, mapping):
                 sink.write(data)
                 count += decided
             advance(count)
         return done
-    _decide_jsonl_in_workers(policy, stream, sink, workers, advance, policy_text)
+    _decide_jsonl_in_workers(policy, stream, sink, workers, advance, policy_text, mapping)
     return done
 
 
 def _decide_jsonl_in_workers(policy: Policy, stream: IO[bytes], sink: Sink, workers: int, advance: Callable[[int], None],
-                             policy_text: str | None) -> None:
+                             policy_text: str | None, mapping: Mapping | None) -> None:
     """JSON Lines decided by ``workers`` processes a block at a time, each block through a slot of the
     shared memory, written to ``sink`` in input order. Block ``k`` takes slot ``k % slots``: with as
     many slots as :func:`_in_order` has tasks in flight, that slot is free again by then."""
@@ -160,7 +167,7 @@ def _decide_jsonl_in_workers(policy: Policy, stream: IO[bytes], sink: Sink, work
                 shared[layout.input(slot):layout.input(slot) + len(block)] = block
                 yield first, len(block), slot
 
-        decided = _in_order(policy, policy_text, workers, _decide_jsonl_in_worker, tasks(), _SharedFd(fd), layout)
+        decided = _in_order(policy, policy_text, workers, _decide_jsonl_in_worker, tasks(), _SharedFd(fd), layout, mapping=mapping)
         for k, (count, size, rest) in enumerate(decided):
             start = layout.output(k % slots)
             with shared[start:start + size] as data:
@@ -174,15 +181,15 @@ _T = TypeVar("_T")
 
 
 def _in_order(policy: Policy, policy_text: str | None, workers: int, work: Callable[..., _T], tasks: Iterable[tuple[Any, ...]],
-              *shared: Any) -> Iterator[_T]:
-    """``work(*task)`` for each task in worker processes that have ``policy`` (and are given ``shared``,
-    see :func:`_start_worker`), yielded in task order, with at most ``2 * workers`` tasks in flight so
+              *shared: Any, mapping: Mapping | None = None) -> Iterator[_T]:
+    """``work(*task)`` for each task in worker processes that have ``policy`` and ``mapping`` (and are given
+    ``shared``, see :func:`_start_worker`), yielded in task order, with at most ``2 * workers`` tasks in flight so
     memory stays bounded. Task ``k`` is taken from ``tasks`` only once the result of task
     ``k - 2 * workers`` has been yielded and handled, so per-task resources can be reused in turn.
     When anything fails (or the caller stops early) tasks not started are cancelled."""
     window: deque[Future[_T]] = deque()
-    recipe = (policy.fingerprint, policy.source, policy_text)
-    with _inheritable(policy), ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(recipe, *shared)) as pool:
+    recipe = (policy.fingerprint, policy.source, policy_text, None if mapping is None else (mapping.file, mapping.text))
+    with _inheritable(policy, mapping), ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(recipe, *shared)) as pool:
         try:
             for task in tasks:
                 window.append(pool.submit(work, *task))
@@ -195,18 +202,27 @@ def _in_order(policy: Policy, policy_text: str | None, workers: int, work: Calla
             raise
 
 
+Recipe = tuple[str, str, str | None, tuple[str, str] | None]
+"""What a worker needs to find or load what the batch decides with: the policy's fingerprint, source and
+text (or None), and the mapping's file and text (or None for no mapping)."""
 _INHERITED: dict[str, Policy] = {}
 """The policies of the batches running in this process, by fingerprint: a worker forked from it finds
 its policy here, with nothing to read or compile (and a policy read from a pipe could not be read again)."""
+_INHERITED_MAPPINGS: dict[tuple[str, str], Mapping] = {}
+"""The same for mappings, by file and text."""
 
 
 @contextmanager
-def _inheritable(policy: Policy) -> Iterator[None]:
+def _inheritable(policy: Policy, mapping: Mapping | None = None) -> Iterator[None]:
     _INHERITED[policy.fingerprint] = policy
+    if mapping is not None:
+        _INHERITED_MAPPINGS[mapping.file, mapping.text] = mapping
     try:
         yield
     finally:
         _INHERITED.pop(policy.fingerprint, None)
+        if mapping is not None:
+            _INHERITED_MAPPINGS.pop((mapping.file, mapping.text), None)
 
 
 class _SharedFd:
@@ -300,11 +316,11 @@ def jsonl_blocks(stream: IO[bytes], size: int = BLOCK_BYTES) -> Iterator[tuple[i
         line += block.count(b"\n")
 
 
-def _decide_jsonl_block(policy: Policy, first: int, block: bytes) -> Iterator[tuple[int, bytes]]:
+def _decide_jsonl_block(policy: Policy, first: int, block: bytes, mapping: Mapping | None = None) -> Iterator[tuple[int, bytes]]:
     """``(complaints, their decisions or error records as UTF-8 lines)`` for every ``GROUP`` lines of a
     block. Lines are split on ``\n`` only, as reading the file line by line does; blank lines are
-    skipped."""
-    decide = policy.decide
+    skipped. With ``mapping`` each line is a helpdesk payload it turns into the complaint."""
+    decide = policy.decide if mapping is None else lambda payload: policy.decide(mapping.apply(payload))
     lines = block.split(b"\n")
     for start in range(0, len(lines), GROUP):
         out: list[bytes] = []
@@ -332,7 +348,7 @@ def _decide_jsonl_in_worker(first: int, block: bytes | int, slot: int) -> tuple[
     position = start = layout.output(slot)
     end = start + layout.out
     count, rest = 0, list[bytes]()
-    for decided, data in _decide_jsonl_block(_WORKER_POLICY, first, block):
+    for decided, data in _decide_jsonl_block(_WORKER_POLICY, first, block, _WORKER_MAPPING):
         count += decided
         if not rest and position + len(data) <= end:
             shared[position:position + len(data)] = data
@@ -374,21 +390,26 @@ def _chunks(records: Iterable[tuple[int, Payload]], size: int) -> Iterator[list[
 
 
 _WORKER_POLICY: Policy | None = None
+_WORKER_MAPPING: Mapping | None = None
 _WORKER_SLOTS: tuple[mmap.mmap, _Layout] | None = None
 
 
-def _start_worker(recipe: tuple[str, str, str | None], slots: _SharedFd | None = None, layout: _Layout | None = None) -> None:
-    """Set a worker process up: watch the parent, get the policy (``recipe`` is its fingerprint, source
-    and text), make sure it is the one the parent decides with, and map the shared slots, if any."""
-    global _WORKER_POLICY, _WORKER_SLOTS
+def _start_worker(recipe: Recipe, slots: _SharedFd | None = None, layout: _Layout | None = None) -> None:
+    """Set a worker process up: watch the parent, get the policy and mapping (see :data:`Recipe`), make
+    sure the policy is the one the parent decides with, and map the shared slots, if any."""
+    global _WORKER_POLICY, _WORKER_MAPPING, _WORKER_SLOTS
     _watch_parent()
-    fingerprint, source, text = recipe
+    fingerprint, source, text, mapping = recipe
     policy = _INHERITED.get(fingerprint)
     if policy is None:
         policy = load_policy(source) if text is None else loads_policy(text, name=source)
     if policy.fingerprint != fingerprint:  # never decide with a different policy than the parent's
         raise PolicyError([Problem(source, 1, 1, "", "the policy changed on disk while the batch was starting", "changed")])
     _WORKER_POLICY = policy
+    if mapping is not None:
+        from gesture_engine.mapping import loads_mapping  # (the mapping module uses this one)
+
+        _WORKER_MAPPING = _INHERITED_MAPPINGS.get(mapping) or loads_mapping(mapping[1], mapping[0])
     if slots is not None and layout is not None:
         _WORKER_SLOTS = mmap.mmap(slots.fd, 0), layout
         os.close(slots.fd)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping as MappingABC
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
@@ -32,9 +32,8 @@ import jmespath.exceptions
 from jmespath.parser import ParsedResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gesture_engine.batch import error_record
-from gesture_engine.complaint import describe, parse_complaint_json
-from gesture_engine.encoding import decision_json
+from gesture_engine.batch import decide_stream
+from gesture_engine.complaint import describe
 from gesture_engine.engine.facts import ENVELOPE
 from gesture_engine.errors import ComplaintError, FieldProblem, GestureError, Problem
 from gesture_engine.load.source import Document, PathKey, parse_yaml
@@ -182,6 +181,8 @@ class Mapping:
     tags: ParsedResult | None
     custom_fields: tuple[ParsedResult, str, str] | None
     rules: tuple[_Rule, ...]
+    text: str = field(default="", repr=False, compare=False)
+    """The YAML it was loaded from: how it travels to a batch's worker processes (:mod:`gesture_engine.batch`)."""
 
     def apply(self, payload: Any) -> dict[str, Any]:
         """The complaint for ``payload`` (parsed JSON): envelope fields and facts; PayloadError with every problem."""
@@ -372,20 +373,11 @@ def _convert(kind: Kind, value: Any) -> Any:
     return number
 
 
-def decide_payloads(policy: Policy, mapping: Mapping, stream: IO[bytes], sink: IO[bytes]) -> int:
+def decide_payloads(policy: Policy, mapping: Mapping, stream: IO[bytes], sink: IO[bytes], *, workers: int = 1) -> int:
     """Decide every helpdesk payload in a JSON Lines ``stream`` through ``mapping``, writing one line each to
     ``sink`` in order: the decision JSON, or the same error record as a batch's (``{"line", "error", "problems"}``);
-    returns how many. Blank lines are skipped."""
-    count = 0
-    for number, line in enumerate(stream, 1):
-        if not line.strip():
-            continue
-        try:
-            sink.write(decision_json(policy.decide(mapping.apply(parse_complaint_json(line, f"line {number}")))) + b"\n")
-        except ComplaintError as error:
-            sink.write(error_record(number, error).encode() + b"\n")
-        count += 1
-    return count
+    returns how many. Blank lines are skipped. ``workers > 1``: in that many processes, as a batch."""
+    return decide_stream(policy, stream, sink, workers=workers, mapping=mapping)
 
 
 # -- loading -------------------------------------------------------------------------------------
@@ -469,4 +461,4 @@ def loads_mapping(text: str, name: str = "<mapping>") -> Mapping:
     tags = compiled(("tags",), spec.tags)
     if problems:
         raise MappingError(problems)
-    return Mapping(spec.mapping, spec.description, name, document, envelope, tags, fields, tuple(rules))
+    return Mapping(spec.mapping, spec.description, name, document, envelope, tags, fields, tuple(rules), text)

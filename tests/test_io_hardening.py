@@ -236,7 +236,9 @@ def test_ledger_export_is_replaced_whole_and_a_full_disk_exits_74(tmp_path: Path
     out = tmp_path / "events.csv"
     out.write_text("earlier\n", encoding="utf-8")
     assert run("ledger", "export", "--ledger", url, "--format", "csv", "--out", str(out))[0] == 0
-    assert out.read_text(encoding="utf-8").startswith("id,") and sorted(p.name for p in tmp_path.iterdir()) == ["events.csv", "ledger.db"]
+    # no temporary export left behind (ledger.db.lock and -queue are the SQLite ledger's writer locks, beside it for good)
+    assert out.read_text(encoding="utf-8").startswith("id,")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.csv", "ledger.db", "ledger.db.lock", "ledger.db.lock-queue"]
     if os.path.exists("/dev/full"):
         code, _, err = run("ledger", "export", "--ledger", url, "--out", "/dev/full")
         assert code == 74 and err.startswith("gesture: cannot write /dev/full: ")

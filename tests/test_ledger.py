@@ -244,6 +244,7 @@ def test_opening_refuses_bad_urls_unreachable_databases_and_newer_schemas(tmp_pa
     refused("bad_url", Ledger.open, "mysql://localhost/goodwill")
     refused("bad_url", Ledger.open, "sqlite://")
     refused("bad_url", Ledger.open, f"sqlite:///{tmp_path}/g.db?synchronous=sometimes")
+    refused("bad_url", Ledger.open, "postgresql://nobody@127.0.0.1:1/none?synchronous_commit=maybe")
     refused("bad_url", Ledger.open, "not a url")
     refused("unreachable", Ledger.open, f"sqlite:///{tmp_path}/missing/dir/goodwill.db")
     refused("unreachable", Ledger.open, "postgresql://nobody@127.0.0.1:1/none")
@@ -275,6 +276,66 @@ def test_history_lookups_use_the_customer_index(tmp_path: Path) -> None:
         plan = " ".join(str(row[-1]) for row in connection.execute(text(f"EXPLAIN QUERY PLAN {query}")))
     engine.dispose()
     assert "USING COVERING INDEX ix_ledger_events_customer" in plan, plan
+
+
+def test_decides_read_uses_indexes_only(tmp_path: Path) -> None:
+    """decide's one read (latest reservation, due expiries, team spend, history facts) searches indexes, never scans the events."""
+    path = tmp_path / "plan.db"
+    with Ledger.open(f"sqlite:///{path}") as ledger:
+        statement = ledger._sql.state(tuple(POLICY.compiled.history.values()))
+    given = {"complaint_id": "c1", "customer_id": "cust-1", "currency": "USD", "now": 0, "team": "north", "month_start": 0, "month_end": 1,
+             "since": 0, "since_0": 0}
+    with sqlite3.connect(path) as connection:
+        plan = [str(row[-1]) for row in connection.execute(f"EXPLAIN QUERY PLAN {statement.sql}", statement.parameters(given))]
+    searches = [step for step in plan if "ledger_events" in step or "closing" in step]
+    assert len(searches) == 5 and all(step.startswith("SEARCH") and "USING" in step and "INDEX" in step for step in searches), plan
+    assert any("COVERING INDEX ix_ledger_events_customer" in step for step in searches), plan
+
+
+def test_sqlite_writers_queue_on_the_lock_file_beside_the_database(tmp_path: Path) -> None:
+    """A write waits, blocked in the kernel, while another holds the lock file; it goes on once that one lets go."""
+    import fcntl
+    import threading
+
+    path = tmp_path / "goodwill.db"
+    with Ledger.open(f"sqlite:///{path}") as ledger:
+        ledger.decide(POLICY, complaint("c1"))
+        holder = open(f"{path}.lock", "w")  # noqa: SIM115 - held across the thread's attempt
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        writer = threading.Thread(target=ledger.decide, args=(POLICY, complaint("c2")))
+        writer.start()
+        writer.join(0.5)
+        waited = writer.is_alive()
+        count_while_held = event_count(ledger)
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        holder.close()
+        writer.join()
+        assert waited and count_while_held == 2
+        assert event_count(ledger) == 4
+
+
+def test_threads_get_the_writer_lock_in_the_order_they_asked() -> None:
+    import threading
+
+    from gesture_engine.ledger.store import _Turns
+
+    turns, order = _Turns(), []
+    turns.acquire()
+
+    def writer(n: int) -> None:
+        turns.acquire()
+        order.append(n)
+        turns.release()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(5)]
+    for n, thread in enumerate(threads):
+        thread.start()
+        while len(turns._waiting) < n + 1:  # wait until this one is in line before the next asks
+            threading.Event().wait(0.001)
+    turns.release()
+    for thread in threads:
+        thread.join()
+    assert order == [0, 1, 2, 3, 4]
 
 
 # -- history, export, import -------------------------------------------------------------------------

@@ -52,7 +52,10 @@ def test_concurrent_decisions_never_exceed_a_customers_window_limit(url: str) ->
         assert sum(ledger.held(f"cust-{i}", "USD", 30) == LIMIT for i in range(CUSTOMERS)) >= CUSTOMERS // 2
 
 
-def test_a_writer_killed_mid_transaction_loses_nothing_committed(url: str) -> None:
+@pytest.mark.parametrize("fast", [False, True], ids=["durable", "fast"])
+def test_a_writer_killed_mid_transaction_loses_nothing_committed(url: str, fast: bool) -> None:
+    if fast:  # the fast mode's trade is a power loss or a server crash, never a killed client
+        url += "?synchronous=normal" if url.startswith("sqlite") else "?synchronous_commit=off"
     Ledger.migrate(url)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "cli")])}
     writer = subprocess.Popen([sys.executable, "-m", "tests.ledger_writer", url], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)

@@ -266,4 +266,44 @@ def test_cli_batch_with_a_mapping_keeps_order_and_reports_bad_lines(tmp_path: Pa
     records = [json.loads(line) for line in out.splitlines()]
     assert [r.get("complaint_id") or r.get("line") for r in records] == ["35436", 3, 4, "35501"]
     assert records[1]["problems"][0]["field"] == "ticket.priority"
-    assert run("decide", "--mapping", "zendesk", "--batch", str(source), "--workers", "2")[0] == 2
+    _, with_workers, _ = run("decide", "--mapping", "zendesk", "--batch", str(source), "--workers", "2")
+    assert with_workers == out
+
+
+def test_cli_batch_with_a_mapping_in_workers_is_the_same_bytes_over_many_blocks(tmp_path: Path) -> None:
+    """Enough payloads for several of a batch's blocks (each worker takes blocks of about 512 KiB), bad ones among them."""
+    kinds = [json.dumps(payload(name)) for name in ("zendesk_urgent_twitter.json", "zendesk_billing_email.json", "zendesk_no_priority.json")]
+    lines = [kinds[i % 3] if i % 97 else '{"ticket": {"priority": "extreme"}}' for i in range(1800)]
+    source = tmp_path / "tickets.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    assert source.stat().st_size > 3 * (1 << 19)
+    code, one, _ = run("decide", "--mapping", "zendesk", "--batch", str(source))
+    assert code == 0 and len(one.splitlines()) == 1800
+    assert sum('"error": "invalid_complaint"' in line for line in one.splitlines()) == 19
+    code, _, _ = run("decide", "--mapping", "zendesk", "--batch", str(source), "--workers", "3", "--out", str(tmp_path / "out.jsonl"))
+    assert code == 0 and (tmp_path / "out.jsonl").read_text() == one
+
+
+def test_spawned_workers_load_the_mapping_from_its_text(tmp_path: Path, default_policy: Policy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that is not forked gets the mapping as the text it was loaded from, not its file (gone by then)."""
+    import functools
+    import io
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from gesture_engine import batch
+    from gesture_engine.mapping import decide_payloads
+
+    file = tmp_path / "desk.yaml"
+    file.write_text("mapping: desk\nfacts:\n  severity: {path: p, values: {p1: critical, p2: low}}\n  channel: {default: chat}\n")
+    mapping = load_mapping(file)
+    file.unlink()
+    stream = b'{"p": "p1"}\n{"p": "p9"}\n\n{"p": "p2"}\n' * 20
+    alone, spread = io.BytesIO(), io.BytesIO()
+    assert decide_payloads(default_policy, mapping, io.BytesIO(stream), alone) == 60
+    monkeypatch.setattr(batch, "ProcessPoolExecutor", functools.partial(ProcessPoolExecutor, mp_context=multiprocessing.get_context("spawn")))
+    assert decide_payloads(default_policy, mapping, io.BytesIO(stream), spread, workers=2) == 60
+    assert spread.getvalue() == alone.getvalue()
+    records = [json.loads(line) for line in alone.getvalue().splitlines()[:3]]
+    assert records[0]["facts"]["severity"] == "critical" and records[2]["facts"]["severity"] == "low"
+    assert (records[1]["line"], records[1]["error"], records[1]["problems"][0]["field"]) == (2, "invalid_complaint", "p")

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,17 @@ def test_a_payload_that_does_not_fit_the_mapping_is_422_naming_the_path(open_ser
     assert (unknown.status_code, unknown.json()["error"]) == (400, "unknown_mapping")
 
 
+@pytest.mark.parametrize(("query", "status"), [("redecide=no", 200), ("redecide=TRUE", 200), ("redecide=maybe", 422), ("redecide=", 422),
+                                             ("redecide=yes&redecide=2", 422)])
+def test_a_bad_query_flag_is_our_422_naming_the_parameter(open_server: Server, query: str, status: int) -> None:
+    with open_server.client() as client:
+        answer = client.post(f"/v1/decisions?{query}", json=COMPLAINT)
+    assert answer.status_code == status
+    if status == 422:
+        assert answer.json()["error"] == "invalid_request"
+        assert [(p["field"], p["code"]) for p in answer.json()["problems"]] == [("query.redecide", "invalid_parameter")]
+
+
 def test_a_bad_complaint_is_422_with_every_problem(open_server: Server) -> None:
     with open_server.client() as client:
         answer = client.post("/v1/decisions", json={"severity": "huge", "audience": -1, "colour": "red"})
@@ -194,6 +206,33 @@ def test_metrics_count_decisions_errors_and_name_the_policy(open_server: Server,
     assert 'gesture_errors_total{kind="invalid_complaint"}' in text
     assert f'fingerprint="{default_policy.fingerprint}"' in text
     assert 'gesture_request_duration_seconds_bucket{endpoint="/v1/decisions"' in text
+
+
+def test_metrics_of_two_workers_count_both_and_their_directory_goes_with_the_server(tmp_path: Path, default_policy: Policy) -> None:
+    server = start(tmp_path, "--insecure-no-auth", "--workers", "2")
+    metrics_dir = Path(next(r for r in server.logged() if r.get("event") == "listening")["metrics_dir"])
+
+    def decide(_: int) -> int:
+        with server.client() as client:  # a connection of its own, taken by whichever worker accepts it first
+            return client.post("/v1/decisions", json=COMPLAINT).status_code
+
+    try:
+        sent, pids, deadline = 0, set(), time.monotonic() + 30
+        while len(pids) < 2 and time.monotonic() < deadline:
+            with ThreadPoolExecutor(8) as pool:
+                assert set(pool.map(decide, range(16))) == {200}
+            sent += 16
+            pids = {r["pid"] for r in server.logged() if r.get("path") == "/v1/decisions"}
+        assert len(pids) == 2, "both workers decided"
+        for _ in range(6):  # each scrape on a new connection: answered by one worker or the other, the same counts
+            with server.client() as client:
+                lines = client.get("/metrics").text.splitlines()
+            assert sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith("gesture_decisions_total{")) == sent
+            fingerprint = default_policy.fingerprint
+            assert f'gesture_policy_info{{fingerprint="{fingerprint}",name="default",version="1.0.0"}} 1.0' in lines
+    finally:
+        assert stop(server) == 0
+    assert not metrics_dir.exists()
 
 
 def test_access_log_is_json_with_the_request_id(open_server: Server) -> None:

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from gesture_engine import Policy
 from gesture_engine.batch import decide_stream, format_of
 from gesture_engine.errors import ComplaintFileError
-from gesture_engine.mapping import Mapping, decide_payloads
+from gesture_engine.mapping import Mapping
 
 from ._shared import EXIT_USAGE
 from .files import Output, atomic_output, same_file
@@ -35,13 +35,16 @@ Through = Callable[[IO[bytes], Output, str, Callable[[int], object] | None], int
 
 
 def run_batch(policy: Policy, source: str, out: str | None, workers: int, fmt: str | None, policy_text: str | None = None,
-              through: Through | None = None) -> None:
-    """Decide every complaint in ``source`` ('-' = stdin) and write one JSON line each to ``out`` or stdout.
+              mapping: Mapping | None = None, through: Through | None = None) -> None:
+    """Decide every complaint in ``source`` ('-' = stdin) and write one JSON line each to ``out`` or stdout;
+    with ``mapping`` each JSON line is a helpdesk payload it turns into the complaint.
 
     ``out`` is written atomically (see :func:`atomic_output`) and may not be the input; SIGTERM stops
     the batch like an error, leaving ``out`` as it was. ``through`` decides instead of the library's
-    batch path (``--ledger``)."""
+    batch path (``--ledger``; it is given the mapping itself)."""
     kind = format_of(source, fmt)
+    if mapping is not None and kind != "jsonl":
+        raise click.UsageError("--mapping reads helpdesk payloads as JSON Lines, not CSV")
     with ExitStack() as stack:
         if source == "-":
             stream: IO[bytes] = sys.stdin.buffer
@@ -67,7 +70,7 @@ def run_batch(policy: Policy, source: str, out: str | None, workers: int, fmt: s
         try:
             with _terminate_as_exception():
                 if through is None:
-                    decide_stream(policy, stream, sink, kind, workers=workers, progress=tick, policy_text=policy_text)
+                    decide_stream(policy, stream, sink, kind, workers=workers, progress=tick, policy_text=policy_text, mapping=mapping)
                 else:
                     through(stream, sink, kind, tick)
             sink.flush()
@@ -99,27 +102,6 @@ def _terminate_as_exception() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def run_mapped_batch(policy: Policy, mapping: Mapping, source: str, out: str | None, workers: int, fmt: str | None) -> None:
-    """``--batch`` with ``--mapping``: each JSON line is a helpdesk payload; one process (a mapping costs more than deciding)."""
-    if format_of(source, fmt) != "jsonl":
-        raise click.UsageError("--mapping reads helpdesk payloads as JSON Lines, not CSV")
-    if workers != 1:
-        raise click.UsageError("--batch with --mapping runs in one process; leave out --workers")
-    with ExitStack() as stack:
-        try:
-            stream: IO[bytes] = sys.stdin.buffer if source == "-" else stack.enter_context(open(source, "rb"))
-        except OSError as exc:
-            raise click.UsageError(f"cannot read batch file {source!r}: {exc.strerror or exc}") from None
-        if out is not None and same_file(stream, out):
-            raise click.UsageError(f"--out {out!r} is the input; write the decisions elsewhere")
-        try:
-            sink: IO[bytes] = stack.enter_context(open(out, "wb")) if out else sys.stdout.buffer
-        except OSError as exc:
-            raise click.UsageError(f"cannot write {out!r}: {exc.strerror or exc}") from None
-        decide_payloads(policy, mapping, stream, sink)
-        sink.flush()
 
 
 def run_ledger_batch(policy: Policy, url: str, source: str, out: str | None, workers: int, fmt: str | None, mapping: Mapping | None,

@@ -31,7 +31,7 @@ from ._shared import (
     load_with_text,
     policy_option,
 )
-from .batch_run import run_batch, run_ledger_batch, run_mapped_batch
+from .batch_run import run_batch, run_ledger_batch
 from .fact_options import FactCommand, after_dashes, complete_fact_args
 from .files import OutputError, named_stdout, silence_stdout
 from .ledger_cmd import ledger_group, opened
@@ -125,10 +125,8 @@ def decide(policy_path: str | None, as_json: bool, pairs: tuple[str, ...], log_p
             raise click.UsageError("--batch reads complaints from FILE; give no COMPLAINT, facts or --log with it")
         if ledger_url is not None:
             run_ledger_batch(policy, ledger_url, batch_path, out_path, workers, batch_format, mapping, team, actor, redecide)
-        elif mapping is not None:
-            run_mapped_batch(policy, mapping, batch_path, out_path, workers, batch_format)
         else:
-            run_batch(policy, batch_path, out_path, workers, batch_format, policy_text)
+            run_batch(policy, batch_path, out_path, workers, batch_format, policy_text, mapping)
         return
     if out_path is not None or workers != 1 or batch_format is not None:
         raise click.UsageError("--out, --workers and --format go with --batch")

@@ -15,7 +15,7 @@ covering index. Each window counts from when a reservation was made (``reserved_
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -43,7 +43,7 @@ def history_statement(sources: tuple[HistorySource, ...]) -> Any:
             held = events.c.delta_minor if goodwill_only else case((events.c.currency == bindparam("currency"), events.c.delta_minor), else_=0)
             column = func.sum(case((in_window, held), else_=0))
         elif source.kind == "gestures":
-            given = case((events.c.kind == "reserved", 1), (events.c.kind.in_(("released", "expired")), -1), else_=0)
+            given = case((events.c.kind == "reserved", 1), (events.c.kind == "released", -1), (events.c.kind == "expired", -1), else_=0)
             matches = _total([case((events.c.gestures.contains(f'"{gesture}"', autoescape=True), 1), else_=0) for gesture in source.gestures])
             column = func.sum(case((in_window, given * matches), else_=0))
         else:
@@ -71,9 +71,19 @@ def read_history(connection: Connection, sources: Mapping[str, HistorySource], c
     """Every history fact's value for ``customer_id`` at ``now`` (µs), before ``complaint_id``: goodwill in
     ``currency``, counts as ints."""
     ordered = tuple(sources.values())
-    starts = {f"since_{i}": now - source.window * _WINDOW_MICROS for i, source in enumerate(ordered)}
     row = connection.execute(history_statement(ordered), {"customer_id": customer_id, "complaint_id": complaint_id, "currency": currency,
-                                                          "since": min(starts.values()), **starts}).one()
+                                                          **history_parameters(ordered, now)}).one()
+    return history_values(ordered, row, currency)
+
+
+def history_parameters(ordered: tuple[HistorySource, ...], now: int) -> dict[str, int]:
+    """The window starts ``history_statement(ordered)`` is bound to at ``now`` (µs): ``since`` and ``since_0``, ..."""
+    starts = {f"since_{i}": now - source.window * _WINDOW_MICROS for i, source in enumerate(ordered)}
+    return {"since": min(starts.values()), **starts} if starts else {}
+
+
+def history_values(ordered: tuple[HistorySource, ...], row: Sequence[Any], currency: str) -> dict[str, Decimal | int]:
+    """The facts from ``history_statement(ordered)``'s row: goodwill in ``currency``, counts as ints."""
     values: dict[str, Decimal | int] = {}
     for source, total in zip(ordered, row, strict=True):
         values[source.fact] = Decimal(int(total)).scaleb(-MINOR_UNITS[currency]) if source.kind == "goodwill" else int(total)

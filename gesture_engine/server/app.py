@@ -2,8 +2,9 @@
 
 Deciding takes microseconds, so the hot path stays thin: the body is read by hand (size, time and depth
 limits first), parsed by the engine's own complaint reader and answered with the decision's own JSON
-bytes; no framework model touches it. FastAPI is there for routing, the OpenAPI document (whose
-schemas are the project's JSON Schemas) and ``/docs``.
+bytes; no framework model touches it, and ``POST /v1/decisions`` does not even pass through FastAPI's
+routing, parameter and exception layers (:meth:`AccessLog.decisions`). FastAPI is there for the other
+endpoints, the OpenAPI document (whose schemas are the project's JSON Schemas) and ``/docs``.
 
 The policy and mappings in use are one immutable snapshot (:class:`Loaded`) that a reload replaces in a
 single assignment, after the new one loaded and checked; a request reads the snapshot once, so it is
@@ -22,7 +23,6 @@ import os
 import re
 import signal
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -33,7 +33,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, Info, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -76,6 +77,9 @@ class ServerConfig:
     max_depth: int = MAX_JSON_DEPTH
     request_timeout: float = 10.0
     log_path: str | None = None
+    metrics_dir: str | None = None
+    """With several workers: the directory (made and removed by ``serve``) where each keeps its metrics, so that
+    ``/metrics``, whichever worker answers it, counts every worker's requests."""
     max_header_bytes: int = 16 * 1024
     watch: bool = False
     watch_interval: float = 1.0
@@ -160,18 +164,37 @@ def too_deep(body: bytes, limit: int) -> bool:
 
 @dataclass
 class Metrics:
-    """The service's Prometheus metrics, in a registry of its own."""
+    """The service's Prometheus metrics, in a registry of its own; with ``directory``, in prometheus_client's
+    multiprocess mode: this process's values go to files there, and a scrape adds up every process's files."""
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    directory: str | None = None
 
     def __post_init__(self) -> None:
+        if self.directory is not None:  # process-wide, as prometheus_client's multiprocess mode is
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = self.directory
+            values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
         r = self.registry
         self.decisions = Counter("gesture_decisions", "Decisions made, by action and rule.", ["action", "rule"], registry=r)
         self.latency = Histogram("gesture_request_duration_seconds", "Time from request to response, by endpoint.", ["endpoint"],
                                  buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10), registry=r)
         self.errors = Counter("gesture_errors", "Requests answered with an error, by kind.", ["kind"], registry=r)
         self.reloads = Counter("gesture_policy_reloads", "Policy reloads, by result (loaded, refused).", ["result"], registry=r)
-        self.policy = Info("gesture_policy", "The policy in use.", registry=r)
+        self.policy = Gauge("gesture_policy_info", "The policy in use: 1 (0 for one a reload replaced).", ["name", "version", "fingerprint"],
+                            multiprocess_mode="livemax", registry=r)  # an info metric, which multiprocess mode has not
+
+    def show(self, policy: Policy, old: Policy | None = None) -> None:
+        if old is not None and old.fingerprint != policy.fingerprint:
+            self.policy.labels(old.name, old.version, old.fingerprint).set(0)
+        self.policy.labels(policy.name, policy.version, policy.fingerprint).set(1)
+
+    def exposition(self) -> bytes:
+        """The text a scrape gets: this process's metrics, or with ``directory`` every worker's, added up."""
+        if self.directory is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, self.directory)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
 
 
 class Service:
@@ -180,8 +203,8 @@ class Service:
     def __init__(self, config: ServerConfig, loaded: Loaded | None = None) -> None:
         self.config = config
         self.loaded = loaded if loaded is not None else load_state(config)
-        self.metrics = Metrics()
-        self._show(self.loaded)
+        self.metrics = Metrics(directory=config.metrics_dir)
+        self.metrics.show(self.loaded.policy)
         self.ledger: Any = None
         if config.ledger_url is not None:
             from gesture_engine.ledger import Ledger
@@ -190,10 +213,6 @@ class Service:
         self.decision_log = DecisionLog(config.log_path) if config.log_path else None
         self._reloading = asyncio.Lock()
         self.on_reload: Callable[[], None] = lambda: None
-
-    def _show(self, loaded: Loaded) -> None:
-        policy = loaded.policy
-        self.metrics.policy.info({"name": policy.name, "version": policy.version, "fingerprint": policy.fingerprint})
 
     async def reload(self, reason: str) -> bool:
         """Load the policy and mappings again; swap them in only if they load and fit, else keep serving the old."""
@@ -205,13 +224,13 @@ class Service:
                 log.error(json.dumps({"event": "reload_refused", "reason": reason, "kept": self.loaded.policy.fingerprint,
                                       "problems": [str(p) for p in error.problems]}))
                 return False
-            old = self.loaded.policy.fingerprint
+            old = self.loaded.policy
             self.loaded = fresh  # one assignment: a request sees the old snapshot or the new, never a mix
-            self._show(fresh)
+            self.metrics.show(fresh.policy, old)
             self.metrics.reloads.labels("loaded").inc()
             self.on_reload()
             settle()
-            log.warning(json.dumps({"event": "reloaded", "reason": reason, "from": old, "to": fresh.policy.fingerprint}))
+            log.warning(json.dumps({"event": "reloaded", "reason": reason, "from": old.fingerprint, "to": fresh.policy.fingerprint}))
             return True
 
     def watched_files(self) -> list[Path]:
@@ -255,16 +274,13 @@ class Service:
         chunks: list[bytes] = []
         size = 0
 
-        async def read() -> None:
-            nonlocal size
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise ApiError(413, "too_large", f"the body is larger than {limit} bytes")
-                chunks.append(chunk)
-
         try:
-            await asyncio.wait_for(read(), self.config.request_timeout)
+            async with asyncio.timeout(self.config.request_timeout):  # a deadline on this task, not a task of its own
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        raise ApiError(413, "too_large", f"the body is larger than {limit} bytes")
+                    chunks.append(chunk)
         except TimeoutError:
             raise ApiError(408, "timeout", f"the body did not arrive within {self.config.request_timeout:g}s") from None
         data = b"".join(chunks)
@@ -290,6 +306,46 @@ class Service:
             return mapping.apply(payload)
         except ComplaintError as error:
             raise complaint_error(error) from None
+
+    async def decisions(self, request: Request) -> Response:
+        """``POST /v1/decisions``: the decision's bytes (with a ledger, and its reservation), or an ApiError."""
+        caller = self.caller(request, "decide")
+        params = request.query_params
+        redecide = flag(params, "redecide")
+        loaded = self.loaded
+        complaint = self.complaint(loaded, request, await self.body(request))
+        policy = loaded.policy
+        try:
+            if self.ledger is None:
+                decision = policy.decide(complaint)
+                body = decision.model_dump_json(indent=2) + "\n"
+            else:
+                decision, reservation = await run_in_threadpool(self.ledger.decide, policy, complaint, team=params.get("team"),
+                                                                actor=caller.name, redecide=redecide)
+                body = json.dumps({"decision": json.loads(decision.model_dump_json()), "reservation": reservation.to_dict()}, indent=2) + "\n"
+        except ComplaintError as error:
+            raise complaint_error(error) from None
+        except LedgerError as error:
+            raise ledger_error(error) from None
+        if self.decision_log is not None:
+            self.decision_log.append(complaint, decision)
+        self.metrics.decisions.labels(decision.action, decision.rule).inc()
+        return Response(body, 200, {"X-Policy-Fingerprint": policy.fingerprint}, "application/json")
+
+
+_TRUE, _FALSE = frozenset(("1", "t", "true", "y", "yes", "on")), frozenset(("0", "f", "false", "n", "no", "off"))
+
+
+def flag(params: Any, name: str) -> bool:
+    """A boolean query parameter as FastAPI reads one (``true``/``false``, ``1``/``0``, ``yes``/``no``, ``on``/``off``,
+    any case); anything else is our 422."""
+    text = params.get(name)
+    if text is None or text.lower() in _FALSE:
+        return False
+    if text.lower() in _TRUE:
+        return True
+    raise ApiError(422, "invalid_request", "the request has 1 problem(s)",
+                   [{"field": f"query.{name}", "code": "invalid_parameter", "message": f"{text!r} is not valid here"}])
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -331,7 +387,7 @@ class AccessLog:
             return
         start = time.perf_counter()
         given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
-        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        request_id = given if _REQUEST_ID.match(given) else os.urandom(16).hex()  # as random as uuid4().hex, cheaper
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         started = False
@@ -341,6 +397,9 @@ class AccessLog:
             refusal = ApiError(431, "headers_too_large", f"the request's headers are larger than {limit} bytes")
             self.service.metrics.errors.labels(refusal.code).inc()
             app = refusal.response()
+        hot = app is self.app and scope["path"] == "/v1/decisions" and scope["method"] == "POST"
+        if hot:
+            app = self.decisions
 
         async def sending(message: Message) -> None:
             nonlocal status, started
@@ -360,13 +419,23 @@ class AccessLog:
                 await response.response()(scope, receive, sending)
         finally:
             elapsed = time.perf_counter() - start
-            route = scope.get("route")
-            endpoint = getattr(route, "path", "unmatched")
+            endpoint = "/v1/decisions" if hot else getattr(scope.get("route"), "path", "unmatched")
             self.service.metrics.latency.labels(endpoint).observe(elapsed)
             if access.isEnabledFor(logging.INFO):
                 access.info(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "request_id": request_id,
                                         "method": scope["method"], "path": scope["path"][:200], "status": status,
-                                        "ms": round(elapsed * 1000, 3), "client": (scope.get("client") or ("", 0))[0]}))
+                                        "ms": round(elapsed * 1000, 3), "client": (scope.get("client") or ("", 0))[0],
+                                        "pid": os.getpid()}))
+
+    async def decisions(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /v1/decisions``, the hot path, answered here rather than through the framework's routing,
+        parameter and exception layers, which cost several times the decision itself."""
+        try:
+            response = await self.service.decisions(Request(scope, receive))
+        except ApiError as error:
+            self.service.metrics.errors.labels(error.code).inc()
+            response = error.response()
+        await response(scope, receive, send)
 
 
 def openapi_document(app: FastAPI, service: Service) -> dict[str, Any]:
@@ -470,27 +539,7 @@ def create_app(config: ServerConfig, service: Service | None = None) -> AccessLo
     async def decisions(request: Request, mapping: str | None = None, team: str | None = None, redecide: bool = False) -> Response:
         """The decision JSON, byte for byte what ``gesture decide --json`` prints. With a ledger, ``{decision, reservation}``
         as ``gesture decide --ledger --json`` prints it (``team`` and ``redecide`` as there; the token's name is the actor)."""
-        caller = service.caller(request, "decide")
-        loaded = service.loaded
-        complaint = service.complaint(loaded, request, await service.body(request))
-        policy = loaded.policy
-        headers = {"X-Policy-Fingerprint": policy.fingerprint}
-        try:
-            if service.ledger is None:
-                decision = policy.decide(complaint)
-                body = decision.model_dump_json(indent=2) + "\n"
-            else:
-                decision, reservation = await run_in_threadpool(service.ledger.decide, policy, complaint, team=team, actor=caller.name,
-                                                                redecide=redecide)
-                body = json.dumps({"decision": json.loads(decision.model_dump_json()), "reservation": reservation.to_dict()}, indent=2) + "\n"
-        except ComplaintError as error:
-            raise complaint_error(error) from None
-        except LedgerError as error:
-            raise ledger_error(error) from None
-        if service.decision_log is not None:
-            service.decision_log.append(complaint, decision)
-        service.metrics.decisions.labels(decision.action, decision.rule).inc()
-        return Response(body, 200, headers, "application/json")
+        return await service.decisions(request)  # (AccessLog answers this path itself; the route is here for OpenAPI)
 
     @app.post("/v1/explain", openapi_extra=_body("Complaint"), responses=_answers(None, 400, 401, 403, 408, 413, 415, 422),
               summary="Why a complaint gets its decision, rule by rule", response_class=Response)
@@ -611,7 +660,7 @@ def create_app(config: ServerConfig, service: Service | None = None) -> AccessLo
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:
-        return Response(generate_latest(service.metrics.registry), 200, None, CONTENT_TYPE_LATEST)
+        return Response(service.metrics.exposition(), 200, None, CONTENT_TYPE_LATEST)
 
     for route in app.routes:  # every /v1 endpoint wants a bearer token
         if getattr(route, "path", "").startswith("/v1/"):
