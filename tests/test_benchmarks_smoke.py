@@ -219,6 +219,19 @@ def test_in_turns_gives_every_pass_a_fresh_set() -> None:
     assert {name: t.passes for name, t in timings.items()} == {"a": 3, "b": 3}
 
 
+def test_load_scale_loads_and_lints_every_shape() -> None:
+    """``python -m benchmarks.load_scale``: every shape is a valid policy that loads and lints (small
+    here; the report has a row per shape with its columns)."""
+    from benchmarks import load_scale
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert load_scale.main(["--rules", "30", "--repeat", "1", "--lint", "--memory"]) == 0
+    rows = [line.split("|")[1:-1] for line in out.getvalue().splitlines()[2:]]
+    assert [row[0].strip() for row in rows] == [*load_scale.SHAPES, load_scale.TABLE]
+    assert all(len(row) == 5 for row in rows)
+
+
 def test_spark_benchmark_inputs_are_the_same_rows_in_both_files(tmp_path: Path) -> None:
     """benchmarks/spark.py's JSON Lines and Parquet hold the same complaints, 1% of them invalid, made once."""
     pytest.importorskip("pyarrow")

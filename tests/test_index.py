@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gesture_engine import Policy, load_policy
+from gesture_engine import Policy, load_policy, loads_policy
 from gesture_engine.engine import index as index_module
 from gesture_engine.engine.conditions import Facts, domain_cells
 from gesture_engine.engine.facts import Fact
@@ -285,3 +285,72 @@ def test_index_matches_rule_by_rule_evaluation_for_durations_dates_and_lists(tmp
         reference = plain_derived(policy, {k: v for k, v in facts.items() if k in policy.facts or k == "received_at"})
         assert facts == reference
         assert fired(decision) == fired_plainly(policy, facts), complaint
+
+
+OWN = [f"w{i:03d}" for i in range(120)]
+
+
+def own_value_condition(rnd: random.Random, word: str, wide: bool) -> dict[str, Any]:
+    """A rule's test of its own value (``product: w017``): alone, in a set or ``any`` of two; with ``wide``
+    (holding nearly everywhere) negated or combined on the same fact, or a numeric set (``in``, ``ne``,
+    outside a range) on ``count``."""
+    fact = rnd.choice(["text", "item"])
+    other = rnd.choice(OWN)
+    shape = rnd.choice(["ne", "not_in", "not", "all", "numeric"] if wide else ["eq", "eq", "in", "any"])
+    if shape == "eq":
+        return {fact: word}
+    if shape in ("in", "not_in"):
+        return {fact: {shape: sorted({word, other})}}
+    if shape == "ne":
+        return {fact: {"ne": word}}
+    if shape == "any":
+        return {"any": [{fact: word}, {fact: other}]}
+    if shape == "not":
+        return {"not": {fact: {"in": sorted({word, other})}}}
+    if shape == "all":
+        return {"all": [{fact: {"ne": other}}, {"any": [{fact: word}, {"not": {fact: {"ne": other}}}]}]}
+    low, high = sorted(rnd.sample(THRESHOLDS, 2))
+    return rnd.choice([{"count": {"in": [low, high]}}, {"count": {"ne": low}}, {"count": {"not_in": [low, high]}},
+                       {"any": [{"count": {"lt": low}}, {"count": {"gt": high}}]}, {"not": {"count": {"between": [low, high]}}},
+                       {"any": [{"count": {"lte": high}}, {"count": {"gte": low}}]},  # overlapping: every number
+                       {"any": [{"count": {"in": [low, high]}}, {"count": {"between": [low, high]}}, {"count": {"gt": high}}]}])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_index_matches_rule_by_rule_evaluation_when_each_rule_names_its_own_value(seed: int) -> None:
+    """The shape whose index used to take quadratic time to build (each rule's own string or enum
+    value): the bits placed from each test's values agree with evaluating the rules one by one, on the
+    named values, values no rule names, and numeric sets cut into runs of cells."""
+    rnd = random.Random(seed)
+    rules = [{"id": f"r{i}", "when": {"lvl": {"at_least": rnd.choice(LEVELS)}, **own_value_condition(rnd, word, rnd.random() < 0.05)},
+              "then": {"action": "act", "respond_within": "1h"}} for i, word in enumerate(OWN)]
+    rules += [{"id": f"c{i}", "collect": True, "when": own_value_condition(rnd, rnd.choice(OWN), rnd.random() < 0.5), "then": {"gestures": ["sorry"]}}
+              for i in range(20)]
+    data = {"policy": "own", "version": "1", "currency": "EUR", "budget_cap": 100,
+            "facts": {"lvl": {"type": "level", "values": LEVELS, "required": True}, "text": {"type": "string", "default": ""},
+                      "item": {"type": "enum", "values": [*OWN, "unnamed"], "default": "unnamed"},
+                      "count": {"type": "integer", "default": 0}},
+            "gestures": {"sorry": {"label": "Sorry"}}, "actions": {"act": {"label": "Act"}},
+            "rules": [*rules, {"id": "default", "default": True, "then": {"action": "act", "respond_within": "1d"}}]}
+    policy = loads_policy(yaml.safe_dump(data), name="own.yaml")
+    hits = set()
+    for _ in range(400):
+        complaint = {"lvl": rnd.choice(LEVELS), "text": rnd.choice([*OWN, "", "w999"]), "item": rnd.choice([*OWN, "unnamed"]),
+                     "count": rnd.choice([*THRESHOLDS, -1, 3, 7, 99, 101, 1000])}
+        decision = policy.decide(complaint)
+        assert fired(decision) == fired_plainly(policy, decision.facts), complaint
+        hits.add(decision.rule)
+    assert len(hits) > 10  # many rules win somewhere: the property is not met by the default alone
+
+
+def test_numeric_parts_evaluated_cell_by_cell_agree_with_runs(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A numeric part the index cannot turn into runs of cells is evaluated on every cell instead: the
+    same answers (forced here for every part)."""
+    monkeypatch.setattr(index_module, "_part_runs", lambda position, part, last: None)
+    rnd = random.Random(3)
+    path = tmp_path / "random.yaml"
+    path.write_text(yaml.safe_dump(random_policy(rnd, rules=40)), encoding="utf-8")
+    policy = load_policy(path)
+    for _ in range(300):
+        decision = policy.decide(random_complaint(rnd))
+        assert fired(decision) == fired_plainly(policy, decision.facts)

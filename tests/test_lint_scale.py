@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from gesture_engine import Policy, loads_policy
+from gesture_engine.engine.conditions import Compare
 from gesture_engine.engine.conditions import Test as Leaf
-from gesture_engine.tools.lint import MAX_NAMED, _cells_where, _Linter, _partition, lint
+from gesture_engine.tools.lint import MAX_NAMED, _cells_where, _Linter, _partition, _relation, lint
 
 VALUES = [f"v{i:02d}" for i in range(50)]
 LEVELS = [f"l{i:02d}" for i in range(40)]
@@ -140,3 +141,27 @@ def test_a_rule_shadowed_by_many_names_the_first_and_counts_the_rest() -> None:
     named = ", ".join(f"band{i:02d}" for i in range(MAX_NAMED))
     assert finding.code == "GE101"
     assert f"earlier rule(s) {named} and 3 more match every complaint it matches" in finding.message
+
+
+@pytest.mark.parametrize("op", ["eq", "ne", "gt", "gte", "lt", "lte"])
+def test_a_comparison_on_a_line_gets_the_cells_every_pair_gets(op: str) -> None:
+    """Two numeric facts compared, each cut at many thresholds (some shared, some points): the shortcut
+    over ordered cells (bisects, whole runs below and above) gives, surely and maybe, the cells that
+    deciding every pair of cells gives."""
+    rng = random.Random(op)
+    rules = [f"  - id: c{i:03d}\n    when: {{all: [{{{leaf(rng, rng.choice(['n', 'x']))}}}, {{x: {{{op}: {{fact: n}}}}}}]}}\n"
+             "    then: {action: act, respond_within: 1h}\n" for i in range(40)]
+    policy = loads_policy(HEAD + "".join(rules) + TAIL)
+    linter = _Linter(policy, None, 10**6, 10)
+    space = linter.space({"n", "x"})
+    assert min(space.sizes) > 32
+    test = next(t for rule in policy.rules for t in rule.when.tests() if isinstance(t, Compare))
+    for sure in (True, False):
+        pairwise = 0
+        for left, left_cells in space.cases("x", sure):
+            for right, right_cells in space.cases("n", sure):
+                holds = _relation(test, left, right)
+                if holds or (holds is None and not sure):
+                    pairwise |= left_cells & right_cells
+        assert space.compared_on_a_line(test, sure) == pairwise, sure
+    assert space.sure(test) != space.mask(test) or op in ("ne",)  # intervals that overlap: some cells only maybe

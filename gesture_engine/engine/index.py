@@ -287,12 +287,11 @@ class PolicyIndex:
                 return masks[2 * i + 1 if i < count and points[i] == value else 2 * i]
 
             return numeric
-        bits_at = _evaluator(name, by_bit, free)
+        bits = _value_bits(name, split.values, by_bit, free)
         if fact.type != "string":
-            return {value: bits_at(value) for value in split.values}.__getitem__
-        *words, unmentioned = split.values  # a string's last cell: every string no condition mentions
-        table = {word: bits_at(word) for word in words}
-        other = bits_at(unmentioned)
+            return dict(zip(split.values, bits, strict=True)).__getitem__
+        table = dict(zip(split.values[:-1], bits, strict=False))
+        other = bits[-1]  # a string's last cell: every string no condition mentions
         return lambda value: table.get(value, other)
 
     @staticmethod
@@ -302,7 +301,8 @@ class PolicyIndex:
         return lru_cache(maxsize=LIST_CACHE_SIZE)(_evaluator(name, by_bit, free))
 
     def _numeric_masks(self, split: Cells, name: str, by_bit: dict[int, list[Condition]], free: int) -> list[int] | CellBits:
-        """Per-cell bitsets: interval parts by a sweep of start/end events, others cell by cell.
+        """Per-cell bitsets by a sweep of start/end events over each part's runs of cells (``_runs_of``);
+        a part that is not made of comparisons and sets of values is evaluated cell by cell.
 
         Neighbouring cells with the same bits share one int. A large index keeps them as ``CellBits``.
         """
@@ -312,58 +312,112 @@ class PolicyIndex:
         extra: dict[int, int] = {}
         representatives: list[Any] = []
         for i, found in by_bit.items():
-            span = _interval_of(position, found)
-            if span is None:
+            runs = _runs_of(position, found, count - 1)
+            if runs is None:
                 representatives = representatives or [split.representative(cell) for cell in range(count)]
                 for cell, value in enumerate(representatives):
                     facts = {name: value}
                     if all(part.holds(facts) for part in found):
                         extra[cell] = extra.get(cell, 0) | 1 << i
-            elif span[0] <= span[1]:
-                flips.setdefault(span[0], []).append(i)
-                flips.setdefault(span[1] + 1, []).append(i)
+                continue
+            for low, high in runs:
+                flips.setdefault(low, []).append(i)
+                flips.setdefault(high + 1, []).append(i)
         previous = 0
-        for cell in sorted(extra.keys() | {cell + 1 for cell in extra}):  # a part that is no interval: its bits change cell by cell
+        for cell in sorted(extra.keys() | {cell + 1 for cell in extra}):  # parts evaluated cell by cell: their bits change cell by cell
             bits = extra.get(cell, 0)
             flips.setdefault(cell, []).extend(_positions(bits ^ previous))
             previous = bits
         return CellBits.sweep(free, count, flips)
 
 
-def _interval_of(position: Mapping[Any, int], parts: Iterable[Condition]) -> tuple[int, int] | None:
-    """Cells [first, last] where all ``parts`` hold, or None unless each is a conjunction of comparisons;
-    ``position``: each threshold to its place among the cells' thresholds."""
-    first, last = 0, 2 * len(position)
-    compared = False
+Runs = list[tuple[int, int]]
+"""Cells as runs ``[first, last]``, in order and apart."""
+
+
+def _runs_of(position: Mapping[Any, int], parts: Iterable[Condition], last: int) -> Runs | None:
+    """Cells ``0..last`` where all ``parts`` hold, or None unless each is built of one fact's comparisons
+    and sets of values with ``all``/``any``/``not`` (those are checked cell by cell); ``position``: each
+    threshold to its place among the cells' thresholds (cell ``2i + 1`` is threshold ``i``)."""
+    found: Runs = [(0, last)]
     for part in parts:
-        if isinstance(part, Test):
-            tests: tuple[Test, ...] = (part,)
-        elif _is_conjunction(part):
-            tests = part.tests()
-        else:
+        runs = _part_runs(position, part, last)
+        if runs is None:
             return None
-        for test in tests:
-            op, operand = test.op, test.operand
-            compared = True
-            if op == "between":
-                low, high = 2 * position[operand[0]] + 1, 2 * position[operand[1]] + 1
-            elif op == "gte":
-                low, high = 2 * position[operand] + 1, last
-            elif op == "lt":
-                low, high = first, 2 * position[operand]
-            elif op == "gt":
-                low, high = 2 * position[operand] + 2, last
-            elif op == "lte":
-                low, high = first, 2 * position[operand] + 1
-            elif op == "eq":
-                low = high = 2 * position[operand] + 1
-            else:
-                return None
-            if low > first:
-                first = low
-            if high < last:
-                last = high
-    return (first, last) if compared else None
+        found = _intersection(found, runs)
+    return found
+
+
+def _part_runs(position: Mapping[Any, int], part: Condition, last: int) -> Runs | None:
+    if isinstance(part, Group):
+        subs = [_part_runs(position, sub, last) for sub in part.parts]
+        if any(sub is None for sub in subs):
+            return None
+        runs = [sub for sub in subs if sub is not None]
+        if part.kind == "not":
+            return _complement(runs[0], last)
+        if part.kind == "all":
+            found: Runs = [(0, last)]
+            for sub in runs:
+                found = _intersection(found, sub)
+            return found
+        return _union(runs)
+    if not isinstance(part, Test) or part.__class__ is not Test:
+        return None
+    op, operand = part.op, part.operand
+    if op in ("eq", "in", "ne", "not_in"):
+        points = [(cell, cell) for cell in sorted({2 * position[value] + 1 for value in part.constants})]
+        return _complement(points, last) if op in ("ne", "not_in") else points
+    if op == "between":
+        low, high = 2 * position[operand[0]] + 1, 2 * position[operand[1]] + 1
+    elif op == "gte":
+        low, high = 2 * position[operand] + 1, last
+    elif op == "lt":
+        low, high = 0, 2 * position[operand]
+    elif op == "gt":
+        low, high = 2 * position[operand] + 2, last
+    elif op == "lte":
+        low, high = 0, 2 * position[operand] + 1
+    else:
+        return None
+    return [(low, high)] if low <= high else []
+
+
+def _intersection(one: Runs, other: Runs) -> Runs:
+    found: Runs = []
+    i = j = 0
+    while i < len(one) and j < len(other):
+        low, high = max(one[i][0], other[j][0]), min(one[i][1], other[j][1])
+        if low <= high:
+            found.append((low, high))
+        if one[i][1] < other[j][1]:
+            i += 1
+        else:
+            j += 1
+    return found
+
+
+def _union(many: Iterable[Runs]) -> Runs:
+    found: Runs = []
+    for low, high in sorted(run for runs in many for run in runs):
+        if found and low <= found[-1][1] + 1:
+            if high > found[-1][1]:
+                found[-1] = (found[-1][0], high)
+        else:
+            found.append((low, high))
+    return found
+
+
+def _complement(runs: Runs, last: int) -> Runs:
+    found: Runs = []
+    start = 0
+    for low, high in runs:
+        if low > start:
+            found.append((start, low - 1))
+        start = high + 1
+    if start <= last:
+        found.append((start, last))
+    return found
 
 
 FULL_BITSETS_BYTES = 1 << 20
@@ -463,9 +517,9 @@ LIST_CACHE_SIZE = 1024
 """Lists (as read: distinct values in canonical order) whose index bits a list fact keeps, per fact."""
 
 
-def _evaluator(name: str, by_bit: dict[int, list[Condition]], free: int) -> Lookup:
-    """A fact value to the bits of the terms whose parts on fact ``name`` hold, by evaluating those
-    parts; terms whose parts are the same tests hold for the same values, so each kind is evaluated once."""
+def _kinds(by_bit: dict[int, list[Condition]]) -> list[tuple[list[Condition], int]]:
+    """Terms grouped by their parts on one fact, with the bits of each group: terms whose parts are the
+    same tests hold for the same values, so each kind is evaluated (or placed) once."""
     kinds: dict[Any, tuple[list[Condition], int]] = {}
     for i, found in by_bit.items():
         first = found[0]
@@ -475,11 +529,89 @@ def _evaluator(name: str, by_bit: dict[int, list[Condition]], free: int) -> Look
             key = tuple([(part.op, part.operand) if isinstance(part, Test) else part for part in found])
         parts, bits = kinds.get(key, (found, 0))
         kinds[key] = parts, bits | 1 << i
+    return list(kinds.values())
+
+
+def _value_bits(name: str, values: Sequence[Any], by_bit: dict[int, list[Condition]], free: int) -> list[int]:
+    """The bits of each of ``values`` (every value of a level, enum or boolean fact; a string fact's
+    constants and one other string), placed from each kind's set of values where it holds
+    (:func:`_holding`) rather than by evaluating every kind on every value, which is quadratic when
+    each rule names its own value (10,000 rules, 10,000 values). Values where only ``ne``-like kinds
+    hold share one int, as do values where nothing but ``free`` holds."""
+    position = {value: k for k, value in enumerate(values)}
+    placed = [0] * len(values)  # value -> bits of kinds holding on a set of values that names it
+    excluded = [0] * len(values)  # value -> bits of kinds holding everywhere but a set that names it
+    everywhere = 0  # bits of the kinds holding outside a set of values
+    for parts, bits in _kinds(by_bit):
+        held, outside = _holding(name, parts, values, position)
+        if outside:
+            everywhere |= bits
+        for k in held:
+            if outside:
+                excluded[k] |= bits
+            else:
+                placed[k] |= bits
+    base = free | everywhere
+    return [base if not (more or less) else (base | more) ^ less for more, less in zip(placed, excluded, strict=True)]
+
+
+Held = tuple[set[int], bool]
+"""A set of value positions, or with True every position but those."""
+
+
+def _holding(name: str, parts: Sequence[Condition], values: Sequence[Any], position: Mapping[Any, int]) -> Held:
+    """Where the conjunction ``parts`` holds among ``values``: from the constants of ``eq``, ``in``, ``ne``
+    and ``not_in`` and ``all``/``any``/``not`` of them, else by evaluating the part on every value."""
+    found: Held = (set(), True)
+    for part in parts:
+        found = _both(found, _held_by(name, part, values, position))
+    return found
+
+
+def _held_by(name: str, part: Condition, values: Sequence[Any], position: Mapping[Any, int]) -> Held:
+    if isinstance(part, Test) and part.__class__ is Test and part.op in _SET_OPS:
+        named = {position[c] for c in part.constants if c in position}
+        return named, part.op in ("ne", "not_in")
+    if isinstance(part, Group):
+        held = [_held_by(name, sub, values, position) for sub in part.parts]
+        if part.kind == "not":
+            return held[0][0], not held[0][1]
+        if part.kind == "all":
+            found: Held = (set(), True)
+            for one in held:
+                found = _both(found, one)
+            return found
+        found = (set(), False)
+        for one in held:  # any: not all of the negations
+            found = _both((found[0], not found[1]), (one[0], not one[1]))
+            found = found[0], not found[1]
+        return found
+    return {k for k, value in enumerate(values) if part.holds({name: value})}, False
+
+
+def _both(one: Held, other: Held) -> Held:
+    """Where both hold."""
+    (a, a_out), (b, b_out) = one, other
+    if a_out and b_out:
+        return a | b, True
+    if a_out:
+        return b - a, False
+    if b_out:
+        return a - b, False
+    return a & b, False
+
+
+_SET_OPS = frozenset(("eq", "in", "ne", "not_in"))
+
+
+def _evaluator(name: str, by_bit: dict[int, list[Condition]], free: int) -> Lookup:
+    """A fact value to the bits of the terms whose parts on fact ``name`` hold, by evaluating those parts."""
+    kinds = _kinds(by_bit)
 
     def bits_at(value: Any) -> int:
         facts = {name: value}
         mask = free
-        for parts, bits in kinds.values():
+        for parts, bits in kinds:
             if all(part.holds(facts) for part in parts):
                 mask |= bits
         return mask
@@ -498,13 +630,6 @@ def _all(value: Any) -> int:
 
 _ALL: Lookup = _all
 """The lookup of a fact no condition reads: every bit."""
-
-
-def _is_conjunction(condition: Condition) -> bool:
-    """True for a test, or an ``all`` of conjunctions: the shapes whose cells form one interval."""
-    if isinstance(condition, Test):
-        return True
-    return isinstance(condition, Group) and condition.kind == "all" and all(_is_conjunction(p) for p in condition.parts)
 
 
 def _operands(parts: Iterable[list[Condition]]) -> list[Any]:

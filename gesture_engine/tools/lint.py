@@ -419,6 +419,8 @@ class _Space:
     def compared(self, test: Compare, sure: bool) -> int:
         """Cells where a comparison of two facts surely (or may) hold: over every pair of the two
         sides' cases (an input fact's cells, a derived fact's values), by what the pair decides."""
+        if test.fact in self.index and test.other in self.index and self.parts[self.index[test.fact]].fact.linear:
+            return self.compared_on_a_line(test, sure)
         found = 0
         for left, left_cells in self.cases(test.fact, sure):
             for right, right_cells in self.cases(test.other, sure):
@@ -427,6 +429,24 @@ class _Space:
                     holds = _relation(test, left, right)
                     if holds or (holds is None and not sure):
                         found |= both
+        return found
+
+    def compared_on_a_line(self, test: Compare, sure: bool) -> int:
+        """:meth:`compared` for two input facts on a line, whose cells are intervals in order: for each
+        cell of one side, the other side's cells wholly below it decide the comparison alike, and so do
+        those wholly above; only the few that overlap it are taken one by one. Two bisects per cell
+        instead of a pass over every pair (two facts cut at 10,000 thresholds: 10^8 pairs)."""
+        mine, theirs = self.index[test.fact], self.index[test.other]
+        others = self.parts[theirs].labels
+        count = len(others)
+        found = 0
+        for k, left in enumerate(self.parts[mine].labels):
+            low = bisect_left(range(count), True, key=lambda j: not _below(others[j], left, strictly=True))
+            high = bisect_left(range(count), True, lo=low, key=lambda j: _below(left, others[j], strictly=True))
+            runs = [(start, stop) for start, stop in ((0, low), *((j, j + 1) for j in range(low, high)), (high, count))
+                    if start < stop and _accepted(_relation(test, left, others[start]), sure)]
+            if runs:
+                found |= self.fact_mask(mine, (k,)) & self.runs_mask(theirs, tuple(runs))
         return found
 
     def cases(self, name: str, sure: bool) -> list[tuple[Any, int]]:
@@ -514,6 +534,11 @@ def _relation(test: Compare, left: Any, right: Any) -> bool | None:
     if not apart:
         return None
     return op == "ne"
+
+
+def _accepted(holds: bool | None, sure: bool) -> bool:
+    """Whether a pair of cases counts: it surely holds, or with ``sure`` False it may."""
+    return bool(holds) or (holds is None and not sure)
 
 
 def _point(case: Any) -> bool:
@@ -657,10 +682,9 @@ class _Linter:
                     self.dimensions[dimension] = Fact(dimension, "boolean")
         for name in list(self.tests_by_fact):
             self.tests_by_fact[name] = [test for test in self.tests_by_fact[name] if id(test) not in self.apart]
-        for test in _tests(_conditions(self.c)):
-            if isinstance(test, Compare):
-                for one, other in ((test.fact, test.other), (test.other, test.fact)):
-                    self.compared.setdefault(one, []).extend(_values_of(other, tables, self.tests_by_fact))
+        pairs = {(test.fact, test.other) for test in _tests(_conditions(self.c)) if isinstance(test, Compare)}  # each pair once:
+        for one, other in sorted(pairs | {(other, one) for one, other in pairs}):  # 10,000 rules comparing the same two facts
+            self.compared.setdefault(one, []).extend(_values_of(other, tables, self.tests_by_fact))
         self.derived_names = {d.fact.name for d in self.c.derived}
         self.tables = tables
         self.cells = 0
