@@ -137,6 +137,27 @@ def test_repeated_keys_are_refused_not_silently_last_wins() -> None:
     assert [p.field for p in info.value.problems] == ["severity", "channel"]
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"received_at": "2026-12-01T09:30:00Z", "severity": "low", "severity": "critical"}',  # colons in a string, then a repeat
+        b'{"note": "a:b", "severity": "low", "severity": "critical"}',
+        b'{"note": "\\u003a", "severity": "low", "severity": "critical"}',  # an escaped colon must not make up for the lost member
+        b'{"severity": "low", "x": {"a:": 1}, "severity": "critical"}',
+    ],
+)
+def test_repeated_keys_are_refused_whatever_colons_the_strings_hold(raw: bytes) -> None:
+    with pytest.raises(ComplaintError) as info:
+        parse_complaint_json(raw)
+    assert [p.code for p in info.value.problems] == ["repeated_key"]
+
+
+def test_a_flat_complaint_with_colons_in_its_strings_parses_as_written() -> None:
+    raw = b'{"complaint_id": "T:1", "received_at": "2026-12-01T09:30:00Z", "severity": "high", "order_value": 12.50}'
+    assert parse_complaint_json(raw) == {"complaint_id": "T:1", "received_at": "2026-12-01T09:30:00Z", "severity": "high",
+                                         "order_value": Decimal("12.50")}
+
+
 def test_json_numbers_stay_exact_and_a_bom_is_ignored(default_policy: Policy) -> None:
     parsed = parse_complaint_json(b'\xef\xbb\xbf{"severity": "high", "channel": "email", "order_value": 0.1}')
     assert parsed["order_value"] == Decimal("0.1")
