@@ -378,8 +378,8 @@ class _Space:
             dimension = self.apart.get(id(condition))
             if dimension is not None:  # a test analysed as a condition of its own: true on its dimension's true cells
                 return self.fact_mask(self.index[dimension], (1,))
-            if isinstance(condition, Compare):
-                key: Any = (id(condition), sure)
+            if isinstance(condition, Compare):  # one mask per comparison as written: 10,000 rules may all say ``refunded lt paid``
+                key: Any = (Compare, condition.fact, condition.op, condition.other, sure)
             elif condition.fact in self._derived_by_name:
                 key = (condition.fact, condition.op, condition.operand, sure)
             else:  # on an input fact a test is exact: sure and may agree
