@@ -296,9 +296,31 @@ class PolicyIndex:
 
     @staticmethod
     def _list_lookup(name: str, by_bit: dict[int, list[Condition]], free: int) -> Lookup:
-        """A list fact's lookup: its tests evaluated on a list the first time it is met, then kept
-        (bounded): a list of n values has 2^n combinations to cut into cells, but a helpdesk sends few."""
-        return lru_cache(maxsize=LIST_CACHE_SIZE)(_evaluator(name, by_bit, free))
+        """A list fact's lookup. A list of n values has 2^n combinations to cut into cells, so there are
+        no cells: terms that only ask for one of some values (``contains``, ``contains_any``; most list
+        rules) are found from the list's own values, each value's terms indexed at load, and only the
+        other terms are evaluated on the list. The answer is kept for lists met again (bounded)."""
+        by_value: dict[Any, int] = {}  # value -> bits of the terms that hold when the list has it
+        others: dict[int, list[Condition]] = {}
+        for parts, bits in _kinds(by_bit):
+            part = parts[0]
+            if len(parts) == 1 and part.__class__ is Test and part.op in ("contains", "contains_any"):
+                assert isinstance(part, Test)
+                for value in (part.operand,) if part.op == "contains" else part.operand:
+                    by_value[value] = by_value.get(value, 0) | bits
+            else:
+                for i in _positions(bits):
+                    others[i] = by_bit[i]
+        evaluated = _evaluator(name, others, free)
+        get = by_value.get
+
+        def bits_at(items: tuple[Any, ...]) -> int:
+            mask = evaluated(items)
+            for value in items:
+                mask |= get(value, 0)
+            return mask
+
+        return lru_cache(maxsize=LIST_CACHE_SIZE)(bits_at)
 
     def _numeric_masks(self, split: Cells, name: str, by_bit: dict[int, list[Condition]], free: int) -> list[int] | CellBits:
         """Per-cell bitsets by a sweep of start/end events over each part's runs of cells (``_runs_of``);
