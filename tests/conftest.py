@@ -1,8 +1,9 @@
-"""Shared fixtures: the default policy (loaded once) and a writer for small policies in tmp_path."""
+"""Shared fixtures: the default policy (loaded once), a writer for small policies in tmp_path, one Spark
+session, and a goodwill ledger on each backend."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from textwrap import dedent
 from typing import Any
@@ -12,6 +13,8 @@ import yaml
 
 from gesture_engine import Decision, Policy, load_policy, loads_policy
 from gesture_engine.engine.evaluation import evaluate
+from gesture_engine.ledger import Ledger
+from tests.ledger_support import BACKENDS, Clock, fresh_url
 
 
 @pytest.fixture(scope="session")
@@ -111,3 +114,24 @@ def spark() -> Any:
     })
     yield spark
     spark.stop()
+
+
+# -- the goodwill ledger ----------------------------------------------------------------------------
+# ``url`` is an empty ledger database for each backend (PostgreSQL only when GESTURE_TEST_POSTGRES_URL is
+# set); a test module may define its own ``url`` (one backend) and the ledger fixtures follow it.
+
+
+@pytest.fixture(params=BACKENDS)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    yield from fresh_url(request.param, tmp_path)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def ledger(url: str, clock: Clock) -> Iterator[Ledger]:
+    with Ledger.open(url, clock=clock) as opened:
+        yield opened

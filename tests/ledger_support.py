@@ -1,4 +1,5 @@
-"""Shared by the ledger tests: a small policy near its goodwill limit, ledger URLs for each backend, a clock."""
+"""Shared by the ledger tests: a small policy near its goodwill limit, ledger URLs for each backend, a clock
+(the fixtures built on them, ``url``, ``clock`` and ``ledger``, are in conftest.py)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import sqlite3
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,25 +17,9 @@ from gesture_engine.ledger import Ledger, decision_id
 from gesture_engine.ledger.schema import SCHEMA_VERSION
 from gesture_engine.ledger.store import history_query
 from gesture_engine.ledger.transfer import export_events, read_import
-from tests.ledger_support import BACKENDS, LEDGER_POLICY, Clock, complaint, fresh_url, ledger_policy
+from tests.ledger_support import LEDGER_POLICY, Clock, complaint, ledger_policy
 
 POLICY = ledger_policy()
-
-
-@pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    yield from fresh_url(request.param, tmp_path)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def ledger(url: str, clock: Clock) -> Iterator[Ledger]:
-    with Ledger.open(url, clock=clock) as opened:
-        yield opened
 
 
 def event_count(ledger: Ledger) -> int:

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,16 +18,11 @@ import pytest
 
 from gesture_engine.ledger import Ledger
 from gesture_engine.ledger.transfer import read_import
-from tests.ledger_support import BACKENDS, decide_many, fresh_url
+from tests.ledger_support import decide_many
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCESSES, CALLS, CUSTOMERS = 8, 50, 20
 LIMIT = Decimal(100)  # the test policy's goodwill.window_limit
-
-
-@pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    yield from fresh_url(request.param, tmp_path)
 
 
 def test_concurrent_decisions_never_exceed_a_customers_window_limit(url: str) -> None:

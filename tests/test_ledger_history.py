@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from gesture_engine.ledger.transfer import read_import
 from gesture_engine.load.compiler import HistorySource
 from gesture_engine.resources import default_policy_path
 from gesture_engine.tools.diff import diff_policies
-from tests.ledger_support import BACKENDS, Clock, fresh_url
+from tests.ledger_support import Clock
 
 HISTORY_POLICY = """\
 policy: counted
@@ -53,22 +52,6 @@ rules:
 """
 POLICY = loads_policy(HISTORY_POLICY, name="counted.yaml")
 CAPS = load_policy(default_policy_path().parent / "examples" / "goodwill-caps")
-
-
-@pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    yield from fresh_url(request.param, tmp_path)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def ledger(url: str, clock: Clock) -> Iterator[Ledger]:
-    with Ledger.open(url, clock=clock) as opened:
-        yield opened
 
 
 def complaint(complaint_id: str, severity: str = "high", customer_id: str = "cust-1") -> dict[str, object]:
