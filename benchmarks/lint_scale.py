@@ -31,7 +31,8 @@ from gesture_engine.load.source import read_policy_source
 from gesture_engine.policy import Policy
 from gesture_engine.tools.lint import lint
 
-from .table import generate_table
+from .table import CHANNELS, DEAD_REGION, SEVERITIES, generate_table
+from .table import REGIONS as TABLE_REGIONS
 from .translate import write_gesture_policy
 
 HEAD = """policy: {name}
@@ -56,12 +57,11 @@ TAIL = """  - id: fallback
     default: true
     then: {action: act, gestures: [apology], respond_within: 1d}
 """
-SEVERITIES = ["low", "medium", "high", "critical"]
-CHANNELS = ["email", "phone", "chat", "app_review", "social_media", "press"]
-REGIONS = ["north", "south", "east", "west", "antarctica"]
+REGIONS = (*TABLE_REGIONS, DEAD_REGION)
 
 
-def _rule(i: int, tests: list[str]) -> str:
+def rule_text(i: int, tests: list[str]) -> str:
+    """First-hit rule ``i`` of a generated policy: the ``tests`` and the same answer for every rule."""
     return (f"  - id: r{i:05d}\n    when: {{{', '.join(tests)}}}\n"
             "    then: {action: act, gestures: [apology, credit], respond_within: 4h, budget: 10}\n")
 
@@ -76,7 +76,7 @@ def exact(rng: random.Random, count: int) -> list[str]:
             tests.append(f"audience: {{gte: {rng.choice([0, 10, 100, 1000, 5000, 10000, 50000, 100000])}}}")
         if rng.random() < 0.5:
             tests.append(f"customer_value: {{lt: {rng.choice([0, 50, 100, 500, 1000, 5000])}}}")
-        rules.append(_rule(i, tests))
+        rules.append(rule_text(i, tests))
     return rules
 
 
@@ -85,17 +85,17 @@ def ranges(rng: random.Random, count: int) -> list[str]:
     for i in range(count):
         low = rng.randrange(0, 100_000, 10)
         high = low + rng.randrange(10, 5000, 10)
-        rules.append(_rule(i, [f"severity: {{at_least: {rng.choice(SEVERITIES)}}}", f"audience: {{gte: {low}, lt: {high}}}"]))
+        rules.append(rule_text(i, [f"severity: {{at_least: {rng.choice(SEVERITIES)}}}", f"audience: {{gte: {low}, lt: {high}}}"]))
     return rules
 
 
 def bands(rng: random.Random, count: int) -> list[str]:
-    return [_rule(i, [f"audience: {{gte: {i * 10}, lt: {i * 10 + 10}}}", f"channel: {{in: [{rng.choice(['email', 'phone'])}, chat]}}"])
+    return [rule_text(i, [f"audience: {{gte: {i * 10}, lt: {i * 10 + 10}}}", f"channel: {{in: [{rng.choice(['email', 'phone'])}, chat]}}"])
             for i in range(count)]
 
 
 def strings(rng: random.Random, count: int) -> list[str]:
-    return [_rule(i, [f"note: w{i:05d}", f"severity: {{at_least: {rng.choice(['low', 'high'])}}}"]) for i in range(count)]
+    return [rule_text(i, [f"note: w{i:05d}", f"severity: {{at_least: {rng.choice(['low', 'high'])}}}"]) for i in range(count)]
 
 
 SHAPES: dict[str, Callable[[random.Random, int], list[str]]] = {"exact": exact, "ranges": ranges, "bands": bands, "strings": strings}

@@ -39,12 +39,10 @@ from gesture_engine import load_policy
 from gesture_engine.load.source import read_policy_source
 from gesture_engine.tools.lint import lint
 
-from .table import generate_table
+from .lint_scale import TAIL, rule_text
+from .table import CHANNELS, REGIONS, SEVERITIES, generate_table
 from .translate import write_gesture_policy
 
-SEVERITIES = ["low", "medium", "high", "critical"]
-CHANNELS = ["email", "phone", "chat", "app_review", "social_media", "press"]
-REGIONS = ["north", "south", "east", "west"]
 SHARED_TAGS = ["vip", "press", "legal", "repeat"]
 
 
@@ -74,11 +72,6 @@ actions:
 rules:
 """
 
-
-TAIL = """  - id: fallback
-    default: true
-    then: {action: act, gestures: [apology], respond_within: 1d}
-"""
 
 Test = Callable[[random.Random, int], str]
 
@@ -138,8 +131,7 @@ def policy_text(shape: str, rules: int, seed: int = 7) -> str:
     test = SHAPES[shape]
     lines = [head(rules)]
     for i in range(rules):
-        lines.append(f"  - id: r{i:05d}\n    when: {{severity: {{at_least: {rng.choice(SEVERITIES)}}}, {test(rng, i)}}}\n"
-                     "    then: {action: act, gestures: [apology, credit], respond_within: 4h, budget: 10}\n")
+        lines.append(rule_text(i, [f"severity: {{at_least: {rng.choice(SEVERITIES)}}}", test(rng, i)]))
     lines.append(TAIL)
     return "".join(lines)
 
