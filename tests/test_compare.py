@@ -56,7 +56,12 @@ def load(data: dict[str, Any]) -> Policy:
 
 def changed(**rules: Any) -> dict[str, Any]:
     """SCHEME with the first rule's ``when`` replaced (``when=...``) or a derived fact replaced."""
-    data = yaml.safe_load(yaml.safe_dump(SCHEME))
+    return _replaced(SCHEME, **rules)
+
+
+def _replaced(document: dict[str, Any], **rules: Any) -> dict[str, Any]:
+    """A copy of ``document`` with its first rule's ``when`` or a derived fact replaced."""
+    data = yaml.safe_load(yaml.safe_dump(document))
     if "when" in rules:
         data["rules"][0]["when"] = rules["when"]
     if "derived" in rules:
@@ -278,12 +283,7 @@ TIMES: dict[str, Any] = {
 
 def times(**rules: Any) -> dict[str, Any]:
     """TIMES with the first rule's ``when`` or a derived fact replaced, like :func:`changed`."""
-    data = yaml.safe_load(yaml.safe_dump(TIMES))
-    if "when" in rules:
-        data["rules"][0]["when"] = rules["when"]
-    if "derived" in rules:
-        data["derived"].update(rules["derived"])
-    return data
+    return _replaced(TIMES, **rules)
 
 
 @pytest.fixture(scope="module")
