@@ -142,19 +142,20 @@ def show(url: str, as_json: bool, policy_path: str | None, customer_id: str) -> 
     history facts and the reservations."""
     policy = None if policy_path is None else load(policy_path)
     with opened(url, as_json) as ledger:
-        facts = None if policy is None else ledger.history_facts(policy, customer_id)
+        asked = None if policy is None else (policy, ledger.history_facts(policy, customer_id))  # the policy and its history facts
         history = ledger.history(customer_id)
     if as_json:
         reservations = [r.to_dict() for r in history]
-        if policy is None or facts is None:
+        if asked is None:
             click.echo(json.dumps(reservations, indent=2))
         else:
-            click.echo(json.dumps({"customer_id": customer_id, "policy": policy.name,
-                                   "history": {name: str(value) if isinstance(value, Decimal) else value for name, value in facts.items()},
+            named, values = asked
+            click.echo(json.dumps({"customer_id": customer_id, "policy": named.name,
+                                   "history": {name: str(value) if isinstance(value, Decimal) else value for name, value in values.items()},
                                    "reservations": reservations}, indent=2))
         return
-    if policy is not None and facts is not None:
-        _console().print(history_table(policy, facts, f"History facts of customer {customer_id} (policy {policy.name})"))
+    if asked is not None:
+        _console().print(history_table(*asked, f"History facts of customer {customer_id} (policy {asked[0].name})"))
     table = Table(title=f"Goodwill of customer {customer_id}", title_justify="left")
     for column in ("reserved at", "reservation", "complaint", "team", "state", "reserved", "issued", "holds", "approval"):
         table.add_column(column, justify="right" if column in ("reserved", "issued", "holds") else "left")

@@ -304,8 +304,7 @@ class PolicyIndex:
         others: dict[int, list[Condition]] = {}
         for parts, bits in _kinds(by_bit):
             part = parts[0]
-            if len(parts) == 1 and part.__class__ is Test and part.op in ("contains", "contains_any"):
-                assert isinstance(part, Test)
+            if len(parts) == 1 and isinstance(part, Test) and part.__class__ is Test and part.op in ("contains", "contains_any"):
                 for value in (part.operand,) if part.op == "contains" else part.operand:
                     by_value[value] = by_value.get(value, 0) | bits
             else:
