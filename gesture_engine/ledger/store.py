@@ -20,7 +20,7 @@ import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -426,6 +426,103 @@ class _Checkpointer:
             self._pid = 0
 
 
+class _OwnConnections:
+    """decide's DBAPI connection, one per thread (and process): taken from the engine once, with the ledger's
+    settings (its connect events), then detached from the pool and kept, so a call pays for no pool
+    checkout, no SQLAlchemy Connection or transaction and no events. A connection that failed is dropped
+    (the next call connects afresh, as the pool would after a server restart); all close with the ledger."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._local = threading.local()
+        self._open: list[tuple[int, Any]] = []
+        self._guard = threading.Lock()
+
+    def get(self) -> Any:
+        own = getattr(self._local, "own", None)
+        if own is None or own[0] != os.getpid():  # a forked child connects for itself
+            proxied = self._engine.raw_connection()
+            driver = proxied.driver_connection
+            proxied.detach()
+            own = (os.getpid(), driver)
+            with self._guard:
+                self._open.append(own)
+            self._local.own = own
+        return own[1]
+
+    def drop(self) -> None:
+        """Close this thread's connection (after it failed)."""
+        own = getattr(self._local, "own", None)
+        self._local.own = None
+        if own is not None:
+            with self._guard:
+                if own in self._open:
+                    self._open.remove(own)
+            _close_quietly(own[1])
+
+    def close(self) -> None:
+        """Close every thread's connection made in this process."""
+        with self._guard:
+            mine = [own for own in self._open if own[0] == os.getpid()]
+            self._open = []
+        for _, connection in mine:
+            _close_quietly(connection)
+
+
+def _close_quietly(connection: Any) -> None:
+    with suppress(Exception):  # a broken connection may fail to close; it is dropped either way
+        connection.close()
+
+
+def _rollback_quietly(connection: Any) -> None:
+    """Roll back the transaction of a DBAPI connection after a failure (the failure is what is raised)."""
+    with suppress(Exception):  # a broken connection cannot roll back; the database drops its transaction
+        connection.rollback()
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One decide call's arguments, checked."""
+
+    policy: Policy
+    complaint: Mapping[str, Any]
+    complaint_id: str
+    customer_id: str
+    team: str | None
+    teams: bool  # the team has a budget to read (a team named and the policy has team limits)
+    actor: str | None
+    known: Decision | None  # decided before the lock: nothing the ledger holds can change it
+
+    @property
+    def ordered(self) -> tuple[HistorySource, ...]:
+        return tuple(self.policy.compiled.history.values())
+
+    @property
+    def keys(self) -> list[str]:
+        """PostgreSQL's advisory lock keys: the complaint, the customer, the team."""
+        return [f"complaint:{self.complaint_id}", f"customer:{self.customer_id}"] + ([f"team:{self.team}"] if self.team else [])
+
+
+def _new_events(pair: Sequence[Mapping[str, Any]], ids: Sequence[int], decision: Decision) -> list[Event]:
+    """A new reservation's events from the columns written and the ids given: nothing read back or parsed again
+    but the decision's JSON."""
+    first = pair[0]
+    currency = first["currency"]
+    reserved_at = from_micros(first["reserved_at"])
+    gestures = tuple(g.id for g in decision.gestures)
+    amount = from_minor(first["amount_minor"], currency)
+    made = []
+    for values, id_, detail in zip(pair, ids, (json.loads(pair[0]["detail"]), json.loads(pair[1]["detail"])), strict=True):
+        made.append(Event(
+            id=id_, reservation_id=values["reservation_id"], kind=values["kind"], customer_id=values["customer_id"],
+            complaint_id=values["complaint_id"], team=values["team"], currency=currency, amount=amount,
+            delta=from_minor(values["delta_minor"], currency), reserved_at=reserved_at, at=reserved_at,
+            expires_at=None if values["expires_at"] is None else from_micros(values["expires_at"]), decision_id=values["decision_id"],
+            policy_name=values["policy_name"], policy_version=values["policy_version"], policy_fingerprint=values["policy_fingerprint"],
+            rule=values["rule"], gestures=gestures, actor=values["actor"], level=values["level"], detail=detail))
+    return made
+
+
 class Ledger:
     """A goodwill ledger in a database. Open it with :meth:`open`; safe to share across threads, one per process."""
 
@@ -437,6 +534,8 @@ class Ledger:
         sqlite = not self._postgres and bool(database)
         self._writer: AbstractContextManager[object] = _WriterLock(f"{database}.lock") if sqlite else nullcontext()
         self._checkpointer = _Checkpointer(engine) if sqlite else None
+        self._own = _OwnConnections(engine)
+        self._dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
         self.reservation_ttl = reservation_ttl
         self.tz = tz
         self._clock = clock
@@ -484,6 +583,7 @@ class Ledger:
     def close(self) -> None:
         if self._checkpointer is not None:
             self._checkpointer.stop()
+        self._own.close()
         self._engine.dispose()
 
     def __enter__(self) -> Ledger:
@@ -699,21 +799,131 @@ class Ledger:
                               f"tell which goodwill counts; add window_days: 90 to goodwill, or history: {{sum: goodwill, window: 90d}} to {fact}")
         if team is not None and not (0 < len(team) <= 100):
             raise LedgerError("bad_option", "a team name has 1 to 100 characters")
-        probe = policy.decide({**complaint, **dict.fromkeys(sources, 0)})  # a bad complaint fails before any lock
+        teams = team is not None and policy.compiled.teams is not None
+        # decided once: before the lock when nothing the ledger holds can change the decision, else once the history is read
+        # (a bad complaint is then refused inside the transaction, which writes nothing)
+        known = None if sources or teams else policy.decide(complaint)
+        call = _Call(policy, complaint, complaint_id, customer_id, team, teams, actor, known)
+        if not redecide:
+            made = self._decide_new(call)
+            if made is not None:
+                return made
+        return self._decide_general(call, redecide)
+
+    def _reads(self, call: _Call, now_at: datetime) -> tuple[str, dict[str, Any]]:
+        """The team's calendar month at ``now_at`` (``""`` without team budgets) and the parameters of decide's read."""
+        now = to_micros(now_at)
+        period, month_start, month_end = self._period(now_at) if call.teams else ("", 0, 0)
+        return period, {"complaint_id": call.complaint_id, "customer_id": call.customer_id, "currency": call.policy.currency, "now": now,
+                        "team": call.team if call.teams else None, "month_start": month_start, "month_end": month_end,
+                        **history_parameters(call.ordered, now)}
+
+    def _decision(self, call: _Call, period: str, team_held: Any, totals: Sequence[Any]) -> Decision:
+        """The decision with the history read (the one made before the lock when nothing read can change it)."""
+        if call.known is not None:
+            return call.known
+        budget = self._team_left(call.policy, call.team, period, int(team_held)) if call.teams and call.team is not None else None
+        facts = {**call.complaint, **history_values(call.ordered, totals, call.policy.currency)} if call.ordered else call.complaint
+        return call.policy.decide(facts, team=budget)
+
+    def _new_pair(self, call: _Call, decision: Decision, now_at: datetime, attempt: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The columns of a new reservation's two events, ``decided`` and ``reserved``."""
+        policy = call.policy
+        now = to_micros(now_at)
+        levels = policy.compiled.ladder.levels
+        lowest = min(levels.index(level) for _, level in policy.compiled.ladder.rows)
+        currency = decision.budget.currency
+        amount = to_minor(decision.budget.amount, currency)
         ttl = policy.compiled.reservation_ttl
         lifetime = timedelta(seconds=ttl) if ttl is not None else self.reservation_ttl
-        keys = [f"complaint:{complaint_id}", f"customer:{customer_id}"] + ([f"team:{team}"] if team else [])
-        ordered = tuple(sources.values())
-        state = self._sql.state(ordered)
+        columns = {
+            "reservation_id": _reservation_id(call.complaint_id, attempt), "customer_id": call.customer_id,
+            "complaint_id": call.complaint_id, "team": call.team or "", "currency": currency, "reserved_at": now, "at": now,
+            "decision_id": decision_id(decision), "policy_name": policy.name, "policy_version": policy.version,
+            "policy_fingerprint": policy.fingerprint, "rule": decision.rule, "gestures": json.dumps([g.id for g in decision.gestures]),
+            "actor": call.actor, "level": decision.approval.level, "amount_minor": amount,
+        }
+        return (
+            {**columns, "kind": "decided", "delta_minor": 0, "expires_at": None,
+             "detail": decision_json(decision).decode()},  # as written: it reads back byte for byte
+            {**columns, "kind": "reserved", "delta_minor": amount, "expires_at": to_micros(now_at + lifetime),
+             "detail": _detail({"approval_required": levels.index(decision.approval.level) > lowest, "levels": list(levels)})},
+        )
+
+    def _decide_new(self, call: _Call) -> tuple[Decision, Reservation] | None:
+        """decide in the common case, a complaint id not decided before and none of the customer's reservations due
+        to expire, on this thread's own DBAPI connection: one read, one insert, one commit. None, with nothing
+        written, when the read finds a reservation for the complaint or one due to expire (the general path then
+        decides)."""
+        state = self._sql.state(call.ordered)
+        try:
+            connection = self._own.get()
+            try:
+                with self._writer:
+                    try:
+                        if not self._postgres:
+                            connection.execute("BEGIN IMMEDIATE")  # the write lock before reading history
+                        now_at = self._now()
+                        period, reads = self._reads(call, now_at)
+                        latest, due, team_held, *totals = self._read_locked_raw(connection, call.keys, state, reads)
+                        if latest is not None or (due and call.ordered):
+                            connection.rollback()
+                            return None
+                        decision = self._decision(call, period, team_held, totals)
+                        pair = self._new_pair(call, decision, now_at, 0)
+                        ids = self._insert_pair_raw(connection, pair)
+                    except BaseException:
+                        _rollback_quietly(connection)
+                        raise
+                if self._checkpointer is not None:
+                    self._checkpointer.written()
+            except self._dbapi_error as error:
+                self._own.drop()
+                raise LedgerError("unavailable", f"the ledger database failed: {_first_line(error)}") from None
+        except (DBAPIError, SQLAlchemyError) as error:  # connecting
+            raise LedgerError("unavailable", f"the ledger database failed: {_first_line(error)}") from None
+        except OSError as error:  # the SQLite writer lock's file
+            raise LedgerError("unavailable", f"the ledger's lock file failed: {error}") from None
+        # built from what was written, after the commit: the lock is not held for it
+        return decision, fold(_new_events(pair, ids, decision))
+
+    def _read_locked_raw(self, connection: Any, keys: Sequence[str], statement: _Compiled, given: Mapping[str, Any]) -> Any:
+        """:meth:`_read_locked` on a DBAPI connection."""
+        if not self._postgres:
+            return connection.execute(statement.sql, statement.parameters(given)).fetchone()
+        ordered = sorted(set(keys))  # one order: no deadlocks
+        locks = self._sql.locks(len(ordered))
+        with connection.pipeline():
+            cursor = connection.cursor()
+            cursor.execute(locks.sql, locks.parameters({f"key_{i}": key for i, key in enumerate(ordered)}))
+            cursor = connection.cursor()
+            cursor.execute(statement.sql, statement.parameters(given))
+            return cursor.fetchone()
+
+    def _insert_pair_raw(self, connection: Any, pair: tuple[dict[str, Any], dict[str, Any]]) -> list[int]:
+        """Insert a new reservation's two events and commit (PostgreSQL: in one round trip); their ids."""
+        statement = self._sql.insert_pair
+        given = {f"{name}_{i}": value for i, values in enumerate(pair) for name, value in values.items()}
+        if not self._postgres:
+            rows = connection.execute(statement.sql, statement.parameters(given)).fetchall()
+            connection.commit()
+        else:
+            with connection.pipeline():
+                cursor = connection.cursor()
+                cursor.execute(statement.sql, statement.parameters(given))
+                connection.commit()
+            rows = cursor.fetchall()
+        return sorted(row[0] for row in rows)
+
+    def _decide_general(self, call: _Call, redecide: bool) -> tuple[Decision, Reservation]:
+        """decide on every path: a complaint decided before (returned, or redecided), reservations due to expire."""
+        customer_id, complaint_id = call.customer_id, call.complaint_id
+        state = self._sql.state(call.ordered)
         with self._transaction() as connection:  # the locks are taken with the first read
             now_at = self._now()
             now = to_micros(now_at)
-            teams = team is not None and policy.compiled.teams is not None
-            period, month_start, month_end = self._period(now_at) if teams else ("", 0, 0)
-            reads = {"complaint_id": complaint_id, "customer_id": customer_id, "currency": policy.currency, "now": now,
-                     "team": team if teams else None, "month_start": month_start, "month_end": month_end,
-                     **history_parameters(ordered, now)}
-            latest, due, team_held, *totals = self._read_locked(connection, keys, state, reads)
+            period, reads = self._reads(call, now_at)
+            latest, due, team_held, *totals = self._read_locked(connection, call.keys, state, reads)
             attempt = 0
             if latest is not None:
                 previous = self._reservation(connection, latest, now)
@@ -725,43 +935,20 @@ class Ledger:
                     return Decision.model_validate_json(json.dumps(decided.detail)), fold(previous.events, existing=True)
                 if previous.open:
                     self._append(connection, previous, "released", now, amount=previous.reserved, delta=-previous.reserved,
-                                 actor=actor, detail={"note": "redecided"})
+                                 actor=call.actor, detail={"note": "redecided"})
                 attempt = connection.execute(select(func.count()).where(
                     events.c.complaint_id == complaint_id, events.c.kind == "reserved")).scalar_one()
-            expiring = bool(due) and bool(sources)
+            expiring = bool(due) and bool(call.ordered)
             if expiring:
                 self._expire_customer(connection, customer_id, now)
             if latest is not None or expiring:  # what the customer and the team hold changed: read it again
                 _, _, team_held, *totals = _run(connection, state, reads).fetchone()
-            budget = self._team_left(policy, team, period, int(team_held)) if teams and team is not None else None
-            if sources:
-                decision = policy.decide({**complaint, **history_values(ordered, totals, policy.currency)}, team=budget)
-            elif budget is not None:
-                decision = policy.decide(complaint, team=budget)
-            else:
-                decision = probe
-            levels = policy.compiled.ladder.levels
-            lowest = min(levels.index(level) for _, level in policy.compiled.ladder.rows)
-            currency = decision.budget.currency
-            amount = to_minor(decision.budget.amount, currency)
-            columns = {
-                "reservation_id": _reservation_id(complaint_id, attempt), "customer_id": customer_id, "complaint_id": complaint_id,
-                "team": team or "", "currency": currency, "reserved_at": now, "at": now, "decision_id": decision_id(decision),
-                "policy_name": policy.name, "policy_version": policy.version, "policy_fingerprint": policy.fingerprint,
-                "rule": decision.rule, "gestures": json.dumps([g.id for g in decision.gestures]), "actor": actor,
-                "level": decision.approval.level, "amount_minor": amount,
-            }
-            pair = (
-                {**columns, "kind": "decided", "delta_minor": 0, "expires_at": None,
-                 "detail": decision_json(decision).decode()},  # as written: it reads back byte for byte
-                {**columns, "kind": "reserved", "delta_minor": amount, "expires_at": to_micros(now_at + lifetime),
-                 "detail": _detail({"approval_required": levels.index(decision.approval.level) > lowest, "levels": list(levels)})},
-            )
+            decision = self._decision(call, period, team_held, totals)
+            pair = self._new_pair(call, decision, now_at, attempt)
             inserted = self._write_last(connection, self._sql.insert_pair,
                                         {f"{name}_{i}": value for i, values in enumerate(pair) for name, value in values.items()})
             ids = sorted(row[0] for row in inserted)
-        # built from what was written, after the commit: the lock is not held for it
-        return decision, fold([_row_event({**values, "id": id_}) for values, id_ in zip(pair, ids, strict=True)])
+        return decision, fold(_new_events(pair, ids, decision))
 
     def approve(self, reservation_id: str, actor: str, level: str) -> Reservation:
         """Record that ``actor``, approving at ``level``, approved the reservation (refused below its approval level)."""
