@@ -275,8 +275,17 @@ class _Statements:
     def __init__(self, dialect: Dialect) -> None:
         self._dialect = dialect
         self.insert_pair = _Compiled(_INSERT_PAIR, dialect)
+        assert not self.insert_pair.defaults
+        binds = self.insert_pair.names or [f"{name}_{row}" for row in (0, 1) for name in _COLUMNS]
+        self._pair_slots = tuple((bind, int(bind[-1]), bind[:-2]) for bind in binds)  # name_0: row 0's name
         self._locks: dict[int, _Compiled] = {}
         self._states: dict[tuple[HistorySource, ...], _Compiled] = {}
+
+    def pair_parameters(self, pair: Sequence[Mapping[str, Any]]) -> Any:
+        """``insert_pair``'s parameters from the columns of its two rows."""
+        if self.insert_pair.names is None:
+            return {bind: pair[row][name] for bind, row, name in self._pair_slots}
+        return tuple(pair[row][name] for _, row, name in self._pair_slots)
 
     def state(self, sources: tuple[HistorySource, ...]) -> _Compiled:
         """What decide reads, in one round trip: the complaint's latest reservation, whether any of the customer's
@@ -426,6 +435,25 @@ class _Checkpointer:
             self._pid = 0
 
 
+class _Own:
+    """A thread's own DBAPI connection and its cursors (PostgreSQL: ``begin``, a client-side-binding cursor for
+    the ``BEGIN`` and the locks; SQLite: the one cursor)."""
+
+    __slots__ = ("begin", "connection", "cursor", "pid")
+
+    def __init__(self, connection: Any, postgres: bool) -> None:
+        self.pid = os.getpid()
+        self.connection = connection
+        self.cursor = connection.cursor()
+        if postgres:
+            from psycopg import ClientCursor  # PostgreSQL only: psycopg is not imported for SQLite
+
+            connection.autocommit = True  # decide says when its transaction begins: with its locks (Ledger._begin_and_read)
+            self.begin = ClientCursor(connection)
+        else:
+            self.begin = self.cursor
+
+
 class _OwnConnections:
     """decide's DBAPI connection, one per thread (and process): taken from the engine once, with the ledger's
     settings (its connect events), then detached from the pool and kept, so a call pays for no pool
@@ -435,20 +463,20 @@ class _OwnConnections:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._local = threading.local()
-        self._open: list[tuple[int, Any]] = []
+        self._open: list[_Own] = []
         self._guard = threading.Lock()
 
-    def get(self) -> Any:
-        own = getattr(self._local, "own", None)
-        if own is None or own[0] != os.getpid():  # a forked child connects for itself
+    def get(self) -> _Own:
+        own: _Own | None = getattr(self._local, "own", None)
+        if own is None or own.pid != os.getpid():  # a forked child connects for itself
             proxied = self._engine.raw_connection()
             driver = proxied.driver_connection
             proxied.detach()
-            own = (os.getpid(), driver)
+            own = _Own(driver, self._engine.dialect.name == "postgresql")
             with self._guard:
                 self._open.append(own)
             self._local.own = own
-        return own[1]
+        return own
 
     def drop(self) -> None:
         """Close this thread's connection (after it failed)."""
@@ -458,15 +486,15 @@ class _OwnConnections:
             with self._guard:
                 if own in self._open:
                     self._open.remove(own)
-            _close_quietly(own[1])
+            _close_quietly(own.connection)
 
     def close(self) -> None:
         """Close every thread's connection made in this process."""
         with self._guard:
-            mine = [own for own in self._open if own[0] == os.getpid()]
+            mine = [own for own in self._open if own.pid == os.getpid()]
             self._open = []
-        for _, connection in mine:
-            _close_quietly(connection)
+        for own in mine:
+            _close_quietly(own.connection)
 
 
 def _close_quietly(connection: Any) -> None:
@@ -612,28 +640,6 @@ class Ledger:
             raise LedgerError("unavailable", f"the ledger database failed: {_first_line(error)}") from None
         except OSError as error:  # the SQLite writer lock's file
             raise LedgerError("unavailable", f"the ledger's lock file failed: {error}") from None
-
-    def _read_locked(self, connection: Connection, keys: Sequence[str], statement: _Compiled, given: Mapping[str, Any]) -> Any:
-        """Take the locks of ``keys`` (PostgreSQL), then run ``statement``; its first row. On PostgreSQL
-        BEGIN, the locks and the read travel in one round trip (psycopg's pipeline mode); the server runs
-        them in order, and the read, a statement of its own, sees what was committed before the locks."""
-        if not self._postgres:
-            return _run(connection, statement, given).fetchone()
-        ordered = sorted(set(keys))  # one order: no deadlocks
-        with connection.connection.driver_connection.pipeline():  # type: ignore[union-attr]
-            _run(connection, self._sql.locks(len(ordered)), {f"key_{i}": key for i, key in enumerate(ordered)})
-            return _run(connection, statement, given).fetchone()
-
-    def _write_last(self, connection: Connection, statement: _Compiled, given: Mapping[str, Any]) -> list[Any]:
-        """Run the transaction's last statement; its rows. On PostgreSQL the statement and the COMMIT travel in
-        one round trip (the transaction's own commit then has nothing left to do); SQLite commits after."""
-        if not self._postgres:
-            return list(_run(connection, statement, given).fetchall())
-        driver = connection.connection.driver_connection
-        with driver.pipeline():  # type: ignore[union-attr]
-            cursor = _run(connection, statement, given)
-            driver.commit()  # type: ignore[union-attr]
-        return list(cursor.fetchall())
 
     def _now(self) -> datetime:
         return self._clock().astimezone(UTC)
@@ -857,23 +863,23 @@ class Ledger:
         decides)."""
         state = self._sql.state(call.ordered)
         try:
-            connection = self._own.get()
+            own = self._own.get()
             try:
                 with self._writer:
                     try:
-                        if not self._postgres:
-                            connection.execute("BEGIN IMMEDIATE")  # the write lock before reading history
                         now_at = self._now()
                         period, reads = self._reads(call, now_at)
-                        latest, due, team_held, *totals = self._read_locked_raw(connection, call.keys, state, reads)
+                        latest, due, team_held, *totals = self._begin_and_read(own, call.keys, state, reads)
                         if latest is not None or (due and call.ordered):
-                            connection.rollback()
+                            own.connection.rollback()
                             return None
                         decision = self._decision(call, period, team_held, totals)
                         pair = self._new_pair(call, decision, now_at, 0)
-                        ids = self._insert_pair_raw(connection, pair)
+                        own.cursor.execute(self._sql.insert_pair.sql, self._sql.pair_parameters(pair))
+                        ids = sorted(row[0] for row in own.cursor.fetchall())
+                        own.connection.commit()
                     except BaseException:
-                        _rollback_quietly(connection)
+                        _rollback_quietly(own.connection)
                         raise
                 if self._checkpointer is not None:
                     self._checkpointer.written()
@@ -887,43 +893,29 @@ class Ledger:
         # built from what was written, after the commit: the lock is not held for it
         return decision, fold(_new_events(pair, ids, decision))
 
-    def _read_locked_raw(self, connection: Any, keys: Sequence[str], statement: _Compiled, given: Mapping[str, Any]) -> Any:
-        """:meth:`_read_locked` on a DBAPI connection."""
+    def _begin_and_read(self, own: _Own, keys: Sequence[str], statement: _Compiled, given: Mapping[str, Any]) -> Any:
+        """Begin the transaction holding the locks (SQLite: the write lock; PostgreSQL: the advisory locks of
+        ``keys``, in one order), then run ``statement``; its row. On PostgreSQL ``BEGIN`` and the locks travel in one
+        round trip (a simple query of two statements, the keys quoted by psycopg), and the read, a statement of its
+        own, sees everything committed before the locks were granted."""
         if not self._postgres:
-            return connection.execute(statement.sql, statement.parameters(given)).fetchone()
-        ordered = sorted(set(keys))  # one order: no deadlocks
-        locks = self._sql.locks(len(ordered))
-        with connection.pipeline():
-            cursor = connection.cursor()
-            cursor.execute(locks.sql, locks.parameters({f"key_{i}": key for i, key in enumerate(ordered)}))
-            cursor = connection.cursor()
-            cursor.execute(statement.sql, statement.parameters(given))
-            return cursor.fetchone()
-
-    def _insert_pair_raw(self, connection: Any, pair: tuple[dict[str, Any], dict[str, Any]]) -> list[int]:
-        """Insert a new reservation's two events and commit (PostgreSQL: in one round trip); their ids."""
-        statement = self._sql.insert_pair
-        given = {f"{name}_{i}": value for i, values in enumerate(pair) for name, value in values.items()}
-        if not self._postgres:
-            rows = connection.execute(statement.sql, statement.parameters(given)).fetchall()
-            connection.commit()
+            own.cursor.execute("BEGIN IMMEDIATE")  # the write lock before reading history
         else:
-            with connection.pipeline():
-                cursor = connection.cursor()
-                cursor.execute(statement.sql, statement.parameters(given))
-                connection.commit()
-            rows = cursor.fetchall()
-        return sorted(row[0] for row in rows)
+            ordered = sorted(set(keys))  # one order: no deadlocks
+            locks = self._sql.locks(len(ordered))
+            own.begin.execute("BEGIN; " + locks.sql, locks.parameters({f"key_{i}": key for i, key in enumerate(ordered)}))
+        own.cursor.execute(statement.sql, statement.parameters(given))
+        return own.cursor.fetchone()
 
     def _decide_general(self, call: _Call, redecide: bool) -> tuple[Decision, Reservation]:
         """decide on every path: a complaint decided before (returned, or redecided), reservations due to expire."""
         customer_id, complaint_id = call.customer_id, call.complaint_id
         state = self._sql.state(call.ordered)
-        with self._transaction() as connection:  # the locks are taken with the first read
+        with self._transaction(*call.keys) as connection:
             now_at = self._now()
             now = to_micros(now_at)
             period, reads = self._reads(call, now_at)
-            latest, due, team_held, *totals = self._read_locked(connection, call.keys, state, reads)
+            latest, due, team_held, *totals = _run(connection, state, reads).fetchone()
             attempt = 0
             if latest is not None:
                 previous = self._reservation(connection, latest, now)
@@ -945,9 +937,9 @@ class Ledger:
                 _, _, team_held, *totals = _run(connection, state, reads).fetchone()
             decision = self._decision(call, period, team_held, totals)
             pair = self._new_pair(call, decision, now_at, attempt)
-            inserted = self._write_last(connection, self._sql.insert_pair,
-                                        {f"{name}_{i}": value for i, values in enumerate(pair) for name, value in values.items()})
-            ids = sorted(row[0] for row in inserted)
+            cursor = connection.connection.cursor()
+            cursor.execute(self._sql.insert_pair.sql, self._sql.pair_parameters(pair))
+            ids = sorted(row[0] for row in cursor.fetchall())
         return decision, fold(_new_events(pair, ids, decision))
 
     def approve(self, reservation_id: str, actor: str, level: str) -> Reservation:
