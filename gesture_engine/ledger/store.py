@@ -24,6 +24,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext, supp
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -247,7 +248,7 @@ class _Compiled:
     """A Core statement compiled once for one dialect: its SQL and how to lay out its parameters, so the
     hot path runs it on the DBAPI cursor without SQLAlchemy compiling or wrapping anything per call."""
 
-    __slots__ = ("defaults", "names", "sql")
+    __slots__ = ("_pick", "defaults", "names", "sql")
 
     def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
@@ -256,10 +257,13 @@ class _Compiled:
         assert "POSTCOMPILE" not in self.sql, "an IN list is expanded per call: write it as equalities joined by OR"
         self.names = compiled.positiontup if dialect.positional else None
         self.defaults = {name: value for name, value in compiled.params.items() if value is not None}
+        names = self.names or []
+        self._pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
+            itemgetter(*names) if len(names) > 1 else lambda given: tuple(given[name] for name in names))
 
     def parameters(self, given: Mapping[str, Any]) -> Any:
-        merged = {**self.defaults, **given}
-        return merged if self.names is None else tuple(merged[name] for name in self.names)
+        merged = {**self.defaults, **given} if self.defaults else given
+        return merged if self.names is None else self._pick(merged)
 
 
 def _run(connection: Connection, statement: _Compiled, given: Mapping[str, Any]) -> Any:
@@ -278,6 +282,7 @@ class _Statements:
         assert not self.insert_pair.defaults
         binds = self.insert_pair.names or [f"{name}_{row}" for row in (0, 1) for name in _COLUMNS]
         self._pair_slots = tuple((bind, int(bind[-1]), bind[:-2]) for bind in binds)  # name_0: row 0's name
+        self._rows_in_order = binds == [f"{name}_{row}" for row in (0, 1) for name in _COLUMNS]  # positional: row 0, then row 1
         self._locks: dict[int, _Compiled] = {}
         self._states: dict[tuple[HistorySource, ...], _Compiled] = {}
 
@@ -285,6 +290,8 @@ class _Statements:
         """``insert_pair``'s parameters from the columns of its two rows."""
         if self.insert_pair.names is None:
             return {bind: pair[row][name] for bind, row, name in self._pair_slots}
+        if self._rows_in_order:
+            return _ROW(pair[0]) + _ROW(pair[1])
         return tuple(pair[row][name] for _, row, name in self._pair_slots)
 
     def state(self, sources: tuple[HistorySource, ...]) -> _Compiled:
@@ -388,11 +395,15 @@ class _Checkpointer:
     commit writes pages all over the file and, unless ``synchronous=off``, waits for the disk, which
     made a p99 of ~8 ms against a p50 of 0.4 ms on a 10,000,000-event ledger, and held the writer lock
     meanwhile. Here a thread of each writing process runs a PASSIVE checkpoint (it never blocks a writer
-    or a reader) shortly after writes, on its own connection with the ledger's settings. A killed process
-    loses nothing by it: the log is the database until it is checkpointed.
+    or a reader) a second after the first write since the last one, on its own connection with the
+    ledger's settings. Each checkpoint ends by flushing the database file to the disk, which delays the
+    commits' own flushes of the log meanwhile: one a second instead of one every 50 ms took the durable
+    p99 on a 10,000,000-event ledger from ~2.3 ms to ~1.2 ms (the log then holds about a second of writes,
+    some tens of MB at full speed). A killed process loses nothing by it: the log is the database until
+    it is checkpointed.
     """
 
-    def __init__(self, engine: Engine, delay: float = 0.05) -> None:
+    def __init__(self, engine: Engine, delay: float = 1.0) -> None:
         self._engine = engine
         self._delay = delay
         self._pid = 0
@@ -416,7 +427,7 @@ class _Checkpointer:
         connection: Any = None
         while not self._stopping.is_set():
             self._written.wait()
-            self._stopping.wait(self._delay)  # let a few commits gather
+            self._stopping.wait(self._delay)  # let the commits of a second gather
             self._written.clear()
             try:
                 connection = connection or self._engine.raw_connection()
@@ -520,15 +531,8 @@ class _Call:
     teams: bool  # the team has a budget to read (a team named and the policy has team limits)
     actor: str | None
     known: Decision | None  # decided before the lock: nothing the ledger holds can change it
-
-    @property
-    def ordered(self) -> tuple[HistorySource, ...]:
-        return tuple(self.policy.compiled.history.values())
-
-    @property
-    def keys(self) -> list[str]:
-        """PostgreSQL's advisory lock keys: the complaint, the customer, the team."""
-        return [f"complaint:{self.complaint_id}", f"customer:{self.customer_id}"] + ([f"team:{self.team}"] if self.team else [])
+    ordered: tuple[HistorySource, ...]  # the policy's history facts, in the order decide's read gives them
+    keys: tuple[str, ...]  # PostgreSQL's advisory lock keys: the complaint, the customer, the team
 
 
 def _new_events(pair: Sequence[Mapping[str, Any]], ids: Sequence[int], decision: Decision) -> list[Event]:
@@ -809,7 +813,8 @@ class Ledger:
         # decided once: before the lock when nothing the ledger holds can change the decision, else once the history is read
         # (a bad complaint is then refused inside the transaction, which writes nothing)
         known = None if sources or teams else policy.decide(complaint)
-        call = _Call(policy, complaint, complaint_id, customer_id, team, teams, actor, known)
+        keys = (f"complaint:{complaint_id}", f"customer:{customer_id}") + ((f"team:{team}",) if team else ())
+        call = _Call(policy, complaint, complaint_id, customer_id, team, teams, actor, known, tuple(sources.values()), keys)
         if not redecide:
             made = self._decide_new(call)
             if made is not None:
@@ -1050,6 +1055,8 @@ _TEAM_HELD = (select(func.coalesce(func.sum(events.c.delta_minor), 0))
                      events.c.reserved_at >= bindparam("month_start"), events.c.reserved_at < bindparam("month_end")))
 """What a team's reservations of a month hold (a team of None holds nothing)."""
 _COLUMNS = [column.name for column in events.columns if column.name != "id"]
+_ROW = itemgetter(*_COLUMNS)
+"""A row's values in column order, from its columns by name."""
 _INSERT_PAIR = events.insert().values([{name: bindparam(f"{name}_{row}") for name in _COLUMNS} for row in (0, 1)]).returning(events.c.id)
 """decide's two events (decided, reserved) in one statement, returning their ids."""
 
