@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from pydantic import TypeAdapter
 from pydantic_core import to_json, to_jsonable_python
 
-from gesture_engine.decision import Decision
+from gesture_engine.decision import Decision, decision_id_of
 
 _DECISION: TypeAdapter[Decision] = TypeAdapter(Decision)
 
@@ -34,6 +34,9 @@ class Working(Protocol):
     fields: dict[str, Any] | None
     """The decision's field dict, as decide made it: a decision whose ``__dict__`` is not this one was
     copied with changes, and is written by the model's serializer."""
+    amount: Decimal
+    currency: str
+    level: str
 
     def template(self) -> DecisionTemplate: ...
 
@@ -51,7 +54,7 @@ def decision_json(decision: Decision) -> bytes:
     fields = decision.__dict__
     if why is None or getattr(why, "fields", None) is not fields:
         return _DECISION.dump_json(decision)
-    return why.template().encode(decision, why)
+    return why.template().encode(fields, why)
 
 
 class DecisionTemplate:
@@ -68,18 +71,18 @@ class DecisionTemplate:
         self.ready = {name: None if value is None else to_jsonable_python(value) for name, value in fields.items()}
         self.ready["decision_id"] = self.ready["reasons"] = None  # the computed fields, last as the model writes them
 
-    def encode(self, decision: Decision, why: Working) -> bytes:
-        """``decision`` (made by decide from this template; ``why`` its record) as JSON."""
-        fields, made = decision.__dict__, self.fields
-        budget, approval = fields["budget"], fields["approval"]
+    def encode(self, fields: Mapping[str, Any], why: Working) -> bytes:
+        """A decision of this outcome as JSON, from its fields (``Decision.__dict__``, or decide's before the
+        budget and approval models are made) and ``why``, its record."""
+        made = self.fields
         steps, summary = why.budget_written()
         body = self.ready.copy()
         body["complaint_id"], body["customer_id"], body["received_at"] = fields["complaint_id"], fields["customer_id"], fields["received_at"]
         body["locale"], body["respond_by"], body["facts"] = fields["locale"], fields["respond_by"], fields["facts"]
-        body["budget"] = {"amount": budget.amount, "currency": budget.currency,
+        body["budget"] = {"amount": why.amount, "currency": why.currency,
                           "steps": [{"kind": kind, "text": text, "amount": amount} for kind, text, amount in steps], "summary": summary}
-        body["approval"] = {"level": approval.level, "reasons": why.approval_reasons()}
-        body["decision_id"], body["reasons"] = decision.decision_id, why.reasons()
+        body["approval"] = {"level": why.level, "reasons": why.approval_reasons()}
+        body["decision_id"], body["reasons"] = decision_id_of(fields), why.reasons()
         for name in _OWN:
             if fields[name] is not made[name]:
                 body[name] = fields[name]

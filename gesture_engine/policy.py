@@ -23,7 +23,7 @@ from typing import Any, Literal, NamedTuple, overload
 from gesture_engine.complaint import ComplaintReader, parse_fact_text, tuple_getter
 from gesture_engine.decision import Approval, Budget, BudgetStep, Decision, FrozenFacts, Gesture, Owed, PolicyRef, RuleTrace, builder
 from gesture_engine.durations import format_duration
-from gesture_engine.encoding import DecisionTemplate, decision_json
+from gesture_engine.encoding import DecisionTemplate
 from gesture_engine.engine.budget import BudgetPlan, BudgetSpec, Limits, StepRecord
 from gesture_engine.engine.evaluation import evaluate
 from gesture_engine.engine.facts import Fact, FactValue
@@ -193,6 +193,20 @@ class Policy:
         is cut to it or escalated, as a step of the arithmetic.
         Raises ``ComplaintError`` listing every missing, unknown or ill-typed field.
         """
+        fields, why = self._decided(complaint, full_trace, team)
+        private = {"_why": why}  # one record behind the three models' texts
+        fields["budget"] = _new_budget({"amount": why.amount, "currency": why.currency}, private)
+        fields["approval"] = _new_approval({"level": why.level}, private)
+        return _new_decision(fields, private)
+
+    def decide_json_bytes(self, complaint: Mapping[str, Any]) -> bytes:
+        """``decide(complaint)`` as UTF-8 JSON, byte for byte ``decide(complaint).model_dump_json()``, written
+        straight from what deciding worked out, without the ``Decision`` models: what batches write."""
+        fields, why = self._decided(complaint)
+        return why.template().encode(fields, why)
+
+    def _decided(self, complaint: Mapping[str, Any], full_trace: bool = False, team: TeamBudget | None = None) -> tuple[dict[str, Any], _Working]:
+        """A decision's fields but its budget and approval, and the record they and its texts are made from."""
         values, envelope, mask = self._read(complaint)
         if self._derive:
             mask = self._derive(values, mask)
@@ -208,11 +222,8 @@ class Policy:
         wanted = envelope.locale
         locale = None if wanted is None else self._language(wanted, outcome)
         why = _Working(outcome, facts, amount, row, locale, over)
-        private = {"_why": why}  # one record behind the three models' texts
         fields = why.fields = outcome.fields.copy()  # what the fired rules decide whatever the amounts; then what this complaint adds
         fields["complaint_id"], fields["customer_id"], fields["facts"] = envelope.complaint_id, envelope.customer_id, facts
-        fields["budget"] = _new_budget({"amount": amount, "currency": outcome.currency}, private)
-        fields["approval"] = _new_approval({"level": outcome.levels[row] if over is None else over.level(outcome, row)}, private)
         received = envelope.received_at
         if received is not None:
             fields["received_at"], fields["respond_by"] = received, received + timedelta(seconds=outcome.seconds)
@@ -224,7 +235,7 @@ class Policy:
             fields["owed"] = outcome.owed_for(facts)
         if full_trace:
             fields["trace"] = self._full_trace(facts)
-        return _new_decision(fields, private)
+        return fields, why
 
     @staticmethod
     def _language(wanted: str, outcome: _Outcome) -> str | None:
@@ -239,7 +250,7 @@ class Policy:
     def decide_json(self, complaint: Mapping[str, Any]) -> str:
         """``decide(complaint).model_dump_json()``: the decision through :mod:`gesture_engine.encoding`,
         the one encoder that batches and the decision log use too."""
-        return decision_json(self.decide(complaint)).decode()
+        return self.decide_json_bytes(complaint).decode()
 
     def _full_trace(self, facts: Mapping[str, FactValue]) -> tuple[RuleTrace, ...]:
         """Every rule evaluated, read off the evaluator's trace: first-hit rules up to the one that fired
@@ -451,14 +462,16 @@ class _Working:
     outcome), the facts, the budget and the ladder row it fell in. Deciding makes one of these and no
     text; the texts are written from it when read."""
 
-    __slots__ = ("_quoted_facts", "_steps", "_written", "amount", "facts", "fields", "locale", "outcome", "over", "row")
+    __slots__ = ("_quoted_facts", "_steps", "_written", "amount", "currency", "facts", "fields", "level", "locale", "outcome", "over", "row")
 
     def __init__(self, outcome: _Outcome, facts: Mapping[str, FactValue], amount: Decimal, row: int, locale: str | None,
                  over: _TeamOver | None = None) -> None:
         self.outcome, self.facts, self.amount, self.row = outcome, facts, amount, row
         self.locale = locale  # a language some fired rule's rationale is given in; None: the policy's own
         self.over = over  # the team's budget, when the budget went over it
-        self.fields: dict[str, Any] | None = None  # the decision's own fields, once it is made (the encoder's sign it is unchanged)
+        self.currency = outcome.currency
+        self.level = outcome.levels[row] if over is None else over.level(outcome, row)  # who approves
+        self.fields: dict[str, Any] | None = None  # the decision's own fields (the encoder's sign that a Decision is as decide made it)
         self._written: tuple[tuple[StepRecord, ...], str] | None = None
         self._steps: tuple[BudgetStep, ...] | None = None
         self._quoted_facts: Mapping[str, FactValue] | None = None
