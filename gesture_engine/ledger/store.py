@@ -274,11 +274,43 @@ def _run(connection: Connection, statement: _Compiled, given: Mapping[str, Any])
     return cursor
 
 
+class _Prepared:
+    """PostgreSQL: a statement PREPAREd once on each of decide's own connections, then run by ``EXECUTE`` with its
+    parameters bound client-side (quoted by psycopg), so that it travels in one simple query with the statements
+    around it (``BEGIN`` and the locks before the read, ``COMMIT`` after the insert) yet is planned once."""
+
+    __slots__ = ("_pick", "defaults", "execute", "name", "prepare")
+
+    def __init__(self, name: str, statement: ClauseElement, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)  # $1, $2, ...: each parameter once, in positiontup's order
+        assert isinstance(compiled, SQLCompiler) and compiled.positiontup is not None
+        names = compiled.positiontup
+        self.name = name
+        self.prepare = f"PREPARE {name} AS {compiled}"
+        self.execute = f"EXECUTE {name}({', '.join(['%s'] * len(names))})"
+        self.defaults = {name: value for name, value in compiled.params.items() if value is not None}
+        self._pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
+            itemgetter(*names) if len(names) > 1 else lambda given: tuple(given[name] for name in names))
+
+    def parameters(self, given: Mapping[str, Any]) -> tuple[Any, ...]:
+        return self._pick({**self.defaults, **given} if self.defaults else given)
+
+
 class _Statements:
     """decide's statements for one dialect, compiled when the ledger opens."""
 
     def __init__(self, dialect: Dialect) -> None:
         self._dialect = dialect
+        self._postgres = dialect.name == "postgresql"
+        if self._postgres:  # decide's own statements: %s for what psycopg binds, $1 for what the server prepares
+            from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+
+            self._format: Dialect = PGDialect_psycopg(paramstyle="format")  # type: ignore[no-untyped-call]
+            self._dollar: Dialect = PGDialect_psycopg(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
+            self.prepared_insert = _Prepared("gesture_ledger_insert", _INSERT_PAIR, self._dollar)
+            assert not self.prepared_insert.defaults
+        self._prepared_reads: dict[tuple[HistorySource, ...], _Prepared] = {}
+        self._client_locks: dict[int, _Compiled] = {}
         self.insert_pair = _Compiled(_INSERT_PAIR, dialect)
         assert not self.insert_pair.defaults
         binds = self.insert_pair.names or [f"{name}_{row}" for row in (0, 1) for name in _COLUMNS]
@@ -299,20 +331,40 @@ class _Statements:
         """What decide reads, in one round trip: the complaint's latest reservation, whether any of the customer's
         reservations are due to expire, what the team holds this month, then each history fact's total."""
         if sources not in self._states:
-            columns: list[Any] = [_LATEST.scalar_subquery(), exists(_DUE_OF_CUSTOMER), _TEAM_HELD.scalar_subquery()]
-            if sources:
-                history = history_statement(sources).subquery()  # an aggregate: always one row
-                self._states[sources] = _Compiled(select(*columns, *history.c).select_from(history), self._dialect)
-            else:
-                self._states[sources] = _Compiled(select(*columns), self._dialect)
+            self._states[sources] = _Compiled(self._state_statement(sources), self._dialect)
         return self._states[sources]
+
+    @staticmethod
+    def _state_statement(sources: tuple[HistorySource, ...]) -> Any:
+        columns: list[Any] = [_LATEST.scalar_subquery(), exists(_DUE_OF_CUSTOMER), _TEAM_HELD.scalar_subquery()]
+        if not sources:
+            return select(*columns)
+        history = history_statement(sources).subquery()  # an aggregate: always one row
+        return select(*columns, *history.c).select_from(history)
+
+    def prepared_read(self, sources: tuple[HistorySource, ...]) -> _Prepared:
+        """PostgreSQL: :meth:`state`, to PREPARE."""
+        if sources not in self._prepared_reads:
+            statement = self._state_statement(sources)
+            self._prepared_reads[sources] = _Prepared(f"gesture_ledger_read_{len(self._prepared_reads)}", statement, self._dollar)
+        return self._prepared_reads[sources]
+
+    def client_locks(self, count: int) -> _Compiled:
+        """PostgreSQL: :meth:`locks` with ``%s`` parameters, for psycopg to bind client-side."""
+        if count not in self._client_locks:
+            self._client_locks[count] = _Compiled(_locks_statement(count), self._format)
+        return self._client_locks[count]
 
     def locks(self, count: int) -> _Compiled:
         """PostgreSQL: take ``count`` transaction-scoped advisory locks (keys ``key_0``...) in one round trip, in order."""
         if count not in self._locks:
-            self._locks[count] = _Compiled(select(*(func.pg_advisory_xact_lock(func.hashtextextended(bindparam(f"key_{i}"), 0))
-                                                    for i in range(count))), self._dialect)
+            self._locks[count] = _Compiled(_locks_statement(count), self._dialect)
         return self._locks[count]
+
+
+def _locks_statement(count: int) -> Any:
+    """PostgreSQL: take ``count`` transaction-scoped advisory locks, keys ``key_0``..., in that order."""
+    return select(*(func.pg_advisory_xact_lock(func.hashtextextended(bindparam(f"key_{i}"), 0)) for i in range(count)))
 
 
 class _Turns:
@@ -449,14 +501,15 @@ class _Checkpointer:
 
 class _Own:
     """A thread's own DBAPI connection and its cursors (PostgreSQL: ``begin``, a client-side-binding cursor for
-    the ``BEGIN`` and the locks; SQLite: the one cursor)."""
+    decide's simple queries; SQLite: the one cursor)."""
 
-    __slots__ = ("begin", "connection", "cursor", "pid")
+    __slots__ = ("begin", "connection", "cursor", "pid", "prepared")
 
     def __init__(self, connection: Any, postgres: bool) -> None:
         self.pid = os.getpid()
         self.connection = connection
         self.cursor = connection.cursor()
+        self.prepared: set[str] = set()  # PostgreSQL: the statements PREPAREd on this connection
         if postgres:
             from psycopg import ClientCursor  # PostgreSQL only: psycopg is not imported for SQLite
 
@@ -875,7 +928,6 @@ class Ledger:
         to expire, on this thread's own DBAPI connection: one read, one insert, one commit. None, with nothing
         written, when the read finds a reservation for the complaint or one due to expire (the general path then
         decides)."""
-        state = self._sql.state(call.ordered)
         try:
             own = self._own.get()
             try:
@@ -883,15 +935,13 @@ class Ledger:
                     try:
                         now_at = self._now()
                         period, reads = self._reads(call, now_at)
-                        latest, due, team_held, *totals = self._begin_and_read(own, call.keys, state, reads)
+                        latest, due, team_held, *totals = self._begin_and_read(own, call, reads)
                         if latest is not None or (due and call.ordered):
                             own.connection.rollback()
                             return None
                         decision = self._decision(call, period, team_held, totals)
                         pair = self._new_pair(call, decision, now_at, 0)
-                        own.cursor.execute(self._sql.insert_pair.sql, self._sql.pair_parameters(pair))
-                        ids = sorted(row[0] for row in own.cursor.fetchall())
-                        own.connection.commit()
+                        ids = self._insert_and_commit(own, pair)
                     except BaseException:
                         _rollback_quietly(own.connection)
                         raise
@@ -907,19 +957,48 @@ class Ledger:
         # built from what was written, after the commit: the lock is not held for it
         return decision, fold(_new_events(pair, ids, decision))
 
-    def _begin_and_read(self, own: _Own, keys: Sequence[str], statement: _Compiled, given: Mapping[str, Any]) -> Any:
-        """Begin the transaction holding the locks (SQLite: the write lock; PostgreSQL: the advisory locks of
-        ``keys``, in one order), then run ``statement``; its row. On PostgreSQL ``BEGIN`` and the locks travel in one
-        round trip (a simple query of two statements, the keys quoted by psycopg), and the read, a statement of its
-        own, sees everything committed before the locks were granted."""
+    def _begin_and_read(self, own: _Own, call: _Call, given: Mapping[str, Any]) -> Any:
+        """Begin the transaction holding the locks (SQLite: the write lock; PostgreSQL: the advisory locks of the
+        call's keys, in one order), then read what decide needs; its row.
+
+        On PostgreSQL ``BEGIN``, the locks and the read travel in one simple query, one round trip: the server
+        runs them in order, and the read, a statement of its own, sees everything committed before the locks
+        were granted. The read is PREPAREd once per connection."""
         if not self._postgres:
             own.cursor.execute("BEGIN IMMEDIATE")  # the write lock before reading history
+            statement = self._sql.state(call.ordered)
+            own.cursor.execute(statement.sql, statement.parameters(given))
+            return own.cursor.fetchone()
+        read = self._sql.prepared_read(call.ordered)
+        self._prepare(own, read)
+        keys = sorted(set(call.keys))  # one order: no deadlocks
+        locks = self._sql.client_locks(len(keys))
+        own.begin.execute(f"BEGIN; {locks.sql}; {read.execute}",
+                          locks.parameters({f"key_{i}": key for i, key in enumerate(keys)}) + read.parameters(given))
+        own.begin.nextset()  # past BEGIN's and the locks' results to the read's
+        own.begin.nextset()
+        return own.begin.fetchone()
+
+    def _insert_and_commit(self, own: _Own, pair: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Insert a new reservation's two events and commit (PostgreSQL: the PREPAREd insert and ``COMMIT`` in one
+        simple query, one round trip); their ids."""
+        if not self._postgres:
+            own.cursor.execute(self._sql.insert_pair.sql, self._sql.pair_parameters(pair))
+            rows = own.cursor.fetchall()
+            own.connection.commit()
         else:
-            ordered = sorted(set(keys))  # one order: no deadlocks
-            locks = self._sql.locks(len(ordered))
-            own.begin.execute("BEGIN; " + locks.sql, locks.parameters({f"key_{i}": key for i, key in enumerate(ordered)}))
-        own.cursor.execute(statement.sql, statement.parameters(given))
-        return own.cursor.fetchone()
+            insert = self._sql.prepared_insert
+            self._prepare(own, insert)
+            own.begin.execute(f"{insert.execute}; COMMIT", _ROW(pair[0]) + _ROW(pair[1]))
+            rows = own.begin.fetchall()
+        return sorted(row[0] for row in rows)
+
+    @staticmethod
+    def _prepare(own: _Own, statement: _Prepared) -> None:
+        """PREPARE ``statement`` on the connection, once."""
+        if statement.name not in own.prepared:
+            own.cursor.execute(statement.prepare)
+            own.prepared.add(statement.name)
 
     def _decide_general(self, call: _Call, redecide: bool) -> tuple[Decision, Reservation]:
         """decide on every path: a complaint decided before (returned, or redecided), reservations due to expire."""
