@@ -297,6 +297,24 @@ def test_sqlite_writers_queue_on_the_lock_file_beside_the_database(tmp_path: Pat
         assert event_count(ledger) == 4
 
 
+def test_a_connection_that_failed_is_dropped_and_the_next_decide_connects_afresh(ledger: Ledger, url: str) -> None:
+    """decide keeps a connection of its own per thread: once it fails (PostgreSQL: its server process ended, as by a
+    server restart; SQLite: closed under it) the call is refused, nothing written, and the next call connects again."""
+    ledger.decide(POLICY, complaint("c1"))
+    own = ledger._own.get()
+    if ledger.dialect == "postgresql":
+        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        with engine.begin() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": own.connection.info.backend_pid})
+        engine.dispose()
+    else:
+        own.connection.close()
+    refused("unavailable", ledger.decide, POLICY, complaint("c2"))
+    assert event_count(ledger) == 2
+    _, reservation = ledger.decide(POLICY, complaint("c2"))
+    assert not reservation.existing and event_count(ledger) == 4
+
+
 def test_threads_get_the_writer_lock_in_the_order_they_asked() -> None:
     import threading
 
