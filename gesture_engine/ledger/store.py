@@ -24,6 +24,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext, supp
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -903,8 +904,6 @@ class Ledger:
         """The columns of a new reservation's two events, ``decided`` and ``reserved``."""
         policy = call.policy
         now = to_micros(now_at)
-        levels = policy.compiled.ladder.levels
-        lowest = min(levels.index(level) for _, level in policy.compiled.ladder.rows)
         currency = decision.budget.currency
         amount = to_minor(decision.budget.amount, currency)
         ttl = policy.compiled.reservation_ttl
@@ -913,14 +912,14 @@ class Ledger:
             "reservation_id": _reservation_id(call.complaint_id, attempt), "customer_id": call.customer_id,
             "complaint_id": call.complaint_id, "team": call.team or "", "currency": currency, "reserved_at": now, "at": now,
             "decision_id": decision_id(decision), "policy_name": policy.name, "policy_version": policy.version,
-            "policy_fingerprint": policy.fingerprint, "rule": decision.rule, "gestures": json.dumps([g.id for g in decision.gestures]),
+            "policy_fingerprint": policy.fingerprint, "rule": decision.rule, "gestures": _gestures_json(tuple(g.id for g in decision.gestures)),
             "actor": call.actor, "level": decision.approval.level, "amount_minor": amount,
         }
         return (
             {**columns, "kind": "decided", "delta_minor": 0, "expires_at": None,
              "detail": decision_json(decision).decode()},  # as written: it reads back byte for byte
             {**columns, "kind": "reserved", "delta_minor": amount, "expires_at": to_micros(now_at + lifetime),
-             "detail": _detail({"approval_required": levels.index(decision.approval.level) > lowest, "levels": list(levels)})},
+             "detail": _reserved_detail(policy.compiled.ladder.levels, policy.compiled.ladder.rows, decision.approval.level)},
         )
 
     def _decide_new(self, call: _Call) -> tuple[Decision, Reservation] | None:
@@ -1200,6 +1199,19 @@ def _amount(value: Decimal | int | str, reservation_id: str) -> Decimal:
     if not amount.is_finite():
         raise LedgerError("invalid_amount", f"expected a decimal amount, got {value!r}", reservation_id=reservation_id)
     return amount
+
+
+@lru_cache(maxsize=1024)
+def _gestures_json(ids: tuple[str, ...]) -> str:
+    """A reservation's gestures as its events store them: a JSON list (a policy gives a few lists, each written once)."""
+    return json.dumps(list(ids))
+
+
+@lru_cache(maxsize=256)
+def _reserved_detail(levels: tuple[str, ...], rows: Any, level: str) -> str | None:
+    """A ``reserved`` event's detail: whether it needs approval (its level is above the ladder's lowest) and the levels."""
+    lowest = min(levels.index(row_level) for _, row_level in rows)
+    return _detail({"approval_required": levels.index(level) > lowest, "levels": list(levels)})
 
 
 def _detail(detail: Any) -> str | None:
