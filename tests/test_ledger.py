@@ -71,6 +71,8 @@ def test_the_complaint_must_not_supply_the_history_fact_and_must_name_complaint_
 def test_deciding_a_complaint_id_again_returns_its_reservation_unless_redecided(ledger: Ledger) -> None:
     decision, reservation = ledger.decide(POLICY, complaint("c1"))
     again, same = ledger.decide(POLICY, complaint("c1", severity="low"))  # an idempotency key: the content is not decided again
+    with pytest.raises(ComplaintError):  # but it is checked: a bad complaint is refused whatever its id
+        ledger.decide(POLICY, complaint("c1", severity="extreme"))
     assert same.existing and same.reservation_id == reservation.reservation_id
     assert again.model_dump_json() == decision.model_dump_json()
     assert event_count(ledger) == 2

@@ -1002,6 +1002,8 @@ class Ledger:
 
     def _decide_general(self, call: _Call, redecide: bool) -> tuple[Decision, Reservation]:
         """decide on every path: a complaint decided before (returned, or redecided), reservations due to expire."""
+        if call.known is None:  # a bad complaint is refused, before any lock, even when its id was decided before
+            call.policy.decide({**call.complaint, **dict.fromkeys(call.policy.compiled.history, 0)})
         customer_id, complaint_id = call.customer_id, call.complaint_id
         state = self._sql.state(call.ordered)
         with self._transaction(*call.keys) as connection:
