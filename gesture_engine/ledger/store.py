@@ -282,12 +282,13 @@ class _Prepared:
 
     __slots__ = ("_pick", "defaults", "execute", "name", "prepare")
 
-    def __init__(self, name: str, statement: ClauseElement, dialect: Dialect) -> None:
+    def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)  # $1, $2, ...: each parameter once, in positiontup's order
         assert isinstance(compiled, SQLCompiler) and compiled.positiontup is not None
         names = compiled.positiontup
-        self.name = name
-        self.prepare = f"PREPARE {name} AS {compiled}"
+        sql = str(compiled)
+        self.name = name = "gesture_ledger_" + hashlib.sha256(sql.encode()).hexdigest()[:20]  # one name per statement, whoever makes it
+        self.prepare = f"PREPARE {name} AS {sql}"
         self.execute = f"EXECUTE {name}({', '.join(['%s'] * len(names))})"
         self.defaults = {name: value for name, value in compiled.params.items() if value is not None}
         self._pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
@@ -308,7 +309,7 @@ class _Statements:
 
             self._format: Dialect = PGDialect_psycopg(paramstyle="format")  # type: ignore[no-untyped-call]
             self._dollar: Dialect = PGDialect_psycopg(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
-            self.prepared_insert = _Prepared("gesture_ledger_insert", _INSERT_PAIR_SHARED, self._dollar)
+            self.prepared_insert = _Prepared(_INSERT_PAIR_SHARED, self._dollar)
             assert not self.prepared_insert.defaults
         self._prepared_reads: dict[tuple[HistorySource, ...], _Prepared] = {}
         self._client_locks: dict[int, _Compiled] = {}
@@ -346,8 +347,7 @@ class _Statements:
     def prepared_read(self, sources: tuple[HistorySource, ...]) -> _Prepared:
         """PostgreSQL: :meth:`state`, to PREPARE."""
         if sources not in self._prepared_reads:
-            statement = self._state_statement(sources)
-            self._prepared_reads[sources] = _Prepared(f"gesture_ledger_read_{len(self._prepared_reads)}", statement, self._dollar)
+            self._prepared_reads[sources] = _Prepared(self._state_statement(sources), self._dollar)
         return self._prepared_reads[sources]
 
     def client_locks(self, count: int) -> _Compiled:
