@@ -7,6 +7,7 @@ import io
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -315,6 +316,30 @@ def test_a_connection_that_failed_is_dropped_and_the_next_decide_connects_afresh
     assert event_count(ledger) == 2
     _, reservation = ledger.decide(POLICY, complaint("c2"))
     assert not reservation.existing and event_count(ledger) == 4
+
+
+def test_a_threads_decide_connection_closes_when_the_thread_ends(ledger: Ledger) -> None:
+    """decide's connection of its own goes with its thread (a service's idle pool threads end): none is left open."""
+    import gc
+    import threading
+
+    used: list[Any] = []
+
+    def work() -> None:
+        ledger.decide(POLICY, complaint("c1"))
+        used.append(ledger._own.get().connection)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join()
+    gc.collect()
+    (connection,) = used
+    if ledger.dialect == "postgresql":
+        assert connection.closed
+    else:
+        with pytest.raises(sqlite3.ProgrammingError):
+            connection.execute("SELECT 1")
+    assert event_count(ledger) == 2
 
 
 def test_threads_get_the_writer_lock_in_the_order_they_asked() -> None:

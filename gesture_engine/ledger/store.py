@@ -18,6 +18,7 @@ import json
 import os
 import sqlite3
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
@@ -504,7 +505,7 @@ class _Own:
     """A thread's own DBAPI connection and its cursors (PostgreSQL: ``begin``, a client-side-binding cursor for
     decide's simple queries; SQLite: the one cursor)."""
 
-    __slots__ = ("begin", "connection", "cursor", "pid", "prepared")
+    __slots__ = ("__weakref__", "begin", "connection", "cursor", "pid", "prepared")
 
     def __init__(self, connection: Any, postgres: bool) -> None:
         self.pid = os.getpid()
@@ -523,24 +524,29 @@ class _Own:
 class _OwnConnections:
     """decide's DBAPI connection, one per thread (and process): taken from the engine once, with the ledger's
     settings (its connect events), then detached from the pool and kept, so a call pays for no pool
-    checkout, no SQLAlchemy Connection or transaction and no events. A connection that failed is dropped
-    (the next call connects afresh, as the pool would after a server restart); all close with the ledger."""
+    checkout, no SQLAlchemy Connection or transaction and no events. A connection goes with its thread (a
+    service's pool threads end when idle), is dropped once it failed (the next call connects afresh, as the
+    pool would after a server restart), and all close with the ledger. A forked child connects for itself
+    and leaves its parent's connections alone."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._local = threading.local()
-        self._open: list[_Own] = []
+        self._open: weakref.WeakSet[_Own] = weakref.WeakSet()  # of live threads: one goes when its thread's local does
         self._guard = threading.Lock()
 
     def get(self) -> _Own:
         own: _Own | None = getattr(self._local, "own", None)
-        if own is None or own.pid != os.getpid():  # a forked child connects for itself
+        if own is None or own.pid != os.getpid():
+            if own is not None:
+                _INHERITED.append(own)  # a forked child's copy of its parent's connection: never used, never closed
             proxied = self._engine.raw_connection()
             driver = proxied.driver_connection
             proxied.detach()
             own = _Own(driver, self._engine.dialect.name == "postgresql")
+            weakref.finalize(own, _close_in, own.pid, driver)  # when its thread ends
             with self._guard:
-                self._open.append(own)
+                self._open.add(own)
             self._local.own = own
         return own
 
@@ -550,17 +556,26 @@ class _OwnConnections:
         self._local.own = None
         if own is not None:
             with self._guard:
-                if own in self._open:
-                    self._open.remove(own)
+                self._open.discard(own)
             _close_quietly(own.connection)
 
     def close(self) -> None:
         """Close every thread's connection made in this process."""
         with self._guard:
             mine = [own for own in self._open if own.pid == os.getpid()]
-            self._open = []
+            self._open.clear()
         for own in mine:
             _close_quietly(own.connection)
+
+
+_INHERITED: list[_Own] = []
+"""Connections a forked child inherited from its parent's threads, kept so that they are never closed in the child."""
+
+
+def _close_in(pid: int, connection: Any) -> None:
+    """Close ``connection`` if this is the process that opened it (a forked child's close would end its parent's)."""
+    if os.getpid() == pid:
+        _close_quietly(connection)
 
 
 def _close_quietly(connection: Any) -> None:
