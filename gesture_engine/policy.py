@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple, overload
 
 from gesture_engine.complaint import ComplaintReader, parse_fact_text, tuple_getter
-from gesture_engine.decision import Approval, Budget, BudgetStep, Decision, FrozenFacts, Gesture, Owed, PolicyRef, RuleTrace, builder
+from gesture_engine.decision import Approval, Budget, BudgetStep, Decision, Gesture, Owed, PolicyRef, RuleTrace, builder
 from gesture_engine.durations import format_duration
 from gesture_engine.encoding import decision_json
 from gesture_engine.engine.budget import BudgetPlan, BudgetSpec, Limits
@@ -193,12 +193,11 @@ class Policy:
         is cut to it or escalated, as a step of the arithmetic.
         Raises ``ComplaintError`` listing every missing, unknown or ill-typed field.
         """
-        values, envelope, mask = self._read(complaint)
+        facts, envelope, mask = self._read.read(complaint)  # the decision's own FrozenFacts
         if self._derive:
-            mask = self._derive(values, mask)
-        outcome = self._outcome(self._index.fired_key(values, mask))
-        facts = FrozenFacts(values)
-        amount = outcome.plan.amount(facts)
+            mask = self._derive(facts, mask)
+        outcome = self._outcome(self._index.fired_key(facts, mask))
+        amount = outcome.plan.amount_of(facts)
         over = None
         if team is not None and self._c.teams is not None and amount > team.left:
             over = _TeamOver(team, amount, self._c.teams)
