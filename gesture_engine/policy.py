@@ -20,8 +20,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, overload
 
-from gesture_engine.complaint import ComplaintReader, parse_fact_text, tuple_getter
-from gesture_engine.decision import Approval, Budget, BudgetStep, Decision, Gesture, Owed, PolicyRef, RuleTrace, builder
+from gesture_engine.complaint import NO_ENVELOPE, ComplaintReader, parse_fact_text, tuple_getter
+from gesture_engine.decision import BudgetStep, Decision, Gesture, Owed, PolicyRef, RuleTrace, builder, new_decision
 from gesture_engine.durations import format_duration
 from gesture_engine.encoding import decision_json
 from gesture_engine.engine.budget import BudgetPlan, BudgetSpec, Limits
@@ -38,9 +38,6 @@ OUTCOME_CACHE_SIZE = 4096
 """Outcomes (what a combination of fired rules decides, whatever the amounts) kept per policy, least
 recently used dropped first; read when a ``Policy`` is built. 0 builds each outcome afresh."""
 
-_new_decision = builder(Decision)
-_new_budget = builder(Budget)
-_new_approval = builder(Approval)
 _new_trace = builder(RuleTrace)
 _new_owed = builder(Owed)
 _new_step = builder(BudgetStep)
@@ -203,26 +200,30 @@ class Policy:
             over = _TeamOver(team, amount, self._c.teams)
             if over.reduces:
                 amount = over.amount
-        row = bisect_left(self._thresholds, amount)
-        wanted = envelope.locale
-        locale = None if wanted is None else self._language(wanted, outcome)
+        thresholds = self._thresholds
+        row = bisect_left(thresholds, amount) if thresholds else 0
+        locale = None
+        if envelope is not NO_ENVELOPE:  # a complaint without ids, time or language leaves those fields as they are
+            wanted = envelope.locale
+            if wanted is not None:
+                locale = self._language(wanted, outcome)
         private = {"_why": _Working(outcome, facts, amount, row, locale, over)}  # one record behind the three models' texts
         fields = outcome.fields.copy()  # what the fired rules decide whatever the amounts; then what this complaint adds
-        fields["complaint_id"], fields["customer_id"], fields["facts"] = envelope.complaint_id, envelope.customer_id, facts
-        fields["budget"] = _new_budget({"amount": amount, "currency": outcome.currency}, private)
-        fields["approval"] = _new_approval({"level": outcome.levels[row] if over is None else over.level(outcome, row)}, private)
-        received = envelope.received_at
-        if received is not None:
-            fields["received_at"], fields["respond_by"] = received, received + timedelta(seconds=outcome.seconds)
-        if locale is not None:
-            fields["locale"] = locale
+        fields["facts"] = facts
+        if envelope is not NO_ENVELOPE:
+            fields["complaint_id"], fields["customer_id"] = envelope.complaint_id, envelope.customer_id
+            received = envelope.received_at
+            if received is not None:
+                fields["received_at"], fields["respond_by"] = received, received + timedelta(seconds=outcome.seconds)
+            if locale is not None:
+                fields["locale"] = locale
         if not amount and outcome.monetary:
             fields["gestures"] = outcome.unpaid
         if outcome.owed:
             fields["owed"] = outcome.owed_for(facts)
         if full_trace:
             fields["trace"] = self._full_trace(facts)
-        return _new_decision(fields, private)
+        return new_decision(fields, amount, outcome.currency, outcome.levels[row] if over is None else over.level(outcome, row), private)
 
     @staticmethod
     def _language(wanted: str, outcome: _Outcome) -> str | None:

@@ -283,9 +283,10 @@ _ARITHMETIC = frozenset(("base", "percent", "multiply"))
 def _straight_line(plan: BudgetPlan) -> Callable[[Mapping[str, Any]], Decimal]:
     """:meth:`BudgetPlan.amount` without a trail, for deciding: one function whose constants (rounded
     amounts, the rate, factor tables) are the plan's, read from closure cells rather than attributes, so
-    a decision's arithmetic is the Decimal operations and little else. A multiplier of exactly 1 is
-    skipped: the amount already has the unit's exponent, so multiplying and rounding would give it back.
-    Lookups by band keep the plan's own method."""
+    a decision's arithmetic is the Decimal operations and little else; the first two multipliers are
+    written out, the loop takes any more. A multiplier of exactly 1 is skipped: the amount already has
+    the unit's exponent, so multiplying and rounding would give it back. Lookups by band keep the plan's
+    own method."""
     lookups = [lookup for _, _, lookup in plan.multipliers]
     if plan.base_lookup is not None:
         lookups.append(plan.base_lookup)
@@ -294,8 +295,9 @@ def _straight_line(plan: BudgetPlan) -> Callable[[Mapping[str, Any]], Decimal]:
     unit, base, base_fact = plan.unit, plan.base, plan.base_fact
     bases = {} if plan.base_lookup is None else dict(plan.base_lookup.values)
     percent_fact, rate = (None, ZERO) if plan.percent is None else plan.percent[:2]
-    factors = tuple((fact, {value: None if factor == 1 else factor for value, factor in lookup.values.items()})
-                    for fact, _, lookup in plan.multipliers)
+    factors = [(fact, {value: None if factor == 1 else factor for value, factor in lookup.values.items()}) for fact, _, lookup in plan.multipliers]
+    (first, by_first), (second, by_second) = (*factors, (None, {}), (None, {}))[:2]
+    more = tuple(factors[2:])
     low, raised = plan.minimum or (None, ZERO)
     high, lowered = plan.maximum or (None, ZERO)
     cap, capped = plan.cap
@@ -305,10 +307,19 @@ def _straight_line(plan: BudgetPlan) -> Callable[[Mapping[str, Any]], Decimal]:
         amount = base if base_fact is None else bases[facts[base_fact]]
         if percent_fact is not None:
             amount += _round(_multiply(facts[percent_fact], rate), unit, ROUND_HALF_UP, _CONTEXT)
-        for fact, factor_of in factors:
-            factor = factor_of[facts[fact]]
+        if first is not None:
+            factor = by_first[facts[first]]
             if factor is not None:
                 amount = _round(_multiply(amount, factor), unit, ROUND_HALF_UP, _CONTEXT)
+            if second is not None:
+                factor = by_second[facts[second]]
+                if factor is not None:
+                    amount = _round(_multiply(amount, factor), unit, ROUND_HALF_UP, _CONTEXT)
+                if more:
+                    for fact, factor_of in more:
+                        factor = factor_of[facts[fact]]
+                        if factor is not None:
+                            amount = _round(_multiply(amount, factor), unit, ROUND_HALF_UP, _CONTEXT)
         if low is not None and amount < low:
             amount = raised
         if high is not None and amount > high:
