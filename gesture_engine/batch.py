@@ -30,7 +30,6 @@ from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar
 
 from gesture_engine.complaint import parse_complaint_json
 from gesture_engine.csv_records import BadRow, csv_complaints
-from gesture_engine.encoding import decision_json
 from gesture_engine.errors import ComplaintError, FieldProblem, PolicyError, Problem
 from gesture_engine.policy import Policy, load_policy, loads_policy
 
@@ -320,7 +319,7 @@ def _decide_jsonl_block(policy: Policy, first: int, block: bytes, mapping: Mappi
     """``(complaints, their decisions or error records as UTF-8 lines)`` for every ``GROUP`` lines of a
     block. Lines are split on ``\n`` only, as reading the file line by line does; blank lines are
     skipped. With ``mapping`` each line is a helpdesk payload it turns into the complaint."""
-    decide = policy.decide if mapping is None else lambda payload: policy.decide(mapping.apply(payload))
+    decide = policy.decide_json_bytes if mapping is None else lambda payload: policy.decide_json_bytes(mapping.apply(payload))
     lines = block.split(b"\n")
     for start in range(0, len(lines), GROUP):
         out: list[bytes] = []
@@ -329,7 +328,7 @@ def _decide_jsonl_block(policy: Policy, first: int, block: bytes, mapping: Mappi
             if not raw.strip():
                 continue
             try:
-                out += (decision_json(decide(parse_complaint_json(raw, f"line {number}"))), b"\n")
+                out += (decide(parse_complaint_json(raw, f"line {number}")), b"\n")
             except ComplaintError as error:
                 out.append(error_record(number, error).encode() + b"\n")
             count += 1

@@ -93,13 +93,13 @@ def parse_complaint_json(data: bytes | str, source: str = "<complaint>") -> Any:
 
     Most complaints are short flat objects: they are parsed first without the careful decoder's Python
     hooks, and that answer is kept only when the hooks could not have changed it. Short: no integer in
-    the text can have more than MAX_INTEGER_DIGITS digits (nor nest deeply). No repeated key: every
-    member of every object has its own ``:``. Without a backslash the text's strings are the parsed
-    strings, so the text's colons are its members' plus those inside its strings; as many as the
-    top-level dict's keys plus the colons in its keys and string values (a timestamp's) means there
-    is no nested member and no member was lost to a repeat. ``raw_decode`` from the first character,
-    with nothing after the object, skips ``decode``'s two whitespace scans; anything else, and
-    anything the quick parse refuses, goes the careful way, which says what is wrong.
+    the text can have more than MAX_INTEGER_DIGITS digits (nor nest deeply). No repeated key and no
+    nested object: without a backslash every ``"`` in the text opens or closes a string, so the text
+    has two for each key, string value and string in a list; exactly as many as the top-level dict's
+    keys and strings make means no member was lost to a repeat and no value holds an object's key.
+    ``raw_decode`` from the first character, with nothing after the object, skips ``decode``'s two
+    whitespace scans; anything else, and anything the quick parse refuses, goes the careful way, which
+    says what is wrong.
     """
     if isinstance(data, bytes):
         try:
@@ -111,7 +111,7 @@ def parse_complaint_json(data: bytes | str, source: str = "<complaint>") -> Any:
             flat, end = _FLAT.raw_decode(data)
         except (ValueError, RecursionError):  # JSONDecodeError and a refused NaN included: the careful parse says which
             flat = end = None
-        if end == len(data) and flat.__class__ is dict and "\\" not in data and data.count(":") == len(flat) + _colons_in_strings(flat):
+        if end == len(data) and flat.__class__ is dict and "\\" not in data and data.count('"') == 2 * (len(flat) + _strings(flat)):
             return flat
     try:
         return _DECODER.decode(data)
@@ -127,9 +127,13 @@ def parse_complaint_json(data: bytes | str, source: str = "<complaint>") -> Any:
         raise ComplaintError([FieldProblem(source, f"invalid JSON: {exc}", None, "invalid_json")]) from None
 
 
-def _colons_in_strings(flat: dict[str, Any]) -> int:
-    """Colons inside a flat object's keys and string values (a timestamp has two)."""
-    return sum(text.count(":") for text in (*flat, *flat.values()) if text.__class__ is str)
+def _strings(flat: dict[str, Any]) -> int:
+    """How many strings a parsed object's values are or hold as list items (a list fact's)."""
+    kinds = list(map(type, flat.values()))
+    count = kinds.count(str)
+    if list in kinds:
+        count += sum(list(map(type, value)).count(str) for value in flat.values() if value.__class__ is list)
+    return count
 
 
 # -- 2. one value against its fact ------------------------------------------------------------------

@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Literal, NoReturn, Protocol, TypeVar
 
 from pydantic import (
@@ -248,23 +249,48 @@ class Decision(Explained):
         why = self.__pydantic_private__["_why"]  # type: ignore[index]
         if isinstance(why, _Given) and "decision_id" in why.given:  # read back from JSON, where facts are text: keep the id given
             return str(why.given["decision_id"])
-        return hashlib.sha256(f"{self.policy.fingerprint}\n{self.canonical_complaint()}".encode()).hexdigest()[:32]
+        return decision_id_of(self.__dict__)
 
     def canonical_complaint(self) -> str:
         """What :attr:`decision_id` hashes: the facts (derived ones included) and the envelope as JSON with
         sorted keys and no spaces, money without trailing zeros (``800`` and ``800.00`` are one amount),
         times in UTC."""
-        given = self.facts
-        facts = {name: value if (value := given[name]).__class__ in _AS_IS else _canonical(value) for name in sorted(given)}
-        received = None if self.received_at is None else _utc(self.received_at)
-        body = {"complaint_id": self.complaint_id, "customer_id": self.customer_id, "facts": facts, "locale": self.locale, "received_at": received}
-        return to_json(body).decode()  # pydantic-core's encoder: compact, keys in the order given (sorted), UTF-8
+        return _canonical_json(self.__dict__).decode()
 
     @computed_field(description="Why: the rationale of every rule that fired, in order.")  # type: ignore[prop-decorator]
     @property
     def reasons(self) -> tuple[str, ...]:
         why: Working = self.__pydantic_private__["_why"]  # type: ignore[index]
         return why.reasons()
+
+
+def decision_id_of(fields: Mapping[str, Any]) -> str:
+    """:attr:`Decision.decision_id` of a decision's fields (``Decision.__dict__``, or decide's own before it
+    makes the models)."""
+    return hashlib.sha256(b"%s\n%s" % (fields["policy"].fingerprint.encode(), _canonical_json(fields))).hexdigest()[:32]
+
+
+def _canonical_json(fields: Mapping[str, Any]) -> bytes:
+    """The canonical complaint of a decision's fields, UTF-8 (:meth:`Decision.canonical_complaint`)."""
+    given, facts = fields["facts"], {}
+    for name in _sorted(given):
+        value = given[name]
+        kind = value.__class__
+        facts[name] = plain(value) if kind is Decimal else value if kind in _AS_IS else _canonical(value)
+    received = fields["received_at"]
+    body = {"complaint_id": fields["complaint_id"], "customer_id": fields["customer_id"], "facts": facts, "locale": fields["locale"],
+            "received_at": None if received is None else _utc(received)}
+    return to_json(body)  # pydantic-core's encoder: compact, keys in the order given (sorted), UTF-8
+
+
+@lru_cache(maxsize=64)
+def _sorted_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(names))
+
+
+def _sorted(facts: Mapping[str, Any]) -> tuple[str, ...]:
+    """The names of ``facts`` in order: a policy's decisions have one or a few sets of names, sorted once each."""
+    return _sorted_names(tuple(facts))
 
 
 def _utc(moment: datetime) -> str:

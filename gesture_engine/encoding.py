@@ -1,20 +1,93 @@
 """The one encoder of decisions: ``Decision`` -> JSON bytes, by pydantic-core's serializer.
 
-``Policy.decide_json``, batches and the decision log all write decisions through :func:`decision_json`,
-so a decision reads the same byte for byte wherever it is written: compact, fields in the model's
-order, money as decimal strings, non-ASCII text as UTF-8. It is the model's own serializer, so
-``decision_json(d) == d.model_dump_json().encode()`` holds by construction.
+``Policy.decide_json``, batches, the ledger and the decision log all write decisions through
+:func:`decision_json`, so a decision reads the same byte for byte wherever it is written: compact,
+fields in the model's order, money as decimal strings, non-ASCII text as UTF-8, exactly
+``d.model_dump_json().encode()``.
+
+Most of a decision is the same for every complaint that fires the same rules (action, gestures,
+deadline, policy, trace). A decision as ``decide`` made it is therefore written from its outcome's
+:class:`DecisionTemplate` (those fields encoded once, by the same serializer) and its own values
+(ids, facts, budget, approval, texts), each encoded here by pydantic-core's ``to_json``; the budget's
+steps go straight from the numbers to JSON, without a model per step. Any other decision (read back
+from JSON, copied with changes, built by hand) is written by the model's serializer itself.
+``tests/test_encoding.py`` holds both ways to the same bytes on every policy and complaint it has.
 """
 
 from __future__ import annotations
 
-from pydantic import TypeAdapter
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, Protocol
 
-from gesture_engine.decision import Decision
+from pydantic import TypeAdapter
+from pydantic_core import to_json, to_jsonable_python
+
+from gesture_engine.decision import Decision, decision_id_of
 
 _DECISION: TypeAdapter[Decision] = TypeAdapter(Decision)
 
 
+class Working(Protocol):
+    """What the encoder reads of a decision's private record (``policy._Working``)."""
+
+    fields: dict[str, Any] | None
+    """The decision's field dict, as decide made it: a decision whose ``__dict__`` is not this one was
+    copied with changes, and is written by the model's serializer."""
+    amount: Decimal
+    currency: str
+    level: str
+
+    def template(self) -> DecisionTemplate: ...
+
+    def budget_written(self) -> tuple[tuple[tuple[str, str, Decimal], ...], str]: ...
+
+    def approval_reasons(self) -> tuple[str, ...]: ...
+
+    def reasons(self) -> tuple[str, ...]: ...
+
+
 def decision_json(decision: Decision) -> bytes:
     """``decision`` as compact JSON, UTF-8."""
-    return _DECISION.dump_json(decision)
+    private = decision.__pydantic_private__
+    why: Working | None = private.get("_why") if private else None
+    fields = decision.__dict__
+    if why is None or getattr(why, "fields", None) is not fields:
+        return _DECISION.dump_json(decision)
+    return why.template().encode(fields, why)
+
+
+class DecisionTemplate:
+    """A decision's JSON as far as the rules that fired decide it, made once per outcome from the outcome's
+    template of a decision's fields (``policy._Outcome.fields``): every field in the model's order, the
+    ones the outcome fixes (action, gestures, deadline, policy, trace) as pydantic-core makes them JSON-ready,
+    the others left to each decision. A field a decision has its own value for (gestures with nothing
+    to spend, amounts owed, a full trace) is taken from the decision."""
+
+    __slots__ = ("fields", "ready")
+
+    def __init__(self, fields: Mapping[str, Any]) -> None:
+        self.fields = fields
+        self.ready = {name: None if value is None else to_jsonable_python(value) for name, value in fields.items()}
+        self.ready["decision_id"] = self.ready["reasons"] = None  # the computed fields, last as the model writes them
+
+    def encode(self, fields: Mapping[str, Any], why: Working) -> bytes:
+        """A decision of this outcome as JSON, from its fields (``Decision.__dict__``, or decide's before the
+        budget and approval models are made) and ``why``, its record."""
+        made = self.fields
+        steps, summary = why.budget_written()
+        body = self.ready.copy()
+        body["complaint_id"], body["customer_id"], body["received_at"] = fields["complaint_id"], fields["customer_id"], fields["received_at"]
+        body["locale"], body["respond_by"], body["facts"] = fields["locale"], fields["respond_by"], fields["facts"]
+        body["budget"] = {"amount": why.amount, "currency": why.currency,
+                          "steps": [{"kind": kind, "text": text, "amount": amount} for kind, text, amount in steps], "summary": summary}
+        body["approval"] = {"level": why.level, "reasons": why.approval_reasons()}
+        body["decision_id"], body["reasons"] = decision_id_of(fields), why.reasons()
+        for name in _OWN:
+            if fields[name] is not made[name]:
+                body[name] = fields[name]
+        return to_json(body)
+
+
+_OWN = ("gestures", "owed", "trace")
+"""Fields the outcome fixes that decide may give a decision its own value of."""

@@ -23,8 +23,8 @@ from typing import Any, Literal, NamedTuple, overload
 from gesture_engine.complaint import NO_ENVELOPE, ComplaintReader, parse_fact_text, tuple_getter
 from gesture_engine.decision import BudgetStep, Decision, Gesture, Owed, PolicyRef, RuleTrace, builder, new_decision
 from gesture_engine.durations import format_duration
-from gesture_engine.encoding import decision_json
-from gesture_engine.engine.budget import BudgetPlan, BudgetSpec, Limits
+from gesture_engine.encoding import DecisionTemplate
+from gesture_engine.engine.budget import BudgetPlan, BudgetSpec, Limits, StepRecord
 from gesture_engine.engine.evaluation import evaluate
 from gesture_engine.engine.facts import Fact, FactValue
 from gesture_engine.engine.index import PolicyIndex
@@ -190,6 +190,17 @@ class Policy:
         is cut to it or escalated, as a step of the arithmetic.
         Raises ``ComplaintError`` listing every missing, unknown or ill-typed field.
         """
+        fields, why = self._decided(complaint, full_trace, team)
+        return new_decision(fields, why.amount, why.currency, why.level, {"_why": why})  # one record behind the three models' texts
+
+    def decide_json_bytes(self, complaint: Mapping[str, Any]) -> bytes:
+        """``decide(complaint)`` as UTF-8 JSON, byte for byte ``decide(complaint).model_dump_json()``, written
+        straight from what deciding worked out, without the ``Decision`` models: what batches write."""
+        fields, why = self._decided(complaint)
+        return why.template().encode(fields, why)
+
+    def _decided(self, complaint: Mapping[str, Any], full_trace: bool = False, team: TeamBudget | None = None) -> tuple[dict[str, Any], _Working]:
+        """A decision's fields but its budget and approval, and the record they and its texts are made from."""
         facts, envelope, mask = self._read.read(complaint)  # the decision's own FrozenFacts
         if self._derive:
             mask = self._derive(facts, mask)
@@ -207,8 +218,8 @@ class Policy:
             wanted = envelope.locale
             if wanted is not None:
                 locale = self._language(wanted, outcome)
-        private = {"_why": _Working(outcome, facts, amount, row, locale, over)}  # one record behind the three models' texts
-        fields = outcome.fields.copy()  # what the fired rules decide whatever the amounts; then what this complaint adds
+        why = _Working(outcome, facts, amount, row, locale, over)
+        fields = why.fields = outcome.fields.copy()  # what the fired rules decide whatever the amounts; then what this complaint adds
         fields["facts"] = facts
         if envelope is not NO_ENVELOPE:
             fields["complaint_id"], fields["customer_id"] = envelope.complaint_id, envelope.customer_id
@@ -223,7 +234,7 @@ class Policy:
             fields["owed"] = outcome.owed_for(facts)
         if full_trace:
             fields["trace"] = self._full_trace(facts)
-        return new_decision(fields, amount, outcome.currency, outcome.levels[row] if over is None else over.level(outcome, row), private)
+        return fields, why
 
     @staticmethod
     def _language(wanted: str, outcome: _Outcome) -> str | None:
@@ -238,7 +249,7 @@ class Policy:
     def decide_json(self, complaint: Mapping[str, Any]) -> str:
         """``decide(complaint).model_dump_json()``: the decision through :mod:`gesture_engine.encoding`,
         the one encoder that batches and the decision log use too."""
-        return decision_json(self.decide(complaint)).decode()
+        return self.decide_json_bytes(complaint).decode()
 
     def _full_trace(self, facts: Mapping[str, FactValue]) -> tuple[RuleTrace, ...]:
         """Every rule evaluated, read off the evaluator's trace: first-hit rules up to the one that fired
@@ -297,8 +308,8 @@ class _Outcome:
     the trace, the budget plan, and the approval level for each row of the ladder (raised to any level
     a fired rule demands)."""
 
-    __slots__ = ("action", "action_label", "currency", "fields", "fired", "gestures", "ladder", "levels", "localized", "monetary", "owed",
-                 "plan", "raised", "reasons", "respond_within", "rule", "rule_ids", "seconds", "trace", "unpaid")
+    __slots__ = ("action", "action_label", "approvals", "currency", "fields", "fired", "gestures", "ladder", "levels", "localized", "monetary",
+                 "owed", "plan", "raised", "reasons", "respond_within", "rule", "rule_ids", "seconds", "sentences", "template", "trace", "unpaid")
 
     def __init__(self, compiled: CompiledPolicy, fired: tuple[Rule, ...], plan: BudgetPlan, parts: _RuleParts, policy: PolicyRef) -> None:
         primary = fired[0]
@@ -321,7 +332,10 @@ class _Outcome:
         self.reasons = tuple(part.reason for part in made)
         locales = {tag for rule in fired for tag in rule.rationales}
         self.localized = {tag: tuple(part.localized.get(tag, part.reason) for part in made) for tag in locales}
+        # the reasons that are sentences already, in any language: a decision with a budget gives them as they are
+        self.sentences = {reasons for reasons in (self.reasons, *self.localized.values()) if all(r.__class__ is str for r in reasons)}
         self.plan = plan
+        self.template: DecisionTemplate | None = None  # its fields as JSON, when a decision of it is first encoded
         self.currency = compiled.currency
         owed: dict[str, OwedSpec] = {}
         for rule in fired:
@@ -342,6 +356,14 @@ class _Outcome:
             raised_by_row.append(raised)
         self.levels = tuple(levels)
         self.raised = tuple(raised_by_row)
+        # each ladder row's approval reasons, but for the budget's amount that starts the first
+        currency, rows = compiled.currency, ladder.rows
+        self.approvals = tuple(
+            (f" {currency}: {level} approves every budget (the ladder has one row)" if len(rows) == 1 else
+             f" {currency} is above {rows[row - 1][0]} {currency}: {level} approves" if up_to is None else
+             f" {currency} is within {level}'s limit of {up_to} {currency}",
+             tuple(f"rule {rule} requires at least {level}" for rule, level in raised))
+            for row, ((up_to, level), raised) in enumerate(zip(rows, self.raised, strict=True)))
         # a decision's fields in the model's order, as far as these rules decide them: ``decide`` copies
         # this and fills in the complaint's (ids, facts, budget, approval, and any field that differs)
         self.fields: dict[str, Any] = {
@@ -439,14 +461,18 @@ class _Working:
     outcome), the facts, the budget and the ladder row it fell in. Deciding makes one of these and no
     text; the texts are written from it when read."""
 
-    __slots__ = ("_quoted_facts", "_written", "amount", "facts", "locale", "outcome", "over", "row")
+    __slots__ = ("_quoted_facts", "_steps", "_written", "amount", "currency", "facts", "fields", "level", "locale", "outcome", "over", "row")
 
     def __init__(self, outcome: _Outcome, facts: Mapping[str, FactValue], amount: Decimal, row: int, locale: str | None,
                  over: _TeamOver | None = None) -> None:
         self.outcome, self.facts, self.amount, self.row = outcome, facts, amount, row
         self.locale = locale  # a language some fired rule's rationale is given in; None: the policy's own
         self.over = over  # the team's budget, when the budget went over it
-        self._written: tuple[tuple[BudgetStep, ...], str] | None = None
+        self.currency = outcome.currency
+        self.level = outcome.levels[row] if over is None else over.level(outcome, row)  # who approves
+        self.fields: dict[str, Any] | None = None  # the decision's own fields (the encoder's sign that a Decision is as decide made it)
+        self._written: tuple[tuple[StepRecord, ...], str] | None = None
+        self._steps: tuple[BudgetStep, ...] | None = None
         self._quoted_facts: Mapping[str, FactValue] | None = None
 
     def _quoted(self) -> Mapping[str, FactValue]:
@@ -456,47 +482,56 @@ class _Working:
         quoted = self._quoted_facts
         if quoted is None:
             facts = self.facts
-            if any(issubclass(kind, str) for kind in set(map(type, facts.values())) - _PLAIN_TYPES):
+            kinds = set(map(type, facts.values()))
+            if not kinds <= _PLAIN_TYPES and any(issubclass(kind, str) for kind in kinds - _PLAIN_TYPES):
                 facts = {name: str.__str__(value) if isinstance(value, str) else value for name, value in facts.items()}
             quoted = self._quoted_facts = facts
         return quoted
 
-    def _write(self) -> tuple[tuple[BudgetStep, ...], str]:
+    def template(self) -> DecisionTemplate:
+        """The outcome's fields as JSON, made the first time one of its decisions is encoded."""
+        outcome = self.outcome
+        made = outcome.template
+        if made is None:  # two threads may both make it: the same bytes
+            made = outcome.template = DecisionTemplate(outcome.fields)
+        return made
+
+    def budget_written(self) -> tuple[tuple[StepRecord, ...], str]:
         written = self._written
         if written is None:  # two threads may both write it: the same text
             steps, summary = self.outcome.plan.write(self._quoted())
             if self.over is not None and self.over.reduces:
                 text = self.over.text()
-                steps, summary = (*steps, _new_step({"kind": "team", "text": text, "amount": self.amount}, None)), f"{summary}; {text}"
+                steps, summary = (*steps, ("team", text, self.amount)), f"{summary}; {text}"
             written = self._written = steps, summary
         return written
 
     def budget_steps(self) -> tuple[BudgetStep, ...]:
-        return self._write()[0]
+        steps = self._steps
+        if steps is None:
+            steps = self._steps = tuple(_new_step({"kind": kind, "text": text, "amount": amount}, None)
+                                        for kind, text, amount in self.budget_written()[0])
+        return steps
 
     def budget_summary(self) -> str:
-        return self._write()[1]
+        return self.budget_written()[1]
 
     def approval_reasons(self) -> tuple[str, ...]:
-        outcome, amount, row = self.outcome, self.amount, self.row
-        rows, currency = outcome.ladder.rows, outcome.currency
-        up_to, level = rows[row]
-        if len(rows) == 1:
-            reasons = [f"budget {amount} {currency}: {level} approves every budget (the ladder has one row)"]
-        elif up_to is None:
-            reasons = [f"budget {amount} {currency} is above {rows[row - 1][0]} {currency}: {level} approves"]
-        else:
-            reasons = [f"budget {amount} {currency} is within {level}'s limit of {up_to} {currency}"]
-        reasons.extend(f"rule {rule} requires at least {level}" for rule, level in outcome.raised[row])
+        after_amount, raised = self.outcome.approvals[self.row]
+        reasons = (f"budget {self.amount}{after_amount}", *raised)
         if self.over is not None and not self.over.reduces:
-            reasons.append(self.over.text())
-        return tuple(reasons)
+            reasons = (*reasons, self.over.text())
+        return reasons
 
     def reasons(self) -> tuple[str, ...]:
-        facts, outcome = self._quoted(), self.outcome
+        outcome = self.outcome
         made_in = outcome.reasons if self.locale is None else outcome.localized[self.locale]
+        paid = self.amount or not outcome.monetary
+        if paid and made_in in outcome.sentences:  # every reason a sentence of its own (they quote no fact)
+            return made_in  # type: ignore[return-value]
+        facts = self._quoted()
         reasons = [made if made.__class__ is str else made(facts) for made in made_in]  # type: ignore[operator]
-        if not self.amount and outcome.monetary:
+        if not paid:
             labels = ", ".join(gesture.label for gesture in outcome.monetary)
             why = self.over.text() if self.over is not None and self.over.reduces else outcome.plan.why_nothing(facts)
             reasons.append(f"{why}: {labels} not offered")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gesture_engine import Policy, load_policy
+from gesture_engine import Decision, Policy, load_policy
 from gesture_engine.batch import decide_records, decide_stream, read_records
 from gesture_engine.decision_log import DecisionLog, read_log
 from gesture_engine.encoding import decision_json
@@ -182,3 +182,35 @@ def test_the_outcome_cache_is_bounded_and_can_be_turned_off(monkeypatch: pytest.
         assert uncached.decide(complaint) == cached.decide(complaint)
     info = tiny._outcome.cache_info()  # type: ignore[attr-defined]
     assert info.currsize == 3 and info.misses > 3
+
+
+def test_every_kind_of_decision_is_written_as_its_model_writes_it() -> None:
+    """Owed amounts, a full trace, reasons in another language, a team's budget cut or escalated, no
+    money to spend: each a field that a decision has its own value of, encoded with it."""
+    from tests.test_locales import POLICY as localized
+    from tests.test_owed import owing
+    from tests.test_teams import left, with_teams
+
+    owes = owing({"refund": {"fact": "paid", "percent": 50}}, {"voucher": 5})
+    cases = [
+        (owes, {"severity": "high", "paid": "321.25", "given": 100}, {}),
+        (owes, {"severity": "high", "paid": "10", "given": 0}, {"full_trace": True}),
+        (owes, {"severity": "low"}, {"full_trace": True}),
+        (localized, {"severity": "high", "locale": "fr-CA"}, {}),
+        (localized, {"severity": "high", "locale": "de"}, {}),
+        (with_teams(), {"severity": "high"}, {"team": left("25.005")}),
+        (with_teams(), {"severity": "high"}, {"team": left("-10")}),
+        (with_teams(on_exceed="escalate", escalate_to="director"), {"severity": "high"}, {"team": left("5")}),
+    ]
+    for policy, complaint, options in cases:
+        decision = policy.decide(complaint, **options)
+        assert decision_json(decision) == decision.model_dump_json().encode(), (complaint, options)
+
+
+def test_a_decision_copied_with_changes_is_written_with_them(default_policy: Policy) -> None:
+    decision = default_policy.decide({"severity": "high", "channel": "press", "order_value": "80.00"})
+    for update in ({"action": "call"}, {"gestures": ()}, {"facts": {"severity": "low"}}, {"trace": ()}, {"complaint_id": "c-9"}):
+        copied = decision.model_copy(update=update)
+        assert decision_json(copied) == copied.model_dump_json().encode() != decision_json(decision), update
+    read_back = Decision.model_validate_json(decision_json(decision))
+    assert decision_json(read_back) == decision_json(decision)

@@ -6,11 +6,14 @@ nothing else is coerced. Everything here runs against the embedded default polic
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gesture_cli.main import cli
 from gesture_engine import ComplaintError, Policy
@@ -144,9 +147,12 @@ def test_repeated_keys_are_refused_not_silently_last_wins() -> None:
         b'{"note": "a:b", "severity": "low", "severity": "critical"}',
         b'{"note": "\\u003a", "severity": "low", "severity": "critical"}',  # an escaped colon must not make up for the lost member
         b'{"severity": "low", "x": {"a:": 1}, "severity": "critical"}',
+        b'{"tags": ["a", "b"], "severity": "low", "tags": []}',  # strings in a list, then a repeat that drops them
+        b'{"severity": 1, "severity": "low"}',  # the kept value a string, the lost one not
+        b'{"severity": "low", "x": [{}], "x": [{}]}',  # objects with no key of their own
     ],
 )
-def test_repeated_keys_are_refused_whatever_colons_the_strings_hold(raw: bytes) -> None:
+def test_repeated_keys_are_refused_whatever_the_strings_hold(raw: bytes) -> None:
     with pytest.raises(ComplaintError) as info:
         parse_complaint_json(raw)
     assert [p.code for p in info.value.problems] == ["repeated_key"]
@@ -156,6 +162,35 @@ def test_a_flat_complaint_with_colons_in_its_strings_parses_as_written() -> None
     raw = b'{"complaint_id": "T:1", "received_at": "2026-12-01T09:30:00Z", "severity": "high", "order_value": 12.50}'
     assert parse_complaint_json(raw) == {"complaint_id": "T:1", "received_at": "2026-12-01T09:30:00Z", "severity": "high",
                                          "order_value": Decimal("12.50")}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"tags": ["press", "vip"], "severity": "high"}',
+        b'{"x": {"severity": "low"}, "y": [{"a": 1}, {"a": 2}]}',
+        b'{"x": {}, "y": [], "z": [1, "a", null]}',
+    ],
+)
+def test_lists_and_nested_objects_parse_as_the_careful_decoder_reads_them(raw: bytes) -> None:
+    assert parse_complaint_json(raw) == json.loads(raw, parse_float=Decimal)
+
+
+@given(st.dictionaries(st.sampled_from(["a", "b", "severity", "x:y", "tags"]),
+                       st.one_of(st.text(alphabet='ab:"\\', max_size=4), st.integers(), st.none(), st.booleans(),
+                                 st.lists(st.one_of(st.text(alphabet='ab:', max_size=3), st.integers()), max_size=3),
+                                 st.dictionaries(st.sampled_from(["a", "b"]), st.integers(), max_size=2)), max_size=5),
+       st.lists(st.sampled_from(["a", "b", "severity", "x:y", "tags"]), max_size=2))
+def test_the_quick_parse_refuses_every_repeat_and_reads_the_rest_as_written(members: dict[str, Any], repeated: list[str]) -> None:
+    """Members written in order, then some keys again: a text with a repeat is refused, any other reads as json does."""
+    pairs = [*members.items(), *((key, "again") for key in repeated)]
+    raw = "{" + ", ".join(f"{json.dumps(key)}: {json.dumps(value)}" for key, value in pairs) + "}"
+    if len({key for key, _ in pairs}) < len(pairs):
+        with pytest.raises(ComplaintError) as info:
+            parse_complaint_json(raw)
+        assert info.value.problems[0].code == "repeated_key"
+    else:
+        assert parse_complaint_json(raw) == json.loads(raw, parse_float=Decimal)
 
 
 def test_json_numbers_stay_exact_and_a_bom_is_ignored(default_policy: Policy) -> None:

@@ -22,7 +22,6 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from functools import cached_property
 from typing import Any
 
-from gesture_engine.decision import BudgetStep, builder
 from gesture_engine.engine.conditions import show
 from gesture_engine.money import CONTEXT as _CONTEXT
 from gesture_engine.money import plain, round_money, shown
@@ -129,11 +128,8 @@ class Limits:
     goodwill_window: str = ""
 
 
-_new_step = builder(BudgetStep)
-
-
-def _step(kind: str, text: str, amount: Decimal) -> BudgetStep:
-    return _new_step({"kind": kind, "text": text, "amount": amount}, None)
+StepRecord = tuple[str, str, Decimal]
+"""One step of the arithmetic as written: ``(kind, text, running amount)``, a ``BudgetStep``'s fields."""
 
 
 class BudgetPlan:
@@ -237,13 +233,15 @@ class BudgetPlan:
             return f"the goodwill limit of {limit} is used up ({shown(facts[fact])} already given)"
         return f"the budget is {trail[-1][1]}"
 
-    def write(self, facts: Mapping[str, Any]) -> tuple[tuple[BudgetStep, ...], str]:
-        """The arithmetic of :meth:`amount` for ``facts``, in words: step by step, and in one line, e.g.
-        ``(base 50.00 (severity high) + 8.00 (10% of order_value 80)) × 1.5 (tier gold) = 87.00; capped at …``."""
+    def write(self, facts: Mapping[str, Any]) -> tuple[tuple[StepRecord, ...], str]:
+        """The arithmetic of :meth:`amount` for ``facts``, in words: step by step as ``(kind, text, running
+        amount)``, and in one line, e.g.
+        ``(base 50.00 (severity high) + 8.00 (10% of order_value 80)) × 1.5 (tier gold) = 87.00; capped at …``.
+        Plain tuples: the encoder writes them as JSON and ``BudgetStep`` models are made only when read."""
         trail: list[tuple[str, Decimal]] = []
         self.amount(facts, trail)
         multipliers = iter(self.multipliers)
-        steps: list[BudgetStep] = []
+        steps: list[StepRecord] = []
         arithmetic: list[str] = []  # base, percentage and multipliers: one expression
         limits: list[str] = []  # then each limit that applied
         previous = ZERO
@@ -267,14 +265,16 @@ class BudgetPlan:
             else:
                 fact, _, limit = self.goodwill  # type: ignore[misc]
                 text = f"reduced to {amount} (goodwill limit {limit}, {shown(facts[fact])} already given)"
-            steps.append(_step(kind, text, amount))
-            (arithmetic if kind in _ARITHMETIC else limits).append(text)
+            steps.append((kind, text, amount))
             if kind in _ARITHMETIC:
+                arithmetic.append(text)
                 previous = amount
+            else:
+                limits.append(text)
         if self.percent is not None and self.multipliers:  # what is added is multiplied: in brackets
             arithmetic[0], arithmetic[1] = "(" + arithmetic[0], arithmetic[1] + ")"
-        line = " ".join(arithmetic) if len(arithmetic) == 1 else f"{' '.join(arithmetic)} = {previous}"
-        return tuple(steps), "; ".join([line, *limits])
+        line = arithmetic[0] if len(arithmetic) == 1 else f"{' '.join(arithmetic)} = {previous}"
+        return tuple(steps), "; ".join([line, *limits]) if limits else line
 
 
 _ARITHMETIC = frozenset(("base", "percent", "multiply"))
