@@ -16,7 +16,7 @@ from JSON, copied with changes, built by hand) is written by the model's seriali
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -31,9 +31,9 @@ _DECISION: TypeAdapter[Decision] = TypeAdapter(Decision)
 class Working(Protocol):
     """What the encoder reads of a decision's private record (``policy._Working``)."""
 
-    fields: dict[str, Any] | None
-    """The decision's field dict, as decide made it: a decision whose ``__dict__`` is not this one was
-    copied with changes, and is written by the model's serializer."""
+    made: Callable[[], Decision | None] | None
+    """The decision decide made of this record (a weak reference): any other decision sharing the record
+    was copied, maybe with changes, and is written by the model's serializer."""
     amount: Decimal
     currency: str
     level: str
@@ -51,10 +51,10 @@ def decision_json(decision: Decision) -> bytes:
     """``decision`` as compact JSON, UTF-8."""
     private = decision.__pydantic_private__
     why: Working | None = private.get("_why") if private else None
-    fields = decision.__dict__
-    if why is None or getattr(why, "fields", None) is not fields:
+    made = None if why is None else getattr(why, "made", None)
+    if why is None or made is None or made() is not decision:
         return _DECISION.dump_json(decision)
-    return why.template().encode(fields, why)
+    return why.template().encode(decision.__dict__, why)
 
 
 class DecisionTemplate:

@@ -19,6 +19,7 @@ from decimal import ROUND_FLOOR, Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, overload
+from weakref import ref
 
 from gesture_engine.complaint import NO_ENVELOPE, ComplaintReader, parse_fact_text, tuple_getter
 from gesture_engine.decision import BudgetStep, Decision, Gesture, Owed, PolicyRef, RuleTrace, builder, new_decision
@@ -191,7 +192,9 @@ class Policy:
         Raises ``ComplaintError`` listing every missing, unknown or ill-typed field.
         """
         fields, why = self._decided(complaint, full_trace, team)
-        return new_decision(fields, why.amount, why.currency, why.level, {"_why": why})  # one record behind the three models' texts
+        decision = new_decision(fields, why.amount, why.currency, why.level, {"_why": why})  # one record behind the three models' texts
+        why.made = ref(decision)  # weakly: the decision holds its record, and a cycle would leave every decision to the garbage collector
+        return decision
 
     def decide_json_bytes(self, complaint: Mapping[str, Any]) -> bytes:
         """``decide(complaint)`` as UTF-8 JSON, byte for byte ``decide(complaint).model_dump_json()``, written
@@ -219,7 +222,7 @@ class Policy:
             if wanted is not None:
                 locale = self._language(wanted, outcome)
         why = _Working(outcome, facts, amount, row, locale, over)
-        fields = why.fields = outcome.fields.copy()  # what the fired rules decide whatever the amounts; then what this complaint adds
+        fields = outcome.fields.copy()  # what the fired rules decide whatever the amounts; then what this complaint adds
         fields["facts"] = facts
         if envelope is not NO_ENVELOPE:
             fields["complaint_id"], fields["customer_id"] = envelope.complaint_id, envelope.customer_id
@@ -461,7 +464,7 @@ class _Working:
     outcome), the facts, the budget and the ladder row it fell in. Deciding makes one of these and no
     text; the texts are written from it when read."""
 
-    __slots__ = ("_quoted_facts", "_steps", "_written", "amount", "currency", "facts", "fields", "level", "locale", "outcome", "over", "row")
+    __slots__ = ("_quoted_facts", "_steps", "_written", "amount", "currency", "facts", "level", "locale", "made", "outcome", "over", "row")
 
     def __init__(self, outcome: _Outcome, facts: Mapping[str, FactValue], amount: Decimal, row: int, locale: str | None,
                  over: _TeamOver | None = None) -> None:
@@ -470,7 +473,7 @@ class _Working:
         self.over = over  # the team's budget, when the budget went over it
         self.currency = outcome.currency
         self.level = outcome.levels[row] if over is None else over.level(outcome, row)  # who approves
-        self.fields: dict[str, Any] | None = None  # the decision's own fields (the encoder's sign that a Decision is as decide made it)
+        self.made: Callable[[], Decision | None] | None = None  # the decision decide made of this record (the encoder's sign that it is as made)
         self._written: tuple[tuple[StepRecord, ...], str] | None = None
         self._steps: tuple[BudgetStep, ...] | None = None
         self._quoted_facts: Mapping[str, FactValue] | None = None
