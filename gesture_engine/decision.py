@@ -29,8 +29,8 @@ from pydantic import (
     computed_field,
     model_validator,
 )
-from pydantic_core import to_json
 
+from gesture_engine.json_bytes import dumps
 from gesture_engine.money import plain
 
 FactJSON = Annotated[Any, WithJsonSchema({"anyOf": [{"type": ["boolean", "integer", "number", "string", "null"]},
@@ -280,7 +280,7 @@ def _canonical_json(fields: Mapping[str, Any]) -> bytes:
     received = fields["received_at"]
     body = {"complaint_id": fields["complaint_id"], "customer_id": fields["customer_id"], "facts": facts, "locale": fields["locale"],
             "received_at": None if received is None else _utc(received)}
-    return to_json(body)  # pydantic-core's encoder: compact, keys in the order given (sorted), UTF-8
+    return dumps(body)  # compact, keys in the order given (sorted), UTF-8
 
 
 @lru_cache(maxsize=64)

@@ -1,17 +1,18 @@
-"""The one encoder of decisions: ``Decision`` -> JSON bytes, by pydantic-core's serializer.
+"""The one encoder of decisions: ``Decision`` -> JSON bytes.
 
 ``Policy.decide_json``, batches, the ledger and the decision log all write decisions through
-:func:`decision_json`, so a decision reads the same byte for byte wherever it is written: compact,
-fields in the model's order, money as decimal strings, non-ASCII text as UTF-8, exactly
-``d.model_dump_json().encode()``.
+:func:`decision_json` (or, for a decision not yet made into models, :meth:`Policy.decide_json_bytes`,
+through the same :meth:`DecisionTemplate.encode`), so a decision reads the same byte for byte wherever
+it is written: compact, fields in the model's order, money as decimal strings, non-ASCII text as
+UTF-8, exactly ``d.model_dump_json().encode()``.
 
 Most of a decision is the same for every complaint that fires the same rules (action, gestures,
 deadline, policy, trace). A decision as ``decide`` made it is therefore written from its outcome's
-:class:`DecisionTemplate` (those fields encoded once, by the same serializer) and its own values
-(ids, facts, budget, approval, texts), each encoded here by pydantic-core's ``to_json``; the budget's
+:class:`DecisionTemplate` (those fields made JSON-ready once, by pydantic-core) and its own values
+(ids, facts, budget, approval, texts), in one :func:`gesture_engine.json_bytes.dumps`; the budget's
 steps go straight from the numbers to JSON, without a model per step. Any other decision (read back
 from JSON, copied with changes, built by hand) is written by the model's serializer itself.
-``tests/test_encoding.py`` holds both ways to the same bytes on every policy and complaint it has.
+``tests/test_decide_json.py`` holds both ways to the same bytes on every policy and complaint it has.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from pydantic import TypeAdapter
-from pydantic_core import to_json, to_jsonable_python
+from pydantic_core import to_jsonable_python
 
 from gesture_engine.decision import Decision, decision_id_of
+from gesture_engine.json_bytes import dumps
 
 _DECISION: TypeAdapter[Decision] = TypeAdapter(Decision)
 
@@ -86,7 +88,7 @@ class DecisionTemplate:
         for name in _OWN:
             if fields[name] is not made[name]:
                 body[name] = fields[name]
-        return to_json(body)
+        return dumps(body)
 
 
 _OWN = ("gestures", "owed", "trace")

@@ -485,8 +485,8 @@ class _Working:
         quoted = self._quoted_facts
         if quoted is None:
             facts = self.facts
-            kinds = set(map(type, facts.values()))
-            if not kinds <= _PLAIN_TYPES and any(issubclass(kind, str) for kind in kinds - _PLAIN_TYPES):
+            if not _PLAIN_TYPES.issuperset(map(type, facts.values())) and any(
+                    issubclass(kind, str) for kind in set(map(type, facts.values())) - _PLAIN_TYPES):
                 facts = {name: str.__str__(value) if isinstance(value, str) else value for name, value in facts.items()}
             quoted = self._quoted_facts = facts
         return quoted
