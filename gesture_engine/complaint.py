@@ -511,11 +511,13 @@ class ComplaintReader:
     """Reads complaints for one policy's input facts; built once per policy (it runs on every decision).
 
     Complaints from one integration nearly always carry the same fields, so the reader plans once per
-    *shape* (the complaint's keys, in order) and keeps the plans in a bounded, thread-safe LRU cache.
-    A plan then reads a complaint with a few calls: ``itemgetter`` for the level and enum values and one
-    dict hit each (checking and looking up the value at once), one dict copy for the defaults, and one
-    fused check-and-lookup per numeric fact. Anything unusual (a bad value, an unknown field, an explicit
-    null) goes to :meth:`diagnose`, which collects every problem and raises them together.
+    *shape* (the complaint's keys, in order) and keeps the plans in a bounded, thread-safe LRU cache; the
+    plan for every fact in declared order is made at load. A plan then reads a complaint with a few
+    operations: one ``itemgetter`` and one dict hit per group of level and enum facts (checking and
+    looking up their values at once), one bisect per integer and amount valid as sent, one copy of the
+    complaint into the decision's ``FrozenFacts`` (with the defaults), and one fused check-and-lookup
+    per other fact. Anything unusual (a bad value, an unknown field, an explicit null) goes to
+    :meth:`diagnose`, which collects every problem and raises them together.
     """
 
     def __init__(self, facts: Mapping[str, Fact], derived: Mapping[str, Fact], index: PolicyIndex, *, received: bool = False) -> None:
@@ -543,6 +545,7 @@ class ComplaintReader:
         """The plan for complaints sending every fact in declared order, made with the readers: no lookup."""
 
     def __call__(self, complaint: object) -> tuple[Values, Envelope, int]:
+        """:meth:`read`."""
         return self.read(complaint)
 
     def read(self, complaint: object) -> tuple[Values, Envelope, int]:

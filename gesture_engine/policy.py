@@ -216,21 +216,20 @@ class Policy:
                 amount = over.amount
         thresholds = self._thresholds
         row = bisect_left(thresholds, amount) if thresholds else 0
-        locale = None
-        if envelope is not NO_ENVELOPE:  # a complaint without ids, time or language leaves those fields as they are
-            wanted = envelope.locale
-            if wanted is not None:
-                locale = self._language(wanted, outcome)
-        why = _Working(outcome, facts, amount, row, locale, over)
         fields = outcome.fields.copy()  # what the fired rules decide whatever the amounts; then what this complaint adds
         fields["facts"] = facts
-        if envelope is not NO_ENVELOPE:
+        locale = None
+        if envelope is not NO_ENVELOPE:  # a complaint without ids, time or language leaves those fields as they are
             fields["complaint_id"], fields["customer_id"] = envelope.complaint_id, envelope.customer_id
             received = envelope.received_at
             if received is not None:
                 fields["received_at"], fields["respond_by"] = received, received + timedelta(seconds=outcome.seconds)
-            if locale is not None:
-                fields["locale"] = locale
+            wanted = envelope.locale
+            if wanted is not None:
+                locale = self._language(wanted, outcome)
+                if locale is not None:
+                    fields["locale"] = locale
+        why = _Working(outcome, facts, amount, row, locale, over)
         if not amount and outcome.monetary:
             fields["gestures"] = outcome.unpaid
         if outcome.owed:
