@@ -132,6 +132,20 @@ def test_fast_path_agrees_with_the_careful_path(policy: Policy, seed: int) -> No
     assert min(outcomes.values()) > 100, outcomes  # both kinds were really tried
 
 
+def test_complaints_with_every_fact_in_declared_order_agree_too(policy: Policy) -> None:
+    """Such complaints take the plan made at load (no cache lookup): the same answers as the careful path."""
+    reader = policy._read
+    assert reader.canonical == reader.plan(tuple(POLICY["facts"]))
+    rnd = random.Random(11)
+    outcomes = {"ok": 0, "error": 0}
+    for _ in range(1500):
+        complaint = {name: rnd.choice(BAD) if rnd.random() < 0.05 else rnd.choice(GOOD[name]) for name in POLICY["facts"]}
+        fast = _outcome(reader, complaint)
+        assert fast == _outcome(reader.diagnose, complaint), complaint
+        outcomes[fast[0]] += 1
+    assert min(outcomes.values()) > 100, outcomes
+
+
 def test_facts_come_in_declared_order_whatever_the_key_order(policy: Policy) -> None:
     complaint = {"tag": "vip", "count": 3, "lvl": "l1"}
     again = dict(reversed(list(complaint.items())))
