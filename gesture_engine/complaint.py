@@ -396,7 +396,8 @@ NO_ENVELOPE = Envelope()
 RECEIVED = "received_at"
 SHAPE_CACHE_SIZE = 256
 """Plans (one per sequence of complaint keys) kept per policy, least recently used dropped; 0 plans
-every complaint afresh. Read when a policy is built."""
+every complaint afresh but those sending every fact in declared order, whose plan is made at load.
+Read when a policy is built."""
 _BAD: Any = object()
 """What a fast reader returns for a value it will not vouch for; the careful path then says why."""
 _PLACE = Decimal("1e-10")
