@@ -19,7 +19,6 @@ from decimal import ROUND_FLOOR, Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, overload
-from weakref import ref
 
 from gesture_engine.complaint import NO_ENVELOPE, ComplaintReader, parse_fact_text, tuple_getter
 from gesture_engine.decision import BudgetStep, Decision, Gesture, Owed, PolicyRef, RuleTrace, builder, new_decision
@@ -192,9 +191,8 @@ class Policy:
         Raises ``ComplaintError`` listing every missing, unknown or ill-typed field.
         """
         fields, why = self._decided(complaint, full_trace, team)
-        decision = new_decision(fields, why.amount, why.currency, why.level, {"_why": why})  # one record behind the three models' texts
-        why.made = ref(decision)  # weakly: the decision holds its record, and a cycle would leave every decision to the garbage collector
-        return decision
+        # one record behind the three models' texts, in one private dict: the encoder's sign that they are as decide made them
+        return new_decision(fields, why.amount, why.outcome.currency, why.level, {"_why": why})
 
     def decide_json_bytes(self, complaint: Mapping[str, Any]) -> bytes:
         """``decide(complaint)`` as UTF-8 JSON, byte for byte ``decide(complaint).model_dump_json()``, written
@@ -463,16 +461,14 @@ class _Working:
     outcome), the facts, the budget and the ladder row it fell in. Deciding makes one of these and no
     text; the texts are written from it when read."""
 
-    __slots__ = ("_quoted_facts", "_steps", "_written", "amount", "currency", "facts", "level", "locale", "made", "outcome", "over", "row")
+    __slots__ = ("_quoted_facts", "_steps", "_written", "amount", "facts", "level", "locale", "outcome", "over", "row")
 
     def __init__(self, outcome: _Outcome, facts: Mapping[str, FactValue], amount: Decimal, row: int, locale: str | None,
                  over: _TeamOver | None = None) -> None:
         self.outcome, self.facts, self.amount, self.row = outcome, facts, amount, row
         self.locale = locale  # a language some fired rule's rationale is given in; None: the policy's own
         self.over = over  # the team's budget, when the budget went over it
-        self.currency = outcome.currency
         self.level = outcome.levels[row] if over is None else over.level(outcome, row)  # who approves
-        self.made: Callable[[], Decision | None] | None = None  # the decision decide made of this record (the encoder's sign that it is as made)
         self._written: tuple[tuple[StepRecord, ...], str] | None = None
         self._steps: tuple[BudgetStep, ...] | None = None
         self._quoted_facts: Mapping[str, FactValue] | None = None
