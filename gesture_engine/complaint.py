@@ -25,9 +25,11 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from functools import lru_cache
+from itertools import product
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from gesture_engine.decision import FrozenFacts
 from gesture_engine.engine.facts import (
     ENVELOPE,
     ID_LIMIT,
@@ -394,12 +396,16 @@ NO_ENVELOPE = Envelope()
 RECEIVED = "received_at"
 SHAPE_CACHE_SIZE = 256
 """Plans (one per sequence of complaint keys) kept per policy, least recently used dropped; 0 plans
-every complaint afresh. Read when a policy is built."""
+every complaint afresh but those sending every fact in declared order, whose plan is made at load.
+Read when a policy is built."""
 _BAD: Any = object()
 """What a fast reader returns for a value it will not vouch for; the careful path then says why."""
 _PLACE = Decimal("1e-10")
 """The smallest step of money in a complaint (10 decimal places)."""
-_DIGITS = "0123456789"
+_CENT = Decimal("0.01")
+"""The exponent of most amounts sent: an amount with it needs no other check of its places."""
+_update, _set, _delete = dict.update, dict.__setitem__, dict.__delitem__
+"""How the reader fills in the ``FrozenFacts`` it hands to the decision (which refuses them)."""
 
 
 def tuple_getter(names: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
@@ -412,34 +418,90 @@ def tuple_getter(names: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[An
     return lambda complaint: ()
 
 
-class _Shape:
-    """How to read complaints with one particular sequence of keys: which facts are sent, which take
-    their defaults (their bits are ANDed into ``base`` once), which are envelope fields."""
+class _Shape(NamedTuple):
+    """How to read complaints with one particular sequence of keys: which facts are sent and how each is
+    checked and looked up, which take their defaults (their bits are ANDed into ``base`` once), which
+    are envelope fields. A tuple, so that reading a complaint unpacks it in one step."""
 
-    __slots__ = ("base", "defaults", "envelope", "finite", "finite_tables", "numeric", "template")
+    base: int
+    finite: tuple[Lookup, ...]
+    """Level and enum facts in groups: the group's values (``itemgetter``) and their bits by value."""
+    integers: tuple[tuple[str, list[Any], Any], ...]
+    """Integer and money facts looked up by one bisect (``ComplaintReader.located``), read in line."""
+    amounts: tuple[tuple[str, list[Any], Any], ...]
+    defaults: dict[str, Any] | None
+    """When the keys come in declared order followed by nothing but absent facts: the defaults to add to a
+    copy of the complaint; else None, and the complaint is copied over ``template``."""
+    template: Values
+    numeric: tuple[tuple[str, Callable[[Any], int | None], Callable[[object], Any], Callable[[Any], int]], ...]
+    """Any other fact: its fused check-and-lookup, its reader and its lookup."""
+    envelope: tuple[str, ...]
 
-    def __init__(self, reader: ComplaintReader, keys: tuple[Any, ...]) -> None:
-        facts, index = reader.facts, reader.index
-        sent = [key for key in keys if key in facts]
-        # every fact in declared order, absent ones holding their defaults: sent values are copied over it
-        self.template: Values = {name: (None if name in keys else fact.default) for name, fact in facts.items()}  # type: ignore[misc]
-        self.envelope = tuple(key for key in keys if key in ENVELOPE)
-        # when the keys come in declared order, followed by nothing but absent facts: the defaults to add to a copy
-        absent = [name for name in facts if name not in keys]
-        in_order = not self.envelope and [*keys, *absent] == list(facts)
-        self.defaults: dict[str, Any] | None = {name: facts[name].default for name in absent} if in_order else None
-        if reader.received:  # the policy measures from received_at: a fact-like value, None until the envelope gives it
-            self.template[RECEIVED] = None  # type: ignore[assignment]
-            if self.defaults is not None:
-                self.defaults[RECEIVED] = None
-        base = index.everything
-        for name in absent:
-            base &= reader.default_bits[name]
-        self.base = base
-        finite = [name for name in sent if facts[name].finite]
-        self.finite = tuple_getter(finite)
-        self.finite_tables = tuple(reader.finite_tables[name] for name in finite)  # value -> bits: check and lookup in one hit
-        self.numeric = tuple(reader.readers[name] for name in sent if not facts[name].finite)
+
+def _shape(reader: ComplaintReader, keys: tuple[Any, ...]) -> _Shape:
+    facts = reader.facts
+    sent = {key for key in keys if key in facts}
+    # every fact in declared order, absent ones holding their defaults: sent values are copied over it
+    template: Values = {name: (None if name in sent else fact.default) for name, fact in facts.items()}  # type: ignore[misc]
+    envelope = tuple(key for key in keys if key in ENVELOPE)
+    absent = [name for name in facts if name not in sent]
+    in_order = not envelope and [*keys, *absent] == list(facts)
+    defaults: dict[str, Any] | None = {name: facts[name].default for name in absent} if in_order else None
+    if reader.received:  # the policy measures from received_at: a fact-like value, None until the envelope gives it
+        template[RECEIVED] = None  # type: ignore[assignment]
+        if defaults is not None:
+            defaults[RECEIVED] = None
+    base = reader.index.everything
+    for name in absent:
+        base &= reader.default_bits[name]
+    finite: list[Lookup] = []
+    for names, group in reader.groups:  # a whole group sent: one hit in its joint table; else a hit per fact
+        if sent.issuperset(names):
+            finite.append(group)
+        else:
+            finite.extend((itemgetter(name), reader.finite_tables[name]) for name in names if name in sent)
+    numeric = [name for name in facts if name in sent and not facts[name].finite]
+    located = reader.located
+    return _Shape(base, tuple(finite),
+                  tuple(located[name] for name in numeric if name in located and facts[name].type == "integer"),
+                  tuple(located[name] for name in numeric if name in located and facts[name].type == "money"),
+                  defaults, template, tuple(reader.readers[name] for name in numeric if name not in located), envelope)
+
+
+JOINT_CELLS = 1024
+"""Level and enum facts are looked up in groups whose combinations of values number at most this: one
+dict hit for a group's values, their bits ANDed once, when the policy is loaded."""
+
+
+Lookup = tuple[Callable[[Mapping[str, Any]], Any], Mapping[Any, int]]
+"""The values of some level and enum facts of a complaint, and their bits by those values."""
+
+
+def _finite_groups(tables: Mapping[str, Mapping[str, int]]) -> list[tuple[tuple[str, ...], Lookup]]:
+    """The level and enum facts (``tables``: each one's bits by value, in declared order) in groups of
+    neighbours, each with its ``itemgetter`` and its table: by value for one fact, by tuple of values
+    (every combination, the bits ANDed) for several."""
+    runs: list[list[str]] = []
+    cells = JOINT_CELLS + 1
+    for name, table in tables.items():
+        if cells * len(table) > JOINT_CELLS:
+            runs.append([])
+            cells = 1
+        runs[-1].append(name)
+        cells *= len(table)
+    groups: list[tuple[tuple[str, ...], Lookup]] = []
+    for run in runs:
+        if len(run) == 1:
+            groups.append(((run[0],), (itemgetter(run[0]), tables[run[0]])))
+            continue
+        joint: dict[Any, int] = {}
+        for combination in product(*(tables[name].items() for name in run)):
+            bits = -1
+            for _, more in combination:
+                bits &= more
+            joint[tuple(value for value, _ in combination)] = bits
+        groups.append((tuple(run), (itemgetter(*run), joint)))
+    return groups
 
 
 class _TooManyKeys(Exception):
@@ -450,11 +512,13 @@ class ComplaintReader:
     """Reads complaints for one policy's input facts; built once per policy (it runs on every decision).
 
     Complaints from one integration nearly always carry the same fields, so the reader plans once per
-    *shape* (the complaint's keys, in order) and keeps the plans in a bounded, thread-safe LRU cache.
-    A plan then reads a complaint with a few calls: ``itemgetter`` for the level and enum values and one
-    dict hit each (checking and looking up the value at once), one dict copy for the defaults, and one
-    fused check-and-lookup per numeric fact. Anything unusual (a bad value, an unknown field, an explicit
-    null) goes to :meth:`diagnose`, which collects every problem and raises them together.
+    *shape* (the complaint's keys, in order) and keeps the plans in a bounded, thread-safe LRU cache; the
+    plan for every fact in declared order is made at load. A plan then reads a complaint with a few
+    operations: one ``itemgetter`` and one dict hit per group of level and enum facts (checking and
+    looking up their values at once), one bisect per integer and amount valid as sent, one copy of the
+    complaint into the decision's ``FrozenFacts`` (with the defaults), and one fused check-and-lookup
+    per other fact. Anything unusual (a bad value, an unknown field, an explicit null) goes to
+    :meth:`diagnose`, which collects every problem and raises them together.
     """
 
     def __init__(self, facts: Mapping[str, Fact], derived: Mapping[str, Fact], index: PolicyIndex, *, received: bool = False) -> None:
@@ -471,63 +535,99 @@ class ComplaintReader:
         self.finite_tables = {name: index.finite_table(name) for name, fact in facts.items() if fact.finite}
         self.readers = {name: (name, _fused_reader(fact, index), _fast_reader(fact), index.bits_reader(name))
                         for name, fact in facts.items() if not fact.finite}
+        self.located = {name: (name, *found) for name, fact in facts.items() if (found := _direct_locator(fact, index)) is not None}
+        """Integer and money facts whose range check and lookup is one ``bisect_right``: thresholds and bits per cell."""
         self.default_bits = {name: index.bits_of(name, fact.default) for name, fact in facts.items() if not fact.required}
+        self.groups = _finite_groups(self.finite_tables)
         self.plan = lru_cache(maxsize=SHAPE_CACHE_SIZE)(self._plan)
         """The plan for complaints with these keys (a tuple); None sends them all to :meth:`diagnose`."""
+        self.declared = tuple(facts)
+        self.canonical = self._plan(self.declared)
+        """The plan for complaints sending every fact in declared order, made with the readers: no lookup."""
 
     def __call__(self, complaint: object) -> tuple[Values, Envelope, int]:
-        """The complaint's facts, its envelope, and the index bits its input facts let through."""
+        """:meth:`read`."""
+        return self.read(complaint)
+
+    def read(self, complaint: object) -> tuple[Values, Envelope, int]:
+        """The complaint's facts (a decision's own ``FrozenFacts``), its envelope, and the index bits its
+        input facts let through."""
         if complaint.__class__ is not dict:
             if not isinstance(complaint, Mapping):
                 return self.diagnose(complaint)
             complaint = plain_dict(complaint)
         try:
-            shape = self.plan(tuple(complaint))
+            keys = tuple(complaint)
+            shape = self.canonical if keys == self.declared else self.plan(keys)
         except _TooManyKeys:  # not kept by the plan cache: a million keys would stay in memory with it
             return self.diagnose(complaint)
         if shape is None:
             return self.diagnose(complaint)
-        mask = shape.base
+        mask, finite, integers, amounts, defaults, template, numeric, envelope_keys = shape
         try:
-            for bits in map(dict.get, shape.finite_tables, shape.finite(complaint)):  # each value's bits, None if not valid
-                if bits is None:
-                    return self.diagnose(complaint)
-                mask &= bits
-        except (KeyError, TypeError):  # a mapping whose keys and items disagree, or an unhashable value
+            for values_of, table in finite:  # the values of a group of level and enum facts: their bits
+                mask &= table[values_of(complaint)]
+        except (KeyError, TypeError):  # a value that is not one of the fact's (or not even hashable)
             return self.diagnose(complaint)
-        if shape.defaults is None:  # keys in an order that is not the declared one: copy them over a template
-            values = shape.template.copy()
-            values.update(complaint)
+        # integers and amounts valid as sent, in line: their cell's bits by one bisect (None: out of range)
+        slow: list[str] | None = None  # any other: read below, converted (money as text) or refused
+        for name, points, table in integers:
+            value = complaint[name]
+            if value.__class__ is int:
+                bits = table[bisect_right(points, value)]
+                if bits is not None:
+                    mask &= bits
+                    continue
+            slow = [name] if slow is None else [*slow, name]
+        for name, points, table in amounts:
+            value = complaint[name]
+            # JSON parsed with parse_float=Decimal: not negative, and to the cent (the usual case) or _plain_amount()
+            if value.__class__ is Decimal and not value.is_signed() and (value.same_quantum(_CENT) or _plain_amount(value)):
+                bits = table[bisect_right(points, value)]
+                if bits is not None:
+                    mask &= bits
+                    continue
+            slow = [name] if slow is None else [*slow, name]
+        if defaults is None:  # keys in an order that is not the declared one: copy them over a template
+            values = FrozenFacts(template)
+            _update(values, complaint)
         else:  # the declared order already (the cheapest dict to make is a copy)
-            values = complaint.copy() if complaint.__class__ is dict else dict(complaint)
-            if shape.defaults:
-                values.update(shape.defaults)
-        for name, fused, read, bits_of in shape.numeric:
+            values = FrozenFacts(complaint)
+            if defaults:
+                _update(values, defaults)
+        if slow is not None:
+            for name in slow:
+                value = self.readers[name][2](complaint[name])
+                if value is _BAD:
+                    return self.diagnose(complaint)
+                _set(values, name, value)
+                mask &= self.readers[name][3](value)
+        for name, fused, read, bits_of in numeric:
             raw = values[name]
             bits = fused(raw)
             if bits is None:  # not a value the fused check vouches for as it is: read it, maybe converting it
                 value = read(raw)
                 if value is _BAD:
                     return self.diagnose(complaint)
-                values[name] = value
+                _set(values, name, value)
                 bits = bits_of(value)
             mask &= bits
-        if not shape.envelope:
+        if not envelope_keys:
             return values, NO_ENVELOPE, mask
-        for key in shape.envelope:
-            del values[key]
+        for key in envelope_keys:
+            _delete(values, key)
         get = complaint.get
         complaint_id, customer_id, received_at = get("complaint_id"), get("customer_id"), get("received_at")
         if received_at is None and get("locale") is None and _plain_id(complaint_id) and _plain_id(customer_id):
             if self.received:
-                values[RECEIVED] = None  # type: ignore[assignment]
+                _set(values, RECEIVED, None)
             return values, Envelope(complaint_id, customer_id), mask
         problems: list[FieldProblem] = []
         envelope = _read_envelope(complaint, problems)
         if problems:
             raise ComplaintError(problems)
         if self.received:
-            values[RECEIVED] = envelope.received_at  # type: ignore[assignment]
+            _set(values, RECEIVED, envelope.received_at)
         return values, envelope, mask
 
     def _plan(self, keys: tuple[Any, ...]) -> _Shape | None:
@@ -535,7 +635,7 @@ class ComplaintReader:
             raise _TooManyKeys  # lru_cache keeps no answer for a call that raises
         names = frozenset(keys)
         fine = len(names) == len(keys) and names <= self.known and self.required <= names
-        return _Shape(self, keys) if fine else None
+        return _shape(self, keys) if fine else None
 
     def diagnose(self, complaint: object) -> tuple[Values, Envelope, int]:
         """The careful path: every problem with the complaint, raised together."""
@@ -573,7 +673,7 @@ class ComplaintReader:
             raise ComplaintError(problems, more)
         if self.received:
             values[RECEIVED] = envelope.received_at  # type: ignore[assignment]
-        return values, envelope, self.index.mask_of(values, self.facts)
+        return FrozenFacts(values), envelope, self.index.mask_of(values, self.facts)
 
 
 def plain_dict(mapping: Mapping[Any, Any]) -> dict[Any, Any]:
@@ -745,16 +845,11 @@ def _fused_reader(fact: Fact, index: PolicyIndex) -> Callable[[Any], int | None]
         count = len(points)
 
         def money(value: Any) -> int | None:  # JSON parsed with parse_float=Decimal: the common case
-            if value.__class__ is Decimal:
-                text = str(value)
-                # a digit first: finite and not negative (NaN, Infinity and -0 go the careful way, which reads -0 as 0);
-                # at most 10 places: read off the plain text (as_tuple() costs 3x more), else from the exponent
-                if text[0] in _DIGITS and (("E" not in text and ("." in text[-11:] or "." not in text))
-                                           or value.as_tuple().exponent >= -10):  # type: ignore[operator]
-                    if direct:
-                        return table[bisect_right(points, value)]
-                    i = bisect_left(points, value)
-                    return table[2 * i + 1 if i < count and points[i] == value else 2 * i]
+            if value.__class__ is Decimal and _plain_amount(value):
+                if direct:
+                    return table[bisect_right(points, value)]
+                i = bisect_left(points, value)
+                return table[2 * i + 1 if i < count and points[i] == value else 2 * i]
             return None
 
         return money
@@ -768,5 +863,28 @@ def _fused_reader(fact: Fact, index: PolicyIndex) -> Callable[[Any], int | None]
     return other
 
 
+def _plain_amount(value: Decimal) -> bool:
+    """A Decimal the careful reader would keep as it is: finite and not negative (-0 goes the careful way,
+    which reads it as 0), with at most 10 places. Not below 1e-6, a Decimal is written without an
+    exponent (or with a positive one), so at most 11 characters hold at most 10 places; else the exponent
+    says (``as_tuple()`` costs three times as much)."""
+    return value.is_finite() and not value.is_signed() and (
+        (value.adjusted() >= -6 and len(str(value)) <= 11) or value.as_tuple().exponent >= -10)  # type: ignore[operator]
+
+
 def _never(value: Any) -> None:
     return None
+
+
+def _direct_locator(fact: Fact, index: PolicyIndex) -> tuple[list[Any], list[int | None] | Any] | None:
+    """An integer or money fact's thresholds and bits per cell when ``bisect_right`` finds the cell (see
+    ``PolicyIndex.locator``), the cells outside the fact's range holding None; else None."""
+    if fact.type == "integer":
+        low, high = _integer_bounds(fact)
+        points, table, direct = index.locator(fact.name, low, high + 1)
+    elif fact.type == "money":
+        least, most = _money_bounds(fact)
+        points, table, direct = index.locator(fact.name, least, most.quantize(_PLACE, ROUND_FLOOR) + _PLACE)
+    else:
+        return None
+    return (points, table) if direct else None

@@ -33,11 +33,9 @@ _DECISION: TypeAdapter[Decision] = TypeAdapter(Decision)
 class Working(Protocol):
     """What the encoder reads of a decision's private record (``policy._Working``)."""
 
-    fields: dict[str, Any] | None
-    """The decision's field dict, as decide made it: a decision whose ``__dict__`` is not this one was
-    copied with changes, and is written by the model's serializer."""
+    outcome: Any
+    """What the rules that fired decide (``policy._Outcome``): its currency, and its template."""
     amount: Decimal
-    currency: str
     level: str
 
     def template(self) -> DecisionTemplate: ...
@@ -52,9 +50,12 @@ class Working(Protocol):
 def decision_json(decision: Decision) -> bytes:
     """``decision`` as compact JSON, UTF-8."""
     private = decision.__pydantic_private__
-    why: Working | None = private.get("_why") if private else None
     fields = decision.__dict__
-    if why is None or getattr(why, "fields", None) is not fields:
+    why: Working | None = private.get("_why") if private else None
+    # decide gives a decision, its budget and its approval one private dict; a copy (changed or not) has
+    # a dict of its own, and a budget or approval put in its place brings theirs
+    if (why is None or not hasattr(why, "budget_written") or fields["budget"].__pydantic_private__ is not private
+            or fields["approval"].__pydantic_private__ is not private):
         return _DECISION.dump_json(decision)
     return why.template().encode(fields, why)
 
@@ -81,7 +82,7 @@ class DecisionTemplate:
         body = self.ready.copy()
         body["complaint_id"], body["customer_id"], body["received_at"] = fields["complaint_id"], fields["customer_id"], fields["received_at"]
         body["locale"], body["respond_by"], body["facts"] = fields["locale"], fields["respond_by"], fields["facts"]
-        body["budget"] = {"amount": why.amount, "currency": why.currency,
+        body["budget"] = {"amount": why.amount, "currency": why.outcome.currency,
                           "steps": [{"kind": kind, "text": text, "amount": amount} for kind, text, amount in steps], "summary": summary}
         body["approval"] = {"level": why.level, "reasons": why.approval_reasons()}
         body["decision_id"], body["reasons"] = decision_id_of(fields), why.reasons()

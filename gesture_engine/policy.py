@@ -20,8 +20,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, overload
 
-from gesture_engine.complaint import ComplaintReader, parse_fact_text, tuple_getter
-from gesture_engine.decision import Approval, Budget, BudgetStep, Decision, FrozenFacts, Gesture, Owed, PolicyRef, RuleTrace, builder
+from gesture_engine.complaint import NO_ENVELOPE, ComplaintReader, parse_fact_text, tuple_getter
+from gesture_engine.decision import BudgetStep, Decision, Gesture, Owed, PolicyRef, RuleTrace, builder, new_decision
 from gesture_engine.durations import format_duration
 from gesture_engine.encoding import DecisionTemplate
 from gesture_engine.engine.budget import BudgetPlan, BudgetSpec, Limits, StepRecord
@@ -38,9 +38,6 @@ OUTCOME_CACHE_SIZE = 4096
 """Outcomes (what a combination of fired rules decides, whatever the amounts) kept per policy, least
 recently used dropped first; read when a ``Policy`` is built. 0 builds each outcome afresh."""
 
-_new_decision = builder(Decision)
-_new_budget = builder(Budget)
-_new_approval = builder(Approval)
 _new_trace = builder(RuleTrace)
 _new_owed = builder(Owed)
 _new_step = builder(BudgetStep)
@@ -194,10 +191,8 @@ class Policy:
         Raises ``ComplaintError`` listing every missing, unknown or ill-typed field.
         """
         fields, why = self._decided(complaint, full_trace, team)
-        private = {"_why": why}  # one record behind the three models' texts
-        fields["budget"] = _new_budget({"amount": why.amount, "currency": why.currency}, private)
-        fields["approval"] = _new_approval({"level": why.level}, private)
-        return _new_decision(fields, private)
+        # one record behind the three models' texts, in one private dict: the encoder's sign that they are as decide made them
+        return new_decision(fields, why.amount, why.outcome.currency, why.level, {"_why": why})
 
     def decide_json_bytes(self, complaint: Mapping[str, Any]) -> bytes:
         """``decide(complaint)`` as UTF-8 JSON, byte for byte ``decide(complaint).model_dump_json()``, written
@@ -207,28 +202,32 @@ class Policy:
 
     def _decided(self, complaint: Mapping[str, Any], full_trace: bool = False, team: TeamBudget | None = None) -> tuple[dict[str, Any], _Working]:
         """A decision's fields but its budget and approval, and the record they and its texts are made from."""
-        values, envelope, mask = self._read(complaint)
+        facts, envelope, mask = self._read.read(complaint)  # the decision's own FrozenFacts
         if self._derive:
-            mask = self._derive(values, mask)
-        outcome = self._outcome(self._index.fired_key(values, mask))
-        facts = FrozenFacts(values)
-        amount = outcome.plan.amount(facts)
+            mask = self._derive(facts, mask)
+        outcome = self._outcome(self._index.fired_key(facts, mask))
+        amount = outcome.plan.amount_of(facts)
         over = None
         if team is not None and self._c.teams is not None and amount > team.left:
             over = _TeamOver(team, amount, self._c.teams)
             if over.reduces:
                 amount = over.amount
-        row = bisect_left(self._thresholds, amount)
-        wanted = envelope.locale
-        locale = None if wanted is None else self._language(wanted, outcome)
+        thresholds = self._thresholds
+        row = bisect_left(thresholds, amount) if thresholds else 0
+        fields = outcome.fields.copy()  # what the fired rules decide whatever the amounts; then what this complaint adds
+        fields["facts"] = facts
+        locale = None
+        if envelope is not NO_ENVELOPE:  # a complaint without ids, time or language leaves those fields as they are
+            fields["complaint_id"], fields["customer_id"] = envelope.complaint_id, envelope.customer_id
+            received = envelope.received_at
+            if received is not None:
+                fields["received_at"], fields["respond_by"] = received, received + timedelta(seconds=outcome.seconds)
+            wanted = envelope.locale
+            if wanted is not None:
+                locale = self._language(wanted, outcome)
+                if locale is not None:
+                    fields["locale"] = locale
         why = _Working(outcome, facts, amount, row, locale, over)
-        fields = why.fields = outcome.fields.copy()  # what the fired rules decide whatever the amounts; then what this complaint adds
-        fields["complaint_id"], fields["customer_id"], fields["facts"] = envelope.complaint_id, envelope.customer_id, facts
-        received = envelope.received_at
-        if received is not None:
-            fields["received_at"], fields["respond_by"] = received, received + timedelta(seconds=outcome.seconds)
-        if locale is not None:
-            fields["locale"] = locale
         if not amount and outcome.monetary:
             fields["gestures"] = outcome.unpaid
         if outcome.owed:
@@ -462,16 +461,14 @@ class _Working:
     outcome), the facts, the budget and the ladder row it fell in. Deciding makes one of these and no
     text; the texts are written from it when read."""
 
-    __slots__ = ("_quoted_facts", "_steps", "_written", "amount", "currency", "facts", "fields", "level", "locale", "outcome", "over", "row")
+    __slots__ = ("_quoted_facts", "_steps", "_written", "amount", "facts", "level", "locale", "outcome", "over", "row")
 
     def __init__(self, outcome: _Outcome, facts: Mapping[str, FactValue], amount: Decimal, row: int, locale: str | None,
                  over: _TeamOver | None = None) -> None:
         self.outcome, self.facts, self.amount, self.row = outcome, facts, amount, row
         self.locale = locale  # a language some fired rule's rationale is given in; None: the policy's own
         self.over = over  # the team's budget, when the budget went over it
-        self.currency = outcome.currency
         self.level = outcome.levels[row] if over is None else over.level(outcome, row)  # who approves
-        self.fields: dict[str, Any] | None = None  # the decision's own fields (the encoder's sign that a Decision is as decide made it)
         self._written: tuple[tuple[StepRecord, ...], str] | None = None
         self._steps: tuple[BudgetStep, ...] | None = None
         self._quoted_facts: Mapping[str, FactValue] | None = None

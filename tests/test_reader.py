@@ -8,6 +8,7 @@ the same order and the same index bits, and reject the same ones with the same p
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
@@ -59,11 +60,13 @@ GOOD: dict[str, list[Any]] = {
     "flag": [True, False],
     "tag": ["vip", "", "other"],
     "unread": [0, -3],
-    "gift": [Decimal(0), Decimal("9.99"), Decimal(10), Decimal("49.99"), Decimal(50)],
+    "gift": [Decimal(0), Decimal("9.99"), Decimal(10), Decimal("49.99"), Decimal(50), Decimal("-0"), Decimal("1E-8"),
+             Decimal("123456.1234567891"), Decimal("0.0000012345")],
     "age": [17, 18, 19],
 }
 BAD: list[Any] = [None, "x", "l9", 1, 1.5, -1, 501, True, [], {}, Decimal("NaN"), Decimal("Infinity"), Decimal("-0.01"),
-                  Decimal("1000.01"), Decimal("1.00000000001"), Decimal("1E-11"), "1e5", float("nan"), 10**20, "a" * 2000]
+                  Decimal("1000.01"), Decimal("1.00000000001"), Decimal("1E-11"), Decimal("1.000000000000"), Decimal("0.00000000000"),
+                  Decimal("-1E+2"), "1e5", float("nan"), 10**20, "a" * 2000]
 ENVELOPE: dict[str, list[Any]] = {"complaint_id": ["C-1", 7, None, "x" * 300], "customer_id": ["U", None],
                                   "received_at": ["2026-11-23T09:30:00Z", "yesterday", None]}
 
@@ -129,6 +132,20 @@ def test_fast_path_agrees_with_the_careful_path(policy: Policy, seed: int) -> No
     assert min(outcomes.values()) > 100, outcomes  # both kinds were really tried
 
 
+def test_complaints_with_every_fact_in_declared_order_agree_too(policy: Policy) -> None:
+    """Such complaints take the plan made at load (no cache lookup): the same answers as the careful path."""
+    reader = policy._read
+    assert reader.canonical == reader.plan(tuple(POLICY["facts"]))
+    rnd = random.Random(11)
+    outcomes = {"ok": 0, "error": 0}
+    for _ in range(1500):
+        complaint = {name: rnd.choice(BAD) if rnd.random() < 0.05 else rnd.choice(GOOD[name]) for name in POLICY["facts"]}
+        fast = _outcome(reader, complaint)
+        assert fast == _outcome(reader.diagnose, complaint), complaint
+        outcomes[fast[0]] += 1
+    assert min(outcomes.values()) > 100, outcomes
+
+
 def test_facts_come_in_declared_order_whatever_the_key_order(policy: Policy) -> None:
     complaint = {"tag": "vip", "count": 3, "lvl": "l1"}
     again = dict(reversed(list(complaint.items())))
@@ -180,11 +197,9 @@ def test_template_patterns_write_values_as_show_does() -> None:
 def test_fused_checks_look_up_exactly_what_the_index_does(policy: Policy) -> None:
     """The fused check-and-lookup must not lean on the careful path: for values valid as sent it
     answers itself, with the index's own bits; for anything else it declines (None)."""
-    shape = policy._read.plan(("lvl", "count", "spend", "worth", "unread", "ratio", "gift", "age"))
-    assert shape is not None
     everything = policy._index.everything
     fused = {name: lambda value, check=check: None if check(value) is None else check(value) & everything
-             for name, check, _, _ in shape.numeric}
+             for name, check, _, _ in policy._read.readers.values()}
     limits = {"count": (0, 500), "unread": (-10**15, 10**15), "age": (-10**15, 10**15)}
     for name, (low, high) in limits.items():
         for value in {low - 1, low, low + 1, 4, 5, 6, 9, 10, 11, 12, 17, 18, 19, high - 1, high, high + 1}:
@@ -198,6 +213,29 @@ def test_fused_checks_look_up_exactly_what_the_index_does(policy: Policy) -> Non
             assert fused[name](value) == expected, (name, value)
         assert fused[name](Decimal("1.00000000001")) is None and fused[name](Decimal("-1")) is None
         assert fused[name](12) is None  # an int is converted to money on the careful path
+
+
+def test_integers_and_amounts_valid_as_sent_are_read_in_line(policy: Policy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The in-line checks of integers and amounts (one bisect each) answer for values valid as sent
+    without the fact readers, with the index's own bits; the rest go to the readers."""
+    reader = policy._read
+    assert set(reader.located) == {"unread", "gift", "age"}  # count, spend and worth are compared with points of their own
+    asked: list[Any] = []
+    for name, (_, fused, read, bits_of) in list(reader.readers.items()):
+        monkeypatch.setitem(reader.readers, name, (name, fused, lambda value, read=read: asked.append(value) or read(value), bits_of))
+    cents = [Decimal(n).scaleb(-2) for n in range(0, 12000, 37)]
+    valid = {"unread": [-10**15, -3, 0, 10**15], "age": [-1, 17, 18, 19],
+             "gift": [*cents, Decimal("9.999"), Decimal("1E+3"), Decimal("1E-7"), Decimal("0.0000000001"), Decimal("123456.1234567891")]}
+    for name, values in valid.items():
+        for value in values:
+            values_read, _, mask = reader.read({"lvl": "l0", name: value})
+            assert mask == policy._index.mask_of(dict(values_read), policy.facts) and values_read[name] is value, (name, value)
+    assert asked == []
+    for name, value in [("unread", 10**15 + 1), ("age", True), ("age", 18.0), ("gift", 12), ("gift", "12.50"), ("gift", Decimal("-0")),
+                        ("gift", Decimal("1.000000000000")), ("gift", Decimal("NaN")), ("gift", Decimal("-1"))]:
+        with contextlib.suppress(ComplaintError):
+            reader.read({"lvl": "l0", name: value})
+        assert asked[-1] is value, (name, value)
 
 
 def test_every_problem_carries_a_stable_code(policy: Policy) -> None:

@@ -3,9 +3,10 @@ limited by goodwill already given.
 
 Each rule's budget is compiled at load into a :class:`BudgetPlan`: straight-line ``Decimal``
 arithmetic over constants worked out once (amounts already rounded, the percentage as a rate, lookup
-tables). Deciding computes only the amount (:meth:`BudgetPlan.amount`); the steps that show the
-arithmetic, and its one-line summary, are written only when read (:meth:`BudgetPlan.write`), by the
-same arithmetic run again with a record of each step.
+tables). Deciding computes only the amount (:attr:`BudgetPlan.amount_of`, a function made for the
+plan's shape); the steps that show the arithmetic, and its one-line summary, are written only when
+read (:meth:`BudgetPlan.write`), by the same arithmetic run again with a record of each step
+(:meth:`BudgetPlan.amount`). ``tests/test_budget_plan.py`` holds the two to the same amounts.
 
 Each step's result is rounded half-up to the currency's minor unit, so the arithmetic shown to a
 person is exactly the arithmetic that produced the amount; what is left of a goodwill window is
@@ -17,7 +18,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from functools import cached_property
 from typing import Any
 
@@ -28,7 +29,9 @@ from gesture_engine.money import plain, round_money, shown
 ZERO = Decimal(0)
 _multiply = _CONTEXT.multiply
 _quantize = _CONTEXT.quantize
-"""``_quantize(x, unit)`` is ``round_money(x, unit)`` without a call and a check: the arithmetic of every decision."""
+"""``_quantize(x, unit)`` is ``round_money(x, unit)`` without a call and a check."""
+_round = Decimal.quantize
+"""``_round(x, unit, ROUND_HALF_UP, _CONTEXT)`` is ``_quantize(x, unit)`` for a third less: the arithmetic of every decision."""
 HUNDRED = Decimal(100)
 
 
@@ -132,8 +135,8 @@ StepRecord = tuple[str, str, Decimal]
 class BudgetPlan:
     """A rule's budget (or no budget: ``spec`` None) with the policy's limits, compiled for deciding."""
 
-    __slots__ = ("base", "base_fact", "base_lookup", "base_pick", "base_text", "base_texts", "cap", "goodwill", "maximum", "minimum", "multipliers",
-                 "percent", "unit")
+    __slots__ = ("amount_of", "base", "base_fact", "base_lookup", "base_pick", "base_text", "base_texts", "cap", "goodwill", "maximum", "minimum",
+                 "multipliers", "percent", "unit")
 
     def __init__(self, spec: BudgetSpec | None, limits: Limits) -> None:
         unit = self.unit = limits.unit
@@ -173,12 +176,14 @@ class BudgetPlan:
         if limits.goodwill_fact is not None and limits.goodwill_limit is not None:
             window = f" in {limits.goodwill_window}" if limits.goodwill_window else ""
             self.goodwill = (limits.goodwill_fact, limits.goodwill_limit, f"{round_money(limits.goodwill_limit, unit)}{window}")
+        self.amount_of: Callable[[Mapping[str, Any]], Decimal] = _straight_line(self)
+        """The budget for ``facts``: :meth:`amount` without the trail, as one function of the plan's constants."""
 
     def __eq__(self, other: object) -> bool:
         """Plans of equal budgets are equal (as are the decisions they make, from two loads of one policy)."""
         if not isinstance(other, BudgetPlan):
             return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__ if not name.endswith("pick"))
+        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__ if not name.endswith(("pick", "_of")))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -273,3 +278,58 @@ class BudgetPlan:
 
 
 _ARITHMETIC = frozenset(("base", "percent", "multiply"))
+
+
+def _straight_line(plan: BudgetPlan) -> Callable[[Mapping[str, Any]], Decimal]:
+    """:meth:`BudgetPlan.amount` without a trail, for deciding: one function whose constants (rounded
+    amounts, the rate, factor tables) are the plan's, read from closure cells rather than attributes, so
+    a decision's arithmetic is the Decimal operations and little else; the first two multipliers are
+    written out, the loop takes any more. A multiplier of exactly 1 is skipped: the amount already has
+    the unit's exponent, so multiplying and rounding would give it back. Lookups by band keep the plan's
+    own method."""
+    lookups = [lookup for _, _, lookup in plan.multipliers]
+    if plan.base_lookup is not None:
+        lookups.append(plan.base_lookup)
+    if any(lookup.bounds for lookup in lookups):
+        return plan.amount
+    unit, base, base_fact = plan.unit, plan.base, plan.base_fact
+    bases = {} if plan.base_lookup is None else dict(plan.base_lookup.values)
+    percent_fact, rate = (None, ZERO) if plan.percent is None else plan.percent[:2]
+    factors = [(fact, {value: None if factor == 1 else factor for value, factor in lookup.values.items()}) for fact, _, lookup in plan.multipliers]
+    (first, by_first), (second, by_second) = (*factors, (None, {}), (None, {}))[:2]
+    more = tuple(factors[2:])
+    low, raised = plan.minimum or (None, ZERO)
+    high, lowered = plan.maximum or (None, ZERO)
+    cap, capped = plan.cap
+    goodwill_fact, goodwill_limit = (None, ZERO) if plan.goodwill is None else plan.goodwill[:2]
+
+    def amount_of(facts: Mapping[str, Any]) -> Decimal:
+        amount = base if base_fact is None else bases[facts[base_fact]]
+        if percent_fact is not None:
+            amount += _round(_multiply(facts[percent_fact], rate), unit, ROUND_HALF_UP, _CONTEXT)
+        if first is not None:
+            factor = by_first[facts[first]]
+            if factor is not None:
+                amount = _round(_multiply(amount, factor), unit, ROUND_HALF_UP, _CONTEXT)
+            if second is not None:
+                factor = by_second[facts[second]]
+                if factor is not None:
+                    amount = _round(_multiply(amount, factor), unit, ROUND_HALF_UP, _CONTEXT)
+                if more:
+                    for fact, factor_of in more:
+                        factor = factor_of[facts[fact]]
+                        if factor is not None:
+                            amount = _round(_multiply(amount, factor), unit, ROUND_HALF_UP, _CONTEXT)
+        if low is not None and amount < low:
+            amount = raised
+        if high is not None and amount > high:
+            amount = lowered
+        if amount > cap:
+            amount = capped
+        if goodwill_fact is not None and amount:
+            remaining = goodwill_limit - facts[goodwill_fact]
+            if amount > remaining:
+                amount = max(ZERO, remaining).quantize(unit, ROUND_FLOOR, _CONTEXT)
+        return amount
+
+    return amount_of

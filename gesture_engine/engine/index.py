@@ -24,6 +24,7 @@ from gesture_engine.engine.conditions import Cells, Condition, Facts, Group, Tes
 from gesture_engine.engine.facts import Fact
 
 Lookup = Callable[[Any], int]
+_set = dict.__setitem__
 
 
 def _single_fact_parts(condition: Condition) -> tuple[list[tuple[str, Condition]], bool]:
@@ -219,7 +220,7 @@ class PolicyIndex:
                 value = by_bit[rows & -rows]
             else:
                 value = by_bit[self._first_holding(rows, checks, facts)]
-            facts[name] = value
+            _set(facts, name, value)  # the reader's FrozenFacts: filled in here, then refusing changes
             mask &= narrow(value)
         return mask
 
