@@ -6,7 +6,7 @@ compact, keys in the order given, non-ASCII text as UTF-8, UTC times ending in `
 JSON types, times and enums as pydantic-core does; a ``Decimal`` is written as its ``str()``, as
 pydantic-core writes it; anything else orjson has no type for (a duration) goes through pydantic-core's
 own conversion; an integer beyond 64 bits, which orjson refuses, sends the whole value to pydantic-core.
-``tests/test_decide_json.py`` holds both to the same bytes on every kind of value.
+``tests/test_json_bytes.py`` holds both to the same bytes on every kind of value.
 """
 
 from __future__ import annotations
