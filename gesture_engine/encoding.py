@@ -11,7 +11,7 @@ deadline, policy, trace). A decision as ``decide`` made it is therefore written 
 :class:`DecisionTemplate` (those fields made JSON-ready once, by pydantic-core) and its own values
 (ids, facts, budget, approval, texts), in one :func:`gesture_engine.json_bytes.dumps`; the budget's
 steps go straight from the numbers to JSON, without a model per step. Any other decision (read back
-from JSON, copied with changes, built by hand) is written by the model's serializer itself.
+from JSON, copied, built by hand) is written by the model's serializer itself.
 ``tests/test_decide_json.py`` holds both ways to the same bytes on every policy and complaint it has.
 """
 
