@@ -141,6 +141,11 @@ class Explained(Frozen):
     def __hash__(self) -> int:
         return hash(self.model_dump_json())
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its JSON, read back (texts as written): equal to the model. (Its record holds
+        the compiled policy, which is not pickled.)"""
+        return type(self).model_validate_json, (self.model_dump_json(),)
+
 
 class Budget(Money, Explained):
     """The budget: an amount with the arithmetic that produced it (a ``Money`` with its working)."""
@@ -213,6 +218,9 @@ class FrozenFacts(dict[str, Any]):
         raise TypeError("a decision's facts cannot be changed")
 
     __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copied and pickled through its constructor, not item by item
+        return FrozenFacts, (dict(self),)
 
 
 class Decision(Explained):

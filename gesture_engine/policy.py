@@ -473,6 +473,9 @@ class _Working:
         self._steps: tuple[BudgetStep, ...] | None = None
         self._quoted_facts: Mapping[str, FactValue] | None = None
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Working:
+        return self  # a deep copy of a decision shares its record, which only ever gains the texts written from it
+
     def _quoted(self) -> Mapping[str, FactValue]:
         """The facts as texts quote them. A caller may send a level as a str subclass (a ``(str, Enum)``
         member): it is that string, so texts show its value ("high"), not its ``str()`` ("S.high").

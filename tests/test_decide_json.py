@@ -3,9 +3,11 @@ byte for byte as ``decide(...).model_dump_json()`` does, for every kind of value
 
 from __future__ import annotations
 
+import copy
 import enum
 import io
 import json
+import pickle
 import random
 from decimal import Decimal
 from pathlib import Path
@@ -214,3 +216,19 @@ def test_a_decision_copied_with_changes_is_written_with_them(default_policy: Pol
         assert decision_json(copied) == copied.model_dump_json().encode() != decision_json(decision), update
     read_back = Decision.model_validate_json(decision_json(decision))
     assert decision_json(read_back) == decision_json(decision)
+
+
+def test_a_decision_copies_and_pickles(default_policy: Policy) -> None:
+    """Copied (shallow or deep) it is the same decision; pickled, it is read back from its JSON, texts and id as written."""
+    decision = default_policy.decide({"severity": "high", "channel": "press", "order_value": "80.00", "complaint_id": "c-7"})
+    deep = copy.deepcopy({"d": decision})["d"]
+    assert copy.copy(decision) == decision == deep and deep is not decision
+    changed = decision.model_copy(deep=True, update={"action": "call"})
+    assert (changed.action, decision.action) == ("call", "make_it_right")
+    back = pickle.loads(pickle.dumps(decision))
+    assert back == decision and back.decision_id == decision.decision_id and back.budget.steps == decision.budget.steps
+    assert pickle.loads(pickle.dumps(decision.budget)) == decision.budget and copy.deepcopy(decision.approval) == decision.approval
+    facts = pickle.loads(pickle.dumps(decision.facts))
+    assert facts == decision.facts and type(facts) is type(decision.facts)
+    with pytest.raises(TypeError):
+        facts["severity"] = "low"
