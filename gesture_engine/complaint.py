@@ -545,10 +545,6 @@ class ComplaintReader:
         self.canonical = self._plan(self.declared)
         """The plan for complaints sending every fact in declared order, made with the readers: no lookup."""
 
-    def __call__(self, complaint: object) -> tuple[Values, Envelope, int]:
-        """:meth:`read`."""
-        return self.read(complaint)
-
     def read(self, complaint: object) -> tuple[Values, Envelope, int]:
         """The complaint's facts (a decision's own ``FrozenFacts``), its envelope, and the index bits its
         input facts let through."""
@@ -629,6 +625,8 @@ class ComplaintReader:
         if self.received:
             _set(values, RECEIVED, envelope.received_at)
         return values, envelope, mask
+
+    __call__ = read
 
     def _plan(self, keys: tuple[Any, ...]) -> _Shape | None:
         if len(keys) > len(self.known):
