@@ -633,7 +633,7 @@ class ComplaintReader:
             raise _TooManyKeys  # lru_cache keeps no answer for a call that raises
         names = frozenset(keys)
         fine = len(names) == len(keys) and names <= self.known and self.required <= names
-        return _shape(self, keys) if fine else None
+        return tuple(_shape(self, keys)) if fine else None  # type: ignore[return-value]
 
     def diagnose(self, complaint: object) -> tuple[Values, Envelope, int]:
         """The careful path: every problem with the complaint, raised together."""

@@ -1,8 +1,7 @@
 """The one encoder of decisions: ``Decision`` -> JSON bytes.
 
-``Policy.decide_json``, batches, the ledger and the decision log all write decisions through
-:func:`decision_json` (or, for a decision not yet made into models, :meth:`Policy.decide_json_bytes`,
-through the same :meth:`DecisionTemplate.encode`), so a decision reads the same byte for byte wherever
+``Policy.decide_json`` (and ``decide_json_bytes``), batches, the ledger and the decision log all
+write decisions through :func:`decision_json`, so a decision reads the same byte for byte wherever
 it is written: compact, fields in the model's order, money as decimal strings, non-ASCII text as
 UTF-8, exactly ``d.model_dump_json().encode()``.
 
@@ -75,8 +74,7 @@ class DecisionTemplate:
         self.ready["decision_id"] = self.ready["reasons"] = None  # the computed fields, last as the model writes them
 
     def encode(self, fields: Mapping[str, Any], why: Working) -> bytes:
-        """A decision of this outcome as JSON, from its fields (``Decision.__dict__``, or decide's before the
-        budget and approval models are made) and ``why``, its record."""
+        """A decision of this outcome as JSON, from its fields (``Decision.__dict__``) and ``why``, its record."""
         made = self.fields
         steps, summary = why.budget_written()
         body = self.ready.copy()

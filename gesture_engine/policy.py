@@ -23,7 +23,7 @@ from typing import Any, Literal, NamedTuple, overload
 from gesture_engine.complaint import NO_ENVELOPE, ComplaintReader, parse_fact_text, tuple_getter
 from gesture_engine.decision import BudgetStep, Decision, Gesture, Owed, PolicyRef, RuleTrace, builder, new_decision
 from gesture_engine.durations import format_duration
-from gesture_engine.encoding import DecisionTemplate
+from gesture_engine.encoding import DecisionTemplate, decision_json
 from gesture_engine.engine.budget import BudgetPlan, BudgetSpec, Limits, StepRecord
 from gesture_engine.engine.evaluation import evaluate
 from gesture_engine.engine.facts import Fact, FactValue
@@ -41,6 +41,7 @@ recently used dropped first; read when a ``Policy`` is built. 0 builds each outc
 _new_trace = builder(RuleTrace)
 _new_owed = builder(Owed)
 _new_step = builder(BudgetStep)
+_new_working = object.__new__
 
 
 def load_policy(path: str | os.PathLike[str] | None = None, *, max_file_bytes: int = MAX_FILE_BYTES) -> Policy:
@@ -190,18 +191,6 @@ class Policy:
         is cut to it or escalated, as a step of the arithmetic.
         Raises ``ComplaintError`` listing every missing, unknown or ill-typed field.
         """
-        fields, why = self._decided(complaint, full_trace, team)
-        # one record behind the three models' texts, in one private dict: the encoder's sign that they are as decide made them
-        return new_decision(fields, why.amount, why.outcome.currency, why.level, {"_why": why})
-
-    def decide_json_bytes(self, complaint: Mapping[str, Any]) -> bytes:
-        """``decide(complaint)`` as UTF-8 JSON, byte for byte ``decide(complaint).model_dump_json()``, written
-        straight from what deciding worked out, without the ``Decision`` models: what batches write."""
-        fields, why = self._decided(complaint)
-        return why.template().encode(fields, why)
-
-    def _decided(self, complaint: Mapping[str, Any], full_trace: bool = False, team: TeamBudget | None = None) -> tuple[dict[str, Any], _Working]:
-        """A decision's fields but its budget and approval, and the record they and its texts are made from."""
         facts, envelope, mask = self._read.read(complaint)  # the decision's own FrozenFacts
         if self._derive:
             mask = self._derive(facts, mask)
@@ -227,14 +216,23 @@ class Policy:
                 locale = self._language(wanted, outcome)
                 if locale is not None:
                     fields["locale"] = locale
-        why = _Working(outcome, facts, amount, row, locale, over)
         if not amount and outcome.monetary:
             fields["gestures"] = outcome.unpaid
         if outcome.owed:
             fields["owed"] = outcome.owed_for(facts)
         if full_trace:
             fields["trace"] = self._full_trace(facts)
-        return fields, why
+        # the record behind the texts, its fields set in line: a Python __init__ would cost a fifth of the rest
+        why = _new_working(_Working)
+        why.outcome, why.facts, why.amount, why.row, why.locale, why.over = outcome, facts, amount, row, locale, over
+        why.level = level = outcome.levels[row] if over is None else over.level(outcome, row)  # who approves
+        # one record behind the three models' texts, in one private dict: the encoder's sign that they are as decide made them
+        return new_decision(fields, amount, outcome.currency, level, {"_why": why})
+
+    def decide_json_bytes(self, complaint: Mapping[str, Any]) -> bytes:
+        """``decide(complaint)`` as UTF-8 JSON, byte for byte ``decide(complaint).model_dump_json()``: what
+        batches write, through :func:`gesture_engine.encoding.decision_json`."""
+        return decision_json(self.decide(complaint))
 
     @staticmethod
     def _language(wanted: str, outcome: _Outcome) -> str | None:
@@ -458,20 +456,20 @@ _PLAIN_TYPES = frozenset((str, int, float, bool, Decimal))
 
 class _Working:
     """One decision's record behind its texts (``decision.Working``): the rules that fired (as their
-    outcome), the facts, the budget and the ladder row it fell in. Deciding makes one of these and no
-    text; the texts are written from it when read."""
+    outcome), the facts, the budget, the ladder row it fell in and who approves. ``Policy.decide`` makes
+    one of these per decision and sets its fields itself (no ``__init__``); no text is written until
+    one is read, and each is kept once written."""
 
     __slots__ = ("_quoted_facts", "_steps", "_written", "amount", "facts", "level", "locale", "outcome", "over", "row")
-
-    def __init__(self, outcome: _Outcome, facts: Mapping[str, FactValue], amount: Decimal, row: int, locale: str | None,
-                 over: _TeamOver | None = None) -> None:
-        self.outcome, self.facts, self.amount, self.row = outcome, facts, amount, row
-        self.locale = locale  # a language some fired rule's rationale is given in; None: the policy's own
-        self.over = over  # the team's budget, when the budget went over it
-        self.level = outcome.levels[row] if over is None else over.level(outcome, row)  # who approves
-        self._written: tuple[tuple[StepRecord, ...], str] | None = None
-        self._steps: tuple[BudgetStep, ...] | None = None
-        self._quoted_facts: Mapping[str, FactValue] | None = None
+    outcome: _Outcome
+    facts: Mapping[str, FactValue]
+    amount: Decimal
+    row: int
+    locale: str | None
+    """A language some fired rule's rationale is given in; None: the policy's own."""
+    over: _TeamOver | None
+    """The team's budget, when the budget went over it."""
+    level: str
 
     def __deepcopy__(self, memo: dict[int, Any]) -> _Working:
         return self  # a deep copy of a decision shares its record, which only ever gains the texts written from it
@@ -480,7 +478,7 @@ class _Working:
         """The facts as texts quote them. A caller may send a level as a str subclass (a ``(str, Enum)``
         member): it is that string, so texts show its value ("high"), not its ``str()`` ("S.high").
         Checked when the first text is written, never while deciding."""
-        quoted = self._quoted_facts
+        quoted: Mapping[str, FactValue] | None = getattr(self, "_quoted_facts", None)
         if quoted is None:
             facts = self.facts
             if not _PLAIN_TYPES.issuperset(map(type, facts.values())) and any(
@@ -498,7 +496,7 @@ class _Working:
         return made
 
     def budget_written(self) -> tuple[tuple[StepRecord, ...], str]:
-        written = self._written
+        written: tuple[tuple[StepRecord, ...], str] | None = getattr(self, "_written", None)
         if written is None:  # two threads may both write it: the same text
             steps, summary = self.outcome.plan.write(self._quoted())
             if self.over is not None and self.over.reduces:
@@ -508,7 +506,7 @@ class _Working:
         return written
 
     def budget_steps(self) -> tuple[BudgetStep, ...]:
-        steps = self._steps
+        steps: tuple[BudgetStep, ...] | None = getattr(self, "_steps", None)
         if steps is None:
             steps = self._steps = tuple(_new_step({"kind": kind, "text": text, "amount": amount}, None)
                                         for kind, text, amount in self.budget_written()[0])

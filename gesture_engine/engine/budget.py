@@ -18,7 +18,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, Decimal
 from functools import cached_property
 from typing import Any
 
@@ -29,9 +29,8 @@ from gesture_engine.money import plain, round_money, shown
 ZERO = Decimal(0)
 _multiply = _CONTEXT.multiply
 _quantize = _CONTEXT.quantize
-"""``_quantize(x, unit)`` is ``round_money(x, unit)`` without a call and a check."""
-_round = Decimal.quantize
-"""``_round(x, unit, ROUND_HALF_UP, _CONTEXT)`` is ``_quantize(x, unit)`` for a third less: the arithmetic of every decision."""
+"""``_quantize(x, unit)`` is ``round_money(x, unit)`` without a call and a check; the context's method
+takes its two arguments positionally, ``Decimal.quantize`` parses its four as keywords (~10% slower)."""
 HUNDRED = Decimal(100)
 
 
@@ -306,20 +305,20 @@ def _straight_line(plan: BudgetPlan) -> Callable[[Mapping[str, Any]], Decimal]:
     def amount_of(facts: Mapping[str, Any]) -> Decimal:
         amount = base if base_fact is None else bases[facts[base_fact]]
         if percent_fact is not None:
-            amount += _round(_multiply(facts[percent_fact], rate), unit, ROUND_HALF_UP, _CONTEXT)
+            amount += _quantize(_multiply(facts[percent_fact], rate), unit)
         if first is not None:
             factor = by_first[facts[first]]
             if factor is not None:
-                amount = _round(_multiply(amount, factor), unit, ROUND_HALF_UP, _CONTEXT)
+                amount = _quantize(_multiply(amount, factor), unit)
             if second is not None:
                 factor = by_second[facts[second]]
                 if factor is not None:
-                    amount = _round(_multiply(amount, factor), unit, ROUND_HALF_UP, _CONTEXT)
+                    amount = _quantize(_multiply(amount, factor), unit)
                 if more:
                     for fact, factor_of in more:
                         factor = factor_of[facts[fact]]
                         if factor is not None:
-                            amount = _round(_multiply(amount, factor), unit, ROUND_HALF_UP, _CONTEXT)
+                            amount = _quantize(_multiply(amount, factor), unit)
         if low is not None and amount < low:
             amount = raised
         if high is not None and amount > high:
