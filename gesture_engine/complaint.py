@@ -418,27 +418,27 @@ def tuple_getter(names: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[An
     return lambda complaint: ()
 
 
-class _Shape(NamedTuple):
-    """How to read complaints with one particular sequence of keys: which facts are sent and how each is
-    checked and looked up, which take their defaults (their bits are ANDed into ``base`` once), which
-    are envelope fields. A tuple, so that reading a complaint unpacks it in one step."""
+Lookup = tuple[Callable[[Mapping[str, Any]], Any], Mapping[Any, int]]
+"""The values of some level and enum facts of a complaint, and their bits by those values."""
 
-    base: int
-    finite: tuple[Lookup, ...]
-    """Level and enum facts in groups: the group's values (``itemgetter``) and their bits by value."""
-    integers: tuple[tuple[str, list[Any], Any], ...]
-    """Integer and money facts looked up by one bisect (``ComplaintReader.located``), read in line."""
-    amounts: tuple[tuple[str, list[Any], Any], ...]
-    defaults: dict[str, Any] | None
-    """When the keys come in declared order followed by nothing but absent facts: the defaults to add to a
-    copy of the complaint; else None, and the complaint is copied over ``template``."""
-    template: Values
-    numeric: tuple[tuple[str, Callable[[Any], int | None], Callable[[object], Any], Callable[[Any], int]], ...]
-    """Any other fact: its fused check-and-lookup, its reader and its lookup."""
-    envelope: tuple[str, ...]
+
+Located = tuple[str, list[Any], Any]
+"""An integer or money fact read in line: its name, thresholds and bits per cell (``ComplaintReader.located``)."""
+Numeric = tuple[str, Callable[[Any], int | None], Callable[[object], Any], Callable[[Any], int]]
+"""Any other fact: its name, fused check-and-lookup, reader and lookup."""
+_Shape = tuple[int, tuple[Lookup, ...], tuple[Located, ...], tuple[Located, ...], dict[str, Any] | None, Values,
+               tuple[Numeric, ...], tuple[str, ...]]
+"""How to read complaints with one particular sequence of keys, made by :func:`_shape`. A plain tuple:
+reading a complaint unpacks it in one step (a named tuple, a tuple subclass, unpacks by iterating)."""
 
 
 def _shape(reader: ComplaintReader, keys: tuple[Any, ...]) -> _Shape:
+    """The plan for complaints with ``keys``: ``base``, the bits of every fact not sent (its default's,
+    ANDed once); ``finite``, level and enum facts in groups (the group's values by ``itemgetter``, and
+    their bits by those values); ``integers`` and ``amounts``, checked and looked up in line by one
+    bisect; ``defaults``, when the keys come in declared order followed by nothing but absent facts,
+    the defaults to add to a copy of the complaint (else None, and the complaint is copied over
+    ``template``); ``numeric``, any other fact; ``envelope``, the envelope fields sent."""
     facts = reader.facts
     sent = {key for key in keys if key in facts}
     # every fact in declared order, absent ones holding their defaults: sent values are copied over it
@@ -462,19 +462,15 @@ def _shape(reader: ComplaintReader, keys: tuple[Any, ...]) -> _Shape:
             finite.extend((itemgetter(name), reader.finite_tables[name]) for name in names if name in sent)
     numeric = [name for name in facts if name in sent and not facts[name].finite]
     located = reader.located
-    return _Shape(base, tuple(finite),
-                  tuple(located[name] for name in numeric if name in located and facts[name].type == "integer"),
-                  tuple(located[name] for name in numeric if name in located and facts[name].type == "money"),
-                  defaults, template, tuple(reader.readers[name] for name in numeric if name not in located), envelope)
+    return (base, tuple(finite),
+            tuple(located[name] for name in numeric if name in located and facts[name].type == "integer"),
+            tuple(located[name] for name in numeric if name in located and facts[name].type == "money"),
+            defaults, template, tuple(reader.readers[name] for name in numeric if name not in located), envelope)
 
 
 JOINT_CELLS = 1024
 """Level and enum facts are looked up in groups whose combinations of values number at most this: one
 dict hit for a group's values, their bits ANDed once, when the policy is loaded."""
-
-
-Lookup = tuple[Callable[[Mapping[str, Any]], Any], Mapping[Any, int]]
-"""The values of some level and enum facts of a complaint, and their bits by those values."""
 
 
 def _finite_groups(tables: Mapping[str, Mapping[str, int]]) -> list[tuple[tuple[str, ...], Lookup]]:
@@ -633,7 +629,7 @@ class ComplaintReader:
             raise _TooManyKeys  # lru_cache keeps no answer for a call that raises
         names = frozenset(keys)
         fine = len(names) == len(keys) and names <= self.known and self.required <= names
-        return tuple(_shape(self, keys)) if fine else None  # type: ignore[return-value]
+        return _shape(self, keys) if fine else None
 
     def diagnose(self, complaint: object) -> tuple[Values, Envelope, int]:
         """The careful path: every problem with the complaint, raised together."""
