@@ -1,6 +1,6 @@
-"""The decision a policy returns, as frozen pydantic models.
+"""The decision a policy returns: a frozen pydantic model, its budget and approval frozen pydantic dataclasses.
 
-These models are the public, serialised contract (``schemas/decision.schema.json`` is generated
+These are the public, serialised contract (``schemas/decision.schema.json`` is generated
 from them). They are deliberately apart from the compiled policy structures the evaluator uses.
 ``model_dump_json()`` is deterministic: field order is fixed and nothing depends on the clock.
 
@@ -29,6 +29,7 @@ from pydantic import (
     computed_field,
     model_validator,
 )
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from gesture_engine.json_bytes import dumps
 from gesture_engine.money import plain
@@ -147,22 +148,58 @@ class Explained(Frozen):
         return type(self).model_validate_json, (self.model_dump_json(),)
 
 
-class Budget(Money, Explained):
-    """The budget: an amount with the arithmetic that produced it (a ``Money`` with its working)."""
+class _Part:
+    """What :class:`Budget` and :class:`Approval` share. They are frozen pydantic dataclasses with slots,
+    not models: every decision makes one of each, and a slotted object costs half what a model does to
+    make (no ``__dict__``, no pydantic bookkeeping). Their texts are written from the decision's record
+    when read, or kept as given when read back from JSON: the ``_private`` slot (not a field) holds it as
+    ``{"_why": record}``, the very dict that is the decision's ``__pydantic_private__`` (the encoder's
+    sign of a decision as ``decide`` made it). Two parts are equal when their JSON is; a part pickles as
+    its JSON and copies as itself (it is immutable)."""
 
+    __slots__ = ()
+    _private: dict[str, Working]
     _written: ClassVar[dict[str, Any]] = {}
+    """Each computed field's name and the type its given value is validated as."""
+    _json: ClassVar[TypeAdapter[Any]]
 
-    @computed_field(description="Each step of the arithmetic, rounded half-up to the minor unit, with the running amount.")  # type: ignore[prop-decorator]
-    @property
-    def steps(self) -> tuple[BudgetStep, ...]:
-        why: Working = self.__pydantic_private__["_why"]  # type: ignore[index]
-        return why.budget_steps()
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_given_texts(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        if isinstance(data, cls):  # a part made already (by decide, or read back) keeps its record
+            return handler(data)
+        given: dict[str, Any] = {}
+        if isinstance(data, Mapping):
+            given = {name: adapter.validate_python(data[name]) for name, adapter in cls._written.items() if name in data}
+            data = {key: value for key, value in data.items() if key not in cls._written}
+        part = handler(data)
+        object.__setattr__(part, "_private", {"_why": _Given(given)})  # a frozen dataclass refuses setattr
+        return part
 
-    @computed_field(description="The arithmetic in one line, e.g. 'base 20.00 (severity high) × 1.5 (tier gold) = 30.00'.")  # type: ignore[prop-decorator]
-    @property
-    def summary(self) -> str:
-        why: Working = self.__pydantic_private__["_why"]  # type: ignore[index]
-        return why.budget_summary()
+    def model_dump_json(self) -> str:
+        """The part as compact JSON, as in its decision's."""
+        return self._json.dump_json(self).decode()
+
+    def model_dump(self, *, mode: Literal["json", "python"] = "json") -> dict[str, Any]:
+        """The part as plain data, JSON types by default (as ``Decision.model_dump``)."""
+        return self._json.dump_python(self, mode=mode)  # type: ignore[no-any-return]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Part):
+            return NotImplemented
+        return type(self) is type(other) and self.model_dump_json() == other.model_dump_json()
+
+    def __hash__(self) -> int:
+        return hash(self.model_dump_json())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return self._json.validate_json, (self.model_dump_json(),)
+
+    def __copy__(self) -> _Part:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Part:
+        return self
 
 
 class Owed(Frozen):
@@ -175,17 +212,39 @@ class Owed(Frozen):
     text: str = Field(description="How the amount was reached, e.g. '50% of ticket_price 320.00 = 160.00'.")
 
 
-class Approval(Explained):
+_PART = ConfigDict(extra="forbid")
+
+
+@pydantic_dataclass(frozen=True, eq=False, config=_PART)
+class Budget(_Part):
+    """The budget: an amount in the policy's currency with the arithmetic that produced it."""
+
+    __slots__ = ("__weakref__", "_private", "amount", "currency")
+    amount: Decimal
+    currency: str
+
+    @computed_field(description="Each step of the arithmetic, rounded half-up to the minor unit, with the running amount.")  # type: ignore[prop-decorator]
+    @property
+    def steps(self) -> tuple[BudgetStep, ...]:
+        return self._private["_why"].budget_steps()
+
+    @computed_field(description="The arithmetic in one line, e.g. 'base 20.00 (severity high) × 1.5 (tier gold) = 30.00'.")  # type: ignore[prop-decorator]
+    @property
+    def summary(self) -> str:
+        return self._private["_why"].budget_summary()
+
+
+@pydantic_dataclass(frozen=True, eq=False, config=_PART)
+class Approval(_Part):
     """Who must approve, and why that level."""
 
+    __slots__ = ("__weakref__", "_private", "level")
     level: str
-    _written: ClassVar[dict[str, Any]] = {}
 
     @computed_field(description="The ladder row the budget falls in, then any rule that demands a higher level.")  # type: ignore[prop-decorator]
     @property
     def reasons(self) -> tuple[str, ...]:
-        why: Working = self.__pydantic_private__["_why"]  # type: ignore[index]
-        return why.approval_reasons()
+        return self._private["_why"].approval_reasons()
 
 
 class RuleTrace(Frozen):
@@ -338,6 +397,7 @@ def _canonical(value: Any) -> Any:
 _TEXTS: TypeAdapter[tuple[str, ...]] = TypeAdapter(tuple[str, ...])
 Budget._written = {"steps": TypeAdapter(tuple[BudgetStep, ...]), "summary": TypeAdapter(str)}
 Approval._written = {"reasons": _TEXTS}
+Budget._json, Approval._json = TypeAdapter(Budget), TypeAdapter(Approval)
 Decision._written = {"reasons": _TEXTS, "decision_id": TypeAdapter(str)}
 
 
@@ -373,24 +433,24 @@ def builder(cls: type[_M]) -> Callable[[dict[str, Any], dict[str, Any] | None], 
     return build
 
 
-_DECISION_FIELDS, _BUDGET_FIELDS, _APPROVAL_FIELDS = set(Decision.model_fields), set(Budget.model_fields), set(Approval.model_fields)
+_DECISION_FIELDS = set(Decision.model_fields)
 _new = object.__new__
+# the parts' own slot descriptors: their classes are frozen, and these skip the lookup of object.__setattr__
+_set_amount, _set_currency, _set_budget_private = (Budget.__dict__[name].__set__ for name in ("amount", "currency", "_private"))
+_set_level, _set_approval_private = (Approval.__dict__[name].__set__ for name in ("level", "_private"))
 
 
 def new_decision(fields: dict[str, Any], amount: Decimal, currency: str, level: str, private: dict[str, Any]) -> Decision:
     """A decision built as :func:`builder` builds a model, with its budget (``amount``, ``currency``) and
-    approval (``level``), the three sharing one private record: what deciding makes of every complaint,
-    in one call rather than three."""
+    approval (``level``), the three sharing one private dict (``{"_why": record}``): what deciding makes
+    of every complaint, in one call."""
     budget = _new(Budget)
-    _set_dict(budget, {"amount": amount, "currency": currency})
-    _set_fields_set(budget, _BUDGET_FIELDS)
-    _set_extra(budget, None)
-    _set_private(budget, private)
+    _set_amount(budget, amount)
+    _set_currency(budget, currency)
+    _set_budget_private(budget, private)
     approval = _new(Approval)
-    _set_dict(approval, {"level": level})
-    _set_fields_set(approval, _APPROVAL_FIELDS)
-    _set_extra(approval, None)
-    _set_private(approval, private)
+    _set_level(approval, level)
+    _set_approval_private(approval, private)
     fields["budget"], fields["approval"] = budget, approval
     decision = _new(Decision)
     _set_dict(decision, fields)

@@ -53,8 +53,8 @@ def decision_json(decision: Decision) -> bytes:
     why: Working | None = private.get("_why") if private else None
     # decide gives a decision, its budget and its approval one private dict; a copy (changed or not) has
     # a dict of its own, and a budget or approval put in its place brings theirs
-    if (why is None or not hasattr(why, "budget_written") or fields["budget"].__pydantic_private__ is not private
-            or fields["approval"].__pydantic_private__ is not private):
+    if (why is None or not hasattr(why, "budget_written") or fields["budget"]._private is not private
+            or fields["approval"]._private is not private):
         return _DECISION.dump_json(decision)
     return why.template().encode(fields, why)
 
@@ -80,8 +80,9 @@ class DecisionTemplate:
         body = self.ready.copy()
         body["complaint_id"], body["customer_id"], body["received_at"] = fields["complaint_id"], fields["customer_id"], fields["received_at"]
         body["locale"], body["respond_by"], body["facts"] = fields["locale"], fields["respond_by"], fields["facts"]
-        body["budget"] = {"amount": why.amount, "currency": why.outcome.currency,
-                          "steps": [{"kind": kind, "text": text, "amount": amount} for kind, text, amount in steps], "summary": summary}
+        # amounts as the text they are written as (a Decimal's str), not through orjson's call back for each
+        body["budget"] = {"amount": str(why.amount), "currency": why.outcome.currency,
+                          "steps": [{"kind": kind, "text": text, "amount": str(amount)} for kind, text, amount in steps], "summary": summary}
         body["approval"] = {"level": why.level, "reasons": why.approval_reasons()}
         body["decision_id"], body["reasons"] = decision_id_of(fields), why.reasons()
         for name in _OWN:

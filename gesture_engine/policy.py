@@ -23,7 +23,7 @@ from typing import Any, Literal, NamedTuple, overload
 from gesture_engine.complaint import NO_ENVELOPE, ComplaintReader, parse_fact_text, tuple_getter
 from gesture_engine.decision import BudgetStep, Decision, Gesture, Owed, PolicyRef, RuleTrace, builder, new_decision
 from gesture_engine.durations import format_duration
-from gesture_engine.encoding import DecisionTemplate, decision_json
+from gesture_engine.encoding import DecisionTemplate
 from gesture_engine.engine.budget import BudgetPlan, BudgetSpec, Limits, StepRecord
 from gesture_engine.engine.evaluation import evaluate
 from gesture_engine.engine.facts import Fact, FactValue
@@ -226,13 +226,18 @@ class Policy:
         why = _new_working(_Working)
         why.outcome, why.facts, why.amount, why.row, why.locale, why.over = outcome, facts, amount, row, locale, over
         why.level = level = outcome.levels[row] if over is None else over.level(outcome, row)  # who approves
-        # one record behind the three models' texts, in one private dict: the encoder's sign that they are as decide made them
+        why._written = why._steps = why._quoted_facts = None  # the texts, written when first read
+        # one record behind the texts of the decision, its budget and its approval, in the one private dict
+        # they share: the encoder's sign that they are as decide made them
         return new_decision(fields, amount, outcome.currency, level, {"_why": why})
 
     def decide_json_bytes(self, complaint: Mapping[str, Any]) -> bytes:
         """``decide(complaint)`` as UTF-8 JSON, byte for byte ``decide(complaint).model_dump_json()``: what
-        batches write, through :func:`gesture_engine.encoding.decision_json`."""
-        return decision_json(self.decide(complaint))
+        batches write, through the one encoder (:mod:`gesture_engine.encoding`), which needs no check
+        that the decision is as ``decide`` made it."""
+        decision = self.decide(complaint)
+        why: _Working = decision.__pydantic_private__["_why"]  # type: ignore[index]
+        return why.template().encode(decision.__dict__, why)
 
     @staticmethod
     def _language(wanted: str, outcome: _Outcome) -> str | None:
@@ -470,6 +475,9 @@ class _Working:
     over: _TeamOver | None
     """The team's budget, when the budget went over it."""
     level: str
+    _written: tuple[tuple[StepRecord, ...], str] | None
+    _steps: tuple[BudgetStep, ...] | None
+    _quoted_facts: Mapping[str, FactValue] | None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> _Working:
         return self  # a deep copy of a decision shares its record, which only ever gains the texts written from it
@@ -478,7 +486,7 @@ class _Working:
         """The facts as texts quote them. A caller may send a level as a str subclass (a ``(str, Enum)``
         member): it is that string, so texts show its value ("high"), not its ``str()`` ("S.high").
         Checked when the first text is written, never while deciding."""
-        quoted: Mapping[str, FactValue] | None = getattr(self, "_quoted_facts", None)
+        quoted = self._quoted_facts
         if quoted is None:
             facts = self.facts
             if not _PLAIN_TYPES.issuperset(map(type, facts.values())) and any(
@@ -496,7 +504,7 @@ class _Working:
         return made
 
     def budget_written(self) -> tuple[tuple[StepRecord, ...], str]:
-        written: tuple[tuple[StepRecord, ...], str] | None = getattr(self, "_written", None)
+        written = self._written
         if written is None:  # two threads may both write it: the same text
             steps, summary = self.outcome.plan.write(self._quoted())
             if self.over is not None and self.over.reduces:
@@ -506,7 +514,7 @@ class _Working:
         return written
 
     def budget_steps(self) -> tuple[BudgetStep, ...]:
-        steps: tuple[BudgetStep, ...] | None = getattr(self, "_steps", None)
+        steps = self._steps
         if steps is None:
             steps = self._steps = tuple(_new_step({"kind": kind, "text": text, "amount": amount}, None)
                                         for kind, text, amount in self.budget_written()[0])

@@ -4,6 +4,7 @@ byte for byte as ``decide(...).model_dump_json()`` does, for every kind of value
 from __future__ import annotations
 
 import copy
+import dataclasses
 import enum
 import io
 import json
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gesture_engine import Decision, Policy, load_policy
+from gesture_engine import Budget, Decision, Policy, load_policy
 from gesture_engine.batch import decide_records, decide_stream, read_records
 from gesture_engine.decision_log import DecisionLog, read_log
 from gesture_engine.encoding import decision_json
@@ -232,3 +233,25 @@ def test_a_decision_copies_and_pickles(default_policy: Policy) -> None:
     assert facts == decision.facts and type(facts) is type(decision.facts)
     with pytest.raises(TypeError):
         facts["severity"] = "low"
+
+
+def test_a_budget_and_an_approval_are_light_frozen_parts(default_policy: Policy) -> None:
+    """The two parts every decision makes are slotted, frozen value objects: no ``__dict__``, no setting,
+    JSON as in their decision's, equal when their JSON is, and a part put in another model keeps its texts."""
+    decision = default_policy.decide({"severity": "critical", "channel": "social_media", "audience": 250000, "customer_value": "1200.00"})
+    budget, approval = decision.budget, decision.approval
+    assert not hasattr(budget, "__dict__") and not hasattr(approval, "__dict__")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        budget.amount = Decimal("1")  # type: ignore[misc]
+    whole = json.loads(decision.model_dump_json())
+    assert json.loads(budget.model_dump_json()) == whole["budget"] and approval.model_dump() == whole["approval"]
+    assert budget.model_dump(mode="python")["amount"] == budget.amount and budget.steps and approval.reasons
+    by_hand = Budget(amount=budget.amount, currency=budget.currency)
+    assert (by_hand.steps, by_hand.summary) == ((), "") and by_hand != budget  # made by hand, a budget has no arithmetic to show
+    assert hash(approval) == hash(copy.copy(approval)) and copy.copy(budget) is budget
+    reasons = approval.reasons
+    explained = default_policy.explain({"severity": "critical", "channel": "social_media", "audience": 250000, "customer_value": "1200.00"})
+    assert explained.approval.reasons == reasons and approval.reasons == reasons  # validated into another model, it keeps its record
+    assert decision_json(decision) == decision.model_dump_json().encode()  # and the encoder still knows the decision as decide made it
+    read_back = Decision.model_validate_json(decision.model_dump_json())
+    assert read_back.budget == budget and read_back.approval == approval and read_back.budget.summary == budget.summary

@@ -232,7 +232,7 @@ def explain(policy: Policy, complaint: Mapping[str, Any]) -> Explanation:
         action_label=decision.action_label,
         add_ons=add_ons,
         gestures=decision.gestures,
-        budget=decision.budget,
+        budget=Money(amount=decision.budget.amount, currency=decision.budget.currency),
         budget_steps=decision.budget.steps,
         budget_summary=decision.budget.summary,
         owed=decision.owed,
