@@ -108,6 +108,19 @@ class _Given:
 # pydantic's ``__getattr__``, which costs more than writing the text it leads to.
 
 
+def _equal_as_json(self: Any, other: object) -> bool:
+    """Decisions and their parts are equal when their JSON is: the record behind the texts is not part of
+    the contract, the texts are."""
+    if type(other) is not type(self):
+        return NotImplemented  # type: ignore[no-any-return]  # (as __eq__, which mypy knows by name)
+    same: bool = self.model_dump_json() == other.model_dump_json()  # type: ignore[attr-defined]
+    return same
+
+
+def _hash_as_json(self: Any) -> int:
+    return hash(self.model_dump_json())
+
+
 class Explained(Frozen):
     """A model some of whose fields are texts written from a private record (``_why``) when read.
 
@@ -134,13 +147,8 @@ class Explained(Frozen):
         a decimal string, times ISO 8601); ``mode="python"`` keeps ``Decimal`` and ``datetime``."""
         return super().model_dump(mode=mode, **options)
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Explained):
-            return NotImplemented
-        return type(self) is type(other) and self.model_dump_json() == other.model_dump_json()
-
-    def __hash__(self) -> int:
-        return hash(self.model_dump_json())
+    __eq__ = _equal_as_json
+    __hash__ = _hash_as_json
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled as its JSON, read back (texts as written): equal to the model. (Its record holds
@@ -184,13 +192,8 @@ class _Part:
         """The part as plain data, JSON types by default (as ``Decision.model_dump``)."""
         return self._json.dump_python(self, mode=mode)  # type: ignore[no-any-return]
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, _Part):
-            return NotImplemented
-        return type(self) is type(other) and self.model_dump_json() == other.model_dump_json()
-
-    def __hash__(self) -> int:
-        return hash(self.model_dump_json())
+    __eq__ = _equal_as_json
+    __hash__ = _hash_as_json
 
     def __reduce__(self) -> tuple[Any, ...]:
         return self._json.validate_json, (self.model_dump_json(),)
