@@ -98,3 +98,36 @@ def test_a_decision_dumps_to_plain_json_data_by_default(default_policy: gesture_
     decision = default_policy.decide({"severity": "high", "channel": "email", "order_value": "80.15", "received_at": "2026-12-01T09:30:00Z"})
     assert json.loads(json.dumps(decision.model_dump())) == json.loads(decision.model_dump_json())
     assert isinstance(decision.model_dump(mode="python")["budget"]["amount"], Decimal)
+
+
+IDS_POLICY = """policy: ids
+version: "1.0.0"
+currency: USD
+budget_cap: 500
+facts:
+  severity: {type: level, values: [low, high], required: true}
+  tags: {type: list, values: [vip, press], default: []}
+  order_value: {type: money, default: 0}
+  audience: {type: integer, min: 0, default: 0}
+  waited: {type: duration, default: 0s}
+gestures:
+  apology: {label: Apology}
+actions:
+  say_sorry: {label: Say sorry}
+rules:
+  - id: default
+    default: true
+    then: {action: say_sorry, gestures: [apology], respond_within: 1d}
+"""
+
+
+def test_a_decisions_id_stays_what_ledgers_and_logs_stored() -> None:
+    """Ledgers and decision logs keep decision ids: the canonical complaint and its id are pinned, so any
+    change to them (a faster writer, a new value type) is a deliberate one."""
+    decision = gesture_engine.loads_policy(IDS_POLICY).decide({
+        "severity": "high", "tags": ["press", "vip"], "order_value": "80.50", "audience": 12, "waited": "2h30m",
+        "complaint_id": "c-1", "customer_id": "k-9", "received_at": "2026-12-01T10:00:00.250000+01:00", "locale": "fr-CA"})
+    assert decision.canonical_complaint() == (
+        '{"complaint_id":"c-1","customer_id":"k-9","facts":{"audience":12,"order_value":"80.5","severity":"high",'
+        '"tags":["vip","press"],"waited":"9000s"},"locale":"en","received_at":"2026-12-01T09:00:00.250000+00:00"}')
+    assert decision.decision_id == "31696cf3e59533d8646d86dc32db961a"
