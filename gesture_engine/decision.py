@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Literal, NoReturn, Protocol, TypeVar
@@ -31,7 +31,7 @@ from pydantic import (
 )
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
-from gesture_engine.json_bytes import dumps
+from gesture_engine.json_bytes import dumps, iso_utc
 from gesture_engine.money import plain
 
 FactJSON = Annotated[Any, WithJsonSchema({"anyOf": [{"type": ["boolean", "integer", "number", "string", "null"]},
@@ -337,7 +337,13 @@ class Decision(Explained):
 def decision_id_of(fields: Mapping[str, Any]) -> str:
     """:attr:`Decision.decision_id` of a decision's fields (``Decision.__dict__``, or decide's own before it
     makes the models)."""
-    return hashlib.sha256(b"%s\n%s" % (fields["policy"].fingerprint.encode(), _canonical_json(fields))).hexdigest()[:32]
+    return hashlib.sha256(_id_prefix(fields["policy"].fingerprint) + _canonical_json(fields)).hexdigest()[:32]
+
+
+@lru_cache(maxsize=64)
+def _id_prefix(fingerprint: str) -> bytes:
+    """What a decision id hashes before the canonical complaint: the policy's fingerprint and a newline."""
+    return fingerprint.encode() + b"\n"
 
 
 def _canonical_json(fields: Mapping[str, Any]) -> bytes:
@@ -349,7 +355,7 @@ def _canonical_json(fields: Mapping[str, Any]) -> bytes:
         facts[name] = plain(value) if kind is Decimal else value if kind in _AS_IS else _canonical(value)
     received = fields["received_at"]
     body = {"complaint_id": fields["complaint_id"], "customer_id": fields["customer_id"], "facts": facts, "locale": fields["locale"],
-            "received_at": None if received is None else _utc(received)}
+            "received_at": None if received is None else iso_utc(received)}
     return dumps(body)  # compact, keys in the order given (sorted), UTF-8
 
 
@@ -363,8 +369,6 @@ def _sorted(facts: Mapping[str, Any]) -> tuple[str, ...]:
     return _sorted_names(tuple(facts))
 
 
-def _utc(moment: datetime) -> str:
-    return moment.isoformat() if moment.tzinfo is UTC else moment.astimezone(UTC).isoformat()
 
 
 def _seconds(span: timedelta) -> str:
@@ -373,7 +377,7 @@ def _seconds(span: timedelta) -> str:
 
 _AS_IS = frozenset((str, int, bool, tuple, type(None)))
 """Values JSON writes as they are."""
-_CANONICAL: dict[type, Callable[[Any], Any]] = {Decimal: plain, datetime: _utc, date: date.isoformat, timedelta: _seconds, float: repr}
+_CANONICAL: dict[type, Callable[[Any], Any]] = {Decimal: plain, datetime: iso_utc, date: date.isoformat, timedelta: _seconds, float: repr}
 """How :meth:`Decision.canonical_complaint` writes values JSON has no type for (and floats, as Python
 writes them), by exact class; subclasses go the long way round."""
 

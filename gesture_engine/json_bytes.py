@@ -11,6 +11,7 @@ own conversion; an integer beyond 64 bits, which orjson refuses, sends the whole
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -32,3 +33,14 @@ def dumps(value: Any) -> bytes:
         return orjson.dumps(value, default=_other, option=_OPTIONS)
     except orjson.JSONEncodeError:  # an integer beyond 64 bits
         return to_json(value, inf_nan_mode="null")
+
+
+def iso_utc(moment: datetime) -> str:
+    """``moment.astimezone(UTC).isoformat()``, e.g. ``2026-12-01T09:00:00.250000+00:00``: orjson writes a
+    UTC time (without ``OPT_UTC_Z``) exactly as ``isoformat`` does, in a fifth of the time; the decision
+    id's canonical complaint writes every time this way."""
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    if moment.__class__ is not datetime:  # a subclass (pandas' Timestamp): orjson writes exact datetimes only
+        return moment.isoformat()
+    return orjson.dumps(moment)[1:-1].decode()

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic_core import to_json
 
-from gesture_engine.json_bytes import dumps
+from gesture_engine.json_bytes import dumps, iso_utc
 from gesture_engine.money import Converted
 
 
@@ -51,3 +51,14 @@ def test_every_value_is_written_as_pydantic_core_writes_it(value: Any) -> None:
 ])
 def test_the_edges(value: Any) -> None:
     assert dumps(value) == to_json(value, inf_nan_mode="null")
+
+
+class Moment(datetime):
+    """A datetime subclass, as some callers' libraries make them."""
+
+
+@given(st.datetimes(timezones=ZONES.filter(lambda zone: zone is not None)))
+def test_iso_utc_writes_a_time_as_isoformat_does_in_utc(moment: datetime) -> None:
+    expected = moment.astimezone(UTC).isoformat()
+    assert iso_utc(moment) == expected
+    assert iso_utc(Moment.fromisoformat(moment.isoformat())) == expected
