@@ -46,13 +46,15 @@ facts:
   audience: {{type: integer, min: 0, default: 0}}
   customer_value: {{type: money, default: 0}}
   note: {{type: string, default: ""}}
-gestures:
-  apology: {{label: Apology}}
-  credit: {{label: Credit, monetary: true}}
+"""
+CATALOG = """gestures:
+  apology: {label: Apology}
+  credit: {label: Credit, monetary: true}
 actions:
-  act: {{label: Act}}
+  act: {label: Act}
 rules:
 """
+"""The gestures and action every generated policy offers, then its rules' key: what follows the facts."""
 TAIL = """  - id: fallback
     default: true
     then: {action: act, gestures: [apology], respond_within: 1d}
@@ -110,7 +112,7 @@ def write_policies(directory: Path, count: int, only: list[str]) -> dict[str, Pa
     for name, shape in SHAPES.items():
         if name in only:
             paths[name] = directory / f"{name}.yaml"
-            paths[name].write_text(HEAD.format(name=name) + "".join(shape(random.Random(7), count)) + TAIL, encoding="utf-8")
+            paths[name].write_text(HEAD.format(name=name) + CATALOG + "".join(shape(random.Random(7), count)) + TAIL, encoding="utf-8")
     return paths
 
 

@@ -39,7 +39,7 @@ from gesture_engine import load_policy
 from gesture_engine.load.source import read_policy_source
 from gesture_engine.tools.lint import lint
 
-from .lint_scale import TAIL, rule_text
+from .lint_scale import CATALOG, TAIL, rule_text
 from .table import CHANNELS, REGIONS, SEVERITIES, generate_table
 from .translate import write_gesture_policy
 
@@ -64,13 +64,7 @@ facts:
   paid: {{type: money, default: 0}}
   refunded: {{type: money, default: 0}}
   tags: {{type: list, default: []}}
-gestures:
-  apology: {{label: Apology}}
-  credit: {{label: Credit, monetary: true}}
-actions:
-  act: {{label: Act}}
-rules:
-"""
+""" + CATALOG
 
 
 Test = Callable[[random.Random, int], str]
