@@ -372,18 +372,13 @@ def _runs_of(position: Mapping[Any, int], parts: Iterable[Condition], last: int)
 
 def _part_runs(position: Mapping[Any, int], part: Condition, last: int) -> Runs | None:
     if isinstance(part, Group):
+        if part.kind == "all":
+            return _runs_of(position, part.parts, last)
         subs = [_part_runs(position, sub, last) for sub in part.parts]
         if any(sub is None for sub in subs):
             return None
         runs = [sub for sub in subs if sub is not None]
-        if part.kind == "not":
-            return _complement(runs[0], last)
-        if part.kind == "all":
-            found: Runs = [(0, last)]
-            for sub in runs:
-                found = _intersection(found, sub)
-            return found
-        return _union(runs)
+        return _complement(runs[0], last) if part.kind == "not" else _union(runs)
     if not isinstance(part, Test) or part.__class__ is not Test:
         return None
     op, operand = part.op, part.operand
