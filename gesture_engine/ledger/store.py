@@ -37,6 +37,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from gesture_engine.complaint import tuple_getter
 from gesture_engine.decision import Decision
 from gesture_engine.encoding import decision_json
 from gesture_engine.errors import ComplaintError, FieldProblem, LedgerError
@@ -261,8 +262,7 @@ class _Compiled:
         self.names = compiled.positiontup if dialect.positional else None
         self.defaults = {name: value for name, value in compiled.params.items() if value is not None}
         names = self.names or []
-        self._pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
-            itemgetter(*names) if len(names) > 1 else lambda given: tuple(given[name] for name in names))
+        self._pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] = tuple_getter(names)
 
     def parameters(self, given: Mapping[str, Any]) -> Any:
         merged = {**self.defaults, **given} if self.defaults else given
@@ -292,8 +292,7 @@ class _Prepared:
         self.prepare = f"PREPARE {name} AS {sql}"
         self.execute = f"EXECUTE {name}({', '.join(['%s'] * len(names))})"
         self.defaults = {name: value for name, value in compiled.params.items() if value is not None}
-        self._pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
-            itemgetter(*names) if len(names) > 1 else lambda given: tuple(given[name] for name in names))
+        self._pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] = tuple_getter(names)
 
     def parameters(self, given: Mapping[str, Any]) -> tuple[Any, ...]:
         return self._pick({**self.defaults, **given} if self.defaults else given)
