@@ -201,8 +201,8 @@ def _row_event(m: Mapping[Any, Any]) -> Event:
         reserved_at=from_micros(m["reserved_at"]), at=from_micros(m["at"]),
         expires_at=None if m["expires_at"] is None else from_micros(m["expires_at"]), decision_id=m["decision_id"],
         policy_name=m["policy_name"], policy_version=m["policy_version"], policy_fingerprint=m["policy_fingerprint"], rule=m["rule"],
-        gestures=tuple(json.loads(m["gestures"])), actor=m["actor"], level=m["level"],
-        detail=None if m["detail"] is None else json.loads(m["detail"]),
+        gestures=tuple(_loads(m["gestures"])), actor=m["actor"], level=m["level"],
+        detail=None if m["detail"] is None else _loads(m["detail"]),
     )
 
 
@@ -612,24 +612,9 @@ def _loads(text: str) -> Any:
         return json.loads(text)
 
 
-def _new_events(pair: Sequence[Mapping[str, Any]], ids: Sequence[int], decision: Decision) -> list[Event]:
-    """A new reservation's events from the columns written and the ids given: nothing read back or parsed again
-    but the decision's JSON."""
-    first = pair[0]
-    currency = first["currency"]
-    reserved_at = from_micros(first["reserved_at"])
-    gestures = tuple(g.id for g in decision.gestures)
-    amount = from_minor(first["amount_minor"], currency)
-    made = []
-    for values, id_, detail in zip(pair, ids, (_loads(pair[0]["detail"]), _loads(pair[1]["detail"])), strict=True):
-        made.append(Event(
-            id=id_, reservation_id=values["reservation_id"], kind=values["kind"], customer_id=values["customer_id"],
-            complaint_id=values["complaint_id"], team=values["team"], currency=currency, amount=amount,
-            delta=from_minor(values["delta_minor"], currency), reserved_at=reserved_at, at=reserved_at,
-            expires_at=None if values["expires_at"] is None else from_micros(values["expires_at"]), decision_id=values["decision_id"],
-            policy_name=values["policy_name"], policy_version=values["policy_version"], policy_fingerprint=values["policy_fingerprint"],
-            rule=values["rule"], gestures=gestures, actor=values["actor"], level=values["level"], detail=detail))
-    return made
+def _new_events(pair: Sequence[Mapping[str, Any]], ids: Sequence[int]) -> list[Event]:
+    """A new reservation's events from the columns written and the ids given: nothing read back."""
+    return [_row_event({**values, "id": id_}) for values, id_ in zip(pair, ids, strict=True)]
 
 
 class Ledger:
@@ -968,7 +953,7 @@ class Ledger:
         except OSError as error:  # the SQLite writer lock's file
             raise LedgerError("unavailable", f"the ledger's lock file failed: {error}") from None
         # built from what was written, after the commit: the lock is not held for it
-        return decision, fold(_new_events(pair, ids, decision))
+        return decision, fold(_new_events(pair, ids))
 
     def _begin_and_read(self, own: _Own, call: _Call, given: Mapping[str, Any]) -> Any:
         """Begin the transaction holding the locks (SQLite: the write lock; PostgreSQL: the advisory locks of the
@@ -1049,7 +1034,7 @@ class Ledger:
             cursor = connection.connection.cursor()
             cursor.execute(self._sql.insert_pair.sql, self._sql.pair_parameters(pair))
             ids = sorted(row[0] for row in cursor.fetchall())
-        return decision, fold(_new_events(pair, ids, decision))
+        return decision, fold(_new_events(pair, ids))
 
     def approve(self, reservation_id: str, actor: str, level: str) -> Reservation:
         """Record that ``actor``, approving at ``level``, approved the reservation (refused below its approval level)."""
